@@ -1,0 +1,126 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { ImageRecord } from './image.js';
+import { NodeStateSchema } from './events.js';
+
+/**
+ * Shapes of the scheduler's public REST API (`/v1`). The fastify routes use these schemas, so
+ * they are also the source of the OpenAPI document; the CLI and the agent use the types.
+ */
+
+export const ApiError = Type.Object({ code: Type.String(), message: Type.String() });
+export type ApiError = Static<typeof ApiError>;
+
+const NodeId = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$', description: 'node id: letters, digits, - and _' });
+const Mac = Type.String({ pattern: '^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$' });
+
+export const NodeInput = Type.Object(
+  {
+    id: NodeId,
+    mac: Mac,
+    hostname: Type.Optional(Type.String({ maxLength: 63 })),
+    labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+  },
+  { additionalProperties: false },
+);
+export type NodeInput = Static<typeof NodeInput>;
+
+export const NodeImport = Type.Object({ nodes: Type.Array(NodeInput, { maxItems: 100000 }) }, { additionalProperties: false });
+export type NodeImport = Static<typeof NodeImport>;
+
+/** Where a node's bytes came from (bytes). */
+export const TransferStats = Type.Object({
+  bytesFromSeeder: Type.Integer({ minimum: 0 }),
+  bytesFromPeers: Type.Integer({ minimum: 0 }),
+  bytesFromWebSeed: Type.Integer({ minimum: 0 }),
+  bytesUploaded: Type.Integer({ minimum: 0 }),
+  /** from the first byte asked to the image verified (ms) */
+  downloadMs: Type.Number({ minimum: 0 }),
+});
+export type TransferStats = Static<typeof TransferStats>;
+
+export const Node = Type.Object({
+  id: Type.String(),
+  mac: Type.String(),
+  hostname: Type.String(),
+  labels: Type.Record(Type.String(), Type.String()),
+  state: NodeStateSchema,
+  deploymentId: Type.Optional(Type.String()),
+  ip: Type.Optional(Type.String()),
+  reason: Type.Optional(Type.String()),
+  progress: Type.Optional(Type.Object({ bytes: Type.Integer(), total: Type.Integer() })),
+  stats: Type.Optional(TransferStats),
+  updatedAt: Type.String(),
+});
+export type Node = Static<typeof Node>;
+
+export const NodeList = Type.Object({ nodes: Type.Array(Node) });
+export type NodeList = Static<typeof NodeList>;
+
+export const ImageList = Type.Object({ images: Type.Array(ImageRecord) });
+export type ImageList = Static<typeof ImageList>;
+
+export const DeploymentInput = Type.Object(
+  {
+    image: Type.String({ minLength: 1 }),
+    /** node ids; or use `selector` */
+    nodes: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+    /** label selector `key=value[,key=value]`; `*` selects every node */
+    selector: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type DeploymentInput = Static<typeof DeploymentInput>;
+
+export const DeploymentState = Type.Union([Type.Literal('running'), Type.Literal('completed'), Type.Literal('released')]);
+
+export const Deployment = Type.Object({
+  id: Type.String(),
+  image: Type.String(),
+  state: DeploymentState,
+  createdAt: Type.String(),
+  completedAt: Type.Optional(Type.String()),
+  /** node count per state */
+  counts: Type.Record(Type.String(), Type.Integer()),
+  nodes: Type.Array(Node),
+});
+export type Deployment = Static<typeof Deployment>;
+
+/** What an agent needs to install its node (GET /v1/nodes/{id}/install). */
+export const InstallManifest = Type.Object({
+  nodeId: Type.String(),
+  deploymentId: Type.String(),
+  image: ImageRecord,
+  /** syslog destination `host:port` (UDP, RFC 5424) */
+  syslog: Type.String(),
+});
+export type InstallManifest = Static<typeof InstallManifest>;
+
+export const AgentStage = Type.Union([
+  Type.Literal('booted'),
+  Type.Literal('downloading'),
+  Type.Literal('verifying'),
+  Type.Literal('installed'),
+  Type.Literal('failed'),
+]);
+export type AgentStage = Static<typeof AgentStage>;
+
+/** POST /v1/nodes/{id}/report */
+export const AgentReport = Type.Object(
+  {
+    deploymentId: Type.String(),
+    stage: AgentStage,
+    bytes: Type.Optional(Type.Integer({ minimum: 0 })),
+    total: Type.Optional(Type.Integer({ minimum: 0 })),
+    reason: Type.Optional(Type.String({ maxLength: 2000 })),
+    stats: Type.Optional(TransferStats),
+  },
+  { additionalProperties: false },
+);
+export type AgentReport = Static<typeof AgentReport>;
+
+export const AgentReportReply = Type.Object({ state: NodeStateSchema, release: Type.Boolean() });
+export type AgentReportReply = Static<typeof AgentReportReply>;
+
+export const LogLines = Type.Object({
+  lines: Type.Array(Type.Object({ id: Type.String(), line: Type.Unknown() })),
+});

@@ -1,0 +1,167 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/**
+ * Every event is a CloudEvents 1.0 JSON envelope (https://github.com/cloudevents/spec, v1.0.2 §3)
+ * whose `data` is validated against the schema of its definition.
+ */
+export interface CloudEvent<D> {
+  specversion: '1.0';
+  id: string;
+  source: string;
+  type: string;
+  time: string;
+  subject?: string;
+  datacontenttype: 'application/json';
+  data: D;
+}
+
+/**
+ * A typed event definition: the only place a subject is spelled.
+ * `subject` may end in `.*` — the last token is then an id filled in by `subjectOf` (a node id, …).
+ * `durable` events go through JetStream (stream `SWARMBOOT`); the others are core NATS (chatty data).
+ */
+export interface EventDef<S extends TSchema> {
+  readonly subject: string;
+  readonly type: string;
+  readonly schema: S;
+  readonly durable: boolean;
+}
+
+export function defineEvent<S extends TSchema>(subject: string, schema: S, durable: boolean): EventDef<S> {
+  return Object.freeze({ subject, type: subject.replace(/\.\*$/, ''), schema, durable });
+}
+
+/** The concrete subject of an event: `swarmboot.node.state.*` + `n-001` → `swarmboot.node.state.n-001`. */
+export function subjectOf(def: EventDef<TSchema>, id?: string): string {
+  if (!def.subject.endsWith('.*')) return def.subject;
+  if (id === undefined || id === '' || /[.*> ]/.test(id)) {
+    throw new Error(`subject ${def.subject} needs an id without '.', '*', '>' or spaces (got ${JSON.stringify(id)})`);
+  }
+  return def.subject.slice(0, -1) + id;
+}
+
+const Mac = Type.String({ pattern: '^([0-9a-f]{2}:){5}[0-9a-f]{2}$', description: 'lower-case colon-separated MAC' });
+const Ipv4 = Type.String({ format: 'ipv4', pattern: '^\\d{1,3}(\\.\\d{1,3}){3}$' });
+
+export const LeaseGranted = Type.Object({
+  chaddr: Mac,
+  yiaddr: Ipv4,
+  giaddr: Ipv4,
+  xid: Type.Integer({ minimum: 0, maximum: 0xffffffff }),
+  leaseSeconds: Type.Integer({ minimum: 0 }),
+  hostname: Type.Optional(Type.String()),
+  nodeId: Type.Optional(Type.String()),
+  /** RFC 4578 option 93 client system architecture, when the client sent it. */
+  arch: Type.Optional(Type.Integer()),
+  /** RFC 3004 option 77 user class ("iPXE" for iPXE). */
+  userClass: Type.Optional(Type.String()),
+  bootFile: Type.Optional(Type.String()),
+});
+export type LeaseGranted = Static<typeof LeaseGranted>;
+
+export const TftpTransfer = Type.Object({
+  transferId: Type.String(),
+  clientAddress: Ipv4,
+  clientPort: Type.Integer(),
+  file: Type.String(),
+  /** bytes sent (completed: the file size) */
+  bytes: Type.Integer({ minimum: 0 }),
+  durationMs: Type.Number({ minimum: 0 }),
+  blksize: Type.Integer(),
+  windowsize: Type.Integer(),
+  retransmissions: Type.Integer({ minimum: 0 }),
+  error: Type.Optional(Type.String()),
+});
+export type TftpTransfer = Static<typeof TftpTransfer>;
+
+export const ImageAdded = Type.Object({
+  name: Type.String(),
+  file: Type.String(),
+  size: Type.Integer({ minimum: 0 }),
+  sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  infoHash: Type.String({ pattern: '^[0-9a-f]{40}$' }),
+  pieceLength: Type.Integer(),
+  torrentUrl: Type.String(),
+  webSeedUrl: Type.String(),
+});
+export type ImageAdded = Static<typeof ImageAdded>;
+
+export const NodeState = {
+  registered: 'registered',
+  queued: 'queued',
+  admitted: 'admitted',
+  dhcp: 'dhcp',
+  booting: 'booting',
+  installing: 'installing',
+  verifying: 'verifying',
+  installed: 'installed',
+  released: 'released',
+  failed: 'failed',
+} as const;
+export type NodeState = (typeof NodeState)[keyof typeof NodeState];
+export const NodeStateSchema = Type.Union(Object.values(NodeState).map((s) => Type.Literal(s)));
+
+export const NodeStateChanged = Type.Object({
+  nodeId: Type.String(),
+  deploymentId: Type.Optional(Type.String()),
+  from: NodeStateSchema,
+  to: NodeStateSchema,
+  reason: Type.Optional(Type.String()),
+});
+export type NodeStateChanged = Static<typeof NodeStateChanged>;
+
+export const JobCompleted = Type.Object({
+  deploymentId: Type.String(),
+  image: Type.String(),
+  installed: Type.Integer(),
+  failed: Type.Integer(),
+  durationMs: Type.Number(),
+});
+export type JobCompleted = Static<typeof JobCompleted>;
+
+export const NodeProgress = Type.Object({
+  nodeId: Type.String(),
+  deploymentId: Type.String(),
+  stage: Type.String(),
+  /** bytes of the image received so far */
+  bytes: Type.Integer({ minimum: 0 }),
+  total: Type.Integer({ minimum: 0 }),
+});
+export type NodeProgress = Static<typeof NodeProgress>;
+
+export const LogLine = Type.Object({
+  nodeId: Type.String(),
+  /** receive time, ISO 8601 */
+  received: Type.String(),
+  /** the message's own timestamp when it had one */
+  timestamp: Type.Optional(Type.String()),
+  source: Type.String({ description: 'sender ip:port' }),
+  format: Type.Union([Type.Literal('rfc5424'), Type.Literal('rfc3164'), Type.Literal('netconsole')]),
+  facility: Type.Integer({ minimum: 0, maximum: 23 }),
+  severity: Type.Integer({ minimum: 0, maximum: 7 }),
+  hostname: Type.Optional(Type.String()),
+  app: Type.Optional(Type.String()),
+  message: Type.String(),
+});
+export type LogLine = Static<typeof LogLine>;
+
+/** All events. Subjects follow `swarmboot.<domain>.<event>[.<id>]` (DESIGN.md, Coordination). */
+export const Events = {
+  leaseGranted: defineEvent('swarmboot.dhcp.lease.granted', LeaseGranted, true),
+  tftpTransferStarted: defineEvent('swarmboot.tftp.transfer.started', TftpTransfer, false),
+  tftpTransferCompleted: defineEvent('swarmboot.tftp.transfer.completed', TftpTransfer, true),
+  tftpTransferFailed: defineEvent('swarmboot.tftp.transfer.failed', TftpTransfer, true),
+  imageAdded: defineEvent('swarmboot.image.added', ImageAdded, true),
+  nodeStateChanged: defineEvent('swarmboot.node.state.*', NodeStateChanged, true),
+  jobCompleted: defineEvent('swarmboot.job.completed', JobCompleted, true),
+  nodeProgress: defineEvent('swarmboot.progress.*', NodeProgress, false),
+  logLine: defineEvent('swarmboot.log.line.*', LogLine, false),
+} as const;
+
+/** The JetStream stream holding every durable event. */
+export const Stream = {
+  name: 'SWARMBOOT',
+  subjects: ['swarmboot.dhcp.>', 'swarmboot.tftp.transfer.completed', 'swarmboot.tftp.transfer.failed', 'swarmboot.image.>', 'swarmboot.node.>', 'swarmboot.job.>'],
+  /** keep a week of events: the flight recorder of a deployment (ms) */
+  maxAgeMs: 7 * 24 * 3600 * 1000,
+} as const;

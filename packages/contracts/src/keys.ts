@@ -1,0 +1,32 @@
+/**
+ * Redis key layout shared between services. A key string is spelled only here.
+ * Every key starts with `sb:` so one Redis can be shared with other software.
+ */
+export const RedisKeys = {
+  /** hash: lease of a client, by chaddr (dhcp) */
+  lease: (chaddr: string) => `sb:dhcp:lease:${chaddr}`,
+  /** string: chaddr holding an address (dhcp) */
+  leaseByIp: (ip: string) => `sb:dhcp:ip:${ip}`,
+  /** hash: image record (seeder writes, others read) — fields of ImageRecord */
+  image: (name: string) => `sb:image:${name}`,
+  /** set of image names */
+  images: 'sb:images',
+  /** hash: infohash → image name; the tracker accepts announces only for these */
+  imageInfoHashes: 'sb:image:infohashes',
+  /** hash: node record (scheduler) */
+  node: (nodeId: string) => `sb:node:${nodeId}`,
+  /** sorted set of node ids (score: registration order) */
+  nodes: 'sb:nodes',
+  /** string: node id by MAC (lower-case, colon-separated) */
+  nodeByMac: (mac: string) => `sb:node:mac:${mac}`,
+  /** string: node id by hostname */
+  nodeByHostname: (hostname: string) => `sb:node:host:${hostname}`,
+  /** hash: deployment record */
+  deployment: (id: string) => `sb:deploy:${id}`,
+  /** sorted set of deployment ids (score: creation time, ms) */
+  deployments: 'sb:deploys',
+  /** stream: a node's log lines (logsink writes, the API reads) */
+  nodeLog: (nodeId: string) => `sb:log:${nodeId}`,
+  /** stream: a node's timeline (state changes with reasons) */
+  nodeTimeline: (nodeId: string) => `sb:timeline:${nodeId}`,
+} as const;

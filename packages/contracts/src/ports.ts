@@ -1,0 +1,15 @@
+/**
+ * Default ports. Real deployments use the protocol ports (DHCP 67, TFTP 69, syslog 514); the
+ * unprivileged defaults below let every service run without root, as `swarmboot up` and the demo do.
+ */
+export const DefaultPorts = {
+  dhcp: 6767,
+  /** where relayed replies go when the relay did not ask for its source port (RFC 2131 §4.1: 67) */
+  dhcpRelay: 67,
+  tftp: 6969,
+  tracker: 8000,
+  seeder: 8001,
+  scheduler: 8080,
+  syslog: 5514,
+  ops: { dhcp: 9101, tftp: 9102, tracker: 9103, seeder: 9104, scheduler: 9105, logsink: 9106 },
+} as const;

@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+import type { Static, TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { Stream, SwarmbootError, subjectOf, type CloudEvent, type EventDef } from '@swarmboot/contracts';
+import type { Logger } from './logger.js';
+
+/**
+ * Typed publish/subscribe over NATS: every payload is a CloudEvents 1.0 envelope whose `data`
+ * is validated against the event's schema before it leaves and after it arrives.
+ */
+export class EventBus {
+  private readonly js;
+  constructor(
+    readonly nc: NatsConnection,
+    private readonly source: string,
+    private readonly log: Logger,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  /** Publishes; durable events wait for the JetStream ack. Throws EVENT_INVALID for data that fails its schema. */
+  async publish<S extends TSchema>(def: EventDef<S>, data: Static<S>, id?: string): Promise<void> {
+    if (!Value.Check(def.schema, data)) {
+      const first = Value.Errors(def.schema, data).First();
+      throw new SwarmbootError('EVENT_INVALID', `${def.type}: ${first?.path ?? ''} ${first?.message ?? 'invalid'}`);
+    }
+    const subject = subjectOf(def, id);
+    const event: CloudEvent<Static<S>> = {
+      specversion: '1.0',
+      id: randomUUID(),
+      source: this.source,
+      type: def.type,
+      time: new Date().toISOString(),
+      datacontenttype: 'application/json',
+      data,
+      ...(id === undefined ? {} : { subject: id }),
+    };
+    const payload = JSON.stringify(event);
+    if (def.durable) await this.js.publish(subject, payload, { msgID: event.id });
+    else this.nc.publish(subject, payload);
+  }
+
+  /**
+   * Consumes a durable event with a durable consumer named `durable` (replicas sharing the name
+   * share the work). Handler errors are logged and the message is redelivered (nak, 1 s later).
+   * Returns a stop function.
+   */
+  async consume<S extends TSchema>(def: EventDef<S>, durable: string, handler: (data: Static<S>, event: CloudEvent<Static<S>>) => Promise<void>): Promise<() => Promise<void>> {
+    if (!def.durable) throw new SwarmbootError('EVENT_NOT_DURABLE', `${def.type} is not a JetStream event; use subscribe`);
+    const jsm = await jetstreamManager(this.nc);
+    const name = `${durable}-${def.type.replace(/\./g, '_')}`;
+    const filter_subject = def.subject.endsWith('.*') ? def.subject.slice(0, -1) + '>' : def.subject;
+    try {
+      await jsm.consumers.info(Stream.name, name);
+    } catch {
+      await jsm.consumers.add(Stream.name, { durable_name: name, filter_subject, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30_000_000_000, max_deliver: 10 });
+    }
+    const consumer = await this.js.consumers.get(Stream.name, name);
+    const messages = await consumer.consume({ max_messages: 256 });
+    const done = (async () => {
+      for await (const m of messages) {
+        const event = this.decode(def, m.data);
+        if (!event) {
+          m.term();
+          continue;
+        }
+        try {
+          await handler(event.data, event);
+          m.ack();
+        } catch (err) {
+          this.log.error({ err, type: def.type }, 'event handler failed; redelivering');
+          m.nak(1000);
+        }
+      }
+    })();
+    return async () => {
+      await messages.close();
+      await done;
+    };
+  }
+
+  /** Core NATS subscription (chatty events, or live tails of durable ones); `id` `*` for all ids. */
+  subscribe<S extends TSchema>(def: EventDef<S>, handler: (data: Static<S>, event: CloudEvent<Static<S>>) => void, id = '*'): () => void {
+    const subject = def.subject.endsWith('.*') ? def.subject.slice(0, -1) + id : def.subject;
+    const sub = this.nc.subscribe(subject, {
+      callback: (err, m) => {
+        if (err) return;
+        const event = this.decode(def, m.data);
+        if (event) handler(event.data, event);
+      },
+    });
+    return () => sub.unsubscribe();
+  }
+
+  private decode<S extends TSchema>(def: EventDef<S>, bytes: Uint8Array): CloudEvent<Static<S>> | undefined {
+    try {
+      const event = JSON.parse(Buffer.from(bytes).toString('utf8')) as CloudEvent<unknown>;
+      if (event.specversion === '1.0' && Value.Check(def.schema, event.data)) return event as CloudEvent<Static<S>>;
+    } catch {
+      /* fall through */
+    }
+    this.log.warn({ type: def.type }, 'dropped an event that fails its schema');
+    return undefined;
+  }
+}

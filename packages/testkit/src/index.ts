@@ -1,0 +1,119 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+/**
+ * Real NATS (JetStream on) and Redis for tests. Uses testcontainers when a Docker engine answers;
+ * otherwise starts the Debian binaries `nats-server` and `redis-server` on free loopback ports
+ * with throw-away data directories. No mocks.
+ */
+export interface Started {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const pexec = promisify(execFile);
+
+let engine: Promise<boolean> | undefined;
+/** true when a Docker engine answers `docker info` within 3 s */
+export function dockerEngineAvailable(): Promise<boolean> {
+  engine ??= pexec('docker', ['info'], { timeout: 3000 }).then(
+    () => true,
+    () => false,
+  );
+  return engine;
+}
+
+/** A free TCP (and, by the same number, usually UDP) port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForTcp(port: number, timeoutMs: number, proc: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`${String(proc.spawnfile)} exited with ${proc.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = tcpConnect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function startBinary(bin: string, args: (port: number, dir: string) => string[], scheme: string): Promise<Started> {
+  const dir = await mkdtemp(join(tmpdir(), `sb-${bin}-`));
+  const port = await freePort();
+  const proc = spawn(bin, args(port, dir), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+  const spawned = new Promise<void>((resolve, reject) => {
+    proc.once('error', (err) => reject(new Error(`cannot start ${bin} (is it installed? scripts/test.sh installs it): ${err.message}`)));
+    proc.once('spawn', () => resolve());
+  });
+  await spawned;
+  try {
+    await waitForTcp(port, 10_000, proc);
+  } catch (err) {
+    proc.kill('SIGKILL');
+    throw new Error(`${bin}: ${(err as Error).message}\n${stderr}`);
+  }
+  return {
+    url: `${scheme}://127.0.0.1:${port}`,
+    async stop() {
+      if (proc.exitCode === null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+        if (proc.exitCode === null) proc.kill('SIGKILL');
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startContainer(image: string, port: number, cmd: string[], scheme: string): Promise<Started> {
+  const { GenericContainer } = await import('testcontainers');
+  const c = await new GenericContainer(image).withExposedPorts(port).withCommand(cmd).start();
+  return { url: `${scheme}://${c.getHost()}:${c.getMappedPort(port)}`, stop: async () => void (await c.stop()) };
+}
+
+/** nats-server with JetStream on a free port. */
+export async function startNats(): Promise<Started> {
+  if (await dockerEngineAvailable()) return startContainer('nats:2.10', 4222, ['-js'], 'nats');
+  return startBinary('nats-server', (port, dir) => ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], 'nats');
+}
+
+/** redis-server without persistence on a free port. */
+export async function startRedis(): Promise<Started> {
+  if (await dockerEngineAvailable()) return startContainer('redis:7', 6379, ['redis-server', '--save', ''], 'redis');
+  return startBinary('redis-server', (port, dir) => ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir], 'redis');
+}
+
+/** Waits until `check` returns a value other than undefined/false, polling every `everyMs`; throws after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

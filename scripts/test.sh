@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The test command of the README and of CI: installs what is missing (Debian packages, npm
+# dependencies, the sample image), builds, and runs every test with node's test runner.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/build-assets.sh --sample-only >/dev/null
+npm run build --silent
+mapfile -t files < <(find packages services agent cli -path '*/node_modules' -prune -o -path '*/dist/test/*' -name '*.test.js' -print | sort)
+# Integration tests start their own servers on free ports; one file at a time keeps two cores calm.
+exec node --test --test-concurrency=1 --test-timeout=300000 "${files[@]}"
