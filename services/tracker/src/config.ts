@@ -1,0 +1,21 @@
+import { Type } from '@sinclair/typebox';
+import { CommonConfig } from '@swarmboot/kit';
+import { DefaultPorts } from '@swarmboot/contracts';
+
+/** Environment of `swarmboot tracker`. */
+export const TrackerConfig = Type.Object({
+  ...CommonConfig,
+  SWARMBOOT_TRACKER_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.tracker}`, description: 'HTTP tracker host:port; announce URL http://<host>:<port>/announce' }),
+  SWARMBOOT_TRACKER_INTERVAL: Type.Integer({
+    default: 60,
+    minimum: 5,
+    maximum: 3600,
+    description: 'seconds between re-announces told to clients (BEP 3 `interval`)',
+  }),
+  SWARMBOOT_TRACKER_PEERS_PER_SWARM: Type.Integer({
+    default: 100_000,
+    minimum: 100,
+    description: 'most peers kept per swarm (bittorrent-tracker peersCacheLength)',
+  }),
+  SWARMBOOT_OPS_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.ops.tracker}`, description: '/healthz and /metrics host:port' }),
+});
