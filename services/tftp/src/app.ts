@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { Events, isSwarmbootError, type TftpTransfer } from '@swarmboot/contracts';
+import { Registry, type EventBus, type Logger } from '@swarmboot/kit';
+import { decodeTftp, TftpErrorCode, toNetascii, type TftpPacket, type TftpRequest } from './protocol/tftp.js';
+import { BLKSIZE_MAX, negotiateRead } from './domain/options.js';
+import { ReadTransfer, type TransferOutcome } from './domain/read-transfer.js';
+import { FileStore } from './adapters/file-store.js';
+import { createTftpMetrics, type TftpMetrics } from './adapters/metrics.js';
+import { bindEphemeral, sendPacket, TransferSession, type Peer } from './adapters/transfer-session.js';
+
+export interface TftpServerConfig {
+  /** listen address (IPv4 or IPv6 literal) */
+  readonly host: string;
+  /** listen port (UDP); 0 picks a free one */
+  readonly port: number;
+  /** served directory; must exist */
+  readonly root: string;
+  /** retransmission timeout when the client asks none (ms); default 1000 (tftp-hpa's default) */
+  readonly timeoutMs?: number;
+  /** consecutive timeouts before a transfer fails; default 5 */
+  readonly retries?: number;
+  /** largest blksize granted (bytes, 8..65464); default 65464 */
+  readonly maxBlksize?: number;
+  /** memory budget of the file cache (bytes); default 256 MiB */
+  readonly cacheBytes?: number;
+}
+
+export interface TftpServerDeps {
+  readonly log: Logger;
+  readonly config: TftpServerConfig;
+  /** transfer events go here when given; without it the server runs standalone */
+  readonly bus?: EventBus;
+  /** metrics registry (the ops endpoint's); a private one when absent */
+  readonly registry?: Registry;
+  /** called when the listening socket fails after start-up (main passes Lifecycle.fail) */
+  readonly onFatal?: (err: unknown) => void;
+}
+
+export interface TftpServer {
+  /** Binds the listener; resolves with the bound address. Throws TFTP_ROOT_INVALID, or the bind error. */
+  listen(): Promise<Peer>;
+  /** Closes the listener and ends every transfer (reported as failed: shutdown). */
+  close(): Promise<void>;
+  readonly registry: Registry;
+  readonly listening: boolean;
+  readonly activeTransfers: number;
+}
+
+const DEFAULTS = { timeoutMs: 1000, retries: 5, maxBlksize: BLKSIZE_MAX, cacheBytes: 256 * 1024 * 1024 } as const;
+
+/** IPv4-mapped IPv6 (`::ffff:10.0.0.1`, seen on a dual-stack listener) → the IPv4 address. */
+function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/**
+ * The read-only TFTP server (RFC 1350 with RFC 2347/2348/2349 options). Each accepted read
+ * request gets its own socket and a ReadTransfer state machine; write requests, paths leaving the
+ * root and missing files are answered with an ERROR from a fresh socket; malformed datagrams are
+ * counted (`swarmboot_tftp_dropped_total{reason}`), logged at warn and never answered.
+ *
+ * Events (fire and forget; a slow or absent NATS never holds a transfer): `tftpTransferStarted`
+ * when a request is accepted, `tftpTransferCompleted` on the final ACK, `tftpTransferFailed` on
+ * timeout, client ERROR, refusal or shutdown. A client ending with ERROR 8 after our OACK (the
+ * UEFI tsize probe) ends quietly: neither completed nor failed.
+ */
+export function buildTftpServer(deps: TftpServerDeps): TftpServer {
+  const c = deps.config;
+  const cfg = {
+    host: c.host,
+    port: c.port,
+    root: c.root,
+    timeoutMs: c.timeoutMs ?? DEFAULTS.timeoutMs,
+    retries: c.retries ?? DEFAULTS.retries,
+    maxBlksize: c.maxBlksize ?? DEFAULTS.maxBlksize,
+    cacheBytes: c.cacheBytes ?? DEFAULTS.cacheBytes,
+  };
+  const log = deps.log.child({ component: 'tftp' });
+  const registry = deps.registry ?? new Registry();
+  const metrics: TftpMetrics = createTftpMetrics(registry);
+  const files = new FileStore({ root: cfg.root, cacheBytes: cfg.cacheBytes });
+  /** transfers by client TID `address:port` (a retransmitted RRQ must not start a second transfer) */
+  const sessions = new Map<string, TransferSession | 'opening'>();
+  let listener: Socket | undefined;
+  let listening = false;
+  let closing = false;
+
+  function publish(def: typeof Events.tftpTransferStarted, data: TftpTransfer): void {
+    if (!deps.bus) return;
+    deps.bus.publish(def, data).catch((err: unknown) => log.warn({ err, type: def.type, transferId: data.transferId }, 'event publish failed'));
+  }
+
+  function eventData(id: string, client: Peer, file: string, fields: Partial<TftpTransfer>): TftpTransfer {
+    return { transferId: id, clientAddress: plainAddress(client.address), clientPort: client.port, file, bytes: 0, durationMs: 0, blksize: 512, windowsize: 1, retransmissions: 0, ...fields };
+  }
+
+  /** Answers a request with an ERROR from a fresh socket (the reply of a new TID, as a transfer would come). */
+  async function refuse(id: string, req: TftpRequest, client: Peer, code: number, message: string, tlog: Logger): Promise<void> {
+    metrics.transfers.inc({ result: 'refused' });
+    tlog.info({ code, reason: message }, 'tftp request refused');
+    publish(Events.tftpTransferFailed, eventData(id, client, req.filename, { error: `refused (ERROR ${code}): ${message}` }));
+    const socket = await bindEphemeral(cfg.host);
+    sendPacket(socket, { kind: 'ERROR', code, message }, client, tlog, () => socket.close());
+  }
+
+  async function startRead(req: TftpRequest, client: Peer, key: string): Promise<void> {
+    const id = randomUUID();
+    const tlog = log.child({ transferId: id, client: `${client.address}:${client.port}`, file: req.filename });
+    try {
+      if (req.mode === 'mail') return await refuse(id, req, client, TftpErrorCode.illegalOperation, 'mail mode not supported', tlog);
+      let file;
+      try {
+        file = await files.open(req.filename);
+      } catch (err) {
+        if (isSwarmbootError(err, 'TFTP_FILE_NOT_FOUND')) return await refuse(id, req, client, TftpErrorCode.fileNotFound, 'File not found', tlog);
+        if (isSwarmbootError(err, 'TFTP_ACCESS_VIOLATION')) return await refuse(id, req, client, TftpErrorCode.accessViolation, 'Access violation', tlog);
+        throw err;
+      }
+      if (closing) return;
+      const data = req.mode === 'netascii' ? toNetascii(file.data) : file.data;
+      const negotiated = negotiateRead(req.options, data.length, { maxBlksize: cfg.maxBlksize });
+      const transfer = new ReadTransfer({ data, blksize: negotiated.blksize, oack: negotiated.oack, maxRetries: cfg.retries });
+      const socket = await bindEphemeral(cfg.host);
+      const session = new TransferSession({
+        id,
+        client,
+        socket,
+        transfer,
+        timeoutMs: negotiated.timeoutMs ?? cfg.timeoutMs,
+        log: tlog,
+        metrics,
+        onEnd: (outcome, s) => ended(outcome, s, req, negotiated.blksize, key, tlog),
+      });
+      sessions.set(key, session);
+      metrics.active.inc();
+      tlog.info({ size: data.length, blksize: negotiated.blksize, oack: negotiated.oack ? Object.fromEntries(negotiated.oack) : undefined }, 'tftp transfer started');
+      publish(Events.tftpTransferStarted, eventData(id, client, req.filename, { blksize: negotiated.blksize }));
+      session.start();
+    } catch (err) {
+      tlog.error({ err }, 'tftp request failed');
+    } finally {
+      if (sessions.get(key) === 'opening') sessions.delete(key);
+    }
+  }
+
+  function ended(outcome: TransferOutcome, s: TransferSession, req: TftpRequest, blksize: number, key: string, tlog: Logger): void {
+    if (sessions.get(key) === s) sessions.delete(key);
+    metrics.active.dec();
+    metrics.transfers.inc({ result: outcome.kind });
+    const t = s.transfer;
+    const durationMs = Math.round(s.elapsedMs * 1000) / 1000;
+    const fields = { bytes: t.bytesSent, durationMs, blksize, retransmissions: t.retransmissions };
+    if (outcome.kind === 'completed') {
+      metrics.fileBytes.inc(t.size);
+      metrics.duration.observe(durationMs / 1000);
+      tlog.info(fields, 'tftp transfer completed');
+      publish(Events.tftpTransferCompleted, eventData(s.id, s.client, req.filename, fields));
+    } else if (outcome.kind === 'aborted') {
+      tlog.info({ reason: outcome.reason }, 'tftp transfer ended by the client after OACK');
+    } else {
+      tlog.warn({ ...fields, reason: outcome.reason }, 'tftp transfer failed');
+      publish(Events.tftpTransferFailed, eventData(s.id, s.client, req.filename, { ...fields, error: outcome.reason }));
+    }
+  }
+
+  function onRequest(msg: Buffer, rinfo: RemoteInfo): void {
+    let packet: TftpPacket;
+    try {
+      packet = decodeTftp(msg);
+    } catch (err) {
+      metrics.dropped.inc({ reason: 'malformed' });
+      log.warn({ err, from: `${rinfo.address}:${rinfo.port}`, length: msg.length }, 'dropped a malformed tftp packet');
+      return;
+    }
+    const client: Peer = { address: rinfo.address, port: rinfo.port };
+    if (packet.kind === 'WRQ') {
+      const id = randomUUID();
+      void refuse(id, packet, client, TftpErrorCode.accessViolation, 'read-only server', log.child({ transferId: id, client: `${client.address}:${client.port}`, file: packet.filename })).catch((err: unknown) => log.error({ err }, 'refusal failed'));
+      return;
+    }
+    if (packet.kind !== 'RRQ') {
+      // DATA/ACK/ERROR/OACK belong to a transfer's own port, never to the listener.
+      metrics.dropped.inc({ reason: 'unexpected_opcode' });
+      log.warn({ from: `${rinfo.address}:${rinfo.port}`, kind: packet.kind }, 'dropped a non-request packet on the listener');
+      return;
+    }
+    const key = `${rinfo.address}:${rinfo.port}`;
+    if (sessions.has(key)) {
+      // The client resent its RRQ because our first answer is late or lost; the transfer's own
+      // timer resends that answer, so a second transfer would only double the traffic.
+      metrics.dropped.inc({ reason: 'duplicate_request' });
+      log.debug({ client: key }, 'duplicate read request ignored');
+      return;
+    }
+    sessions.set(key, 'opening');
+    void startRead(packet, client, key);
+  }
+
+  return {
+    get registry() {
+      return registry;
+    },
+    get listening() {
+      return listening;
+    },
+    get activeTransfers() {
+      return [...sessions.values()].filter((s) => s !== 'opening').length;
+    },
+    async listen(): Promise<Peer> {
+      await files.init();
+      const socket = createSocket({ type: cfg.host.includes(':') ? 'udp6' : 'udp4' });
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(cfg.port, cfg.host, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      socket.on('message', onRequest);
+      socket.on('error', (err) => {
+        log.error({ err }, 'tftp listener failed');
+        listening = false;
+        deps.onFatal?.(err);
+      });
+      listener = socket;
+      listening = true;
+      const addr = socket.address();
+      log.info({ host: addr.address, port: addr.port, root: cfg.root }, 'tftp listening');
+      return { address: addr.address, port: addr.port };
+    },
+    async close(): Promise<void> {
+      closing = true;
+      for (const s of sessions.values()) if (s !== 'opening') s.stop('server shutting down');
+      sessions.clear();
+      const l = listener;
+      listener = undefined;
+      listening = false;
+      if (l) await new Promise<void>((resolve) => l.close(() => resolve()));
+    },
+  };
+}
