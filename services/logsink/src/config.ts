@@ -1,0 +1,20 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { DefaultPorts } from '@swarmboot/contracts';
+import { CommonConfig, parseConfig, parseHostPort } from '@swarmboot/kit';
+
+/** Environment of the log sink. */
+export const LogsinkConfigSchema = Type.Object({
+  ...CommonConfig,
+  SWARMBOOT_SYSLOG_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.syslog}`, description: 'syslog UDP listen address host:port (RFC 5426; the protocol port is 514)' }),
+  SWARMBOOT_LOG_MAXLEN: Type.Integer({ minimum: 1, default: 20000, description: 'lines kept per node stream (XADD MAXLEN ~)' }),
+  SWARMBOOT_OPS_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.ops.logsink}`, description: '/healthz and /metrics listen address host:port' }),
+});
+export type LogsinkConfig = Static<typeof LogsinkConfigSchema>;
+
+/** Parses and checks the log sink's environment; throws SwarmbootError CONFIG_INVALID naming the variable. */
+export function loadConfig(env: Record<string, string | undefined>): Readonly<LogsinkConfig> {
+  const config = parseConfig(LogsinkConfigSchema, env);
+  parseHostPort(config.SWARMBOOT_SYSLOG_LISTEN, 'SWARMBOOT_SYSLOG_LISTEN');
+  parseHostPort(config.SWARMBOOT_OPS_LISTEN, 'SWARMBOOT_OPS_LISTEN');
+  return config;
+}

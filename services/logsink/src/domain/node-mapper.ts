@@ -1,0 +1,99 @@
+/** Where node ids come from; `RedisNodeDirectory` reads the DHCP leases and the scheduler's indexes. */
+export interface NodeDirectory {
+  /** The node holding the DHCP lease on `ip` (dotted quad), if any. */
+  nodeByIp(ip: string): Promise<string | undefined>;
+  /** The node registered under `hostname`, if any. */
+  nodeByHostname(hostname: string): Promise<string | undefined>;
+}
+
+/** The node id lines from unmapped senders are filed under (kept, not lost). */
+export const UNKNOWN_NODE = 'unknown';
+
+/** How a sender was mapped: the `result` label of `swarmboot_logsink_lines_mapped_total`. */
+export type MappingResult = 'lease' | 'hostname' | 'unknown';
+
+export interface NodeMapping {
+  nodeId: string;
+  by: MappingResult;
+}
+
+export interface NodeMapperOptions {
+  /** how long a lookup (also a miss) is reused (ms); default 5000 */
+  ttlMs?: number;
+  /** cache entries per kind (ip, hostname) before the oldest are evicted; default 10000 */
+  maxEntries?: number;
+  /** clock (ms), for tests */
+  now?: () => number;
+  /** called when a lookup fails (the line is then filed under `unknown`, nothing cached) */
+  onLookupError?: (err: unknown) => void;
+}
+
+interface Entry {
+  value: Promise<string | undefined>;
+  expires: number;
+}
+
+/**
+ * Maps a syslog sender to a node: by source IP through its DHCP lease first (the address is what
+ * the network vouches for), else by the HOSTNAME the message claims, else `unknown`.
+ *
+ * Lookups are cached for `ttlMs`, misses included, and concurrent lookups of one key share one
+ * promise: a boot storm of N lines from one node costs at most one lookup per key per TTL
+ * instead of 2 Redis round trips per line, and lines awaiting the same lookup keep their order.
+ */
+export class NodeMapper {
+  private readonly ttlMs: number;
+  private readonly maxEntries: number;
+  private readonly now: () => number;
+  private readonly byIp = new Map<string, Entry>();
+  private readonly byHost = new Map<string, Entry>();
+
+  constructor(
+    private readonly directory: NodeDirectory,
+    private readonly opts: NodeMapperOptions = {},
+  ) {
+    this.ttlMs = opts.ttlMs ?? 5000;
+    this.maxEntries = opts.maxEntries ?? 10_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  async map(ip: string, hostname: string | undefined): Promise<NodeMapping> {
+    const byLease = await this.cached(this.byIp, ip, () => this.directory.nodeByIp(ip));
+    if (byLease !== undefined) return { nodeId: byLease, by: 'lease' };
+    if (hostname !== undefined && hostname !== '') {
+      const byName = await this.cached(this.byHost, hostname, () => this.directory.nodeByHostname(hostname));
+      if (byName !== undefined) return { nodeId: byName, by: 'hostname' };
+    }
+    return { nodeId: UNKNOWN_NODE, by: 'unknown' };
+  }
+
+  /** Forgets every cached mapping. */
+  clear(): void {
+    this.byIp.clear();
+    this.byHost.clear();
+  }
+
+  private cached(cache: Map<string, Entry>, key: string, lookup: () => Promise<string | undefined>): Promise<string | undefined> {
+    const t = this.now();
+    const hit = cache.get(key);
+    if (hit && hit.expires > t) return hit.value;
+    if (hit) cache.delete(key);
+    if (cache.size >= this.maxEntries) {
+      // Map iterates in insertion order: drop the oldest tenth rather than one per insert.
+      let drop = Math.max(1, Math.floor(this.maxEntries / 10));
+      for (const k of cache.keys()) {
+        if (drop-- <= 0) break;
+        cache.delete(k);
+      }
+    }
+    const entry: Entry = { value: Promise.resolve(undefined), expires: t + this.ttlMs };
+    entry.value = lookup().catch((err: unknown) => {
+      // Do not remember a failure: the next line retries (unless a newer lookup replaced us).
+      if (cache.get(key) === entry) cache.delete(key);
+      this.opts.onLookupError?.(err);
+      return undefined;
+    });
+    cache.set(key, entry);
+    return entry.value;
+  }
+}
