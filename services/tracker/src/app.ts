@@ -18,6 +18,13 @@ export interface AnnounceRequest {
   addr: string;
 }
 
+/** BEP 3 `event` values (absent or `empty`: a regular update); anything else is `invalid` (bounded metric labels). */
+const EVENTS = new Set(['started', 'completed', 'stopped', 'paused']);
+function announceEvent(event: string | undefined): string {
+  if (event === undefined || event === '' || event === 'empty' || event === 'update') return 'update';
+  return EVENTS.has(event) ? event : 'invalid';
+}
+
 /** The decision on an announce; `reason` is sent to the client as BEP 3 `failure reason`. */
 export type AnnounceVerdict = { ok: true; image: string } | { ok: false; code: 'TRACKER_UNKNOWN_INFOHASH' | 'TRACKER_UNAVAILABLE'; reason: string };
 
@@ -102,7 +109,7 @@ export function buildTracker(deps: TrackerDeps): Tracker {
     // A peer silent for three intervals is gone (a node rebooted into its installed OS without a `stopped`).
     peersCacheTtl: 3 * intervalMs,
     filter: (infoHash: string, params: TrackerAnnounceParams, cb: (err?: Error | null) => void) => {
-      const req: AnnounceRequest = { transport: params.type, infoHash, peerId: params.peer_id, event: params.event ?? 'update', addr: params.addr };
+      const req: AnnounceRequest = { transport: params.type, infoHash, peerId: params.peer_id, event: announceEvent(params.event), addr: params.addr };
       void handleAnnounce(req).then((verdict) => cb(verdict.ok ? null : new SwarmbootError(verdict.code, verdict.reason)));
     },
   });

@@ -133,6 +133,14 @@ test('a malformed announce is refused and counted, and the tracker keeps serving
   await catalog.put(record('fedora', infoHash));
   const ok = await announce({ infoHash, peerId: randomBytes(20), peerPort: 51005, left: 0, event: 'started', localAddress: '127.77.0.15' });
   assert.equal(ok['failure reason'], undefined);
+
+  // an unknown event is refused by the swarm; the metric label stays bounded
+  const odd = await announce({ infoHash, peerId: randomBytes(20), peerPort: 51006, left: 0, event: 'x'.repeat(40), localAddress: '127.77.0.16' });
+  assert.equal(text(odd['failure reason']), 'invalid event');
+  const announces = await registry.getSingleMetric('swarmboot_tracker_announces_total')?.get();
+  assert.deepEqual([...new Set(announces?.values.map((v) => v.labels.event))].sort(), ['invalid', 'started', 'update']);
+  const malformedAfter = await registry.getSingleMetric('swarmboot_tracker_requests_malformed_total')?.get();
+  assert.equal(malformedAfter?.values[0]?.value, 2);
 });
 
 test('the peer gauge counts seeding and leeching peers over all swarms', async () => {

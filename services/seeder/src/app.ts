@@ -1,0 +1,185 @@
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { Counter, Gauge } from 'prom-client';
+import { Type } from '@sinclair/typebox';
+import { ApiError, ImageList, ImageRecord, SwarmbootError, isSwarmbootError } from '@swarmboot/contracts';
+import { ImageCatalog, type EventBus, type Logger, type Registry } from '@swarmboot/kit';
+import { ImageStore } from './adapters/image-store.js';
+import { TorrentSwarm } from './adapters/swarm.js';
+import { FILE_NAME_PATTERN, IMAGE_NAME_PATTERN, checkFileName, checkImageName } from './domain/names.js';
+import { seederPeerId } from './domain/peer-id.js';
+import { ImageService } from './image-service.js';
+
+export interface SeederAppConfig {
+  /** data directory; images at `<dataDir>/images/<name>/<file>` */
+  dataDir: string;
+  /** base URL peers and nodes reach this seeder's HTTP API at (torrent and web seed URLs start with it) */
+  publicUrl: string;
+  /** tracker announce URL written into every .torrent and announced to */
+  announceUrl: string;
+  /** BitTorrent upload cap over all torrents (bytes/s); 0 for none */
+  uploadLimit: number;
+  /** BitTorrent TCP port; 0 picks a free one */
+  torrentPort: number;
+}
+
+export interface SeederDeps {
+  log: Logger;
+  bus: EventBus;
+  redis: Redis;
+  registry: Registry;
+  config: SeederAppConfig;
+  /** called when the BitTorrent listener fails after start (main passes `Lifecycle.fail`) */
+  onError?: (err: Error) => void;
+}
+
+/** Status of each error code of the API (body `{ code, message }`). */
+const statusOf: Record<string, number> = {
+  IMAGE_NAME_INVALID: 400,
+  IMAGE_FILE_INVALID: 400,
+  IMAGE_EMPTY: 400,
+  IMAGE_UPLOAD_ABORTED: 400,
+  IMAGE_NOT_FOUND: 404,
+  STORAGE_FULL: 507,
+};
+
+const NameParams = Type.Object({ name: Type.String({ description: `image name, ${IMAGE_NAME_PATTERN}` }) });
+const FileParams = Type.Object({ name: Type.String(), file: Type.String({ description: `file name, ${FILE_NAME_PATTERN}` }) });
+const PutQuery = Type.Object({ file: Type.Optional(Type.String({ description: `file name of the image, ${FILE_NAME_PATTERN}` })) });
+
+/**
+ * The seeder's HTTP app (built, not started): the image API, the .torrent files and the BEP 19
+ * web seed. `ready()` prepares the data directory, starts the BitTorrent client and re-seeds
+ * every catalogued image found on disk; `close()` stops seeding.
+ *
+ * - `PUT /v1/images/:name?file=F` (application/octet-stream body, streamed) → 201 ImageRecord
+ * - `GET /v1/images` → ImageList; `GET /v1/images/:name` → ImageRecord
+ * - `GET /v1/images/:name/torrent` → the .torrent (application/x-bittorrent)
+ * - `GET|HEAD /v1/images/:name/file/:file` → the image, with Range (206) — the web seed URL
+ */
+export function buildSeederApp(deps: SeederDeps): FastifyInstance {
+  const log = deps.log.child({ component: 'http' });
+  const store = new ImageStore(deps.config.dataDir);
+  const catalog = new ImageCatalog(deps.redis);
+  const swarm = new TorrentSwarm({
+    log: deps.log,
+    peerId: seederPeerId(),
+    torrentPort: deps.config.torrentPort,
+    uploadLimit: deps.config.uploadLimit,
+    announce: [deps.config.announceUrl],
+    ...(deps.onError ? { onError: deps.onError } : {}),
+  });
+  const registers = [deps.registry];
+  const added = new Counter({ name: 'swarmboot_seeder_images_added_total', help: 'images stored, hashed and seeded', registers });
+  const webSeedRequests = new Counter({ name: 'swarmboot_seeder_webseed_requests_total', help: 'web seed (BEP 19) requests served', registers });
+  const images = new ImageService({
+    log: deps.log,
+    store,
+    catalog,
+    redis: deps.redis,
+    bus: deps.bus,
+    swarm,
+    publicUrl: deps.config.publicUrl.replace(/\/+$/, ''),
+    announceUrl: deps.config.announceUrl,
+    onAdded: () => added.inc(),
+  });
+  new Gauge({
+    name: 'swarmboot_seeder_swarm',
+    help: 'BitTorrent side of the seeder: torrents seeded, peers connected, bytes uploaded by the torrents now seeded',
+    labelNames: ['what'] as const,
+    registers,
+    collect() {
+      const s = swarm.stats();
+      this.set({ what: 'torrents' }, s.torrents);
+      this.set({ what: 'peers' }, s.peers);
+      this.set({ what: 'uploaded_bytes' }, s.uploadedBytes);
+    },
+  });
+
+  // typed as the base logger so the instance is a plain FastifyInstance for callers
+  const app = Fastify({ loggerInstance: log as FastifyBaseLogger });
+  // reply.sendFile for the web seed (Range, If-Range, ETag, HEAD); nothing served by prefix
+  void app.register(fastifyStatic, { serve: false });
+
+  app.addHook('onReady', async () => {
+    await store.init();
+    await swarm.start();
+    await images.reseedAll();
+  });
+  app.addHook('onClose', async () => {
+    await swarm.destroy();
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+  });
+  app.setErrorHandler((err: FastifyError | SwarmbootError | Error, req, reply) => {
+    if (isSwarmbootError(err) && statusOf[err.code] !== undefined) {
+      return reply.code(statusOf[err.code] ?? 400).send({ code: err.code, message: err.message });
+    }
+    const fe = err as FastifyError;
+    if (fe.validation) return reply.code(400).send({ code: 'REQUEST_INVALID', message: fe.message });
+    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || fe.statusCode === 415) {
+      return reply.code(415).send({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the image as application/octet-stream' });
+    }
+    if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+      return reply.code(fe.statusCode).send({ code: fe.code ?? 'BAD_REQUEST', message: fe.message });
+    }
+    req.log.error({ err }, 'request failed');
+    return reply.code(500).send({ code: isSwarmbootError(err) ? err.code : 'INTERNAL', message: 'internal error; see the seeder log' });
+  });
+
+  void app.register(async (api) => {
+    // The image is the body: hand the raw stream to the handler instead of buffering it
+    // (fastify's bodyLimit applies to parsers that buffer; this one does not).
+    // Only raw bytes are an image: a JSON or text body is refused with 415 before the handler runs.
+    api.removeAllContentTypeParsers();
+    api.addContentTypeParser('application/octet-stream', (_req, _payload, done) => done(null));
+
+    api.put<{ Params: { name: string }; Querystring: { file?: string } }>(
+      '/v1/images/:name',
+      { schema: { params: NameParams, querystring: PutQuery, response: { 201: ImageRecord, '4xx': ApiError, '5xx': ApiError } } },
+      async (req, reply) => {
+        checkImageName(req.params.name);
+        const file = checkFileName(req.query.file);
+        const record = await images.add(req.params.name, file, req.raw);
+        return reply.code(201).send(record);
+      },
+    );
+
+    api.get('/v1/images', { schema: { response: { 200: ImageList } } }, async () => ({ images: await catalog.list() }));
+
+    api.get<{ Params: { name: string } }>('/v1/images/:name', { schema: { params: NameParams, response: { 200: ImageRecord, '4xx': ApiError } } }, async (req) => {
+      const record = await catalog.get(checkImageName(req.params.name));
+      if (!record) throw notFound(req.params.name);
+      return record;
+    });
+
+    api.get<{ Params: { name: string } }>('/v1/images/:name/torrent', { schema: { params: NameParams } }, async (req, reply) => {
+      const local = images.localImage(checkImageName(req.params.name));
+      const torrent = local && (await store.readTorrent(local.paths));
+      if (!local || !torrent) throw notFound(req.params.name);
+      return reply
+        .type('application/x-bittorrent')
+        .header('content-disposition', `attachment; filename="${local.record.name}.torrent"`)
+        .send(torrent);
+    });
+
+    // The web seed. For a single-file torrent BEP 19's url-list entry is the file's own URL and
+    // webtorrent sends its Range requests to it unchanged (webtorrent lib/webconn.js), so the URL
+    // ends in the file name. A request per block: logged at warn only.
+    api.get<{ Params: { name: string; file: string } }>('/v1/images/:name/file/:file', { schema: { params: FileParams }, logLevel: 'warn' }, async (req, reply) => {
+      const local = images.localImage(checkImageName(req.params.name));
+      if (!local || local.record.file !== checkFileName(req.params.file)) throw notFound(req.params.name);
+      webSeedRequests.inc();
+      return reply.sendFile(local.record.file, local.paths.dir, { acceptRanges: true, etag: true, lastModified: true, cacheControl: false, dotfiles: 'deny' });
+    });
+  });
+
+  return app;
+}
+
+function notFound(name: string): SwarmbootError {
+  return new SwarmbootError('IMAGE_NOT_FOUND', `no image ${name} on this seeder`, { context: { name } });
+}

@@ -1,0 +1,290 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, open, readFile, readdir, rm, utimes } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { NatsConnection } from '@nats-io/transport-node';
+import WebTorrent, { type Torrent, type WebTorrentOptions } from 'webtorrent';
+import parseTorrent from 'parse-torrent';
+import { Events, type ImageAdded, type ImageRecord } from '@swarmboot/contracts';
+import { connectNats, connectRedis, createLogger, EventBus, ImageCatalog, Registry } from '@swarmboot/kit';
+import { freePort, startNats, startRedis, waitFor, type Started } from '@swarmboot/testkit';
+import { buildTracker, type Tracker } from '@swarmboot/tracker';
+import { buildSeederApp, isSeederPeerId, pieceLengthFor } from '../../src/index.js';
+
+const log = createLogger('seeder-test', (process.env.SB_TEST_LOG as 'debug' | undefined) ?? 'silent');
+let natsServer: Started;
+let redisServer: Started;
+let nc: NatsConnection;
+let redis: Redis;
+let bus: EventBus;
+let catalog: ImageCatalog;
+let tracker: Tracker;
+let announceUrl: string;
+let app: FastifyInstance;
+let port: number;
+let base: string;
+let dataDir: string;
+let scratch: string;
+const events: ImageAdded[] = [];
+let unsubscribe: () => void;
+
+const image = randomBytes(2 * 1024 * 1024 + 12_345); // ~2 MB, not a whole number of pieces
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+async function startSeeder(): Promise<void> {
+  app = buildSeederApp({
+    log,
+    bus,
+    redis,
+    registry: new Registry(),
+    config: { dataDir, publicUrl: base, announceUrl, uploadLimit: 0, torrentPort: 0 },
+  });
+  await app.listen({ host: '127.0.0.1', port });
+}
+
+async function restartSeeder(): Promise<void> {
+  await app.close();
+  await startSeeder();
+}
+
+function put(name: string, file: string, body: Buffer): Promise<Response> {
+  return fetch(`${base}/v1/images/${name}?file=${file}`, { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } });
+}
+
+/** A webtorrent client as the agents will run it inside a cluster. */
+function clusterClient(extra: WebTorrentOptions): WebTorrent {
+  return new WebTorrent({ dht: false, lsd: false, utp: false, natUpnp: false, natPmp: false, secure: 0, torrentPort: 0, ...extra });
+}
+
+/** Downloads a torrent into a fresh directory; the bytes and the torrent (client still alive). */
+async function download(client: WebTorrent, torrent: Buffer): Promise<{ bytes: Buffer; t: Torrent }> {
+  const dir = await mkdtemp(join(scratch, 'dl-'));
+  const t = client.add(torrent, { path: dir });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`download not done after 30 s (progress ${t.progress})`)), 30_000);
+    t.once('done', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    t.once('error', (err: Error) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+  return { bytes: await readFile(join(dir, t.name)), t };
+}
+
+function destroy(client: WebTorrent): Promise<void> {
+  return new Promise((resolve) => client.destroy(() => resolve()));
+}
+
+async function torrentOf(name: string): Promise<Buffer> {
+  const res = await fetch(`${base}/v1/images/${name}/torrent`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'application/x-bittorrent');
+  return Buffer.from(await res.arrayBuffer());
+}
+
+before(async () => {
+  [natsServer, redisServer] = await Promise.all([startNats(), startRedis()]);
+  nc = await connectNats(natsServer.url, 'seeder-test', log);
+  redis = await connectRedis(redisServer.url, log);
+  bus = new EventBus(nc, 'swarmboot/seeder-test', log);
+  catalog = new ImageCatalog(redis);
+  unsubscribe = bus.subscribe(Events.imageAdded, (data) => events.push(data));
+  tracker = buildTracker({ log, lookup: (h) => catalog.nameByInfoHash(h), registry: new Registry(), config: { intervalSeconds: 30, peersPerSwarm: 100_000, admissionTtlMs: 0 } });
+  announceUrl = `http://127.0.0.1:${(await tracker.listen('127.0.0.1', 0)).port}/announce`;
+  scratch = await mkdtemp(join(tmpdir(), 'sb-seeder-test-'));
+  dataDir = join(scratch, 'data');
+  port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  await startSeeder();
+});
+
+after(async () => {
+  unsubscribe?.();
+  await app?.close();
+  await tracker?.close();
+  await nc?.drain();
+  await redis?.quit();
+  await Promise.all([natsServer?.stop(), redisServer?.stop()]);
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+let record: ImageRecord;
+
+test('PUT stores the image: 201 with its sha256, a catalog record, an imageAdded event', async () => {
+  const res = await put('ubuntu', 'ubuntu.img', image);
+  assert.equal(res.status, 201);
+  record = (await res.json()) as ImageRecord;
+  assert.equal(record.sha256, sha256(image));
+  assert.equal(record.size, image.length);
+  assert.equal(record.pieceLength, pieceLengthFor(image.length));
+  assert.match(record.infoHash, /^[0-9a-f]{40}$/);
+  assert.equal(record.webSeedUrl, `${base}/v1/images/ubuntu/file/ubuntu.img`);
+  assert.equal(record.torrentUrl, `${base}/v1/images/ubuntu/torrent`);
+
+  assert.deepEqual(await catalog.get('ubuntu'), record);
+  assert.equal(await catalog.nameByInfoHash(record.infoHash), 'ubuntu');
+  const event = await waitFor('imageAdded event', () => events.find((e) => e.name === 'ubuntu'));
+  assert.equal(event.infoHash, record.infoHash);
+  assert.equal(event.sha256, sha256(image));
+
+  const files = (await readdir(join(dataDir, 'images', 'ubuntu'))).sort();
+  assert.deepEqual(files, ['.seed-state.json', 'ubuntu.img', 'ubuntu.img.torrent']);
+  assert.ok((await readFile(join(dataDir, 'images', 'ubuntu', 'ubuntu.img'))).equals(image));
+});
+
+test('GET lists and returns records; the .torrent names the tracker and the web seed', async () => {
+  const list = (await (await fetch(`${base}/v1/images`)).json()) as { images: ImageRecord[] };
+  assert.deepEqual(list.images.map((i) => i.name), ['ubuntu']);
+  assert.deepEqual(await (await fetch(`${base}/v1/images/ubuntu`)).json(), record);
+
+  const parsed = await parseTorrent(await torrentOf('ubuntu'));
+  assert.equal(parsed.infoHash, record.infoHash);
+  assert.equal(parsed.name, 'ubuntu.img');
+  assert.equal(parsed.length, image.length);
+  assert.equal(parsed.pieceLength, record.pieceLength);
+  assert.deepEqual(parsed.announce, [announceUrl]);
+  assert.deepEqual(parsed.urlList, [record.webSeedUrl]);
+
+  const missing = await fetch(`${base}/v1/images/nope`);
+  assert.equal(missing.status, 404);
+  assert.equal(((await missing.json()) as { code: string }).code, 'IMAGE_NOT_FOUND');
+});
+
+test('a webtorrent peer downloads the image from the seeder via the tracker (web seeds off)', async () => {
+  const client = clusterClient({ webSeeds: false });
+  try {
+    const { bytes, t } = await download(client, await torrentOf('ubuntu'));
+    assert.equal(sha256(bytes), record.sha256);
+    const seederWires = t.wires.filter((w) => isSeederPeerId(w.peerId));
+    assert.equal(seederWires.length, 1, 'connected to the seeder, found through the tracker');
+    assert.ok((seederWires[0]?.downloaded ?? 0) >= image.length, 'every byte came from the seeder');
+  } finally {
+    await destroy(client);
+  }
+});
+
+test('a webtorrent peer without a tracker downloads the image from the web seed alone (BEP 19)', async () => {
+  const client = clusterClient({ tracker: false, webSeeds: true });
+  try {
+    const { bytes, t } = await download(client, await torrentOf('ubuntu'));
+    assert.equal(sha256(bytes), record.sha256);
+    assert.ok(t.wires.every((w) => w.type === 'webSeed'), 'no BitTorrent peer involved');
+  } finally {
+    await destroy(client);
+  }
+});
+
+test('the web seed answers Range requests with the right bytes (206), and 416 beyond the end', async () => {
+  const mid = await fetch(record.webSeedUrl, { headers: { range: 'bytes=1000-1999' } });
+  assert.equal(mid.status, 206);
+  assert.equal(mid.headers.get('content-range'), `bytes 1000-1999/${image.length}`);
+  assert.ok(Buffer.from(await mid.arrayBuffer()).equals(image.subarray(1000, 2000)));
+
+  const tail = await fetch(record.webSeedUrl, { headers: { range: 'bytes=-100' } });
+  assert.equal(tail.status, 206);
+  assert.ok(Buffer.from(await tail.arrayBuffer()).equals(image.subarray(image.length - 100)));
+
+  const beyond = await fetch(record.webSeedUrl, { headers: { range: `bytes=${image.length}-` } });
+  assert.equal(beyond.status, 416);
+  await beyond.arrayBuffer();
+
+  const whole = await fetch(record.webSeedUrl);
+  assert.equal(whole.status, 200);
+  assert.equal(whole.headers.get('accept-ranges'), 'bytes');
+  assert.equal(sha256(Buffer.from(await whole.arrayBuffer())), record.sha256);
+
+  const otherFile = await fetch(`${base}/v1/images/ubuntu/file/ubuntu.img.torrent`);
+  assert.equal(otherFile.status, 404, 'only the image file itself is served');
+  await otherFile.arrayBuffer();
+});
+
+test('bad requests get 4xx with a code', async () => {
+  const bad = await app.inject({ method: 'PUT', url: '/v1/images/bad%20name?file=x.img', payload: Buffer.from('x'), headers: { 'content-type': 'application/octet-stream' } });
+  assert.equal(bad.statusCode, 400);
+  assert.equal(bad.json<{ code: string }>().code, 'IMAGE_NAME_INVALID');
+  assert.equal(typeof bad.json<{ message: string }>().message, 'string');
+
+  const dotted = await app.inject({ method: 'PUT', url: '/v1/images/.hidden?file=x.img', payload: Buffer.from('x'), headers: { 'content-type': 'application/octet-stream' } });
+  assert.equal(dotted.json<{ code: string }>().code, 'IMAGE_NAME_INVALID');
+
+  const noFile = await app.inject({ method: 'PUT', url: '/v1/images/good', payload: Buffer.from('x'), headers: { 'content-type': 'application/octet-stream' } });
+  assert.equal(noFile.statusCode, 400);
+  assert.equal(noFile.json<{ code: string }>().code, 'IMAGE_FILE_INVALID');
+
+  const traversal = await app.inject({ method: 'PUT', url: '/v1/images/good?file=..%2Fescape', payload: Buffer.from('x'), headers: { 'content-type': 'application/octet-stream' } });
+  assert.equal(traversal.json<{ code: string }>().code, 'IMAGE_FILE_INVALID');
+
+  const empty = await app.inject({ method: 'PUT', url: '/v1/images/good?file=x.img', payload: Buffer.alloc(0), headers: { 'content-type': 'application/octet-stream' } });
+  assert.equal(empty.statusCode, 400);
+  assert.equal(empty.json<{ code: string }>().code, 'IMAGE_EMPTY');
+
+  const json = await app.inject({ method: 'PUT', url: '/v1/images/good?file=x.img', payload: { a: 1 } });
+  assert.equal(json.statusCode, 415);
+  assert.equal(json.json<{ code: string }>().code, 'UNSUPPORTED_MEDIA_TYPE');
+
+  assert.equal(await catalog.get('good'), undefined, 'nothing was registered');
+  assert.deepEqual(await readdir(join(dataDir, 'incoming')), [], 'no upload left behind');
+});
+
+test('a restart re-seeds the catalogued image from the data directory', async () => {
+  await restartSeeder();
+  const client = clusterClient({ webSeeds: false });
+  try {
+    const { bytes } = await download(client, await torrentOf('ubuntu'));
+    assert.equal(sha256(bytes), record.sha256);
+  } finally {
+    await destroy(client);
+  }
+});
+
+test('on restart a file is hashed only when its size or mtime changed', async () => {
+  const file = join(dataDir, 'images', 'ubuntu', 'ubuntu.img');
+  const T = 1_700_000_000; // whole seconds: mtime survives utimes exactly
+
+  // mtime changed, bytes intact: hashed, found complete, seeded
+  await utimes(file, T, T);
+  await restartSeeder();
+  assert.equal((await fetch(`${base}/v1/images/ubuntu/torrent`)).status, 200);
+
+  // a byte changed behind the seeder's back with size and mtime restored: trusted without hashing
+  const fh = await open(file, 'r+');
+  await fh.write(Buffer.from([image[0]! ^ 0xff]), 0, 1, 0);
+  await fh.close();
+  await utimes(file, T, T);
+  await restartSeeder();
+  assert.equal((await fetch(`${base}/v1/images/ubuntu/torrent`)).status, 200, 'seeded: unchanged size and mtime mean no re-hash');
+
+  // the mtime moves: hashed, piece 0 fails, not seeded
+  await utimes(file, T + 10, T + 10);
+  await restartSeeder();
+  const res = await fetch(`${base}/v1/images/ubuntu/torrent`);
+  assert.equal(res.status, 404, 'a file that no longer matches its torrent is not seeded');
+  await res.arrayBuffer();
+});
+
+test('re-adding a name replaces the image: new infohash, old one unregistered, old files gone', async () => {
+  const next = randomBytes(300_000);
+  const res = await put('ubuntu', 'ubuntu-v2.img', next);
+  assert.equal(res.status, 201);
+  const replaced = (await res.json()) as ImageRecord;
+  assert.notEqual(replaced.infoHash, record.infoHash);
+  assert.equal(replaced.sha256, sha256(next));
+  assert.equal(await catalog.nameByInfoHash(replaced.infoHash), 'ubuntu');
+  assert.equal(await catalog.nameByInfoHash(record.infoHash), undefined, 'the tracker no longer admits the old swarm');
+  assert.deepEqual((await readdir(join(dataDir, 'images', 'ubuntu'))).sort(), ['.seed-state.json', 'ubuntu-v2.img', 'ubuntu-v2.img.torrent']);
+
+  const old = await fetch(record.webSeedUrl);
+  assert.equal(old.status, 404);
+  await old.arrayBuffer();
+  const range = await fetch(replaced.webSeedUrl, { headers: { range: 'bytes=10-19' } });
+  assert.equal(range.status, 206);
+  assert.ok(Buffer.from(await range.arrayBuffer()).equals(next.subarray(10, 20)));
+  await waitFor('second imageAdded event', () => events.find((e) => e.infoHash === replaced.infoHash));
+});
