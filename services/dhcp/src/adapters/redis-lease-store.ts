@@ -1,0 +1,226 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { RedisKeys } from '@swarmboot/contracts';
+import { ipToInt } from '@swarmboot/kit';
+import type { CommitResult, LeaseRecord, LeaseStore, NodeDirectory, NodeInfo } from '../domain/leases.js';
+import type { Subnet } from '../domain/subnets.js';
+
+/**
+ * Keys of this service beyond those in `RedisKeys` (all under `sb:dhcp:`).
+ * TODO(contracts): move into `RedisKeys` when packages/contracts is next touched.
+ */
+export const DhcpLocalKeys = {
+  /** string: next pool offset to try when allocating in a subnet (round robin, see offer.lua) */
+  cursor: (subnetCidr: string) => `sb:dhcp:cursor:${subnetCidr}`,
+} as const;
+
+/**
+ * How long a lease record outlives its lease (ms), so a client that comes back gets its old
+ * address (RFC 2131 §4.3.1 "the client's previous address") while nobody else took it.
+ */
+const RETAIN_MS = 7 * 24 * 3600 * 1000;
+
+/*
+ * Key layout:
+ * - RedisKeys.leaseByIp(ip) (string, chaddr) is the ownership of an address: whoever holds this
+ *   key holds the address. Its TTL is the reservation (OFFER) or the lease (ACK); when it expires,
+ *   the address is free again. SET only ever happens inside a script after checking the holder,
+ *   so two clients never hold one address, whatever the number of server replicas.
+ * - RedisKeys.lease(chaddr) (hash: ip, subnet, state, expiresAt, updatedAt) remembers the client's
+ *   address for stickiness; kept RETAIN_MS past the lease.
+ * The scripts compute leaseByIp keys from a prefix: fine for one Redis (or a replicated one),
+ * not for Redis Cluster, where every key must be declared — a hash tag per subnet would be needed.
+ */
+const LUA_COMMON = `
+local function toip(n)
+  return string.format('%d.%d.%d.%d', math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+end
+local function toint(ip)
+  if not ip then return nil end
+  local a, b, c, d = string.match(ip, '^(%d+)%.(%d+)%.(%d+)%.(%d+)$')
+  if not a then return nil end
+  return ((tonumber(a) * 256 + tonumber(b)) * 256 + tonumber(c)) * 256 + tonumber(d)
+end
+`;
+
+/**
+ * KEYS: lease hash of chaddr, cursor of the subnet.
+ * ARGV: chaddr, leaseByIp prefix, pool first, pool last (integers), requested (integer or -1),
+ *       reserve ms, now ms, subnet cidr, retain ms.
+ * Returns the address, or false when the pool is exhausted.
+ */
+const OFFER_LUA = `${LUA_COMMON}
+local chaddr, prefix = ARGV[1], ARGV[2]
+local first, last, requested = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local reserveMs, now, subnet, retainMs = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
+
+-- reserve n for chaddr when free or already its own; never shortens a longer holding (a binding)
+local function claim(n)
+  local key = prefix .. toip(n)
+  local holder = redis.call('GET', key)
+  if holder and holder ~= chaddr then return false end
+  if not holder or redis.call('PTTL', key) < reserveMs then
+    redis.call('SET', key, chaddr, 'PX', reserveMs)
+  end
+  return true
+end
+
+local function record(ip)
+  local h = redis.call('HMGET', KEYS[1], 'ip', 'state', 'expiresAt')
+  local stillBound = h[1] == ip and h[2] == 'bound' and tonumber(h[3] or '0') > now
+  if not stillBound then
+    redis.call('HSET', KEYS[1], 'ip', ip, 'subnet', subnet, 'state', 'offered', 'expiresAt', now + reserveMs)
+  end
+  redis.call('HSET', KEYS[1], 'updatedAt', now)
+  redis.call('PEXPIRE', KEYS[1], retainMs)
+  return ip
+end
+
+-- 1. the address the client holds or held (RFC 2131 section 4.3.1)
+local prev = redis.call('HGET', KEYS[1], 'ip')
+local p = toint(prev)
+if p then
+  if p >= first and p <= last then
+    if claim(p) then return record(prev) end
+  elseif redis.call('GET', prefix .. prev) == chaddr then
+    -- the client moved to another subnet: its old address is free
+    redis.call('DEL', prefix .. prev)
+  end
+end
+-- 2. the address it asked for (option 50)
+if requested >= first and requested <= last and redis.call('EXISTS', prefix .. toip(requested)) == 0 then
+  redis.call('SET', prefix .. toip(requested), chaddr, 'PX', reserveMs)
+  return record(toip(requested))
+end
+-- 3. round robin from the cursor: recently freed addresses are handed out last
+local size = last - first + 1
+local cursor = tonumber(redis.call('GET', KEYS[2]) or '') or first
+if cursor < first or cursor > last then cursor = first end
+for i = 0, size - 1 do
+  local n = first + (cursor - first + i) % size
+  local key = prefix .. toip(n)
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('SET', key, chaddr, 'PX', reserveMs)
+    redis.call('SET', KEYS[2], first + (n - first + 1) % size)
+    return record(toip(n))
+  end
+end
+return false
+`;
+
+/**
+ * KEYS: lease hash of chaddr.
+ * ARGV: chaddr, leaseByIp prefix, ip, pool first, pool last, lease ms, now ms, subnet cidr, retain ms.
+ * Returns a CommitResult.
+ */
+const COMMIT_LUA = `${LUA_COMMON}
+local chaddr, prefix, ip = ARGV[1], ARGV[2], ARGV[3]
+local first, last, leaseMs, now = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local subnet, retainMs = ARGV[8], tonumber(ARGV[9])
+local n = toint(ip)
+if not n or n < first or n > last then return 'out_of_pool' end
+local holder = redis.call('GET', prefix .. ip)
+if holder and holder ~= chaddr then return 'taken' end
+local prev = redis.call('HGET', KEYS[1], 'ip')
+if not prev then return 'unknown' end
+if prev ~= ip then return 'mismatch' end
+redis.call('SET', prefix .. ip, chaddr, 'PX', leaseMs)
+redis.call('HSET', KEYS[1], 'ip', ip, 'subnet', subnet, 'state', 'bound', 'expiresAt', now + leaseMs, 'updatedAt', now)
+redis.call('PEXPIRE', KEYS[1], math.max(retainMs, leaseMs))
+return 'bound'
+`;
+
+/** KEYS: lease hash of chaddr. ARGV: chaddr, leaseByIp prefix, ip, now ms. Returns 1 when freed. */
+const RELEASE_OFFER_LUA = `
+local chaddr, prefix, ip, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local h = redis.call('HMGET', KEYS[1], 'ip', 'state')
+if h[1] ~= ip or h[2] ~= 'offered' then return 0 end
+if redis.call('GET', prefix .. ip) == chaddr then redis.call('DEL', prefix .. ip) end
+redis.call('HSET', KEYS[1], 'state', 'released', 'expiresAt', now, 'updatedAt', now)
+return 1
+`;
+
+class Script {
+  readonly sha: string;
+  constructor(readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+  /** EVALSHA, loading the script on NOSCRIPT (after a Redis restart or on a fresh server). */
+  async run(redis: Redis, keys: string[], args: (string | number)[]): Promise<unknown> {
+    try {
+      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return redis.eval(this.source, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+const offerScript = new Script(OFFER_LUA);
+const commitScript = new Script(COMMIT_LUA);
+const releaseOfferScript = new Script(RELEASE_OFFER_LUA);
+
+const COMMIT_RESULTS: readonly CommitResult[] = ['bound', 'taken', 'out_of_pool', 'mismatch', 'unknown'];
+
+/** {@link LeaseStore} in Redis; every change is one Lua script, so replicas can share it. */
+export class RedisLeaseStore implements LeaseStore {
+  private readonly ipPrefix = RedisKeys.leaseByIp('');
+
+  constructor(private readonly redis: Redis) {}
+
+  async offer(req: { chaddr: string; subnet: Subnet; requestedIp?: string; reserveSeconds: number }): Promise<string | undefined> {
+    let requested = -1;
+    if (req.requestedIp !== undefined) {
+      try {
+        requested = ipToInt(req.requestedIp);
+      } catch {
+        requested = -1;
+      }
+    }
+    const result = await offerScript.run(
+      this.redis,
+      [RedisKeys.lease(req.chaddr), DhcpLocalKeys.cursor(req.subnet.cidr)],
+      [req.chaddr, this.ipPrefix, req.subnet.poolStart, req.subnet.poolEnd, requested, req.reserveSeconds * 1000, Date.now(), req.subnet.cidr, RETAIN_MS],
+    );
+    return typeof result === 'string' ? result : undefined;
+  }
+
+  async commit(req: { chaddr: string; ip: string; subnet: Subnet; leaseSeconds: number }): Promise<CommitResult> {
+    const result = await commitScript.run(
+      this.redis,
+      [RedisKeys.lease(req.chaddr)],
+      [req.chaddr, this.ipPrefix, req.ip, req.subnet.poolStart, req.subnet.poolEnd, req.leaseSeconds * 1000, Date.now(), req.subnet.cidr, RETAIN_MS],
+    );
+    const r = COMMIT_RESULTS.find((c) => c === result);
+    if (r === undefined) throw new Error(`commit script returned ${String(result)}`);
+    return r;
+  }
+
+  async releaseOffer(req: { chaddr: string; ip: string }): Promise<boolean> {
+    const result = await releaseOfferScript.run(this.redis, [RedisKeys.lease(req.chaddr)], [req.chaddr, this.ipPrefix, req.ip, Date.now()]);
+    return result === 1;
+  }
+
+  async get(chaddr: string): Promise<LeaseRecord | undefined> {
+    const h = await this.redis.hgetall(RedisKeys.lease(chaddr));
+    if (h.ip === undefined) return undefined;
+    const state = h.state === 'bound' || h.state === 'released' ? h.state : 'offered';
+    return { chaddr, ip: h.ip, subnet: h.subnet ?? '', state, expiresAt: Number(h.expiresAt ?? 0) };
+  }
+
+  async holderOf(ip: string): Promise<string | undefined> {
+    return (await this.redis.get(RedisKeys.leaseByIp(ip))) ?? undefined;
+  }
+}
+
+/** {@link NodeDirectory} over the scheduler's inventory keys (`nodeByMac` → id, `node(id)`.hostname). */
+export class RedisNodeDirectory implements NodeDirectory {
+  constructor(private readonly redis: Redis) {}
+
+  async lookupByMac(mac: string): Promise<NodeInfo | undefined> {
+    const nodeId = await this.redis.get(RedisKeys.nodeByMac(mac));
+    if (nodeId === null || nodeId === '') return undefined;
+    const hostname = await this.redis.hget(RedisKeys.node(nodeId), 'hostname');
+    return hostname === null || hostname === '' ? { nodeId } : { nodeId, hostname };
+  }
+}

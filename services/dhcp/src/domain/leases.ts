@@ -1,0 +1,58 @@
+import type { Subnet } from './subnets.js';
+
+/** A client's lease record (one per chaddr). `expiresAt`: ms since the epoch. */
+export interface LeaseRecord {
+  chaddr: string;
+  ip: string;
+  /** the subnet's cidr */
+  subnet: string;
+  state: 'offered' | 'bound' | 'released';
+  expiresAt: number;
+}
+
+/**
+ * Outcome of binding an address on DHCPREQUEST (RFC 2131 §4.3.2):
+ * - `bound`: ACK;
+ * - `taken`: another client holds the address — NAK;
+ * - `out_of_pool`: the address is not in this subnet's pool — NAK;
+ * - `mismatch`: we know the client, with another address — NAK;
+ * - `unknown`: we have no record of the client — stay silent (RFC 2131 §4.3.2, INIT-REBOOT).
+ */
+export type CommitResult = 'bound' | 'taken' | 'out_of_pool' | 'mismatch' | 'unknown';
+
+/**
+ * Address leases, shared by every server replica. Clients are keyed by chaddr (lower-case colon
+ * MAC) rather than option 61, so a PXE ROM and the iPXE it chainloads — same NIC, possibly
+ * different client identifiers — keep one address. Implementations must be atomic: no address is
+ * ever held by two clients, whatever the number of replicas.
+ */
+export interface LeaseStore {
+  /**
+   * DISCOVER: picks an address for `chaddr` in `subnet`'s pool — the one it holds or held,
+   * else `requestedIp` (option 50) when free, else a free one (RFC 2131 §4.3.1) — and reserves it
+   * for `reserveSeconds` (never shortening a binding). undefined when the pool is exhausted.
+   */
+  offer(req: { chaddr: string; subnet: Subnet; requestedIp?: string; reserveSeconds: number }): Promise<string | undefined>;
+  /** REQUEST: binds `ip` to `chaddr` for `leaseSeconds` when the rules of {@link CommitResult} allow. */
+  commit(req: { chaddr: string; ip: string; subnet: Subnet; leaseSeconds: number }): Promise<CommitResult>;
+  /**
+   * Frees an address that was only offered (not bound) to `chaddr` — the client chose another
+   * server (RFC 2131 §4.3.2, SELECTING). true when something was freed.
+   */
+  releaseOffer(req: { chaddr: string; ip: string }): Promise<boolean>;
+  /** The record of `chaddr`, if any. */
+  get(chaddr: string): Promise<LeaseRecord | undefined>;
+  /** The chaddr holding `ip` (offered or bound), if any. */
+  holderOf(ip: string): Promise<string | undefined>;
+}
+
+/** The inventory entry of a MAC (scheduler-owned). */
+export interface NodeInfo {
+  nodeId: string;
+  hostname?: string;
+}
+
+/** Reads the node inventory; used for option 12 and the lease event. */
+export interface NodeDirectory {
+  lookupByMac(mac: string): Promise<NodeInfo | undefined>;
+}

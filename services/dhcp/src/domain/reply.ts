@@ -1,0 +1,111 @@
+import type { DhcpMessage } from '../protocol/codec.js';
+import { BootOp, DhcpOption, MessageType } from '../protocol/constants.js';
+import { bootfileOption, getRequestedIp, getServerId, ipListOption, ipOption, textOption, u32Option, u8Option } from '../protocol/options.js';
+import type { Subnet } from './subnets.js';
+
+/**
+ * What a client is doing when it sends DHCPREQUEST (RFC 2131 §4.3.2), told apart by which of
+ * server identifier (54), requested IP (50) and ciaddr it filled in:
+ * - `selecting`: 54 and 50 set, ciaddr 0 — answering our (or another server's) OFFER;
+ * - `init-reboot`: 50 set, no 54, ciaddr 0 — verifying a remembered address after a reboot;
+ * - `renewing`: ciaddr set, no 54 and no 50 — RENEWING or REBINDING (the same for a server
+ *   that answers both: unicast vs broadcast is all that differs).
+ * `ip` is the address the client wants.
+ */
+export type RequestIntent = { state: 'selecting'; ip: string; serverId: string } | { state: 'init-reboot'; ip: string } | { state: 'renewing'; ip: string };
+
+/** Classifies a DHCPREQUEST; undefined when the fields fit none of the three states. */
+export function classifyRequest(req: DhcpMessage): RequestIntent | undefined {
+  const serverId = getServerId(req);
+  const requested = getRequestedIp(req);
+  const ciaddrSet = req.ciaddr !== '0.0.0.0';
+  if (serverId !== undefined) return requested !== undefined && !ciaddrSet ? { state: 'selecting', ip: requested, serverId } : undefined;
+  if (requested !== undefined) return ciaddrSet ? undefined : { state: 'init-reboot', ip: requested };
+  return ciaddrSet ? { state: 'renewing', ip: req.ciaddr } : undefined;
+}
+
+/** What goes into an OFFER or ACK besides the request's own fields. */
+export interface GrantParams {
+  type: typeof MessageType.offer | typeof MessageType.ack;
+  serverId: string;
+  yiaddr: string;
+  subnet: Subnet;
+  /** option 51 (seconds); T1 = 1/2 and T2 = 7/8 of it (RFC 2131 §4.4.5) */
+  leaseSeconds: number;
+  bootFile?: string;
+  hostname?: string;
+}
+
+/** The `file` field holds 127 octets plus NUL; a longer boot file name is sent in option 67 only. */
+const FILE_FIELD_MAX = 127;
+
+function base(req: DhcpMessage): DhcpMessage {
+  // RFC 2131 §4.3.1 Table 3: htype, hlen, xid, flags, giaddr and chaddr come from the request;
+  // hops and secs are 0.
+  return {
+    op: BootOp.reply,
+    htype: req.htype,
+    hlen: req.hlen,
+    hops: 0,
+    xid: req.xid,
+    secs: 0,
+    flags: req.flags,
+    ciaddr: '0.0.0.0',
+    yiaddr: '0.0.0.0',
+    siaddr: '0.0.0.0',
+    giaddr: req.giaddr,
+    chaddr: req.chaddr,
+    sname: '',
+    file: '',
+    options: new Map(),
+  };
+}
+
+/** Options every reply carries at its end: 61 echoed (RFC 6842 §3), then 82 echoed unchanged (RFC 3046 §2.2). */
+function echoTail(req: DhcpMessage, reply: DhcpMessage): void {
+  const clientId = req.options.get(DhcpOption.clientId);
+  if (clientId !== undefined) reply.options.set(DhcpOption.clientId, clientId);
+  const relay = req.options.get(DhcpOption.relayAgentInfo);
+  if (relay !== undefined) reply.options.set(DhcpOption.relayAgentInfo, relay);
+}
+
+/**
+ * DHCPOFFER / DHCPACK for `req` (RFC 2131 §4.3.1 Table 3): yiaddr, siaddr = the subnet's next
+ * server, boot file in `file` and option 67, options 53, 54, 51, 58, 59, 1, 3, 6, 12, 67, 61, 82.
+ * ACK keeps the request's ciaddr (RENEWING clients send theirs).
+ */
+export function buildGrant(req: DhcpMessage, p: GrantParams): DhcpMessage {
+  const reply = base(req);
+  if (p.type === MessageType.ack) reply.ciaddr = req.ciaddr;
+  reply.yiaddr = p.yiaddr;
+  reply.siaddr = p.subnet.nextServer;
+  const o = reply.options;
+  o.set(DhcpOption.messageType, u8Option(p.type));
+  o.set(DhcpOption.serverId, ipOption(p.serverId));
+  o.set(DhcpOption.leaseTime, u32Option(p.leaseSeconds));
+  o.set(DhcpOption.renewalTime, u32Option(Math.floor(p.leaseSeconds / 2)));
+  o.set(DhcpOption.rebindingTime, u32Option(Math.floor((p.leaseSeconds * 7) / 8)));
+  o.set(DhcpOption.subnetMask, ipOption(p.subnet.mask));
+  if (p.subnet.router !== undefined) o.set(DhcpOption.router, ipOption(p.subnet.router));
+  if (p.subnet.dns.length > 0) o.set(DhcpOption.dns, ipListOption(p.subnet.dns));
+  if (p.hostname !== undefined && p.hostname !== '') o.set(DhcpOption.hostname, textOption(p.hostname));
+  if (p.bootFile !== undefined) {
+    o.set(DhcpOption.bootfileName, bootfileOption(p.bootFile));
+    if (Buffer.byteLength(p.bootFile, 'utf8') <= FILE_FIELD_MAX) reply.file = p.bootFile;
+  }
+  echoTail(req, reply);
+  return reply;
+}
+
+/**
+ * DHCPNAK for `req` (RFC 2131 §4.3.2, Table 3): yiaddr, siaddr, ciaddr 0; options 53, 54, 56
+ * (a reason for the client's log), 61 and 82 echoed; nothing else.
+ */
+export function buildNak(req: DhcpMessage, serverId: string, message: string): DhcpMessage {
+  const reply = base(req);
+  reply.options.set(DhcpOption.messageType, u8Option(MessageType.nak));
+  reply.options.set(DhcpOption.serverId, ipOption(serverId));
+  reply.options.set(DhcpOption.message, textOption(message));
+  echoTail(req, reply);
+  return reply;
+}

@@ -1,0 +1,15 @@
+export { main } from './main.js';
+export { buildDhcpServer } from './app.js';
+export type { DhcpServer, DhcpServerDeps, DhcpSettings, DropReason, Outcome } from './app.js';
+export { loadDhcpConfig, parseSubnetsEnv, DhcpEnv, DEFAULT_SUBNETS } from './config.js';
+export type { DhcpConfig } from './config.js';
+export * from './protocol/index.js';
+export { requestLeaseViaRelay } from './client/relay-client.js';
+export type { DhcpLease, RelayLeaseOptions } from './client/relay-client.js';
+export { RedisLeaseStore, RedisNodeDirectory, DhcpLocalKeys } from './adapters/redis-lease-store.js';
+export type { LeaseStore, LeaseRecord, CommitResult, NodeDirectory, NodeInfo } from './domain/leases.js';
+export { chooseBootFile, BootFiles, IPXE_USER_CLASS } from './domain/boot.js';
+export type { BootRequest, BootPolicy } from './domain/boot.js';
+export { parseSubnet, parseSubnets, subnetFor } from './domain/subnets.js';
+export type { Subnet, SubnetSpec } from './domain/subnets.js';
+export type { Peer } from './domain/destination.js';

@@ -1,0 +1,342 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import type { Redis } from 'ioredis';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Events, RedisKeys, isSwarmbootError, type LeaseGranted } from '@swarmboot/contracts';
+import { EventBus, Registry, connectNats, connectRedis, createLogger, ipToInt } from '@swarmboot/kit';
+import { freePort, startNats, startRedis, waitFor, type Started } from '@swarmboot/testkit';
+import {
+  buildDhcpServer,
+  decodeDhcp,
+  encodeDhcp,
+  encodeRelayAgentInfo,
+  getMessageType,
+  loadDhcpConfig,
+  macToChaddr,
+  requestLeaseViaRelay,
+  u8Option,
+  ipOption,
+  type DhcpLease,
+  type DhcpMessage,
+  type DhcpServer,
+  type DhcpSettings,
+} from '../../src/index.js';
+
+/*
+ * The DHCP server against real nats-server and redis-server, over real UDP on loopback: the
+ * server on 127.0.0.1, the emulated relay/client on 127.77.0.1 (subnet 127.77.0.0/16).
+ */
+
+const GIADDR = '127.77.0.1';
+const log = createLogger('dhcp-it', process.env.SWARMBOOT_LOG_LEVEL === 'debug' ? 'debug' : 'silent');
+
+let natsSrv: Started;
+let redisSrv: Started;
+let nc: NatsConnection;
+let redis: Redis;
+let bus: EventBus;
+let server: DhcpServer;
+let registry: Registry;
+let port: number;
+const extraServers: DhcpServer[] = [];
+const events: LeaseGranted[] = [];
+let stopConsumer: (() => Promise<void>) | undefined;
+
+async function startServer(reg: Registry, env: Record<string, string> = {}, patch: Partial<DhcpSettings> = {}): Promise<{ server: DhcpServer; port: number }> {
+  const p = await freePort();
+  // defaults of the service (demo subnet, lease time, boot script URL), only the socket moved
+  const config = loadDhcpConfig({ SWARMBOOT_DHCP_LISTEN: `127.0.0.1:${p}`, ...env });
+  const s = buildDhcpServer({ log, bus, redis, config: { ...config.settings, ...patch }, registry: reg });
+  await s.listen();
+  return { server: s, port: p };
+}
+
+async function counter(reg: Registry, name: string, label: string, value: string): Promise<number> {
+  const metric = reg.getSingleMetric(name);
+  if (metric === undefined) return 0;
+  const got = await metric.get();
+  return got.values.find((v) => v.labels[label] === value)?.value ?? 0;
+}
+
+function randomMac(): string {
+  const b = randomBytes(6);
+  b[0] = (b[0]! & 0xfe) | 0x02; // locally administered, unicast
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+function inPool(ip: string): boolean {
+  const n = ipToInt(ip);
+  return n >= ipToInt('127.77.1.1') && n <= ipToInt('127.77.255.254');
+}
+
+/** Sends one datagram from `from` (default GIADDR, any port) and collects what comes back within `waitMs`. */
+async function sendRaw(payload: Buffer, waitMs: number, stopOnFirst = false, from: { address: string; port: number; serverPort?: number } = { address: GIADDR, port: 0 }): Promise<Buffer[]> {
+  const sock = createSocket('udp4');
+  await new Promise<void>((resolve) => sock.bind(from.port, from.address, () => resolve()));
+  const got: Buffer[] = [];
+  try {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, waitMs);
+      sock.on('message', (m) => {
+        got.push(m);
+        if (stopOnFirst) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      sock.send(payload, from.serverPort ?? port, '127.0.0.1');
+    });
+  } finally {
+    sock.close();
+  }
+  return got;
+}
+
+before(async () => {
+  [natsSrv, redisSrv] = await Promise.all([startNats(), startRedis()]);
+  nc = await connectNats(natsSrv.url, 'dhcp-it', log);
+  redis = await connectRedis(redisSrv.url, log);
+  bus = new EventBus(nc, '/swarmboot/dhcp-it', log);
+  registry = new Registry();
+  ({ server, port } = await startServer(registry));
+  stopConsumer = await bus.consume(Events.leaseGranted, 'dhcp-it', async (data) => {
+    events.push(data);
+  });
+});
+
+after(async () => {
+  await stopConsumer?.();
+  await server?.close();
+  for (const s of extraServers) await s.close();
+  await nc?.drain();
+  await redis?.quit();
+  await natsSrv?.stop();
+  await redisSrv?.stop();
+});
+
+const lease = (chaddr: string, extra: { arch?: number; userClass?: string; serverPort?: number } = {}): Promise<DhcpLease> =>
+  requestLeaseViaRelay({
+    server: { host: '127.0.0.1', port: extra.serverPort ?? port },
+    giaddr: GIADDR,
+    chaddr,
+    ...(extra.arch === undefined ? {} : { arch: extra.arch }),
+    ...(extra.userClass === undefined ? {} : { userClass: extra.userClass }),
+    timeoutMs: 15_000,
+  });
+
+test('relayed clients get distinct addresses of the pool with the subnet options', async () => {
+  const macs = Array.from({ length: 8 }, randomMac);
+  const leases = await Promise.all(macs.map((m) => lease(m, { arch: 0 })));
+  assert.equal(new Set(leases.map((l) => l.yiaddr)).size, macs.length);
+  for (const l of leases) {
+    assert.ok(inPool(l.yiaddr), l.yiaddr);
+    assert.equal(l.serverId, '127.0.0.1');
+    assert.equal(l.siaddr, '127.0.0.1');
+    assert.equal(l.subnetMask, '255.255.0.0');
+    assert.equal(l.router, '127.77.0.1');
+    assert.equal(l.leaseSeconds, 3600);
+  }
+  assert.ok((await counter(registry, 'swarmboot_dhcp_replies_total', 'type', 'offer')) >= macs.length);
+  assert.ok((await counter(registry, 'swarmboot_dhcp_replies_total', 'type', 'ack')) >= macs.length);
+});
+
+test('the same chaddr keeps its address: PXE ROM first, then iPXE', async () => {
+  const mac = randomMac();
+  const rom = await lease(mac, { arch: 7 });
+  const ipxe = await lease(mac, { arch: 7, userClass: 'iPXE' });
+  assert.equal(ipxe.yiaddr, rom.yiaddr);
+  assert.notEqual(ipxe.xid, rom.xid);
+});
+
+test('boot file by architecture, and the boot script URL for iPXE', async () => {
+  const mac = randomMac();
+  assert.equal((await lease(randomMac(), { arch: 0 })).bootFile, 'undionly.kpxe');
+  assert.equal((await lease(randomMac(), { arch: 7 })).bootFile, 'ipxe.efi');
+  assert.equal((await lease(randomMac(), { arch: 11 })).bootFile, 'ipxe-arm64.efi');
+  assert.equal((await lease(mac, { arch: 0, userClass: 'iPXE' })).bootFile, `http://127.0.0.1:8080/v1/boot/${mac}`);
+});
+
+test('the lease is in Redis and a leaseGranted event arrives on NATS, with the inventory hostname', async () => {
+  const mac = randomMac();
+  await redis.set(RedisKeys.nodeByMac(mac), 'n-042');
+  await redis.hset(RedisKeys.node('n-042'), 'hostname', 'rack1-node42');
+  const l = await lease(mac, { arch: 7, userClass: 'iPXE' });
+  assert.equal(l.hostname, 'rack1-node42');
+
+  const record = await redis.hgetall(RedisKeys.lease(mac));
+  assert.equal(record.ip, l.yiaddr);
+  assert.equal(record.state, 'bound');
+  assert.equal(await redis.get(RedisKeys.leaseByIp(l.yiaddr)), mac);
+  const ttl = await redis.pttl(RedisKeys.leaseByIp(l.yiaddr));
+  assert.ok(ttl > 3500_000 && ttl <= 3600_000, `ownership TTL ${ttl} ms follows the lease`);
+
+  const event = await waitFor('leaseGranted event', () => events.find((e) => e.chaddr === mac && e.xid === l.xid));
+  assert.equal(event.yiaddr, l.yiaddr);
+  assert.equal(event.giaddr, GIADDR);
+  assert.equal(event.leaseSeconds, 3600);
+  assert.equal(event.nodeId, 'n-042');
+  assert.equal(event.hostname, 'rack1-node42');
+  assert.equal(event.arch, 7);
+  assert.equal(event.userClass, 'iPXE');
+  assert.equal(event.bootFile, `http://127.0.0.1:8080/v1/boot/${mac}`);
+});
+
+test('malformed datagrams are counted and not answered', async () => {
+  const before = await counter(registry, 'swarmboot_dhcp_dropped_total', 'reason', 'malformed');
+  const valid = encodeDhcp({
+    op: 1,
+    htype: 1,
+    hlen: 6,
+    hops: 1,
+    xid: 7,
+    secs: 0,
+    flags: 0,
+    ciaddr: '0.0.0.0',
+    yiaddr: '0.0.0.0',
+    siaddr: '0.0.0.0',
+    giaddr: GIADDR,
+    chaddr: macToChaddr(randomMac()),
+    sname: '',
+    file: '',
+    options: new Map([
+      [53, u8Option(1)],
+      [82, encodeRelayAgentInfo([[19, Buffer.alloc(0)]])],
+    ]),
+  });
+  const end = valid.lastIndexOf(255);
+  const truncated = valid.subarray(0, end); // no END
+  const garbage = Buffer.from('this is not DHCP at all');
+  const replies = await Promise.all([sendRaw(truncated, 500), sendRaw(garbage, 500)]);
+  assert.deepEqual(
+    replies.map((r) => r.length),
+    [0, 0],
+  );
+  await waitFor('malformed counter', async () => (await counter(registry, 'swarmboot_dhcp_dropped_total', 'reason', 'malformed')) >= before + 2, 2000);
+  // the server still answers afterwards
+  assert.ok(inPool((await lease(randomMac(), { arch: 0 })).yiaddr));
+});
+
+test('REQUEST for an address another client holds gets a NAK; one off the network too', async () => {
+  const macA = randomMac();
+  const a = await lease(macA, { arch: 0 });
+  const macB = randomMac();
+  await lease(macB, { arch: 0 });
+  const request = (ip: string): Buffer =>
+    encodeDhcp({
+      op: 1,
+      htype: 1,
+      hlen: 6,
+      hops: 1,
+      xid: randomBytes(4).readUInt32BE(0),
+      secs: 0,
+      flags: 0,
+      ciaddr: '0.0.0.0',
+      yiaddr: '0.0.0.0',
+      siaddr: '0.0.0.0',
+      giaddr: GIADDR,
+      chaddr: macToChaddr(macB),
+      sname: '',
+      file: '',
+      // INIT-REBOOT (RFC 2131 §4.3.2): option 50, no server id
+      options: new Map([
+        [53, u8Option(3)],
+        [50, ipOption(ip)],
+        [82, encodeRelayAgentInfo([[19, Buffer.alloc(0)]])],
+      ]),
+    });
+  for (const ip of [a.yiaddr, '10.9.9.9']) {
+    const [reply] = await sendRaw(request(ip), 3000, true);
+    assert.ok(reply, `a reply to REQUEST ${ip}`);
+    const m = decodeDhcp(reply);
+    assert.equal(getMessageType(m), 6, `NAK for ${ip}`);
+    assert.equal(m.yiaddr, '0.0.0.0');
+    // option 82 echoed as the last option before END
+    const end = reply.length - 1 - [...reply].reverse().findIndex((x) => x !== 0);
+    assert.deepEqual([...reply.subarray(end - 4, end + 1)], [82, 2, 19, 0, 255]);
+  }
+  // A keeps its address
+  assert.equal(await redis.get(RedisKeys.leaseByIp(a.yiaddr)), macA);
+});
+
+function requestMessage(patch: Partial<DhcpMessage>, options: [number, Buffer][]): Buffer {
+  return encodeDhcp({
+    op: 1,
+    htype: 1,
+    hlen: 6,
+    hops: 0,
+    xid: randomBytes(4).readUInt32BE(0),
+    secs: 0,
+    flags: 0,
+    ciaddr: '0.0.0.0',
+    yiaddr: '0.0.0.0',
+    siaddr: '0.0.0.0',
+    giaddr: '0.0.0.0',
+    chaddr: macToChaddr(randomMac()),
+    sname: '',
+    file: '',
+    ...patch,
+    options: new Map(options),
+  });
+}
+
+test('a relay without the RFC 8357 sub-option gets the reply at SWARMBOOT_DHCP_RELAY_PORT', async () => {
+  const relayPort = await freePort();
+  const s = await startServer(new Registry(), { SWARMBOOT_DHCP_RELAY_PORT: String(relayPort) });
+  extraServers.push(s.server);
+  const discover = requestMessage({ hops: 1, giaddr: GIADDR }, [[53, u8Option(1)], [93, Buffer.from([0, 0])]]);
+  const [reply] = await sendRaw(discover, 3000, true, { address: GIADDR, port: relayPort, serverPort: s.port });
+  assert.ok(reply, 'an OFFER at the relay port');
+  const m = decodeDhcp(reply);
+  assert.equal(getMessageType(m), 2);
+  assert.ok(inPool(m.yiaddr));
+  assert.equal(m.file, 'undionly.kpxe');
+});
+
+test('a direct RENEWING client (giaddr 0, ciaddr set) gets its ACK unicast at ciaddr (RFC 2131 §4.1)', async () => {
+  const mac = randomMac();
+  const l = await lease(mac, { arch: 0 });
+  const clientPort = await freePort();
+  const s = await startServer(new Registry(), {}, { clientPort });
+  extraServers.push(s.server);
+  const renew = requestMessage({ ciaddr: l.yiaddr, chaddr: macToChaddr(mac) }, [[53, u8Option(3)]]);
+  const [reply] = await sendRaw(renew, 3000, true, { address: l.yiaddr, port: clientPort, serverPort: s.port });
+  assert.ok(reply, 'an ACK at ciaddr');
+  const m = decodeDhcp(reply);
+  assert.equal(getMessageType(m), 5);
+  assert.equal(m.yiaddr, l.yiaddr);
+  assert.equal(m.ciaddr, l.yiaddr);
+});
+
+test('INIT-REBOOT from a client without a lease record gets silence (RFC 2131 §4.3.2)', async () => {
+  const before = await counter(registry, 'swarmboot_dhcp_dropped_total', 'reason', 'unknown_client');
+  const stranger = requestMessage({ hops: 1, giaddr: GIADDR }, [
+    [53, u8Option(3)],
+    [50, ipOption('127.77.250.250')],
+    [82, encodeRelayAgentInfo([[19, Buffer.alloc(0)]])],
+  ]);
+  assert.deepEqual(await sendRaw(stranger, 500), []);
+  assert.equal(await counter(registry, 'swarmboot_dhcp_dropped_total', 'reason', 'unknown_client'), before + 1);
+});
+
+test('the client gives up with DHCP_TIMEOUT when nobody answers', async () => {
+  const silent = await freePort();
+  await assert.rejects(
+    requestLeaseViaRelay({ server: { host: '127.0.0.1', port: silent }, giaddr: GIADDR, chaddr: randomMac(), retries: 1, timeoutMs: 5000 }),
+    (err: unknown) => isSwarmbootError(err, 'DHCP_TIMEOUT'),
+  );
+});
+
+test('two server instances sharing one Redis give 200 concurrent clients 200 distinct addresses', async () => {
+  const second = await startServer(new Registry());
+  extraServers.push(second.server);
+  const macs = Array.from({ length: 200 }, randomMac);
+  const leases = await Promise.all(macs.map((m, i) => lease(m, { arch: 0, serverPort: i % 2 === 0 ? port : second.port })));
+  const ips = leases.map((l) => l.yiaddr);
+  assert.equal(new Set(ips).size, 200);
+  for (const [i, l] of leases.entries()) {
+    assert.ok(inPool(l.yiaddr));
+    assert.equal(await redis.get(RedisKeys.leaseByIp(l.yiaddr)), macs[i]);
+  }
+});
