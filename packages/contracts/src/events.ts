@@ -1,4 +1,8 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typebox';
+import { isIPv4 } from 'node:net';
+
+// TypeBox's Value.Check rejects strings whose `format` it does not know; the schemas here use 'ipv4'.
+if (!FormatRegistry.Has('ipv4')) FormatRegistry.Set('ipv4', (v) => isIPv4(v));
 
 /**
  * Every event is a CloudEvents 1.0 JSON envelope (https://github.com/cloudevents/spec, v1.0.2 §3)

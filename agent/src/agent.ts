@@ -1,0 +1,206 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, writeFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SwarmbootError, type AgentReport, type AgentReportReply, type InstallManifest, type Node, type TransferStats } from '@swarmboot/contracts';
+import { parseHostPort, type Logger } from '@swarmboot/kit';
+import { requestLeaseViaRelay } from '@swarmboot/dhcp';
+import { tftpGet } from '@swarmboot/tftp';
+import { createSyslogSender } from '@swarmboot/logsink';
+import { parseBootScript, parseTftpUrl, swarmbootArgs } from './boot-script.js';
+import { joinSwarm } from './swarm.js';
+
+export interface AgentOptions {
+  /** the node's MAC (chaddr) — all a freshly booted node knows about itself */
+  mac: string;
+  /** where the relay forwards DHCP (the dhcp service) */
+  dhcpServer: { host: string; port: number };
+  /** the relay's address on the node's subnet (RFC 1542 giaddr) */
+  giaddr: string;
+  /** TFTP port of the next-server for the first-stage boot loader (69 on a real network) */
+  tftpPort: number;
+  /** RFC 4578 option 93 client architecture: 0 BIOS, 7 EFI x64 (default) */
+  arch?: number;
+  /** the node's "disk": `root/` (installed system), `image/` (downloaded image), `boot/` (kernel, initrd) */
+  workDir: string;
+  log: Logger;
+  signal?: AbortSignal;
+  /** how often to ask whether the deployment released the node (ms, default 1000) */
+  releasePollMs?: number;
+}
+
+export interface AgentResult {
+  nodeId: string;
+  deploymentId: string;
+  yiaddr: string;
+  stats: TransferStats;
+}
+
+/**
+ * Does what a node's PXE ROM, iPXE and installer do, through the same services a real node uses:
+ * DHCP (relayed) → TFTP boot loader → DHCP as iPXE → HTTP boot script → TFTP kernel and initrd →
+ * install manifest → BitTorrent download → sha256 verify → unpack into `root/` → report →
+ * keep seeding until the deployment releases the node. Syslog lines are sent at every stage.
+ * Throws SwarmbootError (DHCP_*, TFTP_*, BOOT_SCRIPT_INVALID, IMAGE_CORRUPT, UNPACK_FAILED, …)
+ * after reporting `failed` when it knows its node.
+ */
+export async function runAgent(opts: AgentOptions): Promise<AgentResult> {
+  const log = opts.log.child({ component: 'agent', chaddr: opts.mac });
+  const arch = opts.arch ?? 7;
+
+  // 1. PXE ROM: DHCP through the relay, then the boot loader named by option 67 over TFTP.
+  const pxe = await requestLeaseViaRelay({ server: opts.dhcpServer, giaddr: opts.giaddr, chaddr: opts.mac, arch });
+  log.info({ yiaddr: pxe.yiaddr, bootFile: pxe.bootFile, siaddr: pxe.siaddr }, 'PXE lease');
+  const loader = await tftpGet({ host: pxe.siaddr, port: opts.tftpPort, file: pxe.bootFile, blksize: 1432, tsize: true, localAddress: pxe.yiaddr });
+  await mkdir(join(opts.workDir, 'boot'), { recursive: true });
+  await writeFile(join(opts.workDir, 'boot', pxe.bootFile.replace(/[/\\]/g, '_')), loader.data);
+
+  // 2. iPXE: DHCP again with user class "iPXE" (RFC 3004) → the boot script URL.
+  const ipxe = await requestLeaseViaRelay({ server: opts.dhcpServer, giaddr: opts.giaddr, chaddr: opts.mac, arch, userClass: 'iPXE' });
+  if (ipxe.yiaddr !== pxe.yiaddr) log.warn({ first: pxe.yiaddr, second: ipxe.yiaddr }, 'iPXE got another address than the PXE ROM');
+  const scriptRes = await fetch(ipxe.bootFile, { signal: opts.signal ?? null });
+  const scriptText = await scriptRes.text();
+  if (!scriptRes.ok) throw new SwarmbootError('BOOT_SCRIPT_INVALID', `GET ${ipxe.bootFile}: ${scriptRes.status} ${scriptText.slice(0, 200)}`);
+  const script = parseBootScript(scriptText);
+
+  // 3. Kernel and initrd over TFTP, as iPXE would fetch them.
+  const boot: Record<string, number> = {};
+  for (const [name, url] of [['linux', script.kernelUrl], ['initrd.gz', script.initrdUrl]] as const) {
+    const t = parseTftpUrl(url);
+    const got = await tftpGet({ host: t.host, port: t.port, file: t.file, blksize: 1432, tsize: true, localAddress: ipxe.yiaddr });
+    if (got.tsize !== undefined && got.tsize !== got.data.length) throw new SwarmbootError('TFTP_SHORT', `${url}: tsize ${got.tsize} but got ${got.data.length} bytes`);
+    await writeFile(join(opts.workDir, 'boot', name), got.data);
+    boot[name] = got.data.length;
+  }
+  const args = swarmbootArgs(script.cmdline);
+  const api = args['api'];
+  const nodeId = args['node'];
+  const deploymentId = args['deployment'];
+  if (!api || !nodeId || !deploymentId) throw new SwarmbootError('BOOT_SCRIPT_INVALID', `kernel command line lacks swarmboot.api/node/deployment: ${script.cmdline.join(' ')}`);
+  const nlog = log.child({ nodeId, deploymentId });
+  nlog.info({ yiaddr: ipxe.yiaddr, ...boot }, 'kernel and initrd loaded');
+
+  // 4. The "installer" from here on: report, fetch the manifest, log to the sink.
+  const client = new ApiClient(api, nodeId, deploymentId, opts.signal);
+  await client.report({ stage: 'booted' });
+  const manifest = await client.manifest();
+  const syslog = createSyslogSender({ target: parseHostPort(manifest.syslog, 'syslog target'), localAddress: ipxe.yiaddr, hostname: nodeId, app: 'swarmboot-agent' });
+  const say = (severity: number, msg: string): void => syslog.send(severity, msg);
+  say(6, `booted ${nodeId} at ${ipxe.yiaddr} (kernel ${boot['linux']} bytes, initrd ${boot['initrd.gz']} bytes)`);
+
+  const imageDir = join(opts.workDir, 'image');
+  const image = manifest.image;
+  const swarm = joinSwarm({
+    torrent: Buffer.from(await client.getBytes(image.torrentUrl)),
+    dir: imageDir,
+    webSeedUrl: image.webSeedUrl,
+    log: nlog,
+    onProgress: (bytes, total) => void client.report({ stage: 'downloading', bytes, total }).catch((err: unknown) => nlog.warn({ err }, 'progress report failed')),
+  });
+  try {
+    say(6, `downloading image ${image.name} (${image.size} bytes, infohash ${image.infoHash})`);
+    const stats = await swarm.done;
+    say(6, `image downloaded in ${stats.downloadMs} ms: ${stats.bytesFromPeers} bytes from peers, ${stats.bytesFromSeeder} from the seeder, ${stats.bytesFromWebSeed} from the web seed`);
+
+    // 5. Verify the whole image (sha256 of the catalog) and unpack it onto the node's root.
+    await client.report({ stage: 'verifying' });
+    const file = join(imageDir, image.file);
+    const sha256 = await sha256File(file);
+    if (sha256 !== image.sha256) throw new SwarmbootError('IMAGE_CORRUPT', `sha256 ${sha256} != catalog ${image.sha256}`);
+    say(6, `sha256 verified: ${sha256}`);
+    const root = join(opts.workDir, 'root');
+    await rm(root, { recursive: true, force: true });
+    await mkdir(root, { recursive: true });
+    await untar(file, root);
+    say(6, `image unpacked into ${root}`);
+    stats.bytesUploaded = swarm.uploaded();
+    await client.report({ stage: 'installed', stats });
+    say(5, `installed ${image.name}; seeding until released`);
+    nlog.info(stats, 'installed');
+
+    // 6. Keep seeding for the others until the deployment releases this node.
+    const pollMs = opts.releasePollMs ?? 1000;
+    while (!(opts.signal?.aborted ?? false)) {
+      const node = await client.node().catch(() => undefined);
+      if (node?.state === 'released') break;
+      await sleep(pollMs, undefined, { signal: opts.signal }).catch(() => undefined);
+    }
+    stats.bytesUploaded = swarm.uploaded();
+    say(6, `released; uploaded ${stats.bytesUploaded} bytes to other nodes`);
+    return { nodeId, deploymentId, yiaddr: ipxe.yiaddr, stats };
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    say(3, `install failed: ${reason}`);
+    await client.report({ stage: 'failed', reason }).catch(() => undefined);
+    throw err;
+  } finally {
+    await swarm.stop();
+    await syslog.close();
+  }
+}
+
+/** The node's side of the scheduler API. Throws SwarmbootError `API_ERROR` with the server's code. */
+class ApiClient {
+  constructor(
+    private readonly base: string,
+    private readonly nodeId: string,
+    private readonly deploymentId: string,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  report(r: Omit<AgentReport, 'deploymentId'>): Promise<AgentReportReply> {
+    return this.json<AgentReportReply>('POST', `/v1/nodes/${this.nodeId}/report`, { deploymentId: this.deploymentId, ...r });
+  }
+  manifest(): Promise<InstallManifest> {
+    return this.json<InstallManifest>('GET', `/v1/nodes/${this.nodeId}/install`);
+  }
+  node(): Promise<Node> {
+    return this.json<Node>('GET', `/v1/nodes/${this.nodeId}`);
+  }
+  async getBytes(url: string): Promise<ArrayBuffer> {
+    const res = await fetch(url, { signal: this.signal ?? null });
+    if (!res.ok) throw new SwarmbootError('API_ERROR', `GET ${url}: ${res.status}`);
+    return res.arrayBuffer();
+  }
+  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(this.base + path, {
+      method,
+      signal: this.signal ?? null,
+      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+    });
+    const text = await res.text();
+    if (!res.ok) {
+      let code = 'API_ERROR';
+      try {
+        code = (JSON.parse(text) as { code?: string }).code ?? code;
+      } catch {
+        /* not JSON */
+      }
+      throw new SwarmbootError(code, `${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+    }
+    return JSON.parse(text) as T;
+  }
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Unpacks a tar image as an installer does: permissions and numeric owners kept (-p
+ * --numeric-owner), so `tar --compare` against the image finds no difference. Uses the system
+ * tar: device nodes, hard links, xattrs and sparse files are its business, not ours.
+ */
+function untar(file: string, root: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('tar', ['-x', '-p', '--numeric-owner', '-f', file, '-C', root], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+    p.on('error', (e) => reject(new SwarmbootError('UNPACK_FAILED', `tar: ${e.message}`)));
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new SwarmbootError('UNPACK_FAILED', `tar exited ${code}: ${err}`))));
+  });
+}

@@ -1,0 +1,4 @@
+export { runAgent, sha256File, type AgentOptions, type AgentResult } from './agent.js';
+export { joinSwarm, type SwarmOptions, type SwarmDownload } from './swarm.js';
+export { parseBootScript, parseTftpUrl, swarmbootArgs, type BootScript } from './boot-script.js';
+export { main, AgentConfig } from './main.js';

@@ -1,0 +1,54 @@
+// Minimal typings of the parts of webtorrent@3 the agent uses (the package ships none).
+declare module 'webtorrent' {
+  import type { EventEmitter } from 'node:events';
+  export interface Wire extends EventEmitter {
+    peerId: string | null;
+    type: string;
+    remoteAddress?: string;
+    downloaded: number;
+    uploaded: number;
+  }
+  export interface Torrent extends EventEmitter {
+    infoHash: string;
+    length: number;
+    downloaded: number;
+    uploaded: number;
+    received: number;
+    progress: number;
+    done: boolean;
+    numPeers: number;
+    wires: Wire[];
+    addWebSeed(url: string): void;
+    destroy(opts?: unknown, cb?: (err?: Error) => void): void;
+  }
+  export interface TorrentOptions {
+    path?: string;
+    announce?: string[];
+    strategy?: 'rarest' | 'sequential';
+    skipVerify?: boolean;
+    maxWebConns?: number;
+    private?: boolean;
+  }
+  export interface ClientOptions {
+    dht?: boolean;
+    lsd?: boolean;
+    utp?: boolean;
+    utPex?: boolean;
+    natUpnp?: boolean;
+    natPmp?: boolean;
+    webSeeds?: boolean;
+    tracker?: boolean | Record<string, unknown>;
+    torrentPort?: number;
+    maxConns?: number;
+    peerId?: string | Uint8Array;
+    secure?: number | boolean;
+    uploadLimit?: number;
+    downloadLimit?: number;
+  }
+  export default class WebTorrent extends EventEmitter {
+    constructor(opts?: ClientOptions);
+    peerId: string;
+    add(torrentId: Uint8Array | string | object, opts?: TorrentOptions, onTorrent?: (t: Torrent) => void): Torrent;
+    destroy(cb?: (err?: Error) => void): void;
+  }
+}

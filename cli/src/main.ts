@@ -1,0 +1,176 @@
+#!/usr/bin/env node
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { isSwarmbootError, type Deployment } from '@swarmboot/contracts';
+import { SwarmbootClient } from './api-client.js';
+import { formatSummary, runDemo } from './demo.js';
+import { defaultPorts, SERVICES, startStack } from './stack.js';
+import { assetPaths } from './assets.js';
+
+/** Each service's `main(env)`, loaded on demand so `swarmboot tftp` does not load webtorrent. */
+const serviceMains: Record<(typeof SERVICES)[number] | 'agent', () => Promise<(env: NodeJS.ProcessEnv) => Promise<void>>> = {
+  dhcp: async () => (await import('@swarmboot/dhcp')).main,
+  tftp: async () => (await import('@swarmboot/tftp')).main,
+  tracker: async () => (await import('@swarmboot/tracker')).main,
+  seeder: async () => (await import('@swarmboot/seeder')).main,
+  scheduler: async () => (await import('@swarmboot/scheduler')).main,
+  logsink: async () => (await import('@swarmboot/logsink')).main,
+  agent: async () => (await import('@swarmboot/agent')).main,
+};
+
+const int = (name: string, min: number, max: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer ${min}..${max}`);
+  return n;
+};
+const say = (m: string): void => void process.stderr.write(`${m}\n`);
+const apiOpt = () => new Option('--api <url>', 'scheduler API URL').env('SWARMBOOT_API_URL').default('http://127.0.0.1:8080');
+const client = (o: { api: string; seeder?: string }) => new SwarmbootClient(o.api.replace(/\/$/, ''), (o.seeder ?? 'http://127.0.0.1:8001').replace(/\/$/, ''));
+
+const program = new Command('swarmboot')
+  .description('Install an operating system onto hundreds of bare-metal nodes at once: PXE, a BitTorrent swarm, a REST scheduler.')
+  .showHelpAfterError();
+
+for (const svc of [...SERVICES, 'agent'] as const) {
+  program
+    .command(svc)
+    .description(svc === 'agent' ? 'run the node agent (one emulated node), configured by SWARMBOOT_AGENT_* env' : `run the ${svc} service, configured by SWARMBOOT_* env (see README)`)
+    .action(async () => {
+      const main = await serviceMains[svc]();
+      await main(process.env);
+    });
+}
+
+program
+  .command('up')
+  .description('run every service on this machine (starts nats-server and redis-server when no URL is configured)')
+  .option('--work <dir>', 'state, data and logs', './swarmboot-data')
+  .option('--host <addr>', 'address nodes and clients use to reach the services', '127.0.0.1')
+  .option('--bind <addr>', 'address the services listen on', '0.0.0.0')
+  .option('--tftp-root <dir>', 'TFTP root (boot loaders, kernel, initrd)', assetPaths().tftpRoot)
+  .action(async (o: { work: string; host: string; bind: string; tftpRoot: string }) => {
+    const stack = await startStack({
+      workDir: resolve(o.work), bind: o.bind, host: o.host, ports: defaultPorts(), tftpRoot: resolve(o.tftpRoot),
+      natsUrl: process.env['SWARMBOOT_NATS_URL'], redisUrl: process.env['SWARMBOOT_REDIS_URL'], say,
+    });
+    say(`swarmboot is up: API ${stack.apiUrl}/v1 (OpenAPI at /v1/openapi.json), seeder ${stack.seederUrl}; logs in ${resolve(o.work, 'logs')}. Ctrl-C stops.`);
+    const stopped = new Promise<string>((r) => {
+      process.once('SIGINT', () => r('SIGINT'));
+      process.once('SIGTERM', () => r('SIGTERM'));
+    });
+    const why = await Promise.race([stopped, stack.died.then((s) => `${s} died`)]);
+    say(`stopping (${why})`);
+    await stack.stop();
+    if (why.endsWith('died')) process.exitCode = 1;
+  });
+
+program
+  .command('demo')
+  .description('start the stack and install a real Debian 12 image onto N emulated nodes, end to end')
+  .option('--nodes <n>', 'emulated nodes', int('--nodes', 1, 1000), 10)
+  .option('--work <dir>', 'keep nodes roots (DIR/nodes/<id>/root), the image (DIR/image/) and logs here')
+  .option('--image <file>', 'image tarball (default: the cached debootstrap minbase tarball)')
+  .option('--seeder-upload-limit <bytes>', "seeder's upload cap, bytes/s", int('--seeder-upload-limit', 0, 2 ** 40), 20_000_000)
+  .option('--json', 'print the summary as one JSON object')
+  .action(async (o: { nodes: number; work?: string; image?: string; seederUploadLimit: number; json?: boolean }) => {
+    const summary = await runDemo({
+      nodes: o.nodes, work: o.work, image: o.image, seederUploadLimit: o.seederUploadLimit,
+      natsUrl: process.env['SWARMBOOT_NATS_URL'], redisUrl: process.env['SWARMBOOT_REDIS_URL'], say,
+    });
+    process.stdout.write(o.json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary, o.work !== undefined)}\n`);
+    if (summary.failed > 0 || summary.installed !== summary.nodes) process.exitCode = 1;
+  });
+
+const image = program.command('image').description('images in the catalog');
+image
+  .command('add <file>')
+  .description('upload an image to the seeder: stored, hashed, turned into a .torrent and seeded')
+  .requiredOption('--name <name>', 'image name')
+  .addOption(new Option('--seeder <url>', 'seeder URL').env('SWARMBOOT_SEEDER_URL').default('http://127.0.0.1:8001'))
+  .addOption(apiOpt())
+  .action(async (file: string, o: { name: string; seeder: string; api: string }) => {
+    const rec = await client(o).addImage(resolve(file), o.name);
+    process.stdout.write(`${JSON.stringify(rec, null, 2)}\n`);
+  });
+image
+  .command('list')
+  .addOption(apiOpt())
+  .action(async (o: { api: string }) => {
+    process.stdout.write(`${JSON.stringify(await client(o).images(), null, 2)}\n`);
+  });
+
+program
+  .command('nodes')
+  .description('inventory')
+  .command('import <file>')
+  .description('import nodes from a CSV file (header id,mac,hostname[,labels]; labels k=v;k=v)')
+  .addOption(apiOpt())
+  .action(async (file: string, o: { api: string }) => {
+    const res = await client(o).importNodesCsv(await readFile(file, 'utf8'));
+    process.stdout.write(`imported ${res.imported}, updated ${res.updated}\n`);
+  });
+
+program
+  .command('deploy')
+  .description('install an image onto nodes')
+  .requiredOption('--image <name>', 'image name')
+  .requiredOption('--nodes <selector>', 'node ids (a,b,c), a label selector (k=v[,k=v]) or * for all')
+  .addOption(apiOpt())
+  .action(async (o: { image: string; nodes: string; api: string }) => {
+    const selector = o.nodes === '*' || o.nodes.includes('=') ? { selector: o.nodes } : { nodes: o.nodes.split(',').map((s) => s.trim()).filter(Boolean) };
+    const dep = await client(o).deploy({ image: o.image, ...selector });
+    process.stdout.write(`${dep.id}\n`);
+  });
+
+program
+  .command('status [deployment]')
+  .description('a deployment with each node (the newest when none is named)')
+  .option('--watch', 'refresh every 2 s until the deployment finishes')
+  .addOption(apiOpt())
+  .action(async (id: string | undefined, o: { watch?: boolean; api: string }) => {
+    const c = client(o);
+    for (;;) {
+      const depId = id ?? (await c.deployments()).deployments[0]?.id;
+      if (!depId) {
+        process.stdout.write('no deployments\n');
+        return;
+      }
+      const dep = await c.deployment(depId);
+      process.stdout.write(formatDeployment(dep));
+      if (!o.watch || dep.state !== 'running') return;
+      await sleep(2000);
+    }
+  });
+
+program
+  .command('logs <node>')
+  .description("a node's syslog lines")
+  .option('--follow', 'keep printing new lines')
+  .addOption(apiOpt())
+  .action(async (node: string, o: { follow?: boolean; api: string }) => {
+    const c = client(o);
+    let after: string | undefined;
+    for (;;) {
+      const { lines } = await c.logs(node, after);
+      for (const l of lines) {
+        const line = l.line as { received?: string; severity?: number; app?: string; message?: string };
+        process.stdout.write(`${line.received ?? ''} <${line.severity ?? '?'}> ${line.app ?? '-'}: ${line.message ?? JSON.stringify(l.line)}\n`);
+        after = l.id;
+      }
+      if (!o.follow) return;
+      await sleep(1000);
+    }
+  });
+
+function formatDeployment(d: Deployment): string {
+  const head = `${d.id} image=${d.image} state=${d.state} ${Object.entries(d.counts).filter(([, v]) => v > 0).map(([k, v]) => `${k}=${v}`).join(' ')}\n`;
+  return head + d.nodes.map((n) => `  ${n.id.padEnd(12)} ${n.state.padEnd(11)} ${n.ip ?? ''}${n.progress ? ` ${Math.round((100 * n.progress.bytes) / Math.max(1, n.progress.total))}%` : ''}${n.reason ? ` ${n.reason}` : ''}\n`).join('');
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (isSwarmbootError(err)) process.stderr.write(`swarmboot: ${err.code}: ${err.message}\n`);
+  else process.stderr.write(`swarmboot: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});

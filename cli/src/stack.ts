@@ -1,0 +1,207 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { connect as tcpConnect } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SwarmbootError, DefaultPorts } from '@swarmboot/contracts';
+
+/** The services, in start order (the scheduler before the dhcp that names its boot-script URL is not required, but tidy). */
+export const SERVICES = ['logsink', 'tracker', 'seeder', 'scheduler', 'tftp', 'dhcp'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export interface StackPorts {
+  nats: number;
+  redis: number;
+  dhcp: number;
+  tftp: number;
+  tracker: number;
+  seeder: number;
+  seederTorrent: number;
+  scheduler: number;
+  syslog: number;
+  ops: Record<ServiceName, number>;
+}
+
+export interface StackOptions {
+  workDir: string;
+  /** address every service binds (127.0.0.1 for the demo, 0.0.0.0 for `up`) */
+  bind: string;
+  /** how nodes and clients reach the services */
+  host: string;
+  ports: StackPorts;
+  tftpRoot: string;
+  natsUrl?: string | undefined;
+  redisUrl?: string | undefined;
+  /** extra env for every service (e.g. SWARMBOOT_SEEDER_UPLOAD_LIMIT) */
+  env?: Record<string, string>;
+  logLevel?: string;
+  /** progress lines (to stderr) */
+  say: (msg: string) => void;
+}
+
+export interface Stack {
+  apiUrl: string;
+  seederUrl: string;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+  /** resolves with the name of the first child that exits on its own */
+  died: Promise<string>;
+}
+
+/** Path of the CLI entry (`cli/dist/src/main.js`) to start children with. */
+export const CLI_ENTRY = fileURLToPath(new URL('./main.js', import.meta.url));
+
+export const defaultPorts = (): StackPorts => ({
+  nats: 4222,
+  redis: 6379,
+  dhcp: DefaultPorts.dhcp,
+  tftp: DefaultPorts.tftp,
+  tracker: DefaultPorts.tracker,
+  seeder: DefaultPorts.seeder,
+  seederTorrent: 6881,
+  scheduler: DefaultPorts.scheduler,
+  syslog: DefaultPorts.syslog,
+  ops: { ...DefaultPorts.ops },
+});
+
+/** The environment of each service of a stack (exactly what a container would get). */
+export function serviceEnv(o: StackOptions, natsUrl: string, redisUrl: string): Record<ServiceName, Record<string, string>> {
+  const p = o.ports;
+  const h = o.host;
+  const common = { SWARMBOOT_NATS_URL: natsUrl, SWARMBOOT_REDIS_URL: redisUrl, SWARMBOOT_LOG_LEVEL: o.logLevel ?? 'info' };
+  const ops = (s: ServiceName) => ({ SWARMBOOT_OPS_LISTEN: `${o.bind}:${p.ops[s]}` });
+  const envs: Record<ServiceName, Record<string, string>> = {
+    logsink: { ...common, ...ops('logsink'), SWARMBOOT_SYSLOG_LISTEN: `${o.bind}:${p.syslog}` },
+    tracker: { ...common, ...ops('tracker'), SWARMBOOT_TRACKER_LISTEN: `${o.bind}:${p.tracker}` },
+    seeder: {
+      ...common,
+      ...ops('seeder'),
+      SWARMBOOT_SEEDER_LISTEN: `${o.bind}:${p.seeder}`,
+      SWARMBOOT_SEEDER_DATA: join(o.workDir, 'seeder'),
+      SWARMBOOT_SEEDER_PUBLIC_URL: `http://${h}:${p.seeder}`,
+      SWARMBOOT_TRACKER_ANNOUNCE_URL: `http://${h}:${p.tracker}/announce`,
+      SWARMBOOT_SEEDER_TORRENT_PORT: String(p.seederTorrent),
+    },
+    scheduler: {
+      ...common,
+      ...ops('scheduler'),
+      SWARMBOOT_SCHEDULER_LISTEN: `${o.bind}:${p.scheduler}`,
+      SWARMBOOT_PUBLIC_URL: `http://${h}:${p.scheduler}`,
+      SWARMBOOT_TFTP_URL: `tftp://${h}:${p.tftp}`,
+      SWARMBOOT_SYSLOG_TARGET: `${h}:${p.syslog}`,
+    },
+    tftp: { ...common, ...ops('tftp'), SWARMBOOT_TFTP_LISTEN: `${o.bind}:${p.tftp}`, SWARMBOOT_TFTP_ROOT: o.tftpRoot },
+    dhcp: {
+      ...common,
+      ...ops('dhcp'),
+      SWARMBOOT_DHCP_LISTEN: `${o.bind}:${p.dhcp}`,
+      SWARMBOOT_DHCP_SERVER_ID: h,
+      SWARMBOOT_DHCP_SUBNETS: JSON.stringify([{ subnet: '127.77.0.0/16', pool: '127.77.1.1-127.77.255.254', nextServer: h }]),
+      SWARMBOOT_DHCP_BOOT_SCRIPT_URL: `http://${h}:${p.scheduler}/v1/boot/\${mac}`,
+    },
+  };
+  // extra env (the operator's) wins over the stack's choices
+  for (const s of SERVICES) envs[s] = { ...envs[s], ...o.env };
+  return envs;
+}
+
+/**
+ * Starts a whole swarmboot on one machine: nats-server (JetStream) and redis-server when no URL is
+ * given (binaries from the Debian packages, data under WORK/nats and WORK/redis), then every
+ * service as a child process `swarmboot <svc>` with its env, logs in WORK/logs/<svc>.log. Resolves
+ * once every /healthz answers 200. Throws STACK_START_FAILED naming the part that did not come up.
+ */
+export async function startStack(o: StackOptions): Promise<Stack> {
+  const logs = join(o.workDir, 'logs');
+  await mkdir(logs, { recursive: true });
+  const children: { name: string; proc: ChildProcess }[] = [];
+  let stopping = false;
+  let onDied: (name: string) => void = () => undefined;
+  const died = new Promise<string>((resolve) => (onDied = resolve));
+
+  const launch = (name: string, cmd: string, args: string[], env: Record<string, string>): ChildProcess => {
+    const out = createWriteStream(join(logs, `${name}.log`), { flags: 'a' });
+    const proc = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout?.pipe(out);
+    proc.stderr?.pipe(out);
+    proc.once('error', (err) => o.say(`${name}: ${err.message}`));
+    proc.once('exit', (code, signal) => {
+      if (!stopping) {
+        o.say(`${name} exited (${signal ?? code}); see ${join(logs, `${name}.log`)}`);
+        onDied(name);
+      }
+    });
+    children.push({ name, proc });
+    return proc;
+  };
+
+  const stop = async (): Promise<void> => {
+    stopping = true;
+    for (const { proc } of [...children].reverse()) {
+      if (proc.exitCode !== null || proc.signalCode !== null) continue;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await Promise.race([exited, sleep(5000)]);
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    }
+  };
+
+  try {
+    let natsUrl = o.natsUrl;
+    if (!natsUrl) {
+      const dir = join(o.workDir, 'nats');
+      await mkdir(dir, { recursive: true });
+      const p = launch('nats-server', 'nats-server', ['-a', o.bind === '0.0.0.0' ? '127.0.0.1' : o.bind, '-p', String(o.ports.nats), '-js', '-sd', dir], {});
+      await waitTcp('nats-server', o.ports.nats, p, logs);
+      natsUrl = `nats://127.0.0.1:${o.ports.nats}`;
+    }
+    let redisUrl = o.redisUrl;
+    if (!redisUrl) {
+      const dir = join(o.workDir, 'redis');
+      await mkdir(dir, { recursive: true });
+      const p = launch('redis-server', 'redis-server', ['--bind', '127.0.0.1', '--port', String(o.ports.redis), '--dir', dir, '--appendonly', 'yes', '--save', ''], {});
+      await waitTcp('redis-server', o.ports.redis, p, logs);
+      redisUrl = `redis://127.0.0.1:${o.ports.redis}`;
+    }
+    const envs = serviceEnv(o, natsUrl, redisUrl);
+    const procs = SERVICES.map((s) => [s, launch(s, process.execPath, [CLI_ENTRY, s], envs[s])] as const);
+    await Promise.all(procs.map(([s, p]) => waitHealthy(s, o.ports.ops[s], p, logs)));
+    return { apiUrl: `http://${o.host}:${o.ports.scheduler}`, seederUrl: `http://${o.host}:${o.ports.seeder}`, env: { SWARMBOOT_NATS_URL: natsUrl, SWARMBOOT_REDIS_URL: redisUrl }, stop, died };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function tail(logs: string, name: string): Promise<string> {
+  const text = await readFile(join(logs, `${name}.log`), 'utf8').catch(() => '');
+  return text.split('\n').slice(-15).join('\n');
+}
+
+async function waitTcp(name: string, port: number, proc: ChildProcess, logs: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) break;
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = tcpConnect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new SwarmbootError('STACK_START_FAILED', `${name} did not start on port ${port} (is it installed? scripts/install-deps.sh installs it)\n${await tail(logs, name)}`);
+}
+
+async function waitHealthy(name: string, port: number, proc: ChildProcess, logs: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) break;
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+    if (res?.status === 200) return;
+    await sleep(200);
+  }
+  throw new SwarmbootError('STACK_START_FAILED', `${name} did not become healthy (GET :${port}/healthz)\n${await tail(logs, name)}`);
+}
