@@ -3,7 +3,6 @@ import type { Redis } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 import { Events, SwarmbootError, isSwarmbootError, type LeaseGranted } from '@swarmboot/contracts';
 import { ipToInt, type EventBus, type Logger } from '@swarmboot/kit';
-import { registerFormats } from './adapters/formats.js';
 import { RedisLeaseStore, RedisNodeDirectory } from './adapters/redis-lease-store.js';
 import { chooseBootFile } from './domain/boot.js';
 import { replyDestination, type Peer } from './domain/destination.js';
@@ -120,7 +119,6 @@ interface ClientRequest {
  * `swarmboot_dhcp_replies_total{type}`. Each ACK publishes `Events.leaseGranted` (not awaited).
  */
 export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
-  registerFormats();
   const cfg = deps.config;
   const log = deps.log.child({ component: 'dhcp' });
   const leases = deps.leases ?? new RedisLeaseStore(deps.redis);

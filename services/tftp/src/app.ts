@@ -7,7 +7,6 @@ import { BLKSIZE_MAX, negotiateRead } from './domain/options.js';
 import { ReadTransfer, type TransferOutcome } from './domain/read-transfer.js';
 import { FileStore } from './adapters/file-store.js';
 import { createTftpMetrics, type TftpMetrics } from './adapters/metrics.js';
-import { registerFormats } from './adapters/formats.js';
 import { bindEphemeral, sendPacket, TransferSession, type Peer } from './adapters/transfer-session.js';
 
 export interface TftpServerConfig {
@@ -67,7 +66,6 @@ function plainAddress(address: string): string {
  * UEFI tsize probe) ends quietly: neither completed nor failed.
  */
 export function buildTftpServer(deps: TftpServerDeps): TftpServer {
-  registerFormats();
   const c = deps.config;
   const cfg = {
     host: c.host,
