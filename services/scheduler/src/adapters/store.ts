@@ -1,0 +1,264 @@
+import type { Redis } from 'ioredis';
+import { Value } from '@sinclair/typebox/value';
+import { NodeState, RedisKeys, TransferStats, type Node } from '@swarmboot/contracts';
+import type { NodeRegistration } from '../domain/inventory.js';
+import { ADMIT, RELEASE_DEPLOYMENT, SET_IP, TRANSITION, UPSERT_NODES } from './scripts.js';
+
+/**
+ * string: node id by its leased IPv4 address. The scheduler's own index (written when it sees a
+ * lease), so a TFTP event can be tied to a node without reading the DHCP server's keys.
+ * Not (yet) in `RedisKeys`: no other service reads it.
+ */
+export const nodeByIpKey = (ip: string): string => `${RedisKeys.node('ip')}:${ip}`;
+
+/** A timeline stream keeps about this many entries per node (XADD MAXLEN ~). */
+const TIMELINE_MAXLEN = 1000;
+
+/** A node as stored, with the fields the API does not show. */
+export interface StoredNode extends Node {
+  createdAt: string;
+  wave?: number;
+}
+
+/** A deployment as stored (without its nodes' records). */
+export interface DeploymentRecord {
+  id: string;
+  image: string;
+  state: 'running' | 'completed' | 'released';
+  createdAt: string;
+  createdAtMs: number;
+  completedAt?: string;
+  nodeIds: string[];
+  total: number;
+  installed: number;
+  failed: number;
+}
+
+export interface TimelineEntry {
+  id: string;
+  at: string;
+  from?: NodeState;
+  to: NodeState;
+  deploymentId?: string;
+  reason?: string;
+}
+
+export type CasResult =
+  | { kind: 'ok' }
+  | { kind: 'missing' }
+  | { kind: 'stale'; state: string; deploymentId: string }
+  | { kind: 'completed'; installed: number; failed: number; createdAtMs: number; image: string; deploymentState: string };
+
+export type UpsertResult = { kind: 'ok'; imported: number; updated: number } | { kind: 'conflict'; code: 'NODE_EXISTS' | 'MAC_IN_USE' | 'HOSTNAME_IN_USE'; index: number; owner: string };
+
+export interface AdmitNode {
+  id: string;
+  expectedState: NodeState;
+  expectedDeploymentId: string | undefined;
+  steps: NodeState[];
+  wave: number | undefined;
+}
+
+/**
+ * The scheduler's state in Redis: nodes (`RedisKeys.node`, indexes by MAC, hostname and IP),
+ * deployments, timelines. Every multi-key change is one Lua script (see scripts.ts).
+ */
+export class SchedulerStore {
+  constructor(private readonly redis: Redis) {}
+
+  async upsertNodes(nodes: readonly NodeRegistration[]): Promise<UpsertResult> {
+    const args: string[] = [RedisKeys.node(''), RedisKeys.nodeByMac(''), RedisKeys.nodeByHostname(''), RedisKeys.nodeTimeline(''), new Date().toISOString(), String(TIMELINE_MAXLEN)];
+    for (const n of nodes) args.push(n.id, n.mac, n.hostname, JSON.stringify(n.labels));
+    const r = (await UPSERT_NODES.run(this.redis, [RedisKeys.nodes], args)) as [string, number, number | string];
+    if (r[0] === 'ok') return { kind: 'ok', imported: Number(r[1]), updated: Number(r[2]) };
+    return { kind: 'conflict', code: r[0] as 'NODE_EXISTS' | 'MAC_IN_USE' | 'HOSTNAME_IN_USE', index: Number(r[1]), owner: String(r[2]) };
+  }
+
+  async getNode(id: string): Promise<StoredNode | undefined> {
+    return parseNode(await this.redis.hgetall(RedisKeys.node(id)));
+  }
+
+  /** Records in the order of `ids`; undefined where a node does not exist. */
+  async getNodes(ids: readonly string[]): Promise<(StoredNode | undefined)[]> {
+    if (ids.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hgetall(RedisKeys.node(id));
+    const res = (await pipe.exec()) ?? [];
+    return res.map(([err, h]) => {
+      if (err) throw err;
+      return parseNode(h as Record<string, string>);
+    });
+  }
+
+  /** Every node, in registration order. */
+  async listNodes(): Promise<StoredNode[]> {
+    const ids = await this.redis.zrange(RedisKeys.nodes, 0, -1);
+    return (await this.getNodes(ids)).filter((n): n is StoredNode => n !== undefined);
+  }
+
+  async nodeIdByMac(mac: string): Promise<string | undefined> {
+    return (await this.redis.get(RedisKeys.nodeByMac(mac))) ?? undefined;
+  }
+
+  /** By the scheduler's own index, else through the DHCP server's lease index (`leaseByIp` → chaddr). */
+  async nodeIdByIp(ip: string): Promise<string | undefined> {
+    const own = await this.redis.get(nodeByIpKey(ip));
+    if (own !== null) return own;
+    const chaddr = await this.redis.get(RedisKeys.leaseByIp(ip));
+    return chaddr === null ? undefined : this.nodeIdByMac(chaddr);
+  }
+
+  /** Stores the node's leased address and indexes it; false when the node does not exist. */
+  async setNodeIp(id: string, ip: string): Promise<boolean> {
+    const r = await SET_IP.run(this.redis, [RedisKeys.node(id), nodeByIpKey(ip)], [nodeByIpKey(''), id, ip, new Date().toISOString()]);
+    return Number(r) === 1;
+  }
+
+  /**
+   * Compare-and-set of a node's state (see scripts.ts TRANSITION). `fields`: node hash fields to
+   * set together ('' deletes); `counter`: the deployment counter this transition finishes.
+   */
+  async casTransition(node: { id: string; state: NodeState; deploymentId?: string | undefined }, to: NodeState, opts: { reason?: string | undefined; fields?: Record<string, string>; counter?: 'installed' | 'failed' } = {}): Promise<CasResult> {
+    const dep = node.deploymentId ?? '';
+    const keys = [RedisKeys.node(node.id), RedisKeys.nodeTimeline(node.id), dep === '' ? RedisKeys.node(node.id) : RedisKeys.deployment(dep)];
+    const args: string[] = [node.state, to, dep, new Date().toISOString(), opts.reason ?? '', String(TIMELINE_MAXLEN), opts.counter ?? ''];
+    for (const [k, v] of Object.entries(opts.fields ?? {})) args.push(k, v);
+    const r = (await TRANSITION.run(this.redis, keys, args)) as string[];
+    switch (r[0]) {
+      case 'ok':
+        return { kind: 'ok' };
+      case 'missing':
+        return { kind: 'missing' };
+      case 'stale':
+        return { kind: 'stale', state: r[1] ?? '', deploymentId: r[2] ?? '' };
+      default:
+        return { kind: 'completed', installed: Number(r[1]), failed: Number(r[2]), createdAtMs: Number(r[3]), image: r[4] ?? '', deploymentState: r[5] ?? '' };
+    }
+  }
+
+  /** Creates deployment `id` and applies each node's admission steps (see scripts.ts ADMIT). */
+  async admit(id: string, image: string, nodes: readonly AdmitNode[]): Promise<{ kind: 'ok' } | { kind: 'exists' } | { kind: 'stale'; nodeId: string; state: string }> {
+    const now = new Date();
+    const keys = [RedisKeys.deployment(id), RedisKeys.deployments];
+    const args: string[] = [id, image, now.toISOString(), String(now.getTime()), String(TIMELINE_MAXLEN), JSON.stringify(nodes.map((n) => n.id))];
+    for (const n of nodes) {
+      keys.push(RedisKeys.node(n.id), RedisKeys.nodeTimeline(n.id));
+      args.push(n.expectedState, n.expectedDeploymentId ?? '', n.steps.join(','), n.wave === undefined ? '' : String(n.wave));
+    }
+    const r = (await ADMIT.run(this.redis, keys, args)) as [string, number?, string?];
+    if (r[0] === 'ok') return { kind: 'ok' };
+    if (r[0] === 'exists') return { kind: 'exists' };
+    return { kind: 'stale', nodeId: nodes[Number(r[1])]?.id ?? '', state: r[2] ?? '' };
+  }
+
+  async getDeployment(id: string): Promise<DeploymentRecord | undefined> {
+    return parseDeployment(await this.redis.hgetall(RedisKeys.deployment(id)));
+  }
+
+  /** Newest first. */
+  async listDeployments(limit: number): Promise<DeploymentRecord[]> {
+    const ids = await this.redis.zrevrange(RedisKeys.deployments, 0, limit - 1);
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hgetall(RedisKeys.deployment(id));
+    const res = (await pipe.exec()) ?? [];
+    return res.map(([, h]) => parseDeployment(h as Record<string, string>)).filter((d): d is DeploymentRecord => d !== undefined);
+  }
+
+  /** false when the deployment does not exist. Idempotent. */
+  async markReleased(id: string): Promise<boolean> {
+    return Number(await RELEASE_DEPLOYMENT.run(this.redis, [RedisKeys.deployment(id)], [new Date().toISOString()])) === 1;
+  }
+
+  async readTimeline(nodeId: string, limit: number): Promise<TimelineEntry[]> {
+    const rows = await this.redis.xrange(RedisKeys.nodeTimeline(nodeId), '-', '+', 'COUNT', limit);
+    return rows.flatMap(([id, fields]) => {
+      const f = pairs(fields);
+      const to = f.to;
+      if (!isNodeState(to)) return [];
+      const e: TimelineEntry = { id, at: f.at ?? '', to };
+      if (isNodeState(f.from)) e.from = f.from;
+      if (f.deploymentId) e.deploymentId = f.deploymentId;
+      if (f.reason) e.reason = f.reason;
+      return [e];
+    });
+  }
+
+  /** Log lines after stream id `after` (exclusive), oldest first. Lines whose JSON is unreadable are returned as their raw text. */
+  async readLogs(nodeId: string, limit: number, after: string | undefined): Promise<{ id: string; line: unknown }[]> {
+    const rows = await this.redis.xrange(RedisKeys.nodeLog(nodeId), after === undefined ? '-' : `(${after}`, '+', 'COUNT', limit);
+    return rows.map(([id, fields]) => {
+      const json = pairs(fields).json ?? '';
+      try {
+        return { id, line: JSON.parse(json) as unknown };
+      } catch {
+        return { id, line: json };
+      }
+    });
+  }
+
+  async ping(): Promise<boolean> {
+    return (await this.redis.ping()) === 'PONG';
+  }
+}
+
+const STATES = new Set<string>(Object.values(NodeState));
+function isNodeState(s: string | undefined): s is NodeState {
+  return s !== undefined && STATES.has(s);
+}
+
+function pairs(fields: string[]): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) o[fields[i]!] = fields[i + 1]!;
+  return o;
+}
+
+function parseJson(s: string | undefined): unknown {
+  if (s === undefined) return undefined;
+  try {
+    return JSON.parse(s) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseNode(h: Record<string, string>): StoredNode | undefined {
+  if (h.id === undefined || h.mac === undefined || !isNodeState(h.state)) return undefined;
+  const labels = parseJson(h.labels);
+  const node: StoredNode = {
+    id: h.id,
+    mac: h.mac,
+    hostname: h.hostname ?? h.id,
+    labels: typeof labels === 'object' && labels !== null ? (labels as Record<string, string>) : {},
+    state: h.state,
+    updatedAt: h.updatedAt ?? '',
+    createdAt: h.createdAt ?? '',
+  };
+  if (h.deploymentId) node.deploymentId = h.deploymentId;
+  if (h.ip) node.ip = h.ip;
+  if (h.reason) node.reason = h.reason;
+  if (h.wave !== undefined) node.wave = Number(h.wave);
+  const progress = parseJson(h.progress) as { bytes?: unknown; total?: unknown } | undefined;
+  if (progress && typeof progress.bytes === 'number' && typeof progress.total === 'number') node.progress = { bytes: progress.bytes, total: progress.total };
+  const stats = parseJson(h.stats);
+  if (Value.Check(TransferStats, stats)) node.stats = stats;
+  return node;
+}
+
+function parseDeployment(h: Record<string, string>): DeploymentRecord | undefined {
+  if (h.id === undefined || h.image === undefined) return undefined;
+  const state = h.state === 'completed' || h.state === 'released' ? h.state : 'running';
+  const ids = parseJson(h.nodes);
+  const d: DeploymentRecord = {
+    id: h.id,
+    image: h.image,
+    state,
+    createdAt: h.createdAt ?? '',
+    createdAtMs: Number(h.createdAtMs ?? 0),
+    nodeIds: Array.isArray(ids) ? ids.filter((x): x is string => typeof x === 'string') : [],
+    total: Number(h.total ?? 0),
+    installed: Number(h.installed ?? 0),
+    failed: Number(h.failed ?? 0),
+  };
+  if (h.completedAt) d.completedAt = h.completedAt;
+  return d;
+}

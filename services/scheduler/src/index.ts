@@ -1,0 +1,11 @@
+export { main } from './main.js';
+export { buildSchedulerApp, ERROR_STATUS, type SchedulerAppDeps } from './app.js';
+export { SchedulerConfig } from './config.js';
+export { SchedulerCore, type Origin, type BootSettings, type DeploymentSummary } from './scheduler.js';
+export { SchedulerStore, nodeByIpKey } from './adapters/store.js';
+export { NODE_TRANSITIONS, canTransition, isActive, mayInstall, bootDecision, stageTarget, classifyReport, finishedAs, admissionSteps, type BootDecision, type ReportDecision } from './domain/state-machine.js';
+export { planAdmission, waveOf, type AdmissionPlan } from './domain/admission.js';
+export { parseSelector, matchesSelector, type Selector } from './domain/selector.js';
+export { normalizeNodes, type NodeRegistration } from './domain/inventory.js';
+export { parseNodeCsv, parseLabels } from './protocol/node-csv.js';
+export { installScript, localBootScript, waitScript, type InstallBoot } from './protocol/ipxe.js';

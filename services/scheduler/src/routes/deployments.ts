@@ -1,0 +1,40 @@
+import type { FastifyInstance } from 'fastify';
+import { Deployment, DeploymentInput, ImageList } from '@swarmboot/contracts';
+import type { ImageCatalog } from '@swarmboot/kit';
+import type { SchedulerCore } from '../scheduler.js';
+import { DeploymentIdParams, DeploymentList, ListQuery, errors } from './schemas.js';
+
+export function deploymentRoutes(app: FastifyInstance, core: SchedulerCore, catalog: ImageCatalog): void {
+  app.get('/v1/images', { schema: { tags: ['images'], summary: 'The image catalog (written by the seeder)', response: { 200: ImageList } } }, async () => ({ images: await catalog.list() }));
+
+  app.post<{ Body: DeploymentInput }>(
+    '/v1/deployments',
+    {
+      schema: {
+        tags: ['deployments'],
+        summary: 'Install an image onto nodes given by id or by label selector (`k=v,k=v`, `*` for all)',
+        body: DeploymentInput,
+        response: { 201: Deployment, ...errors(400, 404, 409) },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await core.createDeployment(req.body)),
+  );
+
+  app.get<{ Querystring: ListQuery }>(
+    '/v1/deployments',
+    { schema: { tags: ['deployments'], summary: 'Deployments, newest first, with node counts per state', querystring: ListQuery, response: { 200: DeploymentList } } },
+    async (req) => ({ deployments: await core.listDeployments(req.query.limit) }),
+  );
+
+  app.get<{ Params: DeploymentIdParams }>(
+    '/v1/deployments/:id',
+    { schema: { tags: ['deployments'], params: DeploymentIdParams, response: { 200: Deployment, ...errors(400, 404) } } },
+    async (req) => core.getDeployment(req.params.id),
+  );
+
+  app.post<{ Params: DeploymentIdParams }>(
+    '/v1/deployments/:id/release',
+    { schema: { tags: ['deployments'], summary: 'Release the installed nodes (their agents stop seeding and reboot)', params: DeploymentIdParams, response: { 200: Deployment, ...errors(400, 404) } } },
+    async (req) => core.releaseDeployment(req.params.id),
+  );
+}

@@ -1,0 +1,52 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { ApiError, Deployment, NodeStateSchema } from '@swarmboot/contracts';
+
+/*
+ * Route schemas the contracts do not have (params, query strings, a few replies). The shapes of
+ * bodies and replies shared with the CLI and the agent stay in `@swarmboot/contracts` (api.ts).
+ */
+
+export const NodeIdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$', description: 'node id' }) });
+export type NodeIdParams = Static<typeof NodeIdParams>;
+
+export const DeploymentIdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$', description: 'deployment id' }) });
+export type DeploymentIdParams = Static<typeof DeploymentIdParams>;
+
+export const MacParams = Type.Object({ mac: Type.String({ maxLength: 64, description: 'MAC, `aa:bb:cc:dd:ee:ff` or `aa-bb-…` (iPXE `${net0/mac}`)' }) });
+export type MacParams = Static<typeof MacParams>;
+
+export const ImportResult = Type.Object({ imported: Type.Integer({ description: 'nodes created' }), updated: Type.Integer({ description: 'nodes that existed (same id and MAC): hostname and labels replaced' }) });
+
+export const DeploymentSummary = Type.Omit(Deployment, ['nodes']);
+export const DeploymentList = Type.Object({ deployments: Type.Array(DeploymentSummary) });
+export const ListQuery = Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }) });
+export type ListQuery = Static<typeof ListQuery>;
+
+export const LogsQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 10000, default: 500 }),
+  after: Type.Optional(Type.String({ pattern: '^\\d+(-\\d+)?$', description: 'stream id of the last line already read (exclusive)' })),
+});
+export type LogsQuery = Static<typeof LogsQuery>;
+
+export const TimelineQuery = Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 10000, default: 1000 }) });
+export type TimelineQuery = Static<typeof TimelineQuery>;
+
+export const Timeline = Type.Object({
+  nodeId: Type.String(),
+  entries: Type.Array(
+    Type.Object({
+      /** Redis stream id */
+      id: Type.String(),
+      at: Type.String({ description: 'ISO 8601' }),
+      from: Type.Optional(NodeStateSchema),
+      to: NodeStateSchema,
+      deploymentId: Type.Optional(Type.String()),
+      reason: Type.Optional(Type.String()),
+    }),
+  ),
+});
+
+/** Error replies of a route, for the OpenAPI document. */
+export function errors(...statuses: number[]): Record<number, typeof ApiError> {
+  return Object.fromEntries(statuses.map((s) => [s, ApiError]));
+}

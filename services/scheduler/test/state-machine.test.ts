@@ -1,0 +1,116 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NodeState } from '@swarmboot/contracts';
+import { NODE_TRANSITIONS, admissionSteps, bootDecision, canTransition, classifyReport, finishedAs, isActive, mayInstall, stageTarget } from '../src/domain/state-machine.js';
+import { planAdmission, waveOf } from '../src/domain/admission.js';
+
+const ALL = Object.values(NodeState);
+
+test('the happy path is a chain of allowed transitions', () => {
+  const path: NodeState[] = ['registered', 'queued', 'admitted', 'dhcp', 'booting', 'installing', 'verifying', 'installed', 'released'];
+  for (let i = 0; i + 1 < path.length; i++) assert.ok(canTransition(path[i]!, path[i + 1]!), `${path[i]} → ${path[i + 1]}`);
+});
+
+test('failed is reachable from every active state and from no other', () => {
+  for (const s of ALL) assert.equal(canTransition(s, 'failed'), isActive(s), s);
+  assert.deepEqual(ALL.filter(isActive), ['queued', 'admitted', 'dhcp', 'booting', 'installing', 'verifying']);
+});
+
+test('late or duplicated events cannot move a node back', () => {
+  // a lease seen after the node already fetched its script or is installing
+  for (const s of ['booting', 'installing', 'verifying', 'installed', 'released', 'failed'] as const) assert.equal(canTransition(s, 'dhcp'), false, `${s} → dhcp`);
+  // a TFTP transfer seen after the agent reported
+  for (const s of ['installing', 'verifying', 'installed', 'released'] as const) assert.equal(canTransition(s, 'booting'), false, `${s} → booting`);
+  assert.equal(canTransition('released', 'installed'), false);
+  assert.equal(canTransition('installed', 'verifying'), false);
+});
+
+test('stages cannot be skipped and a state is not a transition to itself', () => {
+  assert.equal(canTransition('registered', 'admitted'), false);
+  assert.equal(canTransition('queued', 'dhcp'), false);
+  assert.equal(canTransition('booting', 'verifying'), false);
+  assert.equal(canTransition('installing', 'installed'), false);
+  assert.equal(canTransition('registered', 'installed'), false);
+  for (const s of ALL) assert.equal(canTransition(s, s), false, s);
+});
+
+test('the booting shortcut: an admitted node that fetched its script before its lease event', () => {
+  assert.ok(canTransition('admitted', 'booting'));
+  assert.ok(canTransition('dhcp', 'booting'));
+});
+
+test('idle nodes can be queued by a new deployment; busy ones cannot', () => {
+  for (const s of ALL) assert.equal(canTransition(s, 'queued'), s === 'registered' || s === 'installed' || s === 'released' || s === 'failed', s);
+});
+
+test('every state has an entry in the transition table and targets are states', () => {
+  assert.deepEqual(Object.keys(NODE_TRANSITIONS).sort(), [...ALL].sort());
+  for (const targets of Object.values(NODE_TRANSITIONS)) for (const t of targets) assert.ok(ALL.includes(t));
+});
+
+test('agent stages map to states', () => {
+  assert.equal(stageTarget('booted'), 'installing');
+  assert.equal(stageTarget('downloading'), 'installing');
+  assert.equal(stageTarget('verifying'), 'verifying');
+  assert.equal(stageTarget('installed'), 'installed');
+  assert.equal(stageTarget('failed'), 'failed');
+});
+
+test('classifyReport: apply, same (retry or progress), behind (late or release polling), invalid', () => {
+  assert.equal(classifyReport('booting', 'installing'), 'apply');
+  assert.equal(classifyReport('verifying', 'installed'), 'apply');
+  assert.equal(classifyReport('installing', 'failed'), 'apply');
+  assert.equal(classifyReport('installing', 'installing'), 'same');
+  assert.equal(classifyReport('verifying', 'installing'), 'behind');
+  assert.equal(classifyReport('released', 'installed'), 'behind');
+  assert.equal(classifyReport('installed', 'installing'), 'behind');
+  assert.equal(classifyReport('booting', 'installed'), 'invalid');
+  assert.equal(classifyReport('installing', 'installed'), 'invalid');
+  assert.equal(classifyReport('failed', 'installing'), 'invalid');
+  assert.equal(classifyReport('failed', 'failed'), 'same');
+  assert.equal(classifyReport('installed', 'failed'), 'invalid');
+  assert.equal(classifyReport('queued', 'installing'), 'invalid');
+});
+
+test('boot decisions: install while admitted…verifying, wait while queued, local disk otherwise', () => {
+  assert.deepEqual(
+    ALL.map((s) => [s, bootDecision(s)]),
+    [
+      ['registered', 'local'],
+      ['queued', 'wait'],
+      ['admitted', 'install'],
+      ['dhcp', 'install'],
+      ['booting', 'install'],
+      ['installing', 'install'],
+      ['verifying', 'install'],
+      ['installed', 'local'],
+      ['released', 'local'],
+      ['failed', 'local'],
+    ],
+  );
+});
+
+test('install manifest from admitted until released', () => {
+  assert.deepEqual(ALL.filter(mayInstall), ['admitted', 'dhcp', 'booting', 'installing', 'verifying', 'installed']);
+});
+
+test('installed and failed finish a node in its deployment', () => {
+  assert.deepEqual(ALL.map(finishedAs).filter(Boolean), ['installed', 'failed']);
+});
+
+test('admission: the skeleton admits every node in wave 0; steps queued → admitted', () => {
+  const plan = planAdmission(['a', 'b', 'c']);
+  assert.deepEqual(plan.waves, [['a', 'b', 'c']]);
+  assert.deepEqual([...waveOf(plan)], [['a', 0], ['b', 0], ['c', 0]]);
+  assert.deepEqual(planAdmission([]).waves, []);
+  assert.deepEqual(admissionSteps(true), ['queued', 'admitted']);
+  assert.deepEqual(admissionSteps(false), ['queued']);
+  // each step is an allowed transition from an idle node
+  for (const from of ['registered', 'installed', 'released', 'failed'] as const) {
+    let s: NodeState = from;
+    for (const to of admissionSteps(true)) {
+      assert.ok(canTransition(s, to), `${s} → ${to}`);
+      s = to;
+    }
+  }
+});
