@@ -10,7 +10,6 @@ import { SchedulerCore } from './scheduler.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { bootRoutes } from './routes/boot.js';
-import { registerFormats } from './adapters/formats.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -60,7 +59,6 @@ const FASTIFY_STATUS_CODES: Readonly<Record<number, string>> = { 400: 'VALIDATIO
  * events (durable consumer `scheduler`); `close()` stops them. It does not close `redis` or the bus.
  */
 export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
-  registerFormats();
   const log = deps.log.child({ component: 'api' });
   const catalog = new ImageCatalog(deps.redis);
   const core = new SchedulerCore({
