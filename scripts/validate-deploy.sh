@@ -73,8 +73,9 @@ echo "helm $("$helm" version --template '{{.Version}}')"
 
 # go build is incremental: a few seconds once its cache is warm. -mod=readonly: go.sum is complete.
 validator="$cache/bin/swarmboot-validate"
-(cd deploy/validate && GOFLAGS=-mod=readonly go build -trimpath -o "$validator" .)
-echo "deploy/validate built"
+(cd deploy/validate && GOFLAGS=-mod=readonly go build -trimpath -o "$validator" . && GOFLAGS=-mod=readonly go test -trimpath ./... >"$tmp/go-test.log" 2>&1) \
+  || { cat "$tmp/go-test.log" 2>/dev/null; die "deploy/validate: build or tests"; }
+ok "deploy/validate built; its tests pass (it rejects unknown fields, wrong types, broken references, bad compose files)"
 
 venv="$cache/venv"
 if [ "$(cat "$venv/.packages" 2>/dev/null || true)" != "${PY_PACKAGES[*]}" ]; then
