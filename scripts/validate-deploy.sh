@@ -122,8 +122,24 @@ refuse "wrong value type (schema)" "/tracker/replicas" --set tracker.replicas=tw
 refuse "unknown log level (schema)" "/logLevel" --set logLevel=verbose
 refuse "incomplete DHCP subnet (schema)" "missing property 'nextServer'" --set 'dhcp.subnets[0].subnet=10.0.0.0/24' --set 'dhcp.subnets[0].pool=10.0.0.10-10.0.0.20'
 refuse "seeder replicas sharing a ReadWriteOnce volume" "ReadWriteMany" --set seeder.replicas=2
+refuse "tracker replicas (swarms in memory)" "tracker.replicas must be 1" --set tracker.replicas=2
 refuse "external NATS without a URL" "nats.url is required" --set nats.bundled=false
 refuse "external Redis without a URL" "redis.url is required" --set redis.bundled=false
+
+# NOTES.txt is rendered only by `helm install`, which needs a cluster: render it as a template of
+# a copy of the chart, and check what it warns about.
+notes_chart="$tmp/notes-chart"
+cp -r "$CHART" "$notes_chart"
+{ echo '{{- define "validate.notes" -}}'; cat "$CHART/templates/NOTES.txt"; echo '{{- end }}'; } >"$notes_chart/templates/_validate_notes.tpl"
+rm "$notes_chart/templates/NOTES.txt"
+printf 'notes: |\n{{ include "validate.notes" . | indent 2 }}\n' >"$notes_chart/templates/validate-notes.yaml"
+for set in "${VALUE_SETS[@]}"; do
+  "$helm" template swarmboot "$notes_chart" -f "$CHART/ci/values-$set.yaml" --namespace swarmboot \
+    --show-only templates/validate-notes.yaml >"$tmp/notes-$set.txt" || die "NOTES.txt does not render with ci/values-$set.yaml"
+done
+grep -q "WARNING: publicHost is empty" "$tmp/notes-default.txt" || die "NOTES.txt does not warn about the missing publicHost"
+! grep -q "WARNING" "$tmp/notes-ha.txt" || die "NOTES.txt warns although ci/values-ha.yaml sets everything"
+ok "NOTES.txt renders for the three value sets (warns only when publicHost or subnets are missing)"
 
 "$helm" package "$CHART" -d "$tmp" >/dev/null || die "helm package"
 ok "helm package"
