@@ -35,7 +35,7 @@ export interface SwarmDownload {
  * seeder (by its peer-id prefix), other nodes, the web seed.
  */
 export function joinSwarm(opts: SwarmOptions): SwarmDownload {
-  const client = new WebTorrent({ dht: false, lsd: false, utPex: false, utp: false, natUpnp: false, natPmp: false, secure: 0, maxConns: 60 });
+  const client = new WebTorrent({ dht: false, lsd: false, webSeeds: false, utPex: false, utp: false, natUpnp: false, natPmp: false, secure: 0, maxConns: 60 });
   const stats: TransferStats = { bytesFromSeeder: 0, bytesFromPeers: 0, bytesFromWebSeed: 0, bytesUploaded: 0, downloadMs: 0 };
   const started = Date.now();
   let lastByteAt = Date.now();
