@@ -244,12 +244,39 @@ else
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q nats-server redis-server >&2
   fi
   freeport() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
-  nats_port=$(freeport) redis_port=$(freeport)
-  mkdir -p "$tmp/run/nats" "$tmp/run/tftp/debian" "$tmp/run/seeder"
-  nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$tmp/run/nats" >"$tmp/run/nats.log" 2>&1 & pids+=($!)
-  redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no >"$tmp/run/redis.log" 2>&1 & pids+=($!)
+  nats_port=$(freeport) nats_http=$(freeport) redis_port=$(freeport) redis_password="pw$RANDOM$RANDOM"
+  mkdir -p "$tmp/run/nats" "$tmp/run/redis" "$tmp/run/tftp/debian" "$tmp/run/seeder"
+  # NATS and Redis with the flags the chart and docker-compose.yml give them
+  nats-server -a 127.0.0.1 -p "$nats_port" --jetstream --store_dir "$tmp/run/nats" --http_port "$nats_http" --server_name swarmboot-nats-0 \
+    >"$tmp/run/nats.log" 2>&1 & pids+=($!)
+  redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$tmp/run/redis" --appendonly yes --appendfsync everysec --requirepass "$redis_password" \
+    >"$tmp/run/redis.log" 2>&1 & pids+=($!)
+  ready=0
+  for _ in $(seq 1 40); do
+    if node -e "fetch('http://127.0.0.1:$nats_http/healthz?js-enabled-only=true').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))" 2>/dev/null \
+      && REDISCLI_AUTH="$redis_password" redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null | grep -q PONG; then ready=1; break; fi
+    sleep 0.25
+  done
+  [ "$ready" = 1 ] || { tail -5 "$tmp/run/nats.log" "$tmp/run/redis.log"; die "NATS or Redis did not start with the chart's flags"; }
+  ok "NATS and Redis start with the chart's flags (JetStream, AOF, password) and pass its probes"
+  # the chart's wait-for-dependencies init container, taken from the rendered manifest
+  "$venv/bin/python" - "$tmp/default-${KUBE_VERSIONS[0]}.yaml" >"$tmp/wait.js" <<'PY' || die "no wait-for-dependencies init container in the rendered chart"
+import sys, yaml
+for doc in yaml.safe_load_all(open(sys.argv[1])):
+    for c in ((doc or {}).get("spec", {}).get("template", {}).get("spec", {}).get("initContainers") or []):
+        if c["name"] == "wait-for-dependencies":
+            print(c["command"][2]); sys.exit(0)
+sys.exit(1)
+PY
+  SWARMBOOT_NATS_URL="nats://127.0.0.1:$nats_port" SWARMBOOT_REDIS_URL="redis://:$redis_password@127.0.0.1:$redis_port" \
+    timeout 10 node "$tmp/wait.js" >/dev/null || die "wait-for-dependencies does not finish with NATS and Redis up"
+  if SWARMBOOT_NATS_URL="nats://127.0.0.1:$(freeport)" SWARMBOOT_REDIS_URL="redis://127.0.0.1:$redis_port" timeout 3 node "$tmp/wait.js" >/dev/null; then
+    die "wait-for-dependencies finished although NATS is down"
+  fi
+  ok "the chart's wait-for-dependencies init container waits for a closed port and passes once both answer"
   echo 'tftp root' >"$tmp/run/tftp/debian/linux"
-  base=(SWARMBOOT_NATS_URL="nats://127.0.0.1:$nats_port" SWARMBOOT_REDIS_URL="redis://127.0.0.1:$redis_port" SWARMBOOT_LOG_LEVEL=warn NODE_ENV=production)
+  # the Redis URL in the chart's form, password included
+  base=(SWARMBOOT_NATS_URL="nats://127.0.0.1:$nats_port" SWARMBOOT_REDIS_URL="redis://:$redis_password@127.0.0.1:$redis_port" SWARMBOOT_LOG_LEVEL=warn NODE_ENV=production)
   declare -A ops
   for svc in dhcp tftp tracker seeder scheduler logsink; do ops[$svc]=$(freeport); done
   tracker_port=$(freeport) seeder_port=$(freeport) scheduler_port=$(freeport)
