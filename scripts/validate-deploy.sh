@@ -24,7 +24,6 @@
 # (venv, validator), helm in $(go env GOPATH)/bin, Go's module and build caches.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$PWD
 t0=$(date +%s)
 
 HELM_VERSION=v3.21.4
@@ -180,9 +179,11 @@ SWARMBOOT_BOOT_CMDLINE='console=ttyS0,115200n8 quiet'
 SWARMBOOT_LOG_LEVEL=debug
 EOF
 "$validator" compose -env-file "$tmp/env.site" -env-out "$tmp/env-compose-site.json" docker-compose.yml >/dev/null || die "docker-compose.yml with a site .env"
+# shellcheck disable=SC2016 # a literal ${mac}
 grep -q '"SWARMBOOT_DHCP_BOOT_SCRIPT_URL": "http://10.0.0.5:8080/v1/boot/${mac}"' "$tmp/env-compose-site.json" || die "boot script URL not derived from SWARMBOOT_PUBLIC_HOST"
 ok "docker-compose.yml with a site .env (URLs derived from SWARMBOOT_PUBLIC_HOST)"
 # every variable docker-compose.yml reads is documented in .env.example, and nothing more
+# shellcheck disable=SC2016 # literal ${ of compose interpolation
 grep -o '\${[A-Z_][A-Z0-9_]*' docker-compose.yml | cut -c3- | sort -u >"$tmp/vars.compose"
 sed -n 's/^#\{0,1\}\([A-Z_][A-Z0-9_]*\)=.*/\1/p' .env.example | sort -u >"$tmp/vars.example"
 diff -u "$tmp/vars.compose" "$tmp/vars.example" || die "variables of docker-compose.yml (-) and .env.example (+) differ"
