@@ -32,3 +32,12 @@ test('MAC and IPv4 helpers', () => {
   assert.equal(intToIp(ipToInt('10.0.255.1') + 1), '10.0.255.2');
   assert.throws(() => ipToInt('10.0.256.1'));
 });
+
+test('credentials in URLs: split for nats.js, hidden in logs', async () => {
+  const { natsServerOptions, redactUrl } = await import('../src/index.js');
+  assert.deepEqual(natsServerOptions('nats://alice:s%40cret@nats:4222'), { servers: 'nats://nats:4222', user: 'alice', pass: 's@cret' });
+  assert.deepEqual(natsServerOptions('nats://tok@nats:4222'), { servers: 'nats://nats:4222', token: 'tok' });
+  assert.deepEqual(natsServerOptions('nats://nats:4222'), { servers: 'nats://nats:4222' });
+  assert.equal(redactUrl('redis://:hunter2@redis:6379/0'), 'redis://:***@redis:6379/0');
+  assert.equal(redactUrl('redis://redis:6379'), 'redis://redis:6379');
+});
