@@ -18,6 +18,8 @@ declare module 'webtorrent' {
     done: boolean;
     numPeers: number;
     wires: Wire[];
+    pieces: unknown[];
+    select(start: number, end: number, priority?: number): void;
     addWebSeed(url: string): void;
     destroy(opts?: unknown, cb?: (err?: Error) => void): void;
   }
@@ -26,6 +28,8 @@ declare module 'webtorrent' {
     announce?: string[];
     strategy?: 'rarest' | 'sequential';
     skipVerify?: boolean;
+    /** start with nothing selected (select() decides the order) */
+    deselect?: boolean;
     maxWebConns?: number;
     private?: boolean;
   }
