@@ -1,20 +1,39 @@
 #!/usr/bin/env bash
 # Installs what swarmboot needs on a fresh Debian/Ubuntu machine, skipping what is there:
-# nats-server and redis-server (Debian packages; the tests and `swarmboot up` start them),
-# the network test tools, and the npm dependencies. Needs root (or sudo) for apt-get.
+# nats-server and redis-server (the tests and `swarmboot up` start them), the demo's asset
+# builders, the real protocol clients and servers the interop tests and benchmarks compare with,
+# and the npm dependencies. Needs root (or sudo) for apt-get.
+#
+# Daemons in these packages (dnsmasq, tftpd-hpa, kea, redis, nats) must not start on this
+# machine's interfaces: a policy-rc.d that refuses every start is in place during the install;
+# tests start their own instances on loopback or inside network namespaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# command → package
+declare -A want=(
+  [nats-server]=nats-server [redis-server]=redis-server [debootstrap]=debootstrap [tar]=tar
+  [tftp]=tftp-hpa [atftp]=atftp [in.tftpd]=tftpd-hpa [dnsmasq]=dnsmasq [curl]=curl
+  [udhcpc]=udhcpc [dhclient]=isc-dhcp-client [perfdhcp]=kea-admin [kea-dhcp4]=kea-dhcp4-server
+  [ip]=iproute2 [nft]=nftables [logger]=bsdutils
+)
 pkgs=()
-command -v nats-server >/dev/null || pkgs+=(nats-server)
-command -v redis-server >/dev/null || pkgs+=(redis-server)
-command -v debootstrap >/dev/null || pkgs+=(debootstrap)
-command -v tar >/dev/null || pkgs+=(tar)
+for cmd in "${!want[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || pkgs+=("${want[$cmd]}")
+done
+[ -f /usr/lib/ipxe/undionly.kpxe ] || pkgs+=(ipxe)
+[ -f /usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64/linux ] || pkgs+=(debian-installer-12-netboot-amd64)
 if [ ${#pkgs[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   echo "install-deps: apt-get install ${pkgs[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod +x "$policy"
+    trap '$sudo rm -f "$policy"' EXIT
+  fi
   $sudo apt-get update -q >&2
-  $sudo apt-get install -y -q "${pkgs[@]}" >&2
+  $sudo apt-get install -y -q --no-install-recommends "${pkgs[@]}" >&2
 fi
 # npm ci when node_modules is missing or older than the lock file
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
