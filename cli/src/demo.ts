@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { copyFile, link, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -45,24 +45,34 @@ export interface DemoSummary {
   workDir: string;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
+/**
+ * `count` distinct free loopback ports: every listener stays open until all are bound, so no
+ * number is handed out twice (closing each before the next bind let the kernel reuse one).
+ */
+async function freePortsDistinct(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () =>
+      new Promise<Server>((res, rej) => {
+        const s = createServer();
+        s.once('error', rej);
+        s.listen(0, '127.0.0.1', () => res(s));
+      }),
+    ),
+  );
+  const ports = servers.map((s) => {
+    const a = s.address();
+    return typeof a === 'object' && a ? a.port : 0;
   });
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
 
 async function freePorts(): Promise<StackPorts> {
+  const p = await freePortsDistinct(9 + SERVICES.length);
+  const next = (): number => p.shift()!;
   const ops = {} as StackPorts['ops'];
-  for (const s of SERVICES) ops[s] = await freePort();
-  return {
-    nats: await freePort(), redis: await freePort(), dhcp: await freePort(), tftp: await freePort(), tracker: await freePort(),
-    seeder: await freePort(), seederTorrent: await freePort(), scheduler: await freePort(), syslog: await freePort(), ops,
-  };
+  for (const s of SERVICES) ops[s] = next();
+  return { nats: next(), redis: next(), dhcp: next(), tftp: next(), tracker: next(), seeder: next(), seederTorrent: next(), scheduler: next(), syslog: next(), ops };
 }
 
 /** Node i (1-based) of the demo: id, a locally administered MAC (02:…), hostname = id. */
