@@ -29,4 +29,10 @@ export const RedisKeys = {
   nodeLog: (nodeId: string) => `sb:log:${nodeId}`,
   /** stream: a node's timeline (state changes with reasons) */
   nodeTimeline: (nodeId: string) => `sb:timeline:${nodeId}`,
+  /** sorted set: peers (`ip:port`) of a swarm, score = last announce (ms); shared by tracker replicas */
+  trackerPeers: (infoHash: string) => `sb:tracker:{${infoHash}}:peers`,
+  /** sorted set: the seeding (left = 0) subset of trackerPeers, same scores */
+  trackerSeeds: (infoHash: string) => `sb:tracker:{${infoHash}}:seeds`,
+  /** hash: `ip:port` → peer id (40 hex digits) of trackerPeers, for non-compact replies */
+  trackerPeerIds: (infoHash: string) => `sb:tracker:{${infoHash}}:ids`,
 } as const;

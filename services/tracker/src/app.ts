@@ -1,9 +1,14 @@
+import { createSocket, type Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
-import { Server, type TrackerAnnounceParams } from 'bittorrent-tracker';
+import type { Redis } from 'ioredis';
+import { Server, type TrackerAnnounceParams, type TrackerPeer, type TrackerSwarmLike } from 'bittorrent-tracker';
 import { Counter, Gauge } from 'prom-client';
 import { SwarmbootError, isSwarmbootError } from '@swarmboot/contracts';
 import type { Logger, Registry } from '@swarmboot/kit';
 import { InfoHashAdmission, type InfoHashLookup } from './domain/admission.js';
+import { selectPeers } from './domain/peer-selection.js';
+import { RackResolver } from './adapters/rack-resolver.js';
+import { RedisPeerStore } from './adapters/redis-swarm.js';
 
 /** One announce as every transport sees it (BEP 3 "Trackers"; BEP 15 carries the same fields). */
 export interface AnnounceRequest {
@@ -32,12 +37,14 @@ export interface TrackerDeps {
   log: Logger;
   /** infohash → image name; production passes `ImageCatalog.nameByInfoHash` */
   lookup: InfoHashLookup;
+  /** where the swarms live (shared by every replica) and where node racks are looked up */
+  redis: Redis;
   registry: Registry;
   config: {
     /** re-announce interval told to clients (s) */
     intervalSeconds: number;
-    /** most peers kept per swarm */
-    peersPerSwarm: number;
+    /** most peers kept per swarm (unused since swarms live in Redis: no cap); kept for the env var */
+    peersPerSwarm?: number;
     /** how long a registered infohash is trusted without asking Redis again (ms); default 60 s */
     admissionTtlMs?: number;
   };
@@ -46,8 +53,11 @@ export interface TrackerDeps {
 }
 
 export interface Tracker {
-  /** Listens for HTTP announces on host:port (0 picks a free port); resolves with the bound address. */
-  listen(host: string, port: number): Promise<{ host: string; port: number }>;
+  /**
+   * Listens for HTTP announces on host:port (0 picks a free port) and, when `udp` is given, for
+   * BEP 15 UDP announces; resolves with the bound addresses.
+   */
+  listen(host: string, port: number, udp?: { host: string; port: number }): Promise<{ host: string; port: number; udpPort?: number }>;
   /** Stops listening and drops open connections. */
   close(): Promise<void>;
   /** The one announce handler of every transport: admission, logging, metrics. Never rejects. */
@@ -55,9 +65,10 @@ export interface Tracker {
 }
 
 /**
- * The tracker: bittorrent-tracker's `Server` (HTTP only for now; UDP BEP 15 and shared Redis
- * swarms come later) whose `filter` hook routes every announce through `handleAnnounce`, so a
- * second transport reuses the same admission, logging and counting.
+ * The tracker: bittorrent-tracker's `Server` parses HTTP (BEP 3) and UDP (BEP 15) requests into
+ * the same params and runs them through one path: its `filter` hook → `handleAnnounce`
+ * (admission, logging, counting), then our swarm (`getSwarm`/`createSwarm` replaced) which keeps
+ * the peers in Redis (RedisPeerStore) and picks the reply's peers rack-first (selectPeers).
  */
 export function buildTracker(deps: TrackerDeps): Tracker {
   const log = deps.log.child({ component: 'tracker' });
@@ -104,15 +115,79 @@ export function buildTracker(deps: TrackerDeps): Tracker {
     // /stats would be a second, unauthenticated view of the swarms; /metrics on the ops port has the numbers
     stats: false,
     interval: intervalMs,
-    // The default keeps 1000 peers per swarm; here a swarm is the whole cluster being installed.
-    peersCacheLength: deps.config.peersPerSwarm,
-    // A peer silent for three intervals is gone (a node rebooted into its installed OS without a `stopped`).
-    peersCacheTtl: 3 * intervalMs,
     filter: (infoHash: string, params: TrackerAnnounceParams, cb: (err?: Error | null) => void) => {
       const req: AnnounceRequest = { transport: params.type, infoHash, peerId: params.peer_id, event: announceEvent(params.event), addr: params.addr };
       void handleAnnounce(req).then((verdict) => cb(verdict.ok ? null : new SwarmbootError(verdict.code, verdict.reason)));
     },
   });
+
+  // A peer silent for three intervals is gone (a node rebooted into its installed OS without a `stopped`).
+  const store = new RedisPeerStore(deps.redis, 3 * intervalMs);
+  const racks = new RackResolver(deps.redis);
+  /** last seen counts per swarm, for the gauge (the truth is in Redis) */
+  const counts = new Map<string, { complete: number; incomplete: number }>();
+  const swarms = new Map<string, TrackerSwarmLike>();
+  const swarmOf = (infoHash: string): TrackerSwarmLike => {
+    let swarm = swarms.get(infoHash);
+    if (!swarm) {
+      swarm = {
+        get complete() {
+          return counts.get(infoHash)?.complete ?? 0;
+        },
+        get incomplete() {
+          return counts.get(infoHash)?.incomplete ?? 0;
+        },
+        announce: (params, cb) => {
+          announceToStore(infoHash, params).then(
+            (res) => cb(null, res),
+            (err: unknown) => cb(err instanceof Error ? err : new Error(String(err))),
+          );
+        },
+        scrape: (_params, cb) => {
+          store.counts(infoHash).then(
+            (c) => cb(null, c),
+            (err: unknown) => cb(unavailable(err)),
+          );
+        },
+      };
+      swarms.set(infoHash, swarm);
+    }
+    return swarm;
+  };
+  const unavailable = (err: unknown): SwarmbootError =>
+    new SwarmbootError('TRACKER_UNAVAILABLE', 'tracker unavailable, retry later', { cause: err });
+
+  async function announceToStore(infoHash: string, params: TrackerAnnounceParams): Promise<{ complete: number; incomplete: number; peers: TrackerPeer[] }> {
+    const event = params.event ?? 'update';
+    if (!EVENTS.has(event) && event !== 'update') throw new Error('invalid event');
+    let res;
+    try {
+      res = await store.announce(infoHash, { addr: params.addr, peerId: params.peer_id, left: params.left }, event === 'stopped');
+    } catch (err) {
+      log.warn({ err, infoHash }, 'announce failed: Redis unavailable');
+      throw unavailable(err);
+    }
+    counts.set(infoHash, { complete: res.complete, incomplete: res.incomplete });
+    if (event === 'stopped' || params.numwant <= 0) return { complete: res.complete, incomplete: res.incomplete, peers: [] };
+    try {
+      await racks.resolve([params.ip, ...res.others.map((a) => a.slice(0, a.lastIndexOf(':')))]);
+    } catch (err) {
+      // locality is an optimisation: without the inventory the reply is by /24
+      log.debug({ err }, 'rack lookup failed');
+    }
+    const chosen = selectPeers({ ip: params.ip, rack: racks.cached(params.ip), candidates: res.others, rackOf: (ip) => racks.cached(ip), numwant: params.numwant });
+    const ids = params.compact === 0 ? await store.peerIds(infoHash, chosen) : [];
+    const peers = chosen.map((addr, i) => {
+      const at = addr.lastIndexOf(':');
+      return { ip: addr.slice(0, at), port: Number(addr.slice(at + 1)), peerId: ids[i] ?? '' };
+    });
+    return { complete: res.complete, incomplete: res.incomplete, peers };
+  }
+
+  // Replace the library's in-memory swarms (its documented extension point, lib/server/swarm.js).
+  server.getSwarm = (infoHash, cb) => process.nextTick(() => cb(null, swarmOf(typeof infoHash === 'string' ? infoHash : Buffer.from(infoHash).toString('hex'))));
+  server.createSwarm = server.getSwarm;
+  server.torrents = {};
 
   server.on('warning', (err: unknown) => {
     // refusals were counted and logged by handleAnnounce; everything else is a request we could not parse
@@ -122,6 +197,7 @@ export function buildTracker(deps: TrackerDeps): Tracker {
   });
 
   let listening = false;
+  let udp: Socket | undefined;
   server.on('error', (err: Error) => {
     if (!listening) return; // reported by listen()
     log.error({ err }, 'tracker listener failed');
@@ -136,9 +212,9 @@ export function buildTracker(deps: TrackerDeps): Tracker {
     collect() {
       let seeding = 0;
       let leeching = 0;
-      for (const swarm of Object.values(server.torrents)) {
-        seeding += swarm.complete;
-        leeching += swarm.incomplete;
+      for (const c of counts.values()) {
+        seeding += c.complete;
+        leeching += c.incomplete;
       }
       this.set({ state: 'seeding' }, seeding);
       this.set({ state: 'leeching' }, leeching);
@@ -147,7 +223,7 @@ export function buildTracker(deps: TrackerDeps): Tracker {
 
   return {
     handleAnnounce,
-    async listen(host, port) {
+    async listen(host, port, udpAt) {
       await new Promise<void>((resolve, reject) => {
         const onError = (err: Error): void => reject(new SwarmbootError('TRACKER_LISTEN_FAILED', `tracker cannot listen on ${host}:${port}: ${err.message}`, { cause: err }));
         server.once('error', onError);
@@ -156,19 +232,55 @@ export function buildTracker(deps: TrackerDeps): Tracker {
           resolve();
         });
       });
-      listening = true;
       const addr = server.http?.address() as AddressInfo;
       log.info({ host: addr.address, port: addr.port }, 'tracker listening (HTTP /announce)');
-      return { host: addr.address, port: addr.port };
+      if (!udpAt) {
+        listening = true;
+        return { host: addr.address, port: addr.port };
+      }
+      // Our own IPv4 socket instead of the library's udp4+udp6 pair (which binds both to one
+      // hostname and sets reuseAddr, so two replicas on one port would split the announces
+      // silently); its datagrams go to the library's BEP 15 parser and the same _onRequest path.
+      const sock = createSocket({ type: 'udp4' });
+      await new Promise<void>((resolve, reject) => {
+        sock.once('error', (err) => reject(new SwarmbootError('TRACKER_LISTEN_FAILED', `tracker cannot listen on udp ${udpAt.host}:${udpAt.port}: ${err.message}`, { cause: err })));
+        sock.bind(udpAt.port, udpAt.host, () => resolve());
+      }).catch(async (err: unknown) => {
+        sock.close();
+        await closeServer();
+        throw err;
+      });
+      sock.removeAllListeners('error');
+      sock.on('error', (err) => {
+        log.error({ err }, 'UDP tracker socket failed');
+        deps.onError?.(err);
+      });
+      sock.on('message', (msg, rinfo) => server.onUdpRequest(msg, rinfo));
+      server.udp4 = sock;
+      udp = sock;
+      listening = true;
+      const uaddr = sock.address();
+      log.info({ host: uaddr.address, port: uaddr.port }, 'tracker listening (UDP, BEP 15)');
+      return { host: addr.address, port: addr.port, udpPort: uaddr.port };
     },
     async close() {
       listening = false;
+      await closeServer();
+    },
+  };
+
+  async function closeServer(): Promise<void> {
+      if (udp) {
+        const u = udp;
+        udp = undefined;
+        server.udp4 = null;
+        await new Promise<void>((resolve) => u.close(() => resolve()));
+      }
       const http = server.http;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // clients keep announce connections alive; without this close() waits for their idle timeout
         http?.closeAllConnections();
       });
-    },
-  };
+  }
 }

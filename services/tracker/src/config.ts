@@ -6,6 +6,10 @@ import { DefaultPorts } from '@swarmboot/contracts';
 export const TrackerConfig = Type.Object({
   ...CommonConfig,
   SWARMBOOT_TRACKER_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.tracker}`, description: 'HTTP tracker host:port; announce URL http://<host>:<port>/announce' }),
+  SWARMBOOT_TRACKER_UDP_LISTEN: Type.String({
+    default: '',
+    description: 'UDP tracker (BEP 15) host:port; announce URL udp://<host>:<port>. Empty: the host:port of SWARMBOOT_TRACKER_LISTEN; `off`: no UDP',
+  }),
   SWARMBOOT_TRACKER_INTERVAL: Type.Integer({
     default: 60,
     minimum: 5,
@@ -15,7 +19,7 @@ export const TrackerConfig = Type.Object({
   SWARMBOOT_TRACKER_PEERS_PER_SWARM: Type.Integer({
     default: 100_000,
     minimum: 100,
-    description: 'most peers kept per swarm (bittorrent-tracker peersCacheLength)',
+    description: 'unused since swarms live in Redis (no cap per swarm); accepted for compatibility',
   }),
   SWARMBOOT_OPS_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.ops.tracker}`, description: '/healthz and /metrics host:port' }),
 });

@@ -9,6 +9,8 @@ import { TrackerConfig } from './config.js';
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const config = parseConfig(TrackerConfig, env);
   const listen = parseHostPort(config.SWARMBOOT_TRACKER_LISTEN, 'SWARMBOOT_TRACKER_LISTEN');
+  const udpRaw = config.SWARMBOOT_TRACKER_UDP_LISTEN.trim();
+  const udp = udpRaw === 'off' ? undefined : udpRaw === '' ? listen : parseHostPort(udpRaw, 'SWARMBOOT_TRACKER_UDP_LISTEN');
   const ops = parseHostPort(config.SWARMBOOT_OPS_LISTEN, 'SWARMBOOT_OPS_LISTEN');
   const log = createLogger('tracker', config.SWARMBOOT_LOG_LEVEL);
   const lifecycle = new Lifecycle(log);
@@ -21,11 +23,12 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     const tracker = buildTracker({
       log,
       lookup: (infoHash) => catalog.nameByInfoHash(infoHash),
+      redis,
       registry,
-      config: { intervalSeconds: config.SWARMBOOT_TRACKER_INTERVAL, peersPerSwarm: config.SWARMBOOT_TRACKER_PEERS_PER_SWARM },
+      config: { intervalSeconds: config.SWARMBOOT_TRACKER_INTERVAL },
       onError: (err) => lifecycle.fail(err),
     });
-    await tracker.listen(listen.host, listen.port);
+    await tracker.listen(listen.host, listen.port, udp);
     lifecycle.add('tracker', () => tracker.close());
     const opsServer = await startOpsServer({
       host: ops.host,

@@ -28,6 +28,20 @@ declare module 'bittorrent-tracker' {
     incomplete: number;
   }
 
+  /** A peer as a swarm returns it; the server encodes it (compact BEP 23 or a dict with `peer id`). */
+  export interface TrackerPeer {
+    ip: string;
+    port: number;
+    /** 40 hex digits */
+    peerId: string;
+  }
+
+  /** The interface of lib/server/swarm.js the server calls ("override createSwarm()/getSwarm()"). */
+  export interface TrackerSwarmLike extends TrackerSwarm {
+    announce(params: TrackerAnnounceParams, cb: (err: Error | null, res?: { complete: number; incomplete: number; peers: TrackerPeer[] }) => void): void;
+    scrape(params: unknown, cb: (err: Error | null, res?: { complete: number; incomplete: number }) => void): void;
+  }
+
   export interface TrackerServerOptions {
     /** re-announce interval told to clients (ms) */
     interval?: number;
@@ -48,6 +62,11 @@ declare module 'bittorrent-tracker' {
     constructor(opts?: TrackerServerOptions);
     http: HttpServer | null;
     torrents: Record<string, TrackerSwarm>;
+    udp4: import('node:dgram').Socket | null;
+    getSwarm(infoHash: string | Uint8Array, cb: (err: Error | null, swarm?: TrackerSwarmLike) => void): void;
+    createSwarm(infoHash: string | Uint8Array, cb: (err: Error | null, swarm?: TrackerSwarmLike) => void): void;
+    /** parses a BEP 15 datagram and answers it through `udp4` */
+    onUdpRequest(msg: Buffer, rinfo: import('node:dgram').RemoteInfo): void;
     listening: boolean;
     listen(port: number, hostname?: string, onListening?: () => void): void;
     close(cb?: (err?: Error | null) => void): void;

@@ -74,6 +74,7 @@ before(async () => {
   tracker = buildTracker({
     log: createLogger('tracker-test', 'silent'),
     lookup: (h) => catalog.nameByInfoHash(h),
+    redis,
     registry,
     config: { intervalSeconds: 30, peersPerSwarm: 100_000 },
   });
