@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { EventBus, Lifecycle, Registry, connectNats, connectRedis, createLogger, startOpsServer } from '@swarmboot/kit';
-import { buildDhcpServer } from './app.js';
+import { buildDhcpServer, type DhcpServerDeps } from './app.js';
 import { loadDhcpConfig } from './config.js';
 
 /**
@@ -16,11 +16,15 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     // closers run in reverse: ops, DHCP socket, NATS drain, Redis quit
     const redis = await connectRedis(config.env.SWARMBOOT_REDIS_URL, log);
     lifecycle.add('redis', async () => void (await redis.quit()));
-    const nc = await connectNats(config.env.SWARMBOOT_NATS_URL, 'swarmboot-dhcp', log);
-    lifecycle.add('nats', () => nc.drain());
+    // standalone use (`swarmboot dhcp --config FILE` at a site without the rest of swarmboot):
+    // SWARMBOOT_NATS_URL=none (or natsUrl: none) runs without NATS — no lease events, the
+    // inventory cache then refreshes from Redis only
+    const standalone = config.env.SWARMBOOT_NATS_URL === 'none';
+    const nc = standalone ? undefined : await connectNats(config.env.SWARMBOOT_NATS_URL, 'swarmboot-dhcp', log);
+    if (nc !== undefined) lifecycle.add('nats', () => nc.drain());
 
     const registry = new Registry();
-    const bus = new EventBus(nc, '/swarmboot/dhcp', log);
+    const bus: DhcpServerDeps['bus'] = nc !== undefined ? new EventBus(nc, '/swarmboot/dhcp', log) : { publish: async () => undefined };
     const server = buildDhcpServer({ log, bus, redis, config: config.settings, registry, onSocketError: (err) => lifecycle.fail(err) });
     await server.listen();
     lifecycle.add('dhcp socket', () => server.close());
@@ -31,7 +35,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       log,
       checks: {
         redis: async () => (await redis.ping()) === 'PONG',
-        nats: () => !nc.isClosed(),
+        ...(nc === undefined ? {} : { nats: () => !nc.isClosed() }),
       },
     });
     lifecycle.add('ops', () => new Promise<void>((resolve) => ops.close(() => resolve())));

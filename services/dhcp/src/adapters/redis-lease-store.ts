@@ -130,12 +130,28 @@ redis.call('PEXPIRE', KEYS[1], math.max(retainMs, leaseMs))
 return 'bound'
 `;
 
-/** KEYS: lease hash of chaddr. ARGV: chaddr, leaseByIp prefix, ip, now ms. Returns 1 when freed. */
-const RELEASE_OFFER_LUA = `
-local chaddr, prefix, ip, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+/**
+ * KEYS: lease hash of chaddr. ARGV: chaddr, leaseByIp prefix, ip, now ms, mode, quarantine ms.
+ * mode 'offer': frees an address only offered (RFC 2131 §4.3.2, SELECTING another server);
+ * mode 'release': frees an offered or bound address, keeping it remembered for stickiness
+ * (§4.3.4 "the server SHOULD retain the client's configuration");
+ * mode 'decline': the address is in use by someone else (§4.3.3): it is held by the marker
+ * `declined` for the quarantine, and forgotten by the client so its next DISCOVER gets another.
+ * Returns 1 when something changed.
+ */
+const RELEASE_LUA = `
+local chaddr, prefix, ip, now, mode, quarantineMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local h = redis.call('HMGET', KEYS[1], 'ip', 'state')
-if h[1] ~= ip or h[2] ~= 'offered' then return 0 end
-if redis.call('GET', prefix .. ip) == chaddr then redis.call('DEL', prefix .. ip) end
+if h[1] ~= ip then return 0 end
+if mode == 'offer' and h[2] ~= 'offered' then return 0 end
+local holder = redis.call('GET', prefix .. ip)
+if mode == 'decline' then
+  if holder and holder ~= chaddr then return 0 end
+  redis.call('SET', prefix .. ip, 'declined', 'PX', quarantineMs)
+  redis.call('HDEL', KEYS[1], 'ip')
+else
+  if holder == chaddr then redis.call('DEL', prefix .. ip) end
+end
 redis.call('HSET', KEYS[1], 'state', 'released', 'expiresAt', now, 'updatedAt', now)
 return 1
 `;
@@ -158,7 +174,7 @@ class Script {
 
 const offerScript = new Script(OFFER_LUA);
 const commitScript = new Script(COMMIT_LUA);
-const releaseOfferScript = new Script(RELEASE_OFFER_LUA);
+const releaseScript = new Script(RELEASE_LUA);
 
 const COMMIT_RESULTS: readonly CommitResult[] = ['bound', 'taken', 'out_of_pool', 'mismatch', 'unknown'];
 
@@ -197,7 +213,19 @@ export class RedisLeaseStore implements LeaseStore {
   }
 
   async releaseOffer(req: { chaddr: string; ip: string }): Promise<boolean> {
-    const result = await releaseOfferScript.run(this.redis, [RedisKeys.lease(req.chaddr)], [req.chaddr, this.ipPrefix, req.ip, Date.now()]);
+    return this.releaseAs('offer', req, 0);
+  }
+
+  async release(req: { chaddr: string; ip: string }): Promise<boolean> {
+    return this.releaseAs('release', req, 0);
+  }
+
+  async decline(req: { chaddr: string; ip: string; quarantineSeconds: number }): Promise<boolean> {
+    return this.releaseAs('decline', req, req.quarantineSeconds * 1000);
+  }
+
+  private async releaseAs(mode: 'offer' | 'release' | 'decline', req: { chaddr: string; ip: string }, quarantineMs: number): Promise<boolean> {
+    const result = await releaseScript.run(this.redis, [RedisKeys.lease(req.chaddr)], [req.chaddr, this.ipPrefix, req.ip, Date.now(), mode, quarantineMs]);
     return result === 1;
   }
 

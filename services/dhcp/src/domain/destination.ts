@@ -24,12 +24,14 @@ const BROADCAST = '255.255.255.255';
  *   Relay Source Port sub-option, else at the relay port;
  * - not relayed: a NAK is broadcast; otherwise ciaddr when set, else broadcast when the client
  *   set the broadcast bit. The last case — unicast to yiaddr at chaddr, before the client has an
- *   address — needs an ARP entry that node's dgram cannot add, so it is reported unroutable.
+ *   address — needs an ARP entry that node's dgram cannot add (no SIOCSARP, no raw socket), so
+ *   the reply is broadcast instead: every client accepts a broadcast reply whose xid and chaddr
+ *   match (RFC 2131 §4.1 allows the server to broadcast when it cannot unicast).
  */
 export function replyDestination(req: DhcpMessage, replyType: number, from: Peer, relaySourcePort: boolean, policy: DestinationPolicy): Destination {
   if (req.giaddr !== '0.0.0.0') return { to: { address: req.giaddr, port: relaySourcePort ? from.port : policy.relayPort } };
   if (replyType === MessageType.nak) return { to: { address: BROADCAST, port: policy.clientPort } };
   if (req.ciaddr !== '0.0.0.0') return { to: { address: req.ciaddr, port: policy.clientPort } };
   if (req.flags & FLAG_BROADCAST) return { to: { address: BROADCAST, port: policy.clientPort } };
-  return { unroutable: 'unicast to a client without an address needs an ARP entry (RFC 2131 §4.1); set the broadcast bit or use a relay' };
+  return { to: { address: BROADCAST, port: policy.clientPort } };
 }

@@ -21,9 +21,10 @@ export interface LeaseRecord {
 export type CommitResult = 'bound' | 'taken' | 'out_of_pool' | 'mismatch' | 'unknown';
 
 /**
- * Address leases, shared by every server replica. Clients are keyed by chaddr (lower-case colon
- * MAC) rather than option 61, so a PXE ROM and the iPXE it chainloads — same NIC, possibly
- * different client identifiers — keep one address. Implementations must be atomic: no address is
+ * Address leases, shared by every server replica. The `chaddr` argument is the lease key: the
+ * client identifier (option 61, RFC 6842/2132 §9.14) as `id:<hex>` for ordinary clients that send
+ * one, the chaddr (lower-case colon MAC) for boot clients (PXE ROM, iPXE, UEFI HTTP), so a PXE
+ * ROM and the iPXE it chainloads — same NIC, different client identifiers — keep one address. Implementations must be atomic: no address is
  * ever held by two clients, whatever the number of replicas.
  */
 export interface LeaseStore {
@@ -40,6 +41,13 @@ export interface LeaseStore {
    * server (RFC 2131 §4.3.2, SELECTING). true when something was freed.
    */
   releaseOffer(req: { chaddr: string; ip: string }): Promise<boolean>;
+  /** DHCPRELEASE (RFC 2131 §4.3.4): frees `ip` when `chaddr` holds it; the address stays remembered. */
+  release(req: { chaddr: string; ip: string }): Promise<boolean>;
+  /**
+   * DHCPDECLINE (RFC 2131 §4.3.3): `ip` is in use on the wire; nobody gets it for
+   * `quarantineSeconds`, and `chaddr` forgets it.
+   */
+  decline(req: { chaddr: string; ip: string; quarantineSeconds: number }): Promise<boolean>;
   /** The record of `chaddr`, if any. */
   get(chaddr: string): Promise<LeaseRecord | undefined>;
   /** The chaddr holding `ip` (offered or bound), if any. */

@@ -30,10 +30,25 @@ export interface GrantParams {
   serverId: string;
   yiaddr: string;
   subnet: Subnet;
-  /** option 51 (seconds); T1 = 1/2 and T2 = 7/8 of it (RFC 2131 §4.4.5) */
-  leaseSeconds: number;
+  /**
+   * option 51 (seconds); T1 = 1/2 and T2 = 7/8 of it (RFC 2131 §4.4.5). Absent for an ACK to
+   * DHCPINFORM (RFC 2131 §4.3.5: no lease time) and for proxyDHCP replies.
+   */
+  leaseSeconds?: number;
   bootFile?: string;
   hostname?: string;
+  /**
+   * option 60 sent back: "PXEClient" for proxyDHCP (PXE spec 2.1 §2.2.1: a proxy offer MUST
+   * carry it) and "HTTPClient" for UEFI HTTP boot (UEFI 2.x §24.7.2: the offer MUST carry it).
+   */
+  vendorClass?: string;
+  /**
+   * proxyDHCP: option 43 with PXE_DISCOVERY_CONTROL (sub-option 6) = 8, "boot file in this
+   * reply, skip boot server discovery" (PXE spec 2.1 Table 2-1), as dnsmasq does.
+   */
+  pxeDiscoveryControl?: boolean;
+  /** DHCPINFORM / proxyDHCP: no subnet configuration besides the boot parameters */
+  bootOnly?: boolean;
 }
 
 /** The `file` field holds 127 octets plus NUL; a longer boot file name is sent in option 67 only. */
@@ -82,13 +97,19 @@ export function buildGrant(req: DhcpMessage, p: GrantParams): DhcpMessage {
   const o = reply.options;
   o.set(DhcpOption.messageType, u8Option(p.type));
   o.set(DhcpOption.serverId, ipOption(p.serverId));
-  o.set(DhcpOption.leaseTime, u32Option(p.leaseSeconds));
-  o.set(DhcpOption.renewalTime, u32Option(Math.floor(p.leaseSeconds / 2)));
-  o.set(DhcpOption.rebindingTime, u32Option(Math.floor((p.leaseSeconds * 7) / 8)));
-  o.set(DhcpOption.subnetMask, ipOption(p.subnet.mask));
-  if (p.subnet.router !== undefined) o.set(DhcpOption.router, ipOption(p.subnet.router));
-  if (p.subnet.dns.length > 0) o.set(DhcpOption.dns, ipListOption(p.subnet.dns));
+  if (p.leaseSeconds !== undefined) {
+    o.set(DhcpOption.leaseTime, u32Option(p.leaseSeconds));
+    o.set(DhcpOption.renewalTime, u32Option(Math.floor(p.leaseSeconds / 2)));
+    o.set(DhcpOption.rebindingTime, u32Option(Math.floor((p.leaseSeconds * 7) / 8)));
+  }
+  if (p.bootOnly !== true) {
+    o.set(DhcpOption.subnetMask, ipOption(p.subnet.mask));
+    if (p.subnet.router !== undefined) o.set(DhcpOption.router, ipOption(p.subnet.router));
+    if (p.subnet.dns.length > 0) o.set(DhcpOption.dns, ipListOption(p.subnet.dns));
+  }
   if (p.hostname !== undefined && p.hostname !== '') o.set(DhcpOption.hostname, textOption(p.hostname));
+  if (p.vendorClass !== undefined) o.set(DhcpOption.vendorClass, textOption(p.vendorClass));
+  if (p.pxeDiscoveryControl === true) o.set(DhcpOption.vendorOptions, Buffer.from([6, 1, 8, 255]));
   if (p.bootFile !== undefined) {
     o.set(DhcpOption.bootfileName, bootfileOption(p.bootFile));
     if (Buffer.byteLength(p.bootFile, 'utf8') <= FILE_FIELD_MAX) reply.file = p.bootFile;

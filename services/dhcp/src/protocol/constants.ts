@@ -46,6 +46,8 @@ export const DhcpOption = {
   router: 3,
   dns: 6,
   hostname: 12,
+  /** RFC 2132 §8.4 vendor specific information (PXE sub-options in proxyDHCP replies) */
+  vendorOptions: 43,
   requestedIp: 50,
   leaseTime: 51,
   /** RFC 2132 §9.3: 1 = `file` holds options, 2 = `sname`, 3 = both */
