@@ -7,6 +7,7 @@ import { BLKSIZE_MAX, negotiateRead } from './domain/options.js';
 import { ReadTransfer, type TransferOutcome } from './domain/read-transfer.js';
 import { FileStore } from './adapters/file-store.js';
 import { createTftpMetrics, type TftpMetrics } from './adapters/metrics.js';
+import { TransmitScheduler } from './adapters/scheduler.js';
 import { bindEphemeral, sendPacket, TransferSession, type Peer } from './adapters/transfer-session.js';
 
 export interface TftpServerConfig {
@@ -16,10 +17,20 @@ export interface TftpServerConfig {
   readonly port: number;
   /** served directory; must exist */
   readonly root: string;
-  /** retransmission timeout when the client asks none (ms); default 1000 (tftp-hpa's default) */
+  /** initial retransmission timeout and its upper clamp when the client asks no `timeout` option (ms); default 1000 */
   readonly timeoutMs?: number;
-  /** consecutive timeouts before a transfer fails; default 5 */
+  /** lower clamp of the measured retransmission timeout (ms); default 40 */
+  readonly minRtoMs?: number;
+  /** a transfer without progress for (retries + 1) × the RTO's upper clamp fails; default 5 */
   readonly retries?: number;
+  /** largest RFC 7440 windowsize granted (blocks); default 64; 1 declines windowsize */
+  readonly maxWindowsize?: number;
+  /** total send budget of the server (bytes/s on the wire), shared by every transfer; 0 = unpaced (default) */
+  readonly rateBytesPerSec?: number;
+  /** transfers sending at once; more requests wait, but each is answered within `admitWithinMs` anyway; 0 = no limit (default) */
+  readonly maxTransfers?: number;
+  /** longest wait of a queued request before it is answered even over `maxTransfers` (ms); default 900, under a PXE ROM's first timeout */
+  readonly admitWithinMs?: number;
   /** largest blksize granted (bytes, 8..65464); default 65464 */
   readonly maxBlksize?: number;
   /** memory budget of the file cache (bytes); default 256 MiB */
@@ -47,7 +58,7 @@ export interface TftpServer {
   readonly activeTransfers: number;
 }
 
-const DEFAULTS = { timeoutMs: 1000, retries: 5, maxBlksize: BLKSIZE_MAX, cacheBytes: 256 * 1024 * 1024 } as const;
+const DEFAULTS = { timeoutMs: 1000, minRtoMs: 40, retries: 5, maxBlksize: BLKSIZE_MAX, maxWindowsize: 64, rateBytesPerSec: 0, maxTransfers: 0, admitWithinMs: 900, cacheBytes: 256 * 1024 * 1024 } as const;
 
 /** IPv4-mapped IPv6 (`::ffff:10.0.0.1`, seen on a dual-stack listener) → the IPv4 address. */
 function plainAddress(address: string): string {
@@ -72,16 +83,26 @@ export function buildTftpServer(deps: TftpServerDeps): TftpServer {
     port: c.port,
     root: c.root,
     timeoutMs: c.timeoutMs ?? DEFAULTS.timeoutMs,
+    minRtoMs: c.minRtoMs ?? DEFAULTS.minRtoMs,
     retries: c.retries ?? DEFAULTS.retries,
     maxBlksize: c.maxBlksize ?? DEFAULTS.maxBlksize,
+    // windows beyond 1024 blocks would make 16-bit ACK numbers ambiguous long before they help
+    maxWindowsize: Math.min(1024, c.maxWindowsize ?? DEFAULTS.maxWindowsize),
+    rateBytesPerSec: c.rateBytesPerSec ?? DEFAULTS.rateBytesPerSec,
+    maxTransfers: c.maxTransfers ?? DEFAULTS.maxTransfers,
+    admitWithinMs: c.admitWithinMs ?? DEFAULTS.admitWithinMs,
     cacheBytes: c.cacheBytes ?? DEFAULTS.cacheBytes,
   };
   const log = deps.log.child({ component: 'tftp' });
   const registry = deps.registry ?? new Registry();
   const metrics: TftpMetrics = createTftpMetrics(registry);
   const files = new FileStore({ root: cfg.root, cacheBytes: cfg.cacheBytes });
+  const scheduler = new TransmitScheduler({ rateBytesPerSec: cfg.rateBytesPerSec });
   /** transfers by client TID `address:port` (a retransmitted RRQ must not start a second transfer) */
-  const sessions = new Map<string, TransferSession | 'opening'>();
+  const sessions = new Map<string, TransferSession | 'opening' | 'waiting'>();
+  /** requests waiting for a transfer slot (FIFO) */
+  const waiting: { req: TftpRequest; client: Peer; key: string; timer: NodeJS.Timeout }[] = [];
+  let running = 0;
   let listener: Socket | undefined;
   let listening = false;
   let closing = false;
@@ -101,7 +122,7 @@ export function buildTftpServer(deps: TftpServerDeps): TftpServer {
     tlog.info({ code, reason: message }, 'tftp request refused');
     publish(Events.tftpTransferFailed, eventData(id, client, req.filename, { error: `refused (ERROR ${code}): ${message}` }));
     const socket = await bindEphemeral(cfg.host);
-    sendPacket(socket, { kind: 'ERROR', code, message }, client, tlog, () => socket.close());
+    sendPacket(scheduler, socket, { kind: 'ERROR', code, message }, client, tlog, true, () => socket.close());
   }
 
   async function startRead(req: TftpRequest, client: Peer, key: string): Promise<void> {
@@ -119,38 +140,63 @@ export function buildTftpServer(deps: TftpServerDeps): TftpServer {
       }
       if (closing) return;
       const data = req.mode === 'netascii' ? toNetascii(file.data) : file.data;
-      const negotiated = negotiateRead(req.options, data.length, { maxBlksize: cfg.maxBlksize });
-      const transfer = new ReadTransfer({ data, blksize: negotiated.blksize, oack: negotiated.oack, maxRetries: cfg.retries });
+      const negotiated = negotiateRead(req.options, data.length, { maxBlksize: cfg.maxBlksize, maxWindowsize: cfg.maxWindowsize });
+      // time decides failure (giveUpMs), not a count: with an RTO of tens of ms a count would be seconds too short
+      const transfer = new ReadTransfer({ data, blksize: negotiated.blksize, windowsize: negotiated.windowsize, oack: negotiated.oack, maxRetries: Number.MAX_SAFE_INTEGER });
+      // RFC 2349: the client resends after `timeout` s; resend at half of it at the latest so it never has to.
+      const maxMs = negotiated.timeoutMs === undefined ? cfg.timeoutMs : Math.min(cfg.timeoutMs, negotiated.timeoutMs / 2);
+      const rto = { initialMs: maxMs, minMs: Math.min(cfg.minRtoMs, maxMs), maxMs, giveUpMs: (cfg.retries + 1) * Math.max(maxMs, negotiated.timeoutMs ?? 0) };
       const socket = await bindEphemeral(cfg.host);
       const session = new TransferSession({
         id,
         client,
         socket,
         transfer,
-        timeoutMs: negotiated.timeoutMs ?? cfg.timeoutMs,
+        rto,
+        scheduler,
         log: tlog,
         metrics,
-        onEnd: (outcome, s) => ended(outcome, s, req, negotiated.blksize, key, tlog),
+        onEnd: (outcome, s) => ended(outcome, s, req, negotiated.blksize, negotiated.windowsize, key, tlog),
       });
       sessions.set(key, session);
       metrics.active.inc();
-      tlog.info({ size: data.length, blksize: negotiated.blksize, oack: negotiated.oack ? Object.fromEntries(negotiated.oack) : undefined }, 'tftp transfer started');
-      publish(Events.tftpTransferStarted, eventData(id, client, req.filename, { blksize: negotiated.blksize }));
+      tlog.info({ size: data.length, blksize: negotiated.blksize, windowsize: negotiated.windowsize, oack: negotiated.oack ? Object.fromEntries(negotiated.oack) : undefined }, 'tftp transfer started');
+      publish(Events.tftpTransferStarted, eventData(id, client, req.filename, { blksize: negotiated.blksize, windowsize: negotiated.windowsize }));
       session.start();
     } catch (err) {
       tlog.error({ err }, 'tftp request failed');
     } finally {
-      if (sessions.get(key) === 'opening') sessions.delete(key);
+      if (sessions.get(key) === 'opening') {
+        sessions.delete(key);
+        release();
+      }
     }
   }
 
-  function ended(outcome: TransferOutcome, s: TransferSession, req: TftpRequest, blksize: number, key: string, tlog: Logger): void {
+  /** A transfer slot is free (or a request was refused): admit the oldest waiting request. */
+  function release(): void {
+    running--;
+    while (waiting.length > 0 && (cfg.maxTransfers === 0 || running < cfg.maxTransfers)) {
+      const w = waiting.shift()!;
+      clearTimeout(w.timer);
+      admit(w.req, w.client, w.key);
+    }
+  }
+
+  function admit(req: TftpRequest, client: Peer, key: string): void {
+    running++;
+    sessions.set(key, 'opening');
+    void startRead(req, client, key);
+  }
+
+  function ended(outcome: TransferOutcome, s: TransferSession, req: TftpRequest, blksize: number, windowsize: number, key: string, tlog: Logger): void {
     if (sessions.get(key) === s) sessions.delete(key);
     metrics.active.dec();
+    release();
     metrics.transfers.inc({ result: outcome.kind });
     const t = s.transfer;
     const durationMs = Math.round(s.elapsedMs * 1000) / 1000;
-    const fields = { bytes: t.bytesSent, durationMs, blksize, retransmissions: t.retransmissions };
+    const fields = { bytes: t.bytesSent, durationMs, blksize, windowsize, retransmissions: t.retransmissions };
     if (outcome.kind === 'completed') {
       metrics.fileBytes.inc(t.size);
       metrics.duration.observe(durationMs / 1000);
@@ -186,15 +232,35 @@ export function buildTftpServer(deps: TftpServerDeps): TftpServer {
       return;
     }
     const key = `${rinfo.address}:${rinfo.port}`;
-    if (sessions.has(key)) {
+    const existing = sessions.get(key);
+    if (existing !== undefined) {
       // The client resent its RRQ because our first answer is late or lost; the transfer's own
-      // timer resends that answer, so a second transfer would only double the traffic.
+      // timer resends that answer, so a second transfer would only double the traffic. The
+      // client is in trouble, though: its datagrams go first from now on.
+      if (typeof existing !== 'string') existing.markTrouble('repeated RRQ');
       metrics.dropped.inc({ reason: 'duplicate_request' });
       log.debug({ client: key }, 'duplicate read request ignored');
       return;
     }
-    sessions.set(key, 'opening');
-    void startRead(packet, client, key);
+    if (closing) return;
+    if (cfg.maxTransfers === 0 || running < cfg.maxTransfers) return admit(packet, client, key);
+    // Saturated: wait for a slot, but never past a PXE ROM's first timeout — a client that gets
+    // no answer in time retries, and many ROMs give up after a few.
+    sessions.set(key, 'waiting');
+    metrics.queued.inc();
+    const entry = {
+      req: packet,
+      client,
+      key,
+      timer: setTimeout(() => {
+        const i = waiting.indexOf(entry);
+        if (i < 0) return;
+        waiting.splice(i, 1);
+        metrics.admittedOverLimit.inc();
+        admit(entry.req, entry.client, entry.key);
+      }, cfg.admitWithinMs),
+    };
+    waiting.push(entry);
   }
 
   return {
@@ -205,7 +271,7 @@ export function buildTftpServer(deps: TftpServerDeps): TftpServer {
       return listening;
     },
     get activeTransfers() {
-      return [...sessions.values()].filter((s) => s !== 'opening').length;
+      return [...sessions.values()].filter((s) => typeof s !== 'string').length;
     },
     async listen(): Promise<Peer> {
       await files.init();
@@ -231,8 +297,10 @@ export function buildTftpServer(deps: TftpServerDeps): TftpServer {
     },
     async close(): Promise<void> {
       closing = true;
-      for (const s of sessions.values()) if (s !== 'opening') s.stop('server shutting down');
+      for (const w of waiting.splice(0)) clearTimeout(w.timer);
+      for (const s of sessions.values()) if (typeof s !== 'string') s.stop('server shutting down');
       sessions.clear();
+      scheduler.close();
       const l = listener;
       listener = undefined;
       listening = false;

@@ -26,14 +26,30 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const log = createLogger('tftp', config.SWARMBOOT_LOG_LEVEL);
   const lifecycle = new Lifecycle(log);
   try {
-    const nc = await connectNats(config.SWARMBOOT_NATS_URL, 'swarmboot-tftp', log);
-    lifecycle.add('nats', () => nc.drain());
-    const bus = new EventBus(nc, 'swarmboot/tftp', log);
+    // Standalone (SWARMBOOT_TFTP_EVENTS=off or SWARMBOOT_NATS_URL=none, `swarmboot tftp --root --listen`): no NATS, no events.
+    const nc = config.SWARMBOOT_TFTP_EVENTS === 'on' && config.SWARMBOOT_NATS_URL !== 'none' ? await connectNats(config.SWARMBOOT_NATS_URL, 'swarmboot-tftp', log) : undefined;
+    if (nc) lifecycle.add('nats', () => nc.drain());
+    const bus = nc ? new EventBus(nc, 'swarmboot/tftp', log) : undefined;
     const registry = new Registry();
-    const server = buildTftpServer({ log, bus, registry, config: { host: listen.host, port: listen.port, root: config.SWARMBOOT_TFTP_ROOT }, onFatal: (err) => lifecycle.fail(err) });
+    const server = buildTftpServer({
+      log,
+      ...(bus ? { bus } : {}),
+      registry,
+      config: {
+        host: listen.host,
+        port: listen.port,
+        root: config.SWARMBOOT_TFTP_ROOT,
+        rateBytesPerSec: config.SWARMBOOT_TFTP_RATE,
+        maxTransfers: config.SWARMBOOT_TFTP_MAX_TRANSFERS,
+        maxWindowsize: config.SWARMBOOT_TFTP_MAX_WINDOWSIZE,
+      },
+      onFatal: (err) => lifecycle.fail(err),
+    });
     await server.listen();
     lifecycle.add('tftp', () => server.close());
-    const opsServer: Server = await startOpsServer({ host: ops.host, port: ops.port, registry, log, checks: { tftp: () => server.listening, nats: () => !nc.isClosed() } });
+    const checks: Record<string, () => boolean> = { tftp: () => server.listening };
+    if (nc) checks['nats'] = () => !nc.isClosed();
+    const opsServer: Server = await startOpsServer({ host: ops.host, port: ops.port, registry, log, checks });
     lifecycle.add('ops', () => {
       const closed = new Promise<void>((resolve) => opsServer.close(() => resolve()));
       opsServer.closeAllConnections();

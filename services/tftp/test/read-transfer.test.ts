@@ -4,8 +4,9 @@ import { ReadTransfer, type TransferStep } from '../src/domain/read-transfer.js'
 import type { TftpPacket } from '../src/protocol/tftp.js';
 
 function data(step: TransferStep): { block: number; length: number } {
-  assert.equal(step.send?.kind, 'DATA', `expected DATA, got ${JSON.stringify(step)}`);
-  const p = step.send as Extract<TftpPacket, { kind: 'DATA' }>;
+  assert.equal(step.send?.length, 1, `expected one packet, got ${JSON.stringify(step)}`);
+  assert.equal(step.send[0]?.kind, 'DATA', `expected DATA, got ${JSON.stringify(step)}`);
+  const p = step.send[0] as Extract<TftpPacket, { kind: 'DATA' }>;
   return { block: p.block, length: p.data.length };
 }
 
@@ -56,7 +57,7 @@ test('OACK first, then DATA 1 after ACK 0', () => {
   const oack = new Map([['tsize', '5']]);
   const t = new ReadTransfer({ data: Buffer.from('hello'), blksize: 512, oack, maxRetries: 3 });
   const first = t.start();
-  assert.deepEqual(first.send, { kind: 'OACK', options: oack });
+  assert.deepEqual(first.send, [{ kind: 'OACK', options: oack }]);
   assert.deepEqual(runToEnd(t, t.onPacket({ kind: 'ACK', block: 0 })), [{ block: 1, length: 5 }]);
 });
 
@@ -76,14 +77,14 @@ test('a timeout resends the last DATA; too many timeouts in a row fail the trans
   const next = t.onPacket({ kind: 'ACK', block: 1 });
   const r1 = t.onTimeout();
   assert.equal(r1.retransmit, true);
-  assert.equal(r1.send, next.send);
+  assert.deepEqual(r1.send, next.send);
   // an ACK in between resets the count of consecutive timeouts
   data(t.onPacket({ kind: 'ACK', block: 2 }));
   assert.equal(t.onTimeout().retransmit, true);
   assert.equal(t.onTimeout().retransmit, true);
   const last = t.onTimeout();
   assert.equal(last.end?.kind, 'failed');
-  assert.deepEqual(last.send, { kind: 'ERROR', code: 0, message: 'transfer timed out' });
+  assert.deepEqual(last.send, [{ kind: 'ERROR', code: 0, message: 'transfer timed out' }]);
   assert.equal(t.retransmissions, 3);
   assert.equal(t.done, true);
   assert.deepEqual(t.onPacket({ kind: 'ACK', block: 3 }), {});
@@ -104,4 +105,60 @@ test('packets that make no sense on a read transfer are ignored', () => {
   const t = new ReadTransfer({ data: Buffer.alloc(1000), blksize: 512, oack: undefined, maxRetries: 3 });
   t.start();
   assert.deepEqual(t.onPacket({ kind: 'DATA', block: 1, data: Buffer.alloc(0) }), { ignored: 'unexpected_opcode' });
+});
+
+/** Block numbers of the DATA packets of a step. */
+function blocks(step: TransferStep): number[] {
+  return (step.send ?? []).map((p) => {
+    assert.equal(p.kind, 'DATA');
+    return (p as Extract<TftpPacket, { kind: 'DATA' }>).block;
+  });
+}
+
+test('windowsize: a window of blocks per ACK; an ACK of the last block moves the window (RFC 7440 §4)', () => {
+  // 10 blocks of 8 bytes + a final empty block = 11 blocks
+  const t = new ReadTransfer({ data: Buffer.alloc(80), blksize: 8, windowsize: 4, oack: new Map([['windowsize', '4']]), maxRetries: 3 });
+  assert.equal(t.start().send?.[0]?.kind, 'OACK');
+  assert.deepEqual(blocks(t.onPacket({ kind: 'ACK', block: 0 })), [1, 2, 3, 4]);
+  assert.deepEqual(blocks(t.onPacket({ kind: 'ACK', block: 4 })), [5, 6, 7, 8]);
+  // the client saw a gap after block 5: it acknowledges 5, the server resumes at 6
+  const gap = t.onPacket({ kind: 'ACK', block: 5 });
+  assert.deepEqual(blocks(gap), [6, 7, 8, 9]);
+  assert.equal(t.retransmissions, 3, 'blocks 6..8 went out twice');
+  // a duplicate ACK (5 again) is not answered
+  assert.deepEqual(t.onPacket({ kind: 'ACK', block: 5 }), { ignored: 'duplicate_ack' });
+  // an ACK beyond what was sent is not believed either
+  assert.deepEqual(t.onPacket({ kind: 'ACK', block: 10 }), { ignored: 'duplicate_ack' });
+  // a timeout resends the whole unacknowledged window
+  const r = t.onTimeout();
+  assert.equal(r.retransmit, true);
+  assert.deepEqual(blocks(r), [6, 7, 8, 9]);
+  assert.deepEqual(blocks(t.onPacket({ kind: 'ACK', block: 9 })), [10, 11]);
+  assert.deepEqual(t.onPacket({ kind: 'ACK', block: 11 }).end, { kind: 'completed' });
+  assert.equal(t.bytesSent, 80);
+});
+
+test('windowsize: block numbers roll over inside a window', () => {
+  const t = new ReadTransfer({ data: Buffer.alloc(65540 * 8), blksize: 8, windowsize: 8, oack: undefined, maxRetries: 3 });
+  let step = t.start();
+  let last = 0;
+  let sent = 0;
+  while (!step.end) {
+    const b = blocks(step);
+    sent += b.length;
+    last = b.at(-1)!;
+    step = t.onPacket({ kind: 'ACK', block: last });
+  }
+  assert.deepEqual(step.end, { kind: 'completed' });
+  assert.equal(sent, 65541);
+  assert.equal(last, 65541 & 0xffff);
+  assert.equal(t.retransmissions, 0);
+});
+
+test('the driver may fail a transfer on its time budget (giveUp) before the count of retries', () => {
+  const t = new ReadTransfer({ data: Buffer.alloc(100), blksize: 512, oack: undefined, maxRetries: 100 });
+  t.start();
+  const s = t.onTimeout(true);
+  assert.equal(s.end?.kind, 'failed');
+  assert.equal(s.send?.[0]?.kind, 'ERROR');
 });

@@ -3,6 +3,7 @@ import type { Logger } from '@swarmboot/kit';
 import { decodeTftp, encodeTftp, TftpErrorCode, type TftpPacket } from '../protocol/tftp.js';
 import type { ReadTransfer, TransferOutcome, TransferStep } from '../domain/read-transfer.js';
 import type { TftpMetrics } from './metrics.js';
+import type { TransmitScheduler } from './scheduler.js';
 
 export interface Peer {
   readonly address: string;
@@ -23,15 +24,34 @@ export async function bindEphemeral(host: string): Promise<Socket> {
 }
 
 /**
- * Encodes and sends one packet; `done` runs once the datagram has left (or failed to). A send
- * error is logged, not thrown: for the protocol it is a lost packet, which the timer covers.
+ * Encodes one packet and hands it to the scheduler; `done` runs once the datagram has left (or
+ * failed to). A send error is logged, not thrown: for the protocol it is a lost packet, which the
+ * timer covers.
  */
-export function sendPacket(socket: Socket, packet: TftpPacket, to: Peer, log: Logger, done?: () => void): void {
-  const bytes = encodeTftp(packet);
-  socket.send(bytes, to.port, to.address, (err) => {
-    if (err) log.warn({ err, kind: packet.kind, to: `${to.address}:${to.port}` }, 'tftp send failed');
-    done?.();
+export function sendPacket(scheduler: TransmitScheduler, socket: Socket, packet: TftpPacket, to: Peer, log: Logger, urgent: boolean, done?: (at: number) => void): void {
+  scheduler.enqueue({
+    socket,
+    bytes: encodeTftp(packet),
+    address: to.address,
+    port: to.port,
+    urgent,
+    onSent: (err, at) => {
+      if (err) log.debug({ err, kind: packet.kind, to: `${to.address}:${to.port}` }, 'tftp send failed');
+      done?.(at);
+    },
   });
+}
+
+/** Retransmission-timer policy of a transfer (ms). */
+export interface RtoPolicy {
+  /** RTO before the first RTT sample */
+  readonly initialMs: number;
+  /** lower clamp: below this, event-loop jitter alone would cause spurious resends */
+  readonly minMs: number;
+  /** upper clamp: kept well under the client's own timeout so the server always resends first */
+  readonly maxMs: number;
+  /** no progress for this long fails the transfer */
+  readonly giveUpMs: number;
 }
 
 export interface TransferSessionOptions {
@@ -40,8 +60,8 @@ export interface TransferSessionOptions {
   /** a socket bound for this transfer only; the session closes it */
   readonly socket: Socket;
   readonly transfer: ReadTransfer;
-  /** retransmission timeout (ms) */
-  readonly timeoutMs: number;
+  readonly rto: RtoPolicy;
+  readonly scheduler: TransmitScheduler;
   readonly log: Logger;
   readonly metrics: TftpMetrics;
   readonly onEnd: (outcome: TransferOutcome, session: TransferSession) => void;
@@ -49,16 +69,33 @@ export interface TransferSessionOptions {
 
 /**
  * Drives one ReadTransfer over its own socket: feeds it the client's packets and the
- * retransmission timer, and performs its steps. Everything the transfer sends goes through
- * `send()` — the one place where pacing or loss-priority policies can later hook in.
- * Packets from another TID get ERROR 5 and do not disturb the transfer (RFC 1350 §4).
+ * retransmission timer, and performs its steps through the process-wide TransmitScheduler.
+ *
+ * Timers (RFC 6298 applied to TFTP): SRTT/RTTVAR per transfer from the time the last datagram
+ * of a window actually left to the ACK that answered it (Karn: never from a resent window);
+ * RTO = SRTT + max(1 ms, 4·RTTVAR), clamped to [minMs, maxMs], doubled on each consecutive
+ * timeout. The timer starts when the last datagram of a batch leaves the scheduler, so time
+ * spent waiting for the rate budget never looks like loss. A transfer that showed loss (timer
+ * fired, duplicate ACK, repeated RRQ) is "in trouble": its datagrams go urgent until it makes
+ * progress again. Packets from another TID get ERROR 5 and do not disturb the transfer.
  */
 export class TransferSession {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private socketClosed = false;
-  /** datagrams handed to the socket and not yet sent: the socket closes when this reaches 0 */
+  /** datagrams handed to the scheduler and not yet sent: the socket closes when this reaches 0 */
   private pending = 0;
+  /** bumped per batch: only the last datagram of the newest batch arms the timer */
+  private batch = 0;
+  private lastDeparture: number | undefined;
+  private lastBatchResent = false;
+  private srtt: number | undefined;
+  private rttvar = 0;
+  private backoff = 0;
+  private lastProgress = performance.now();
+  private countedRetransmissions = 0;
+  /** showed loss; cleared on progress */
+  trouble = false;
   readonly startedAt = performance.now();
 
   constructor(private readonly opts: TransferSessionOptions) {
@@ -86,8 +123,22 @@ export class TransferSession {
     return performance.now() - this.startedAt;
   }
 
+  /** Current retransmission timeout (ms), before backoff. */
+  get rtoMs(): number {
+    const { initialMs, minMs, maxMs } = this.opts.rto;
+    const base = this.srtt === undefined ? initialMs : this.srtt + Math.max(1, 4 * this.rttvar);
+    return Math.min(maxMs, Math.max(minMs, base));
+  }
+
   start(): void {
     this.perform(this.opts.transfer.start());
+  }
+
+  /** The client sent its RRQ again: our answer is late or lost. */
+  markTrouble(why: string): void {
+    if (this.closed) return;
+    if (!this.trouble) this.opts.log.debug({ why }, 'client in trouble: its datagrams go first');
+    this.trouble = true;
   }
 
   /** Ends the transfer from outside (shutdown): reported as failed with `reason`. */
@@ -110,10 +161,31 @@ export class TransferSession {
       this.opts.metrics.dropped.inc({ reason: 'unknown_tid' });
       this.opts.log.warn({ from: `${rinfo.address}:${rinfo.port}`, kind: packet.kind }, 'packet from an unknown transfer ID');
       // never answer an ERROR with an ERROR: two confused peers would ping-pong forever
-      if (packet.kind !== 'ERROR') this.send({ kind: 'ERROR', code: TftpErrorCode.unknownTransferId, message: 'Unknown transfer ID' }, rinfo);
+      if (packet.kind !== 'ERROR') this.sendOne({ kind: 'ERROR', code: TftpErrorCode.unknownTransferId, message: 'Unknown transfer ID' }, rinfo, false);
       return;
     }
-    this.perform(this.opts.transfer.onPacket(packet));
+    const now = performance.now();
+    const step = this.opts.transfer.onPacket(packet);
+    if (step.progress || step.end?.kind === 'completed') this.onProgress(now);
+    if (step.ignored === 'duplicate_ack') this.markTrouble('duplicate ACK');
+    this.perform(step);
+  }
+
+  private onProgress(now: number): void {
+    // Karn's algorithm: an ACK after a resend is ambiguous, no sample.
+    if (this.lastDeparture !== undefined && !this.lastBatchResent && now >= this.lastDeparture) {
+      const r = now - this.lastDeparture;
+      if (this.srtt === undefined) {
+        this.srtt = r;
+        this.rttvar = r / 2;
+      } else {
+        this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
+        this.srtt = 0.875 * this.srtt + 0.125 * r;
+      }
+    }
+    this.backoff = 0;
+    this.lastProgress = now;
+    this.trouble = false;
   }
 
   private perform(step: TransferStep): void {
@@ -122,24 +194,42 @@ export class TransferSession {
       this.opts.metrics.dropped.inc({ reason: step.ignored });
       this.opts.log.debug({ reason: step.ignored }, 'packet ignored');
     }
-    if (step.send) {
-      this.send(step.send, this.opts.client, step.retransmit === true);
-      // the timer runs from the last send; an ignored packet (duplicate ACK) does not re-arm it
-      if (!step.end) this.arm();
+    if (step.send && step.send.length > 0) this.sendBatch(step.send, step.retransmit === true, !step.end);
+    const resent = this.opts.transfer.retransmissions;
+    if (resent > this.countedRetransmissions) {
+      this.opts.metrics.retransmissions.inc(resent - this.countedRetransmissions);
+      this.countedRetransmissions = resent;
     }
     if (step.end) this.finish(step.end);
   }
 
-  /** The single send path of a transfer. */
-  private send(packet: TftpPacket, to: Peer, retransmit = false): void {
-    if (packet.kind === 'DATA') this.opts.metrics.sentBytes.inc(packet.data.length);
+  /** The single send path of a transfer: a batch (window) through the scheduler; the last datagram to leave arms the timer. */
+  private sendBatch(packets: readonly TftpPacket[], retransmit: boolean, arm: boolean): void {
+    const batch = ++this.batch;
+    this.disarm();
+    this.lastBatchResent = retransmit;
+    // a new transfer's first answer and a client in trouble go first
+    const urgent = this.trouble || !this.opts.transfer.started;
+    const m = this.opts.metrics;
+    packets.forEach((packet, i) => {
+      if (packet.kind === 'DATA') m.sentBytes.inc(packet.data.length);
+      const last = i === packets.length - 1;
+      this.sendOne(packet, this.opts.client, urgent, last && arm ? (at) => {
+        if (batch !== this.batch || this.closed) return;
+        this.lastDeparture = at;
+        this.arm();
+      } : undefined);
+    });
     if (retransmit) {
-      this.opts.metrics.retransmissions.inc();
-      this.opts.log.debug({ kind: packet.kind, block: packet.kind === 'DATA' ? packet.block : undefined }, 'retransmit after timeout');
+      this.opts.log.debug({ packets: packets.length, rtoMs: this.rtoMs }, 'retransmit after timeout');
     }
+  }
+
+  private sendOne(packet: TftpPacket, to: Peer, urgent: boolean, onSent?: (at: number) => void): void {
     this.pending++;
-    sendPacket(this.opts.socket, packet, to, this.opts.log, () => {
+    sendPacket(this.opts.scheduler, this.opts.socket, packet, to, this.opts.log, urgent, (at) => {
       this.pending--;
+      onSent?.(at);
       this.closeSocketWhenIdle();
     });
   }
@@ -154,19 +244,28 @@ export class TransferSession {
     }
   }
 
-  private arm(): void {
+  private disarm(): void {
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(): void {
+    this.disarm();
+    const delay = Math.min(this.opts.rto.maxMs, this.rtoMs * 2 ** this.backoff);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.perform(this.opts.transfer.onTimeout());
-    }, this.opts.timeoutMs);
+      if (this.closed) return;
+      const giveUp = performance.now() - this.lastProgress >= this.opts.rto.giveUpMs;
+      this.backoff = Math.min(this.backoff + 1, 16);
+      this.markTrouble('retransmission timer');
+      this.perform(this.opts.transfer.onTimeout(giveUp));
+    }, delay);
   }
 
   private finish(outcome: TransferOutcome): void {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    // a final ERROR still in the socket's queue leaves before the socket closes
+    this.disarm();
+    // a final ERROR still in the scheduler's queue leaves before the socket closes
     this.closeSocketWhenIdle();
     this.opts.onEnd(outcome, this);
   }

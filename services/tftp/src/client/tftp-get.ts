@@ -15,6 +15,8 @@ export interface TftpGetOptions {
   readonly blksize?: number;
   /** ask the transfer size (RFC 2349: the RRQ carries tsize 0, the OACK the file size) */
   readonly tsize?: boolean;
+  /** ask this windowsize (RFC 7440, 1..65535 blocks per ACK); not asked when absent (lock-step) */
+  readonly windowsize?: number;
   /** local address to send from — a node's own IP (e.g. 127.77.1.5), so the server sees the node */
   readonly localAddress?: string;
   /** retransmission timeout (ms), default 1000 */
@@ -29,12 +31,14 @@ export interface TftpGetResult {
   readonly tsize?: number;
   /** the block size used (bytes) */
   readonly blksize: number;
+  /** the windowsize used (blocks per ACK; 1 when not negotiated) */
+  readonly windowsize: number;
   /** packets this client resent after a timeout (the RRQ or its last ACK) */
   readonly retransmissions: number;
 }
 
 /**
- * Downloads one file over TFTP (RFC 1350, octet mode, lock-step) with the RFC 2347 options asked
+ * Downloads one file over TFTP (RFC 1350, octet mode; lock-step or RFC 7440 windows) with the RFC 2347 options asked
  * in `opts`. Handles an OACK (answered with ACK 0) or a plain DATA 1, acknowledges each block,
  * follows block numbers past 65535 (rollover to 0), resends its last packet on timeout, answers
  * packets from a foreign TID with ERROR 5, and after the final ACK lingers one timeout to re-ACK a
@@ -53,6 +57,12 @@ export async function tftpGet(opts: TftpGetOptions): Promise<TftpGetResult> {
     asked.set('blksize', String(opts.blksize));
   }
   if (opts.tsize) asked.set('tsize', '0');
+  if (opts.windowsize !== undefined) {
+    if (!Number.isInteger(opts.windowsize) || opts.windowsize < 1 || opts.windowsize > 65535) {
+      throw new SwarmbootError('TFTP_INVALID_ARGUMENT', `windowsize ${opts.windowsize} is outside 1..65535 (RFC 7440)`);
+    }
+    asked.set('windowsize', String(opts.windowsize));
+  }
 
   const family = isIPv6(opts.localAddress ?? opts.host) ? 'udp6' : 'udp4';
   const socket = createSocket(family);
@@ -68,6 +78,11 @@ export async function tftpGet(opts: TftpGetOptions): Promise<TftpGetResult> {
     const listener = { address: opts.host, port: opts.port };
     let server: { address: string; port: number } | undefined;
     let blksize = DEFAULT_BLKSIZE;
+    let windowsize = 1;
+    /** in-order blocks received since our last ACK */
+    let inWindow = 0;
+    /** a gap in this window was already reported (one ACK per gap, not one per stray block) */
+    let gapReported = false;
     let tsize: number | undefined;
     /** the next DATA block expected (unbounded count; on the wire modulo 65536) */
     let expected = 1;
@@ -115,7 +130,7 @@ export async function tftpGet(opts: TftpGetOptions): Promise<TftpGetResult> {
       settled = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
-      resolve({ data: Buffer.concat(chunks), blksize, retransmissions, ...(tsize === undefined ? {} : { tsize }) });
+      resolve({ data: Buffer.concat(chunks), blksize, windowsize, retransmissions, ...(tsize === undefined ? {} : { tsize }) });
       // Dally: if our final ACK is lost the server resends the last block; answer it for one timeout.
       socket.unref();
       setTimeout(close, timeoutMs).unref();
@@ -129,6 +144,11 @@ export async function tftpGet(opts: TftpGetOptions): Promise<TftpGetResult> {
       }
       timeouts++;
       retransmissions++;
+      if (windowsize > 1 && server && expected > 1) {
+        // mid-window: acknowledge what arrived in order, the server resumes after it
+        inWindow = 0;
+        last = { packet: { kind: 'ACK', block: (expected - 1) & 0xffff }, to: server };
+      }
       send(last.packet, last.to);
       arm();
     }
@@ -166,6 +186,9 @@ export async function tftpGet(opts: TftpGetOptions): Promise<TftpGetResult> {
             if (name === 'blksize') {
               if (!(n >= BLKSIZE_MIN && n <= Number(asked.get('blksize')))) return protocolError(TftpErrorCode.optionsRefused, `OACK blksize ${value} is not within ${BLKSIZE_MIN}..${asked.get('blksize')}`);
               blksize = n;
+            } else if (name === 'windowsize') {
+              if (!(n >= 1 && n <= Number(asked.get('windowsize')))) return protocolError(TftpErrorCode.optionsRefused, `OACK windowsize ${value} is not within 1..${asked.get('windowsize')}`);
+              windowsize = n;
             } else if (name === 'tsize') {
               if (Number.isNaN(n)) return protocolError(TftpErrorCode.optionsRefused, `OACK tsize ${value} is not a number`);
               tsize = n;
@@ -181,13 +204,25 @@ export async function tftpGet(opts: TftpGetOptions): Promise<TftpGetResult> {
             chunks.push(packet.data);
             timeouts = 0;
             expected++;
+            inWindow++;
+            gapReported = false;
             if (packet.data.length < blksize) {
               send({ kind: 'ACK', block: packet.block }, from);
               finish();
-            } else transmit({ kind: 'ACK', block: packet.block }, from);
-          } else if (packet.block === ((expected - 1) & 0xffff) && expected > 1) {
+            } else if (inWindow >= windowsize) {
+              // RFC 7440 §4: acknowledge the last block of each window
+              inWindow = 0;
+              transmit({ kind: 'ACK', block: packet.block }, from);
+            } else arm();
+          } else if (windowsize === 1 && packet.block === ((expected - 1) & 0xffff) && expected > 1) {
             // The server timed out waiting for our ACK (it was lost): acknowledge again.
             send({ kind: 'ACK', block: packet.block }, from);
+          } else if (windowsize > 1 && !gapReported && expected > 1) {
+            // A block out of order: report the last one received in order, once, so the
+            // server resumes right after it (RFC 7440 §4) instead of waiting for its timer.
+            gapReported = true;
+            inWindow = 0;
+            transmit({ kind: 'ACK', block: (expected - 1) & 0xffff }, from);
           }
           return;
         }

@@ -8,10 +8,15 @@ export const BLKSIZE_MAX = 65464;
 /** RFC 2349: valid timeout values are 1..255 seconds. */
 export const TIMEOUT_MIN_S = 1;
 export const TIMEOUT_MAX_S = 255;
+/** RFC 7440: valid windowsize values are 1..65535 blocks. */
+export const WINDOWSIZE_MIN = 1;
+export const WINDOWSIZE_MAX = 65535;
 
 export interface NegotiationLimits {
   /** largest blksize the server grants (bytes, ≤ 65464); bigger requests get this value (RFC 2348 allows a smaller reply) */
   readonly maxBlksize: number;
+  /** largest windowsize granted (blocks, ≥ 1); bigger requests get this value (RFC 7440 §4: the server may answer a smaller one); 1 declines windowsize */
+  readonly maxWindowsize?: number;
 }
 
 export interface NegotiatedRead {
@@ -19,8 +24,8 @@ export interface NegotiatedRead {
   readonly blksize: number;
   /** retransmission timeout asked by the client (ms), when it asked one we accept */
   readonly timeoutMs: number | undefined;
-  /** RFC 7440 windowsize; always 1 (lock-step) until windowsize is negotiated */
-  readonly windowsize: 1;
+  /** RFC 7440 windowsize (blocks sent before waiting for an ACK); 1 = lock-step (RFC 1350) */
+  readonly windowsize: number;
   /** the OACK to send: only the options the client asked and the server accepts; undefined → answer with DATA 1 (RFC 2347) */
   readonly oack: ReadonlyMap<string, string> | undefined;
 }
@@ -31,7 +36,7 @@ function integer(value: string): number | undefined {
 }
 
 /**
- * Option negotiation for a read request (RFC 2347, 2348, 2349). `size` is the number of bytes
+ * Option negotiation for a read request (RFC 2347, 2348, 2349, 7440). `size` is the number of bytes
  * that will be sent (the file, after any netascii conversion). Unknown or out-of-range options
  * are left out of the OACK, which is how RFC 2347 lets a server decline an option.
  */
@@ -39,6 +44,8 @@ export function negotiateRead(requested: TftpOptions, size: number, limits: Nego
   const oack = new Map<string, string>();
   let blksize = DEFAULT_BLKSIZE;
   let timeoutMs: number | undefined;
+  let windowsize = 1;
+  const maxWindow = Math.max(1, Math.min(limits.maxWindowsize ?? 1, WINDOWSIZE_MAX));
   for (const [name, value] of requested) {
     const n = integer(value);
     if (n === undefined) continue;
@@ -58,10 +65,16 @@ export function negotiateRead(requested: TftpOptions, size: number, limits: Nego
         timeoutMs = n * 1000;
         oack.set('timeout', String(n));
         break;
+      case 'windowsize':
+        // RFC 7440 §4: never more than the client asked; a server limit answers a smaller value.
+        if (n < WINDOWSIZE_MIN || n > WINDOWSIZE_MAX || maxWindow <= 1) break;
+        windowsize = Math.min(n, maxWindow);
+        oack.set('windowsize', String(windowsize));
+        break;
       default:
-        // windowsize (RFC 7440) and everything else: declined for now by leaving it out.
+        // everything else (multicast, rollover, …): declined by leaving it out (RFC 2347).
         break;
     }
   }
-  return { blksize, timeoutMs, windowsize: 1, oack: oack.size > 0 ? oack : undefined };
+  return { blksize, timeoutMs, windowsize, oack: oack.size > 0 ? oack : undefined };
 }

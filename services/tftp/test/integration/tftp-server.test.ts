@@ -60,7 +60,7 @@ before(async () => {
   bus.subscribe(Events.tftpTransferCompleted, (d) => completed.push(d));
   bus.subscribe(Events.tftpTransferFailed, (d) => failed.push(d));
   await nc.flush();
-  server = buildTftpServer({ log, bus, config: { host: HOST, port: 0, root, timeoutMs: TIMEOUT_MS, retries: 2 } });
+  server = buildTftpServer({ log, bus, config: { host: HOST, port: 0, root, timeoutMs: TIMEOUT_MS, minRtoMs: TIMEOUT_MS, retries: 2 } });
   port = (await server.listen()).port;
 });
 
@@ -297,8 +297,8 @@ test('ERROR 8 after the OACK (UEFI tsize probe) ends the transfer quietly', asyn
     peer.send({ kind: 'RRQ', filename: 'probe.bin', mode: 'octet', options: new Map([['tsize', '0'], ['windowsize', '8']]) }, port);
     const oack = await peer.next();
     assert.equal(oack?.packet.kind, 'OACK');
-    // only the asked and accepted option comes back; windowsize is not negotiated yet
-    assert.deepEqual(oack?.packet.kind === 'OACK' && [...oack.packet.options], [['tsize', String(FILES['probe.bin']!.length)]]);
+    // only the asked and accepted options come back, in the order asked
+    assert.deepEqual(oack?.packet.kind === 'OACK' && [...oack.packet.options], [['tsize', String(FILES['probe.bin']!.length)], ['windowsize', '8']]);
     peer.send({ kind: 'ERROR', code: 8, message: 'tsize probe' }, oack!.from.port);
     await waitFor('aborted transfer counted', async () => (await metric('swarmboot_tftp_transfers_total', { result: 'aborted' })) === abortedBefore + 1);
     assert.equal(await peer.next(TIMEOUT_MS * 2), undefined, 'no resend after the probe ended');
