@@ -34,13 +34,45 @@ const program = new Command('swarmboot')
   .showHelpAfterError();
 
 for (const svc of [...SERVICES, 'agent'] as const) {
-  program
+  const cmd = program
     .command(svc)
-    .description(svc === 'agent' ? 'run the node agent (one emulated node), configured by SWARMBOOT_AGENT_* env' : `run the ${svc} service, configured by SWARMBOOT_* env (see README)`)
-    .action(async () => {
-      const main = await serviceMains[svc]();
-      await main(process.env);
-    });
+    .description(svc === 'agent' ? 'run the node agent (one emulated node), configured by SWARMBOOT_AGENT_* env' : `run the ${svc} service, configured by SWARMBOOT_* env (see README)`);
+  if (svc === 'dhcp') {
+    // standalone DHCP / proxyDHCP server: services/dhcp/README.md documents the file
+    cmd
+      .option('--config <file>', 'JSON or YAML config file (SWARMBOOT_DHCP_CONFIG)')
+      .option('--redis <url>', 'Redis URL (SWARMBOOT_REDIS_URL)')
+      .option('--nats <url>', "NATS URL, or 'none' to run without events (SWARMBOOT_NATS_URL)");
+  } else if (svc === 'tftp') {
+    // standalone TFTP server: with --root, no NATS and no events unless --nats is given
+    cmd
+      .option('--root <dir>', 'served directory (SWARMBOOT_TFTP_ROOT); runs standalone, without NATS, unless --nats is given')
+      .option('--listen <addr:port>', 'UDP listen address (SWARMBOOT_TFTP_LISTEN)')
+      .option('--rate <bytes/s>', 'total send budget, 0 = unpaced (SWARMBOOT_TFTP_RATE)')
+      .option('--max-transfers <n>', 'transfers sending at once, 0 = no limit (SWARMBOOT_TFTP_MAX_TRANSFERS)')
+      .option('--ops <addr:port>', '/healthz and /metrics (SWARMBOOT_OPS_LISTEN)')
+      .option('--nats <url>', "NATS URL, or 'none' to run without events (SWARMBOOT_NATS_URL)");
+  }
+  cmd.action(async (o: { config?: string; redis?: string; nats?: string; root?: string; listen?: string; rate?: string; maxTransfers?: string; ops?: string }) => {
+    const env = { ...process.env };
+    if (svc === 'tftp') {
+      if (o.root !== undefined) {
+        env['SWARMBOOT_TFTP_ROOT'] = resolve(o.root);
+        if (o.nats === undefined) env['SWARMBOOT_TFTP_EVENTS'] = 'off';
+        // standalone: keep the ops endpoint off the machine's interfaces unless asked
+        env['SWARMBOOT_OPS_LISTEN'] ??= '127.0.0.1:0';
+      }
+      if (o.listen !== undefined) env['SWARMBOOT_TFTP_LISTEN'] = o.listen;
+      if (o.rate !== undefined) env['SWARMBOOT_TFTP_RATE'] = o.rate;
+      if (o.maxTransfers !== undefined) env['SWARMBOOT_TFTP_MAX_TRANSFERS'] = o.maxTransfers;
+      if (o.ops !== undefined) env['SWARMBOOT_OPS_LISTEN'] = o.ops;
+    }
+    if (o.config !== undefined) env['SWARMBOOT_DHCP_CONFIG'] = resolve(o.config);
+    if (o.redis !== undefined) env['SWARMBOOT_REDIS_URL'] = o.redis;
+    if (o.nats !== undefined) env['SWARMBOOT_NATS_URL'] = o.nats;
+    const main = await serviceMains[svc]();
+    await main(env);
+  });
 }
 
 program

@@ -69,6 +69,12 @@ export interface DhcpSettings {
   /** bound on one lease store operation (ms); past it the request is dropped; default 2000 */
   storeTimeoutMs?: number;
   queue?: QueueSettings;
+  /**
+   * SO_REUSEADDR on the sockets, so that a replica bound to a specific address and one bound to
+   * 0.0.0.0 share a netns (Linux delivers unicast to the more specific bind). Default false: two
+   * servers on the same address and port should fail loudly.
+   */
+  reuseAddr?: boolean;
 }
 
 export interface DhcpServerDeps {
@@ -520,7 +526,7 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
         return;
       }
       replies.inc({ type: messageTypeName(type) });
-      log.debug({ to: `${to.address}:${to.port}`, type: messageTypeName(type), yiaddr: outcome.message.yiaddr }, 'replied');
+      log.debug({ to: `${to.address}:${to.port}`, type: messageTypeName(type), chaddr: formatMac(outcome.message.chaddr), yiaddr: outcome.message.yiaddr }, 'replied');
       if (lease !== undefined) publishLease(lease);
     });
   }
@@ -587,7 +593,7 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
   }
 
   async function bind(host: string, port: number, which: 'main' | 'proxy'): Promise<Socket> {
-    const s = createSocket({ type: 'udp4' });
+    const s = createSocket({ type: 'udp4', reuseAddr: cfg.reuseAddr === true });
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
       s.bind(port, host, () => {

@@ -55,6 +55,7 @@ export const DhcpFileSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    reuseAddr: Type.Optional(Type.Boolean()),
     redisUrl: Type.Optional(Type.String()),
     natsUrl: Type.Optional(Type.String()),
     opsListen: Type.Optional(Type.String()),
@@ -194,6 +195,7 @@ export function loadDhcpConfig(env: Record<string, string | undefined>): DhcpCon
     ...(file?.offerReserveSeconds === undefined ? {} : { offerReserveSeconds: file.offerReserveSeconds }),
     ...(file?.declineQuarantineSeconds === undefined ? {} : { declineQuarantineSeconds: file.declineQuarantineSeconds }),
     ...(file?.queue === undefined ? {} : { queue: file.queue }),
+    ...(file?.reuseAddr === undefined ? {} : { reuseAddr: file.reuseAddr }),
   };
   return { env: e, settings: Object.freeze(settings), ops };
 }
