@@ -22,6 +22,8 @@ export interface SeederAppConfig {
   uploadLimit: number;
   /** BitTorrent TCP port; 0 picks a free one */
   torrentPort: number;
+  /** super-seeding (BEP 16): pieces offered to each peer at a time; 0 = plain seeding (default 4) */
+  superSeedPieces?: number;
 }
 
 export interface SeederDeps {
@@ -67,6 +69,7 @@ export function buildSeederApp(deps: SeederDeps): FastifyInstance {
     peerId: seederPeerId(),
     torrentPort: deps.config.torrentPort,
     uploadLimit: deps.config.uploadLimit,
+    superSeedPieces: deps.config.superSeedPieces ?? 4,
     announce: [deps.config.announceUrl],
     ...(deps.onError ? { onError: deps.onError } : {}),
   });

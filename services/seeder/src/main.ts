@@ -30,6 +30,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
         publicUrl: config.SWARMBOOT_SEEDER_PUBLIC_URL,
         announceUrl: config.SWARMBOOT_TRACKER_ANNOUNCE_URL,
         uploadLimit: config.SWARMBOOT_SEEDER_UPLOAD_LIMIT,
+        superSeedPieces: config.SWARMBOOT_SEEDER_SUPER_SEED,
         torrentPort: config.SWARMBOOT_SEEDER_TORRENT_PORT,
       },
       onError: (err) => lifecycle.fail(err),

@@ -1,6 +1,7 @@
 import WebTorrent, { type Torrent } from 'webtorrent';
 import { SwarmbootError } from '@swarmboot/contracts';
 import type { Logger } from '@swarmboot/kit';
+import { superSeed } from './super-seed.js';
 
 export interface SwarmOptions {
   log: Logger;
@@ -10,6 +11,8 @@ export interface SwarmOptions {
   torrentPort: number;
   /** bytes/s over all torrents; 0 for no limit */
   uploadLimit: number;
+  /** super-seeding (BEP 16): pieces offered to each peer at a time; 0 advertises every piece (plain seeding) */
+  superSeedPieces?: number;
   /** tracker announce URLs, used on top of those in each .torrent */
   announce: string[];
   /** called when the client fails after start (its listener died) */
@@ -83,6 +86,8 @@ export class TorrentSwarm {
     const client = this.requireClient();
     const log = this.log.child({ image: opts.name });
     const torrent = client.add(Buffer.from(torrentFile), { path: dir, skipVerify: opts.skipVerify, announce: this.opts.announce });
+    // before any wire: the policy replaces each wire's opening bitfield
+    if ((this.opts.superSeedPieces ?? 0) > 0) superSeed(torrent, this.opts.superSeedPieces ?? 0);
     torrent.on('warning', (err: Error) => log.warn({ infoHash: torrent.infoHash, reason: err.message }, 'torrent warning'));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(new SwarmbootError('SEEDER_SEED_FAILED', `cannot seed ${opts.name}: ${err.message}`, { cause: err }));

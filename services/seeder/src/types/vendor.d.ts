@@ -57,6 +57,8 @@ declare module 'webtorrent' {
     readonly name: string;
     readonly length: number;
     readonly pieceLength: number;
+    /** one entry per piece (null once verified) */
+    readonly pieces: readonly unknown[];
     readonly ready: boolean;
     readonly done: boolean;
     readonly destroyed: boolean;

@@ -1,0 +1,64 @@
+import type { Torrent } from 'webtorrent';
+import { PieceOffers } from '../domain/piece-offers.js';
+
+/** The parts of a bittorrent-protocol wire the super-seeding wrapper touches. */
+interface OfferWire {
+  hasFast: boolean;
+  destroyed?: boolean;
+  peerPieces: { get(index: number): boolean };
+  bitfield(bf: unknown): void;
+  haveAll(): void;
+  haveNone(): void;
+  have(index: number): void;
+  on(event: 'have', fn: (index: number) => void): void;
+  on(event: 'bitfield', fn: () => void): void;
+  on(event: 'close', fn: () => void): void;
+}
+
+/**
+ * Super-seeding (BEP 16) for a webtorrent torrent that has every piece. webtorrent has none, so
+ * each new wire's opening BITFIELD / HAVE ALL is replaced by "nothing" (an empty bitfield, or
+ * HAVE NONE with the fast extension, BEP 6) and the peer is offered `perPeer` pieces by HAVE
+ * (PieceOffers decides which). When the peer announces one of them (HAVE: it has the piece,
+ * from us or from another peer), the next is offered. Requests are served as before: a peer can
+ * still ask for anything, it just learns of pieces one at a time.
+ */
+export function superSeed(torrent: Torrent, perPeer: number): void {
+  let offers: PieceOffers | undefined;
+  torrent.on('wire', (raw: unknown) => {
+    const wire = raw as OfferWire;
+    const mine = new Set<number>();
+    const originalBitfield = wire.bitfield.bind(wire);
+    let started = false;
+    const refill = (): void => {
+      if (wire.destroyed) return;
+      offers ??= new PieceOffers(torrent.pieces.length);
+      while (mine.size < perPeer) {
+        const i = offers.next((k) => wire.peerPieces.get(k), mine);
+        if (i < 0) return; // the peer has, or was offered, every piece
+        mine.add(i);
+        wire.have(i);
+      }
+    };
+    const start = (): void => {
+      started = true;
+      queueMicrotask(refill);
+    };
+    // webtorrent calls exactly one of these right after the handshake (_onWireWithMetadata)
+    wire.bitfield = () => {
+      originalBitfield(new Uint8Array(Math.ceil(torrent.pieces.length / 8)));
+      start();
+    };
+    wire.haveAll = () => {
+      wire.haveNone();
+      start();
+    };
+    wire.on('have', (index) => {
+      if (mine.delete(index) && started) refill();
+    });
+    wire.on('bitfield', () => {
+      if (started) refill();
+    });
+    wire.on('close', () => mine.clear());
+  });
+}
