@@ -14,7 +14,7 @@ declare -A want=(
   [nats-server]=nats-server [redis-server]=redis-server [debootstrap]=debootstrap [tar]=tar
   [tftp]=tftp-hpa [atftp]=atftp [in.tftpd]=tftpd-hpa [dnsmasq]=dnsmasq [curl]=curl
   [udhcpc]=udhcpc [dhclient]=isc-dhcp-client [perfdhcp]=kea-admin [kea-dhcp4]=kea-dhcp4-server
-  [ip]=iproute2 [nft]=nftables [logger]=bsdutils
+  [ip]=iproute2 [nft]=nftables [logger]=bsdutils [aria2c]=aria2 [transmission-cli]=transmission-cli
 )
 pkgs=()
 for cmd in "${!want[@]}"; do
