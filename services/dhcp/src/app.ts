@@ -236,7 +236,7 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
     // something else again — keyed by option 61 one machine would hold two or three addresses
     // through one install; keyed by chaddr it holds one.
     const clientId = getClientId(req);
-    if (clientId !== undefined && r.kind === 'other') r.key = `id:${clientId.toString('hex')}`;
+    if (clientId !== undefined && r.kind === 'other' && r.arch === undefined) r.key = `id:${clientId.toString('hex')}`;
     return r;
   }
 
