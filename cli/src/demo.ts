@@ -175,10 +175,18 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     await Promise.race([Promise.all(agents.map((a) => (a.exitCode !== null ? undefined : new Promise((r) => a.once('exit', r))))), sleep(30_000)]);
     return summarize(dep, image, wallTimeMs, { total, nodesWithLines }, workDir);
   } finally {
-    for (const a of agents) if (a.exitCode === null) a.kill('SIGTERM');
+    await stopAll(agents);
     await stack.stop();
     if (!keep) await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** SIGTERM, then SIGKILL after 5 s for an agent whose event loop is too busy to handle it. */
+async function stopAll(procs: ChildProcess[]): Promise<void> {
+  const running = procs.filter((p) => p.exitCode === null && p.signalCode === null);
+  for (const p of running) p.kill('SIGTERM');
+  await Promise.race([Promise.all(running.map((p) => new Promise((r) => p.once('exit', r)))), sleep(5000)]);
+  for (const p of running) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
 }
 
 function progressLine(dep: Deployment, seconds: number): string {
