@@ -19,6 +19,8 @@ export const RedisKeys = {
   nodes: 'sb:nodes',
   /** string: node id by MAC (lower-case, colon-separated) */
   nodeByMac: (mac: string) => `sb:node:mac:${mac}`,
+  /** string: node id by its leased IPv4 address (scheduler) */
+  nodeByIp: (ip: string) => `sb:node:ip:${ip}`,
   /** string: node id by hostname */
   nodeByHostname: (hostname: string) => `sb:node:host:${hostname}`,
   /** hash: deployment record */

@@ -9,7 +9,7 @@ import { ADMIT, RELEASE_DEPLOYMENT, SET_IP, TRANSITION, UPSERT_NODES } from './s
  * lease), so a TFTP event can be tied to a node without reading the DHCP server's keys.
  * Not (yet) in `RedisKeys`: no other service reads it.
  */
-export const nodeByIpKey = (ip: string): string => `${RedisKeys.node('ip')}:${ip}`;
+export const nodeByIpKey = RedisKeys.nodeByIp;
 
 /** A timeline stream keeps about this many entries per node (XADD MAXLEN ~). */
 const TIMELINE_MAXLEN = 1000;
