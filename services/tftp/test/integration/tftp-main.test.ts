@@ -51,3 +51,40 @@ test('main(env) wires the service: serves SWARMBOOT_TFTP_ROOT, answers /healthz 
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('standalone (SWARMBOOT_TFTP_EVENTS=off): serves without NATS; /healthz has no nats check', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'sb-tftp-alone-'));
+  const tftpPort = await freePort();
+  const opsPort = await freePort();
+  await writeFile(join(root, 'f.bin'), Buffer.alloc(5000, 0x33));
+  const child = spawn(process.execPath, ['--input-type=module', '-e', `import(${JSON.stringify(indexJs)}).then((m) => m.main())`], {
+    env: {
+      ...process.env,
+      // a NATS URL nobody listens on: standalone must not even try it
+      SWARMBOOT_NATS_URL: 'nats://127.0.0.1:1',
+      SWARMBOOT_TFTP_EVENTS: 'off',
+      SWARMBOOT_LOG_LEVEL: 'warn',
+      SWARMBOOT_TFTP_LISTEN: `127.0.0.1:${tftpPort}`,
+      SWARMBOOT_TFTP_ROOT: root,
+      SWARMBOOT_TFTP_RATE: '10000000',
+      SWARMBOOT_OPS_LISTEN: `127.0.0.1:${opsPort}`,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    await waitFor('the ops endpoint', () => fetch(`http://127.0.0.1:${opsPort}/healthz`).then((r) => r.ok, () => false), 15_000);
+    const health = (await (await fetch(`http://127.0.0.1:${opsPort}/healthz`)).json()) as { checks: Record<string, boolean> };
+    assert.deepEqual(health.checks, { tftp: true });
+    const r = await tftpGet({ host: '127.0.0.1', port: tftpPort, file: 'f.bin', blksize: 1432, windowsize: 8 });
+    assert.equal(r.windowsize, 8);
+    assert.ok(r.data.equals(Buffer.alloc(5000, 0x33)));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, stderr);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await rm(root, { recursive: true, force: true });
+  }
+});

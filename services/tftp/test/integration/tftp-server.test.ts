@@ -2,7 +2,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,8 @@ import { connectNats, createLogger, EventBus } from '@swarmboot/kit';
 import { startNats, waitFor, type Started } from '@swarmboot/testkit';
 import { buildTftpServer, type TftpServer } from '../../src/app.js';
 import { tftpGet } from '../../src/client/tftp-get.js';
-import { decodeTftp, encodeTftp, type TftpPacket } from '../../src/protocol/tftp.js';
+import type { TftpPacket } from '../../src/protocol/tftp.js';
+import { RawPeer } from './raw-peer.js';
 
 const pexec = promisify(execFile);
 const HOST = '127.0.0.1';
@@ -77,52 +77,6 @@ async function metric(name: string, labels: Record<string, string> = {}): Promis
   const { values } = await m.get();
   const v = values.find((x) => Object.entries(labels).every(([k, l]) => x.labels[k] === l));
   return v?.value ?? 0;
-}
-
-/** A raw UDP peer for scripted exchanges. */
-class RawPeer {
-  readonly socket: Socket = createSocket('udp4');
-  private readonly inbox: { packet: TftpPacket; from: RemoteInfo }[] = [];
-  private waiter: (() => void) | undefined;
-
-  async bind(address = HOST): Promise<this> {
-    await new Promise<void>((resolve) => this.socket.bind(0, address, resolve));
-    this.socket.on('message', (msg, from) => {
-      this.inbox.push({ packet: decodeTftp(msg), from });
-      this.waiter?.();
-    });
-    return this;
-  }
-
-  send(packet: TftpPacket, toPort: number): void {
-    this.socket.send(encodeTftp(packet), toPort, HOST);
-  }
-
-  sendRaw(bytes: Buffer, toPort: number): void {
-    this.socket.send(bytes, toPort, HOST);
-  }
-
-  /** The next packet, or undefined after `ms`. */
-  async next(ms = 2000): Promise<{ packet: TftpPacket; from: RemoteInfo } | undefined> {
-    const deadline = Date.now() + ms;
-    while (this.inbox.length === 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) return undefined;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.waiter = undefined;
-    }
-    return this.inbox.shift();
-  }
-
-  close(): void {
-    this.socket.close();
-  }
 }
 
 async function expectCompletedEvent(file: string, clientAddress: string): Promise<TftpTransfer> {
