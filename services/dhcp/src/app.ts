@@ -214,10 +214,32 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
   const changes = new Counter({ name: 'swarmboot_dhcp_lease_changes_total', help: 'RELEASE and DECLINE handled, by change', labelNames: ['change'], registers: [deps.registry] });
   const queueDepth = new Gauge({ name: 'swarmboot_dhcp_queue_depth', help: 'DHCP requests waiting in the receive queue', registers: [deps.registry] });
 
+  // labelled children bound once: label lookup per increment shows in a storm's profile
+  const replyCounters = new Map<number, ReturnType<typeof replies.labels>>();
+  const replyCounter = (type: number) => replyCounters.get(type) ?? replyCounters.set(type, replies.labels(messageTypeName(type))).get(type)!;
+  const dropCounters = new Map<DropReason, ReturnType<typeof dropped.labels>>();
+  const dropCounter = (reason: DropReason) => dropCounters.get(reason) ?? dropCounters.set(reason, dropped.labels(reason)).get(reason)!;
+
   let socket: Socket | undefined;
   let proxySocket: Socket | undefined;
 
   const drop = (reason: DropReason, level: 'debug' | 'warn', detail: string): Outcome => ({ kind: 'drop', reason, level, detail });
+
+  /*
+   * Lease store operations still running in Redis, counted until they settle — not until their
+   * request gave up on them. Bounding these (not just the requests) keeps an overloaded server
+   * from piling timed-out scripts onto Redis until every request times out.
+   */
+  let storeInflight = 0;
+  function storeOp<T>(p: Promise<T>, what: string): Promise<T> {
+    storeInflight++;
+    const settled = p.finally(() => {
+      storeInflight--;
+      pump();
+    });
+    settled.catch(() => undefined);
+    return withTimeout(settled, storeTimeoutMs, what);
+  }
 
   function readRequest(req: DhcpMessage, type: number): ClientRequest {
     const mac = formatMac(req.chaddr);
@@ -263,7 +285,7 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
    * inventory; on a miss a Redis look-up runs beside the lease write and is used only when it
    * is done by the time the write is — nothing but the lease write may hold a reply back.
    */
-  async function withNode<T>(mac: string, write: Promise<T>, rlog: Logger): Promise<[T, NodeInfo | undefined]> {
+  async function withNode<T>(mac: string, write: Promise<T>, rlog: () => Logger): Promise<[T, NodeInfo | undefined]> {
     const reserved = reservations.get(mac)?.hostname;
     const cached = ownCache?.peek(mac);
     if (cached !== undefined) {
@@ -273,7 +295,7 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
     let found: NodeInfo | undefined;
     const lookup = withTimeout(nodes.lookupByMac(mac), lookupTimeoutMs, 'inventory look-up').then(
       (n) => void (found = n),
-      (err: unknown) => rlog.debug({ err }, 'inventory look-up failed; replying without hostname'),
+      (err: unknown) => rlog().debug({ err }, 'inventory look-up failed; replying without hostname'),
     );
     // a directory given by the caller (tests) is awaited as before: it has no cache to fill
     const v = ownCache === undefined ? (await Promise.all([write, lookup]))[0] : await write;
@@ -296,10 +318,10 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
   /** UEFI HTTP boot clients only accept an offer that names them (UEFI 2.x §24.7.2). */
   const echoVendor = (c: ClientRequest) => (c.kind === 'http' ? { vendorClass: 'HTTPClient' } : {});
 
-  async function discover(req: DhcpMessage, c: ClientRequest, subnet: Subnet, from: Peer, rlog: Logger): Promise<Outcome> {
+  async function discover(req: DhcpMessage, c: ClientRequest, subnet: Subnet, from: Peer, rlog: () => Logger): Promise<Outcome> {
     const dest = replyDestination(req, MessageType.offer, from, c.relaySourcePort, policy);
     if ('unroutable' in dest) return drop('unroutable', 'debug', dest.unroutable);
-    const offering = withTimeout(leases.offer({ chaddr: c.key, subnet: leaseSubnet(c, subnet), ...(c.requestedIp === undefined ? {} : { requestedIp: c.requestedIp }), reserveSeconds }), storeTimeoutMs, 'lease offer');
+    const offering = storeOp(leases.offer({ chaddr: c.key, subnet: leaseSubnet(c, subnet), ...(c.requestedIp === undefined ? {} : { requestedIp: c.requestedIp }), reserveSeconds }), 'lease offer');
     const [ip, node] = await withNode(c.mac, offering, rlog);
     if (ip === undefined) return drop('pool_exhausted', 'warn', `no free address in ${subnet.cidr}`);
     const bootFile = bootFileFor(c);
@@ -316,18 +338,18 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
     return { kind: 'reply', type: MessageType.offer, message, to: dest.to };
   }
 
-  async function request(req: DhcpMessage, c: ClientRequest, subnet: Subnet, from: Peer, rlog: Logger): Promise<Outcome> {
+  async function request(req: DhcpMessage, c: ClientRequest, subnet: Subnet, from: Peer, rlog: () => Logger): Promise<Outcome> {
     const intent = classifyRequest(req);
     if (intent === undefined) return drop('invalid_request', 'warn', 'DHCPREQUEST fits none of SELECTING, INIT-REBOOT, RENEWING/REBINDING (RFC 2131 §4.3.2)');
     if (intent.state === 'selecting' && intent.serverId !== cfg.serverId) {
       // The client took another server's offer: free ours (RFC 2131 §4.3.2).
-      await withTimeout(leases.releaseOffer({ chaddr: c.key, ip: intent.ip }), storeTimeoutMs, 'lease release');
+      await storeOp(leases.releaseOffer({ chaddr: c.key, ip: intent.ip }), 'lease release');
       return drop('other_server', 'debug', `client selected server ${intent.serverId}`);
     }
     const nak = (why: string): Outcome => {
       const dest = replyDestination(req, MessageType.nak, from, c.relaySourcePort, policy);
       if ('unroutable' in dest) return drop('unroutable', 'debug', dest.unroutable);
-      rlog.info({ ip: intent.ip, why }, 'NAK');
+      rlog().info({ ip: intent.ip, why }, 'NAK');
       return { kind: 'reply', type: MessageType.nak, message: buildNak(req, cfg.serverId, why), to: dest.to };
     };
     let ipInt: number;
@@ -341,7 +363,7 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
     const dest = replyDestination(req, MessageType.ack, from, c.relaySourcePort, policy);
     if ('unroutable' in dest) return drop('unroutable', 'debug', dest.unroutable);
 
-    const committing = withTimeout(leases.commit({ chaddr: c.key, ip: intent.ip, subnet: leaseSubnet(c, subnet), leaseSeconds: cfg.leaseSeconds }), storeTimeoutMs, 'lease commit');
+    const committing = storeOp(leases.commit({ chaddr: c.key, ip: intent.ip, subnet: leaseSubnet(c, subnet), leaseSeconds: cfg.leaseSeconds }), 'lease commit');
     const [result, node] = await withNode(c.mac, committing, rlog);
     switch (result) {
       case 'taken':
@@ -385,18 +407,18 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
   }
 
   /** DHCPRELEASE (RFC 2131 §4.3.4): ciaddr is freed; no reply. */
-  async function release(req: DhcpMessage, c: ClientRequest, rlog: Logger): Promise<Outcome> {
+  async function release(req: DhcpMessage, c: ClientRequest, rlog: () => Logger): Promise<Outcome> {
     if (req.ciaddr === '0.0.0.0') return drop('invalid_request', 'debug', 'DHCPRELEASE without ciaddr');
-    const freed = await withTimeout(leases.release({ chaddr: c.key, ip: req.ciaddr }), storeTimeoutMs, 'lease release');
-    rlog.info({ ip: req.ciaddr, freed }, 'RELEASE');
+    const freed = await storeOp(leases.release({ chaddr: c.key, ip: req.ciaddr }), 'lease release');
+    rlog().info({ ip: req.ciaddr, freed }, 'RELEASE');
     return { kind: 'done', change: freed ? 'released' : 'ignored' };
   }
 
   /** DHCPDECLINE (RFC 2131 §4.3.3): option 50 is in use by someone else; quarantined; no reply. */
-  async function decline(c: ClientRequest, rlog: Logger): Promise<Outcome> {
+  async function decline(c: ClientRequest, rlog: () => Logger): Promise<Outcome> {
     if (c.requestedIp === undefined) return drop('invalid_request', 'debug', 'DHCPDECLINE without option 50');
-    const done = await withTimeout(leases.decline({ chaddr: c.key, ip: c.requestedIp, quarantineSeconds }), storeTimeoutMs, 'lease decline');
-    rlog.warn({ ip: c.requestedIp, quarantineSeconds, done }, 'DECLINE: address in use on the network');
+    const done = await storeOp(leases.decline({ chaddr: c.key, ip: c.requestedIp, quarantineSeconds }), 'lease decline');
+    rlog().warn({ ip: c.requestedIp, quarantineSeconds, done }, 'DECLINE: address in use on the network');
     return { kind: 'done', change: done ? 'declined' : 'ignored' };
   }
 
@@ -455,13 +477,15 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
     // Keys and the event use the Ethernet MAC; other hardware types come with a later issue.
     if (req.htype !== HTYPE_ETHERNET || req.hlen !== 6) return drop('unsupported_htype', 'debug', `htype ${req.htype} hlen ${req.hlen}`);
     const c = readRequest(req, type);
-    const rlog = log.child({ chaddr: c.mac, xid: req.xid.toString(16).padStart(8, '0'), type: messageTypeName(type) });
+    // a child logger per request costs more than the rest of a DISCOVER: made on first use only
+    let child: Logger | undefined;
+    const rlog = () => (child ??= log.child({ chaddr: c.mac, xid: req.xid.toString(16).padStart(8, '0'), type: messageTypeName(type) }));
     if (mode === 'proxy') return proxy(req, c, from, port);
     if (type === MessageType.release || type === MessageType.decline) {
       try {
         return type === MessageType.release ? await release(req, c, rlog) : await decline(c, rlog);
       } catch (err) {
-        rlog.error({ err }, 'lease store failed');
+        rlog().error({ err }, 'lease store failed');
         return drop('store_error', 'warn', 'lease store failed');
       }
     }
@@ -474,7 +498,7 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
       return type === MessageType.discover ? await discover(req, c, subnet, from, rlog) : await request(req, c, subnet, from, rlog);
     } catch (err) {
       if (isSwarmbootError(err, DHCP_MALFORMED)) throw err;
-      rlog.error({ err }, 'lease store failed; dropping the request');
+      rlog().error({ err }, 'lease store failed; dropping the request');
       return drop('store_error', 'warn', 'lease store failed');
     }
   }
@@ -505,8 +529,8 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
       return;
     }
     if (outcome.kind === 'drop') {
-      dropped.inc({ reason: outcome.reason });
-      log[outcome.level]({ reason: outcome.reason, from: `${from.address}:${from.port}` }, `no reply: ${outcome.detail}`);
+      dropCounter(outcome.reason).inc();
+      if (log.isLevelEnabled(outcome.level)) log[outcome.level]({ reason: outcome.reason, from: `${from.address}:${from.port}` }, `no reply: ${outcome.detail}`);
       return;
     }
     const s = job.port === 'proxy' ? proxySocket : socket;
@@ -525,8 +549,8 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
         log.warn({ err, to: `${to.address}:${to.port}` }, 'sending a DHCP reply failed');
         return;
       }
-      replies.inc({ type: messageTypeName(type) });
-      log.debug({ to: `${to.address}:${to.port}`, type: messageTypeName(type), chaddr: formatMac(outcome.message.chaddr), yiaddr: outcome.message.yiaddr }, 'replied');
+      replyCounter(type).inc();
+      if (log.isLevelEnabled('debug')) log.debug({ to: `${to.address}:${to.port}`, type: messageTypeName(type), chaddr: formatMac(outcome.message.chaddr), yiaddr: outcome.message.yiaddr }, 'replied');
       if (lease !== undefined) publishLease(lease);
     });
   }
@@ -543,12 +567,12 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
   let inflight = 0;
 
   function dropJob(reason: DropReason, from: Peer, detail: string): void {
-    dropped.inc({ reason });
-    log.debug({ reason, from: `${from.address}:${from.port}` }, `no reply: ${detail}`);
+    dropCounter(reason).inc();
+    if (log.isLevelEnabled('debug')) log.debug({ reason, from: `${from.address}:${from.port}` }, `no reply: ${detail}`);
   }
 
   function pump(): void {
-    while (inflight < concurrency && queueHead < queue.length) {
+    while (inflight < concurrency && storeInflight < concurrency && queueHead < queue.length) {
       const job = queue[queueHead]!;
       queue[queueHead++] = undefined as unknown as Job;
       if (queueHead > 1024 && queueHead * 2 > queue.length) {

@@ -12,8 +12,12 @@ import type { NodeDirectory, NodeInfo } from '../domain/leases.js';
  * `lookupByMac` reads Redis for a MAC it does not know and remembers the answer; the server
  * only waits for that read as long as the lease write takes (see app.ts).
  */
+const MISS_TTL_MS = 10_000;
+
 export class InventoryCache implements NodeDirectory {
   private byMac = new Map<string, NodeInfo>();
+  /** MACs Redis did not know, until when (ms): a storm of unknown clients reads Redis once per MAC and 10 s */
+  private misses = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
 
@@ -68,19 +72,30 @@ export class InventoryCache implements NodeDirectory {
       });
     }
     this.byMac = next;
+    this.misses.clear();
   }
 
   /** Re-reads one node. */
   async refresh(nodeId: string): Promise<void> {
     const [mac, hostname] = await this.redis.hmget(RedisKeys.node(nodeId), 'mac', 'hostname');
-    if (mac) this.byMac.set(mac.toLowerCase(), hostname ? { nodeId, hostname } : { nodeId });
+    if (mac) {
+      this.byMac.set(mac.toLowerCase(), hostname ? { nodeId, hostname } : { nodeId });
+      this.misses.delete(mac.toLowerCase());
+    }
   }
 
   async lookupByMac(mac: string): Promise<NodeInfo | undefined> {
     const hit = this.byMac.get(mac);
     if (hit !== undefined) return hit;
+    const now = Date.now();
+    if ((this.misses.get(mac) ?? 0) > now) return undefined;
     const nodeId = await this.redis.get(RedisKeys.nodeByMac(mac));
-    if (nodeId === null || nodeId === '') return undefined;
+    if (nodeId === null || nodeId === '') {
+      if (this.misses.size > 100_000) this.misses.clear();
+      this.misses.set(mac, now + MISS_TTL_MS);
+      return undefined;
+    }
+    this.misses.delete(mac);
     const hostname = await this.redis.hget(RedisKeys.node(nodeId), 'hostname');
     const info = hostname === null || hostname === '' ? { nodeId } : { nodeId, hostname };
     this.byMac.set(mac, info);

@@ -51,6 +51,31 @@ export interface GrantParams {
   bootOnly?: boolean;
 }
 
+/*
+ * Option values that only depend on configuration, encoded once: a boot storm encodes the same
+ * mask, router and server id thousands of times a second. Values are never mutated (the encoder
+ * copies them into the datagram), so sharing one Buffer is safe.
+ */
+const ipCache = new Map<string, Buffer>();
+function ipValue(ip: string): Buffer {
+  let v = ipCache.get(ip);
+  if (v === undefined) {
+    v = ipOption(ip);
+    if (ipCache.size < 4096) ipCache.set(ip, v);
+  }
+  return v;
+}
+const timesCache = new Map<number, [Buffer, Buffer, Buffer]>();
+function leaseValues(seconds: number): [Buffer, Buffer, Buffer] {
+  let v = timesCache.get(seconds);
+  if (v === undefined) {
+    v = [u32Option(seconds), u32Option(Math.floor(seconds / 2)), u32Option(Math.floor((seconds * 7) / 8))];
+    if (timesCache.size < 64) timesCache.set(seconds, v);
+  }
+  return v;
+}
+const dnsCache = new WeakMap<readonly string[], Buffer>();
+
 /** The `file` field holds 127 octets plus NUL; a longer boot file name is sent in option 67 only. */
 const FILE_FIELD_MAX = 127;
 
@@ -96,16 +121,21 @@ export function buildGrant(req: DhcpMessage, p: GrantParams): DhcpMessage {
   reply.siaddr = p.subnet.nextServer;
   const o = reply.options;
   o.set(DhcpOption.messageType, u8Option(p.type));
-  o.set(DhcpOption.serverId, ipOption(p.serverId));
+  o.set(DhcpOption.serverId, ipValue(p.serverId));
   if (p.leaseSeconds !== undefined) {
-    o.set(DhcpOption.leaseTime, u32Option(p.leaseSeconds));
-    o.set(DhcpOption.renewalTime, u32Option(Math.floor(p.leaseSeconds / 2)));
-    o.set(DhcpOption.rebindingTime, u32Option(Math.floor((p.leaseSeconds * 7) / 8)));
+    const [lease, t1, t2] = leaseValues(p.leaseSeconds);
+    o.set(DhcpOption.leaseTime, lease);
+    o.set(DhcpOption.renewalTime, t1);
+    o.set(DhcpOption.rebindingTime, t2);
   }
   if (p.bootOnly !== true) {
-    o.set(DhcpOption.subnetMask, ipOption(p.subnet.mask));
-    if (p.subnet.router !== undefined) o.set(DhcpOption.router, ipOption(p.subnet.router));
-    if (p.subnet.dns.length > 0) o.set(DhcpOption.dns, ipListOption(p.subnet.dns));
+    o.set(DhcpOption.subnetMask, ipValue(p.subnet.mask));
+    if (p.subnet.router !== undefined) o.set(DhcpOption.router, ipValue(p.subnet.router));
+    if (p.subnet.dns.length > 0) {
+      let dns = dnsCache.get(p.subnet.dns);
+      if (dns === undefined) dnsCache.set(p.subnet.dns, (dns = ipListOption(p.subnet.dns)));
+      o.set(DhcpOption.dns, dns);
+    }
   }
   if (p.hostname !== undefined && p.hostname !== '') o.set(DhcpOption.hostname, textOption(p.hostname));
   if (p.vendorClass !== undefined) o.set(DhcpOption.vendorClass, textOption(p.vendorClass));
@@ -125,7 +155,7 @@ export function buildGrant(req: DhcpMessage, p: GrantParams): DhcpMessage {
 export function buildNak(req: DhcpMessage, serverId: string, message: string): DhcpMessage {
   const reply = base(req);
   reply.options.set(DhcpOption.messageType, u8Option(MessageType.nak));
-  reply.options.set(DhcpOption.serverId, ipOption(serverId));
+  reply.options.set(DhcpOption.serverId, ipValue(serverId));
   reply.options.set(DhcpOption.message, textOption(message));
   echoTail(req, reply);
   return reply;
