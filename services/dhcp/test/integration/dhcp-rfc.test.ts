@@ -4,11 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import type { Redis } from 'ioredis';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { RedisKeys } from '@swarmboot/contracts';
+import { Events, RedisKeys } from '@swarmboot/contracts';
 import { EventBus, Registry, connectNats, connectRedis, createLogger } from '@swarmboot/kit';
-import { freePort, startNats, startRedis, type Started } from '@swarmboot/testkit';
+import { freePort, startNats, startRedis, waitFor, type Started } from '@swarmboot/testkit';
 import {
   DhcpOption,
+  InventoryCache,
   MessageType,
   buildDhcpServer,
   decodeDhcp,
@@ -269,4 +270,25 @@ test('receive queue: retransmissions of a request in work are dropped as duplica
   const offersToMac = replies.map((r) => decodeDhcp(r)).filter((m) => m.chaddr.equals(macToChaddr(mac)));
   assert.ok(offersToMac.length >= 1 && offersToMac.length < burst.length, `${offersToMac.length} offers for ${burst.length} copies`);
   assert.equal(replies.length + dup + stale, burst.length + many.length);
+});
+
+test('the inventory is held in memory: loaded at start, refreshed by nodeStateChanged, used for option 12', async () => {
+  const known = randomMac();
+  const later = randomMac();
+  await redis.hset(RedisKeys.node('inv-1'), 'mac', known, 'hostname', 'rack2-n1');
+  await redis.zadd(RedisKeys.nodes, 1, 'inv-1');
+  const { port } = await start();
+  const l = await requestLeaseViaRelay({ server: { host: '127.0.0.1', port }, giaddr: GIADDR, chaddr: known, arch: 7, timeoutMs: 10_000 });
+  assert.equal(l.hostname, 'rack2-n1');
+
+  // a node registered after start, announced by a state change: the cache learns it without a reload
+  const cache = new InventoryCache(redis, log);
+  await cache.start(bus);
+  assert.equal(cache.peek(later), undefined);
+  await redis.hset(RedisKeys.node('inv-2'), 'mac', later, 'hostname', 'rack2-n2');
+  await redis.zadd(RedisKeys.nodes, 2, 'inv-2');
+  await bus.publish(Events.nodeStateChanged, { nodeId: 'inv-2', from: 'registered', to: 'booting' }, 'inv-2');
+  await waitFor('cache refresh', () => cache.peek(later));
+  assert.deepEqual(cache.peek(later), { nodeId: 'inv-2', hostname: 'rack2-n2' });
+  cache.stop();
 });
