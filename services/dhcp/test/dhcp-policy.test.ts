@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isSwarmbootError } from '@swarmboot/contracts';
-import { chooseBootFile, decodeDhcp, DhcpOption, encodeDhcp, loadDhcpConfig, parseSubnets, subnetFor, type DhcpMessage } from '../src/index.js';
+import { chooseBootFile, clientKind, decodeDhcp, DhcpOption, encodeDhcp, loadDhcpConfig, parseSubnets, subnetFor, type DhcpMessage } from '../src/index.js';
 import { buildGrant, buildNak, classifyRequest } from '../src/domain/reply.js';
 import { replyDestination } from '../src/domain/destination.js';
 import { DISCOVER } from './fixtures/captures.js';
@@ -141,4 +141,23 @@ test('reply destinations (RFC 2131 §4.1, RFC 8357 §5.2)', () => {
   assert.deepEqual(replyDestination({ ...direct, flags: 0x8000 }, 2, from, false, pol), { to: { address: '255.255.255.255', port: 68 } });
   assert.deepEqual(replyDestination({ ...direct, ciaddr: '10.0.0.5' }, 6, from, false, pol), { to: { address: '255.255.255.255', port: 68 } });
   assert.deepEqual(replyDestination(direct, 2, from, false, pol), { to: { address: '255.255.255.255', port: 68 } });
+});
+
+test('boot files: configurable per architecture, UEFI HTTP boot URLs, iPXE first, non-PXE none', () => {
+  const files = { bios: 'undionly.kpxe', efiIa32: 'ipxe32.efi', efiX64: 'snponly.efi', efiArm64: 'arm.efi', httpX64: 'http://b/x64.efi', httpArm64: 'http://b/arm.efi' };
+  const policy = { bootScriptUrl: 'http://s/boot/${mac}', files };
+  const mac = '02:00:00:00:00:01';
+  assert.equal(chooseBootFile({ mac, arch: 7, vendorClass: 'PXEClient:Arch:00007' }, policy), 'snponly.efi');
+  assert.equal(chooseBootFile({ mac, arch: 9 }, policy), 'snponly.efi');
+  assert.equal(chooseBootFile({ mac, arch: 6 }, policy), 'ipxe32.efi');
+  assert.equal(chooseBootFile({ mac, arch: 11 }, policy), 'arm.efi');
+  assert.equal(chooseBootFile({ mac, vendorClass: 'PXEClient' }, policy), 'undionly.kpxe');
+  assert.equal(chooseBootFile({ mac, arch: 16, vendorClass: 'HTTPClient:Arch:00016' }, policy), 'http://b/x64.efi');
+  assert.equal(chooseBootFile({ mac, arch: 19, vendorClass: 'HTTPClient:Arch:00019' }, policy), 'http://b/arm.efi');
+  assert.equal(chooseBootFile({ mac, arch: 7, userClasses: ['iPXE'], vendorClass: 'PXEClient' }, policy), `http://s/boot/${mac}`);
+  assert.equal(chooseBootFile({ mac }, policy), undefined);
+  assert.equal(chooseBootFile({ mac, arch: 0x1234 }, policy), undefined);
+  assert.equal(clientKind({ vendorClass: 'HTTPClient' }), 'http');
+  assert.equal(clientKind({ vendorClass: 'PXEClient', userClasses: ['iPXE'] }), 'ipxe');
+  assert.equal(clientKind({ vendorClass: 'MSFT 5.0' }), 'other');
 });
