@@ -23,6 +23,8 @@ export interface TftpGetOptions {
   readonly timeoutMs?: number;
   /** consecutive timeouts tolerated before TFTP_TIMEOUT, default 5 */
   readonly retries?: number;
+  /** when given, each block's payload goes here in order instead of being kept (result.data is then empty): for large files */
+  readonly onData?: (chunk: Buffer) => void;
 }
 
 export interface TftpGetResult {
@@ -179,7 +181,7 @@ export async function tftpGet(opts: TftpGetOptions): Promise<TftpGetResult> {
           fail(new SwarmbootError('TFTP_ERROR', `${opts.file}: server error ${packet.code}: ${packet.message}`, { context: { file: opts.file, errorCode: packet.code, errorMessage: packet.message } }));
           return;
         case 'OACK': {
-          if (expected !== 1 || chunks.length > 0) return; // a late duplicate OACK
+          if (expected !== 1) return; // a late duplicate OACK
           for (const [name, value] of packet.options) {
             if (!asked.has(name)) return protocolError(TftpErrorCode.optionsRefused, `OACK carries option ${name} that was not asked`);
             const n = /^\d{1,10}$/.test(value) ? Number(value) : NaN;
@@ -201,7 +203,8 @@ export async function tftpGet(opts: TftpGetOptions): Promise<TftpGetResult> {
         case 'DATA': {
           if (packet.block === (expected & 0xffff)) {
             if (packet.data.length > blksize) return protocolError(TftpErrorCode.illegalOperation, `DATA block ${expected} has ${packet.data.length} bytes, more than blksize ${blksize}`);
-            chunks.push(packet.data);
+            if (opts.onData) opts.onData(packet.data);
+            else chunks.push(packet.data);
             timeouts = 0;
             expected++;
             inWindow++;
