@@ -1,5 +1,6 @@
-"""Plot bench/swarm/results.tsv: makespan T(N)/T(1) of the swarm and of plain HTTP, with the
-Kumar-Ross bound. Usage: python3 bench/swarm/plot.py [results.tsv] [out.png]"""
+"""Plot bench/swarm/results.tsv: T(N)/T(1) per (mode, C) series, against the Kumar-Ross bound
+(F/C for every N when all links are C, i.e. bound/T(1) ~ 1) and HTTP's N.
+Usage: python3 bench/swarm/plot.py [results.tsv] [out.png]"""
 import sys
 import matplotlib
 
@@ -9,20 +10,24 @@ import matplotlib.pyplot as plt
 src = sys.argv[1] if len(sys.argv) > 1 else "bench/swarm/results.tsv"
 dst = sys.argv[2] if len(sys.argv) > 2 else "bench/swarm/swarm.png"
 rows = [l.rstrip("\n").split("\t") for l in open(src) if l.strip() and not l.startswith("#")]
-fig, ax = plt.subplots(figsize=(6, 4))
-for mode, style in (("swarm", "o-"), ("http", "s--")):
-    pts = sorted((int(r[2]), int(r[4]) / 1000, int(r[5]) / 1000) for r in rows if r[0] == mode)
-    if not pts:
+fig, ax = plt.subplots(figsize=(6.5, 4.2))
+series = sorted({(r[0], int(r[1])) for r in rows})
+for mode, c in series:
+    pts = sorted((int(r[2]), int(r[4]), int(r[5])) for r in rows if r[0] == mode and int(r[1]) == c)
+    t1 = next((p[1] for p in pts if p[0] == 1), None)
+    if t1 is None:
         continue
-    ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=f"{mode}: T(N)")
-bound = sorted({(int(r[2]), int(r[5]) / 1000) for r in rows if r[0] == "swarm"})
-if bound:
-    ax.plot([b[0] for b in bound], [b[1] for b in bound], ":", color="gray", label="bound max(F/us, F/dmin, NF/(us+Σui))")
+    ax.plot([p[0] for p in pts], [p[1] / t1 for p in pts], "o-" if mode == "swarm" else "s--", label=f"{mode}, C = {c} Mbit/s: T(N)/T(1)")
+    if mode == "swarm":
+        ax.plot([p[0] for p in pts], [p[1] / p[2] for p in pts], "x:", label=f"{mode}, C = {c} Mbit/s: T(N)/bound")
+ax.axhline(1.3, color="gray", lw=0.8, ls="--")
+ax.set_xscale("log", base=2)
+ax.set_yscale("log", base=2)
 ax.set_xlabel("nodes N")
-ax.set_ylabel("makespan (s)")
-ax.set_title(f"{int(rows[0][3]) / 1e6:.0f} MB image, every link {rows[0][1]} Mbit/s (tbf)")
+ax.set_ylabel("ratio")
+ax.set_title(f"{int(rows[0][3]) / 1e6:.0f} MB image, every link C (tbf)")
 ax.grid(True, alpha=0.3)
-ax.legend()
+ax.legend(fontsize=7)
 fig.tight_layout()
 fig.savefig(dst, dpi=110)
 print(dst)
