@@ -69,7 +69,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentResult> {
   const boot: Record<string, number> = {};
   for (const [name, url] of [['linux', script.kernelUrl], ['initrd.gz', script.initrdUrl]] as const) {
     const t = parseTftpUrl(url);
-    const got = await tftpGet({ host: t.host, port: t.port, file: t.file, blksize: 1432, tsize: true, localAddress: ipxe.yiaddr });
+    const got = await tftpGet({ host: t.host, port: t.port, file: t.file, blksize: 1432, tsize: true, windowsize: 8, localAddress: ipxe.yiaddr });
     if (got.tsize !== undefined && got.tsize !== got.data.length) throw new SwarmbootError('TFTP_SHORT', `${url}: tsize ${got.tsize} but got ${got.data.length} bytes`);
     await writeFile(join(opts.workDir, 'boot', name), got.data);
     boot[name] = got.data.length;
