@@ -44,7 +44,8 @@ for (const arg of process.argv.slice(2)) {
       const config = loader ? loader(env) : parseConfig(schema, env);
       const flat = config.env ?? config;
       for (const [k, v] of Object.entries(flat)) {
-        if (/_LISTEN$/.test(k) && typeof v === 'string') parseHostPort(v, k);
+        // SWARMBOOT_TRACKER_UDP_LISTEN: '' (same as the HTTP listen address) and 'off' are valid too
+        if (/_LISTEN$/.test(k) && typeof v === 'string' && !(k.endsWith('_UDP_LISTEN') && (v === '' || v === 'off'))) parseHostPort(v, k);
       }
     } catch (err) {
       problems.push(err.code ? `${err.code}: ${err.message}` : String(err));
