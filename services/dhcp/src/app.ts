@@ -282,8 +282,9 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
 
   /**
    * Node info for option 12 and the event: a reservation's hostname, else the in-memory
-   * inventory; on a miss a Redis look-up runs beside the lease write and is used only when it
-   * is done by the time the write is — nothing but the lease write may hold a reply back.
+   * inventory; on a miss a Redis look-up runs beside the lease write and the reply waits for
+   * it at most `lookupTimeoutMs` (default 100 ms) — a slow inventory costs the hostname, never
+   * the lease. Unknown MACs are then remembered as misses (InventoryCache, 10 s).
    */
   async function withNode<T>(mac: string, write: Promise<T>, rlog: () => Logger): Promise<[T, NodeInfo | undefined]> {
     const reserved = reservations.get(mac)?.hostname;
@@ -292,13 +293,11 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
       const v = await write;
       return [v, reserved === undefined ? cached : { ...cached, hostname: reserved }];
     }
-    let found: NodeInfo | undefined;
-    const lookup = withTimeout(nodes.lookupByMac(mac), lookupTimeoutMs, 'inventory look-up').then(
-      (n) => void (found = n),
-      (err: unknown) => rlog().debug({ err }, 'inventory look-up failed; replying without hostname'),
-    );
-    // a directory given by the caller (tests) is awaited as before: it has no cache to fill
-    const v = ownCache === undefined ? (await Promise.all([write, lookup]))[0] : await write;
+    const lookup = withTimeout(nodes.lookupByMac(mac), lookupTimeoutMs, 'inventory look-up').catch((err: unknown) => {
+      rlog().debug({ err }, 'inventory look-up failed; replying without hostname');
+      return undefined;
+    });
+    const [v, found] = await Promise.all([write, lookup]);
     const node: NodeInfo | undefined = found ?? (reserved === undefined ? undefined : { nodeId: '', hostname: reserved });
     return [v, reserved === undefined || node === undefined ? node : { ...node, hostname: reserved }];
   }

@@ -22,6 +22,7 @@ import {
   type DhcpMessage,
   type DhcpServer,
   type DhcpSettings,
+  RedisNodeDirectory,
 } from '../../src/index.js';
 
 /*
@@ -181,6 +182,33 @@ test('the lease is in Redis and a leaseGranted event arrives on NATS, with the i
   assert.equal(event.arch, 7);
   assert.equal(event.userClass, 'iPXE');
   assert.equal(event.bootFile, `http://127.0.0.1:8080/v1/boot/${mac}`);
+});
+
+test('a stalled inventory holds the reply back at most lookupTimeoutMs and costs only the hostname', async () => {
+  // the inventory on a second, real redis-server that is paused: every look-up hangs
+  const inventorySrv = await startRedis();
+  const inventory = await connectRedis(inventorySrv.url, log);
+  try {
+    const mac = randomMac();
+    await inventory.set(RedisKeys.nodeByMac(mac), 'n-043');
+    await inventory.hset(RedisKeys.node('n-043'), 'hostname', 'rack1-node43');
+    const p = await freePort();
+    const config = loadDhcpConfig({ SWARMBOOT_DHCP_LISTEN: `127.0.0.1:${p}` });
+    const s = buildDhcpServer({ log, bus, redis, config: { ...config.settings, lookupTimeoutMs: 100 }, registry: new Registry(), nodes: new RedisNodeDirectory(inventory) });
+    extraServers.push(s);
+    await s.listen();
+    await inventory.call('CLIENT', 'PAUSE', '5000', 'ALL');
+    const started = Date.now();
+    const l = await lease(mac, { arch: 7, serverPort: p });
+    const elapsed = Date.now() - started;
+    assert.ok(inPool(l.yiaddr), l.yiaddr);
+    assert.equal(l.hostname, undefined);
+    // two exchanges (OFFER, ACK), each waiting 100 ms for the look-up; far below the 5 s pause
+    assert.ok(elapsed < 2_000, `lease took ${elapsed} ms with the inventory paused 5 s`);
+  } finally {
+    inventory.disconnect();
+    await inventorySrv.stop();
+  }
 });
 
 test('malformed datagrams are counted and not answered', async () => {
