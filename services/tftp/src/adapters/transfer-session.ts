@@ -252,14 +252,22 @@ export class TransferSession {
   private arm(): void {
     this.disarm();
     const delay = Math.min(this.opts.rto.maxMs, this.rtoMs * 2 ** this.backoff);
+    const batch = this.batch;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      if (this.closed) return;
-      const giveUp = performance.now() - this.lastProgress >= this.opts.rto.giveUpMs;
-      this.backoff = Math.min(this.backoff + 1, 16);
-      this.markTrouble('retransmission timer');
-      this.perform(this.opts.transfer.onTimeout(giveUp));
+      // After an event-loop stall, timers run before the poll phase reads the ACKs that came in
+      // meanwhile: decide in the check phase (setImmediate), after those ACKs were handled.
+      setImmediate(() => this.onTimer(batch));
     }, delay);
+  }
+
+  /** The retransmission timer of `batch` fired and no ACK read since moved the transfer on. */
+  private onTimer(batch: number): void {
+    if (this.closed || batch !== this.batch || this.timer !== undefined) return;
+    const giveUp = performance.now() - this.lastProgress >= this.opts.rto.giveUpMs;
+    this.backoff = Math.min(this.backoff + 1, 16);
+    this.markTrouble('retransmission timer');
+    this.perform(this.opts.transfer.onTimeout(giveUp));
   }
 
   private finish(outcome: TransferOutcome): void {
