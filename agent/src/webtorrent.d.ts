@@ -22,6 +22,8 @@ declare module 'webtorrent' {
     select(start: number, end: number, priority?: number): void;
     addWebSeed(url: string): void;
     destroy(opts?: unknown, cb?: (err?: Error) => void): void;
+    /** internal (webtorrent 3.0): re-plans every wire's requests; see coalesceUpdates in swarm.ts */
+    _update(): void;
   }
   export interface TorrentOptions {
     path?: string;

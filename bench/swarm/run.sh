@@ -8,7 +8,8 @@
 #
 # Prints one TSV line per N (and appends it to bench/swarm/results.tsv):
 #   mode C N bytes T_ms T_bound_ms seeder_bytes peer_bytes node_cpu_ms seeder_cpu_ms machine_busy% load_before load_after
-# Needs root (namespaces, tc), a built tree (npx tsc -b), redis-server and nats-server.
+# DEADLINE_S (default 1800) bounds one N's run; NODE_FLAGS go to every node's node (e.g.
+# "--cpu-prof --cpu-prof-dir=/tmp/prof"). Needs root (namespaces, tc), a built tree (npx tsc -b), redis-server and nats-server.
 set -euo pipefail
 MODE=$1 C=$2 IMG=$3
 shift 3
@@ -91,7 +92,7 @@ for N in "${NS_LIST[@]}"; do
   t0=$(now_ms)
   for i in $(seq 1 "$N"); do
     if [ "$MODE" = swarm ]; then
-      ip netns exec "$TAG-$i" node "$ROOT/bench/swarm/node.mjs" http://10.213.0.1:8001 bench "$out/d$i" "$i" > "$out/$i.json" 2> "$out/$i.err" &
+      ip netns exec "$TAG-$i" node ${NODE_FLAGS:-} "$ROOT/bench/swarm/node.mjs" http://10.213.0.1:8001 bench "$out/d$i" "$i" > "$out/$i.json" 2> "$out/$i.err" &
     else
       ip netns exec "$TAG-$i" sh -c "curl -sf -o /dev/null '$WEBSEED' && echo \"{\\\"node\\\":$i,\\\"doneAt\\\":\$(date +%s%3N)}\"" > "$out/$i.json" 2> "$out/$i.err" &
     fi
@@ -99,12 +100,12 @@ for N in "${NS_LIST[@]}"; do
     PIDS+=($!)
   done
   # wait for every node's first line (verified image / HTTP body complete)
-  deadline=$(( $(now_ms) + 1800000 ))
+  deadline=$(( $(now_ms) + ${DEADLINE_S:-1800} * 1000 ))
   while :; do
     done_n=0
     for i in $(seq 1 "$N"); do [ -s "$out/$i.json" ] && done_n=$((done_n + 1)); done
     [ "$done_n" -eq "$N" ] && break
-    [ "$(now_ms)" -gt "$deadline" ] && { echo "N=$N: only $done_n of $N nodes done after 30 min" >&2; break; }
+    [ "$(now_ms)" -gt "$deadline" ] && { echo "N=$N: only $done_n of $N nodes done after ${DEADLINE_S:-1800} s" >&2; break; }
     sleep 0.5
   done
   read -r busy1 total1 < <(cpu_busy)
