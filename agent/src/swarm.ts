@@ -1,30 +1,89 @@
 import { mkdir } from 'node:fs/promises';
 import WebTorrent, { type Torrent, type Wire } from 'webtorrent';
 import type { Logger } from '@swarmboot/kit';
-import type { TransferStats } from '@swarmboot/contracts';
+import { UNCHOKE_ALL, type TransferStats } from '@swarmboot/contracts';
 
 /** ASCII prefix of the seeder's peer id (services/seeder SEEDER_PEER_ID_PREFIX), hex-encoded as wires report it. */
 const SEEDER_PREFIX_HEX = Buffer.from('-SB0001-SEEDER', 'ascii').toString('hex');
 
+/** Least time between two request plans (ms): webtorrent keeps 0.5–1 s of blocks in flight per wire (PIPELINE_MIN/MAX_DURATION), so a plan 100 ms late never drains a pipeline; webtorrent itself defers plans up to 250 ms in browsers. */
+export const PLAN_INTERVAL_MS = 100;
+
 /**
  * webtorrent 3.0 re-plans the requests of every wire (Torrent._update: a scan of the selected
  * pieces per wire) after every 16 KiB block received and every HAVE, synchronously in Node (its
- * idle-callback path exists only in browsers): O(blocks × wires × pieces) per node. Profiled at
- * N = 8 (60 MB, 128 KiB pieces, bench/swarm): the planner was 28 % of the nodes' CPU. Here one
- * plan runs per event-loop turn (setImmediate: after that turn's socket reads), covering every
- * block and HAVE the turn brought.
+ * idle-callback path exists only in browsers): O(blocks × wires × pieces) per node. Profiled with
+ * bench/swarm at N = 8 (60 MB, 128 KiB pieces, 64 Mbit/s): the planner was 28 % of the nodes'
+ * CPU; at N = 32 and 4 Mbit/s the 32 nodes kept both cores busy at a third of the link rate.
+ * Here plans run at most once per PLAN_INTERVAL_MS, each covering every block and HAVE since the
+ * last one; the first after a quiet spell runs at once (setImmediate, after the turn's reads).
  */
 function coalesceUpdates(t: Torrent): void {
   const update = t._update.bind(t);
   let queued = false;
+  let last = -Infinity;
+  const run = (): void => {
+    queued = false;
+    last = performance.now();
+    update();
+  };
   t._update = () => {
     if (queued) return;
     queued = true;
-    setImmediate(() => {
-      queued = false;
-      update();
-    });
+    const wait = last + PLAN_INTERVAL_MS - performance.now();
+    if (wait <= 0) setImmediate(run);
+    else setTimeout(run, wait);
   };
+}
+
+/**
+ * No HAVE (BEP 3) to a peer that already has the piece: it would never request it from us, and
+ * every HAVE wakes the peer's process (libtorrent's `send_redundant_have = false`). Not for the
+ * seeder, whose super-seeding (BEP 16) learns from HAVEs which offered pieces have spread.
+ */
+function skipRedundantHaves(wire: Wire): void {
+  const have = wire.have.bind(wire);
+  wire.have = (index: number) => {
+    if (!wire.peerPieces.get(index)) have(index);
+  };
+}
+
+/** Pieces put ahead of the in-order selection at a time, and how often they are re-chosen (ms). */
+export const RAREST_PIECES = 16;
+export const RAREST_INTERVAL_MS = 500;
+
+/**
+ * Rarest first among what other nodes hold (BEP 3): every RAREST_INTERVAL_MS, the RAREST_PIECES
+ * missing pieces held by the fewest connected nodes (at least one; the seeder and web seeds not
+ * counted — the seeder's super-seeding offers decide what it serves) become single-piece
+ * selections above the in-order ones, so a piece fresh from the seeder spreads from the node
+ * that has it before everyone walks on in order. O(wires × pieces) per round, unlike
+ * webtorrent's own 'rarest' picker (a rescan of every piece per candidate). Returns the timer.
+ */
+function rarestFirst(t: Torrent): NodeJS.Timeout {
+  let chosen: number[] = [];
+  return setInterval(() => {
+    if (t.done || t.destroyed) return;
+    const n = t.pieces.length;
+    const holders = new Uint16Array(n);
+    for (const wire of t.wires) {
+      if (wire.type === 'webSeed' || wire.peerId?.startsWith(SEEDER_PREFIX_HEX)) continue;
+      for (let i = 0; i < n; i++) if (wire.peerPieces.get(i)) holders[i]! += 1;
+    }
+    const candidates: number[] = [];
+    for (let i = 0; i < n; i++) if (holders[i]! > 0 && !t.bitfield.get(i)) candidates.push(i);
+    // random order first, so that equally rare pieces are spread over the nodes
+    for (let i = candidates.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
+    }
+    const next = candidates.sort((a, b) => holders[a]! - holders[b]!).slice(0, RAREST_PIECES);
+    const keep = new Set(next);
+    for (const i of chosen) if (!keep.has(i)) t._deselect(i, i, true);
+    const had = new Set(chosen);
+    for (const i of next) if (!had.has(i)) t._select(i, i, 2, undefined, true);
+    chosen = next;
+  }, RAREST_INTERVAL_MS);
 }
 
 export interface SwarmOptions {
@@ -64,11 +123,12 @@ export function joinSwarm(opts: SwarmOptions): SwarmDownload {
   let torrent: Torrent | undefined;
   let fallbackTimer: NodeJS.Timeout | undefined;
   let progressTimer: NodeJS.Timeout | undefined;
+  let rarestTimer: NodeJS.Timeout | undefined;
 
   const done = new Promise<TransferStats>((resolve, reject) => {
     client.on('error', reject);
     void mkdir(opts.dir, { recursive: true }).then(() => {
-      torrent = client.add(opts.torrent, { path: opts.dir, deselect: true });
+      torrent = client.add(opts.torrent, { path: opts.dir, deselect: true, uploads: UNCHOKE_ALL });
       const t = torrent;
       coalesceUpdates(t);
       t.on('error', reject);
@@ -82,9 +142,11 @@ export function joinSwarm(opts: SwarmOptions): SwarmDownload {
         const start = Math.floor(Math.random() * n);
         t.select(start, n - 1, 1);
         if (start > 0) t.select(0, start - 1, 0);
+        rarestTimer = rarestFirst(t);
       });
       t.on('wire', (wire: Wire) => {
         const source = wire.type === 'webSeed' ? 'bytesFromWebSeed' : wire.peerId?.startsWith(SEEDER_PREFIX_HEX) ? 'bytesFromSeeder' : 'bytesFromPeers';
+        if (source === 'bytesFromPeers') skipRedundantHaves(wire);
         wire.on('download', (n: number) => {
           stats[source] += n;
           lastByteAt = Date.now();
@@ -103,6 +165,7 @@ export function joinSwarm(opts: SwarmOptions): SwarmDownload {
       }
       progressTimer = setInterval(() => opts.onProgress?.(t.downloaded, t.length), 1000);
       t.on('done', () => {
+        clearInterval(rarestTimer);
         clearInterval(progressTimer);
         clearInterval(fallbackTimer);
         stats.downloadMs = Date.now() - started;
@@ -117,6 +180,7 @@ export function joinSwarm(opts: SwarmOptions): SwarmDownload {
     uploaded: () => torrent?.uploaded ?? 0,
     stop: () =>
       new Promise<void>((resolve) => {
+        clearInterval(rarestTimer);
         clearInterval(progressTimer);
         clearInterval(fallbackTimer);
         client.destroy(() => resolve());

@@ -7,6 +7,10 @@ declare module 'webtorrent' {
     remoteAddress?: string;
     downloaded: number;
     uploaded: number;
+    /** the peer's pieces (bitfield) as it announced them */
+    peerPieces: { get(index: number): boolean };
+    /** sends HAVE(index) (BEP 3) */
+    have(index: number): void;
   }
   export interface Torrent extends EventEmitter {
     infoHash: string;
@@ -22,8 +26,14 @@ declare module 'webtorrent' {
     select(start: number, end: number, priority?: number): void;
     addWebSeed(url: string): void;
     destroy(opts?: unknown, cb?: (err?: Error) => void): void;
+    destroyed: boolean;
+    /** pieces verified so far */
+    bitfield: { get(index: number): boolean };
     /** internal (webtorrent 3.0): re-plans every wire's requests; see coalesceUpdates in swarm.ts */
     _update(): void;
+    /** internal (webtorrent 3.0): a selection; `isStreamSelection` ones are kept apart and removed exactly */
+    _select(start: number, end: number, priority: number, notify: undefined, isStreamSelection: boolean): void;
+    _deselect(start: number, end: number, isStreamSelection: boolean): void;
   }
   export interface TorrentOptions {
     path?: string;
@@ -34,6 +44,8 @@ declare module 'webtorrent' {
     deselect?: boolean;
     maxWebConns?: number;
     private?: boolean;
+    /** upload slots: peers unchoked at a time (webtorrent default 10) */
+    uploads?: number;
   }
   export interface ClientOptions {
     dht?: boolean;

@@ -8,8 +8,10 @@
 #
 # Prints one TSV line per N (and appends it to bench/swarm/results.tsv):
 #   mode C N bytes T_ms T_bound_ms seeder_bytes peer_bytes node_cpu_ms seeder_cpu_ms machine_busy% load_before load_after
-# DEADLINE_S (default 1800) bounds one N's run; NODE_FLAGS go to every node's node (e.g.
-# "--cpu-prof --cpu-prof-dir=/tmp/prof"). Needs root (namespaces, tc), a built tree (npx tsc -b), redis-server and nats-server.
+# Env: DEADLINE_S (default 1800) bounds one N's run; NODE_FLAGS go to every node's node (e.g.
+# "--cpu-prof --cpu-prof-dir=/tmp/prof"); NODE_SCRIPT replaces node.mjs (node-count.mjs counts
+# wire messages); KEEP_DIR keeps each run's per-node JSON and stderr.
+# Needs root (namespaces, tc), a built tree (npx tsc -b), redis-server and nats-server.
 set -euo pipefail
 MODE=$1 C=$2 IMG=$3
 shift 3
@@ -92,7 +94,7 @@ for N in "${NS_LIST[@]}"; do
   t0=$(now_ms)
   for i in $(seq 1 "$N"); do
     if [ "$MODE" = swarm ]; then
-      ip netns exec "$TAG-$i" node ${NODE_FLAGS:-} "$ROOT/bench/swarm/node.mjs" http://10.213.0.1:8001 bench "$out/d$i" "$i" > "$out/$i.json" 2> "$out/$i.err" &
+      ip netns exec "$TAG-$i" node ${NODE_FLAGS:-} "$ROOT/bench/swarm/${NODE_SCRIPT:-node.mjs}" http://10.213.0.1:8001 bench "$out/d$i" "$i" > "$out/$i.json" 2> "$out/$i.err" &
     else
       ip netns exec "$TAG-$i" sh -c "curl -sf -o /dev/null '$WEBSEED' && echo \"{\\\"node\\\":$i,\\\"doneAt\\\":\$(date +%s%3N)}\"" > "$out/$i.json" 2> "$out/$i.err" &
     fi
@@ -129,5 +131,6 @@ cpu = sum(r.get("cpuMs", 0) for r in first)
 busy_pct = 100 * int(busy) / max(1, int(total))
 print("\t".join(str(x) for x in [mode, int(C), N, F, T, round(bound), seed, peers, cpu, seeder_cpu, round(busy_pct), lb, la, len(first)]))
 PY
+  if [ -n "${KEEP_DIR:-}" ]; then mkdir -p "$KEEP_DIR/run-$N" && cp "$out"/*.json "$out"/*.err "$KEEP_DIR/run-$N/"; fi
   rm -rf "$out"
 done

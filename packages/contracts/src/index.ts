@@ -4,3 +4,4 @@ export * from './image.js';
 export * from './errors.js';
 export * from './api.js';
 export * from './ports.js';
+export * from './swarm.js';

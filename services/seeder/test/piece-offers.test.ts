@@ -30,6 +30,18 @@ test('skips what the peer has or was offered; -1 when nothing is left', () => {
   assert.deepEqual([...offers.offered], [0, 0, 0, 1]);
 });
 
+test('once every piece is out, the next offer is the piece held by the fewest peers', () => {
+  const offers = new PieceOffers(4);
+  for (let k = 0; k < 4; k++) assert.equal(offers.next(() => false, new Set()), k);
+  // pieces 0, 1 and 3 were passed on (HAVEs from 3, 2 and 5 peers); piece 2 is still in transit
+  for (const [i, times] of [[0, 3], [1, 2], [3, 5]] as const) for (let t = 0; t < times; t++) offers.noteHave(i);
+  assert.equal(offers.next(() => false, new Set()), 2);
+  assert.equal(offers.next(() => false, new Set([2])), 1);
+  assert.equal(offers.next((i) => i === 1, new Set([2])), 0);
+  offers.noteHave(99); // ignored
+  assert.deepEqual([...offers.offered], [2, 2, 2, 1]);
+});
+
 test('no pieces: nothing to offer', () => {
   assert.equal(new PieceOffers(0).next(() => false, new Set()), -1);
 });

@@ -19,8 +19,9 @@ interface OfferWire {
  * Super-seeding (BEP 16) for a webtorrent torrent that has every piece. webtorrent has none, so
  * each new wire's opening BITFIELD / HAVE ALL is replaced by "nothing" (an empty bitfield, or
  * HAVE NONE with the fast extension, BEP 6) and the peer is offered `perPeer` pieces by HAVE
- * (PieceOffers decides which). When the peer announces one of them (HAVE: it has the piece,
- * from us or from another peer), the next is offered. Requests are served as before: a peer can
+ * (PieceOffers decides which: the piece the swarm holds least, counting the HAVEs and BITFIELDs
+ * every peer sends). When the peer announces one of them (HAVE: it has the piece, from us or
+ * from another peer), the next is offered. Requests are served as before: a peer can
  * still ask for anything, it just learns of pieces one at a time.
  */
 export function superSeed(torrent: Torrent, perPeer: number): void {
@@ -54,9 +55,13 @@ export function superSeed(torrent: Torrent, perPeer: number): void {
       start();
     };
     wire.on('have', (index) => {
+      offers ??= new PieceOffers(torrent.pieces.length);
+      offers.noteHave(index);
       if (mine.delete(index) && started) refill();
     });
     wire.on('bitfield', () => {
+      offers ??= new PieceOffers(torrent.pieces.length);
+      for (let i = 0; i < offers.pieces; i++) if (wire.peerPieces.get(i)) offers.noteHave(i);
       if (started) refill();
     });
     wire.on('close', () => mine.clear());

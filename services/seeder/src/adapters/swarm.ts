@@ -1,5 +1,5 @@
 import WebTorrent, { type Torrent } from 'webtorrent';
-import { SwarmbootError } from '@swarmboot/contracts';
+import { SwarmbootError, UNCHOKE_ALL } from '@swarmboot/contracts';
 import type { Logger } from '@swarmboot/kit';
 import { superSeed } from './super-seed.js';
 
@@ -85,7 +85,7 @@ export class TorrentSwarm {
   async seed(torrentFile: Uint8Array, dir: string, opts: { skipVerify: boolean; name: string }): Promise<SeedResult> {
     const client = this.requireClient();
     const log = this.log.child({ image: opts.name });
-    const torrent = client.add(Buffer.from(torrentFile), { path: dir, skipVerify: opts.skipVerify, announce: this.opts.announce });
+    const torrent = client.add(Buffer.from(torrentFile), { path: dir, skipVerify: opts.skipVerify, announce: this.opts.announce, uploads: UNCHOKE_ALL });
     // before any wire: the policy replaces each wire's opening bitfield
     if ((this.opts.superSeedPieces ?? 0) > 0) superSeed(torrent, this.opts.superSeedPieces ?? 0);
     torrent.on('warning', (err: Error) => log.warn({ infoHash: torrent.infoHash, reason: err.message }, 'torrent warning'));

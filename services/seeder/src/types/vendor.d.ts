@@ -38,6 +38,8 @@ declare module 'webtorrent' {
     announce?: string[];
     /** assume the files on disk are complete and correct */
     skipVerify?: boolean;
+    /** upload slots: peers unchoked at a time (webtorrent default 10) */
+    uploads?: number;
     strategy?: 'sequential' | 'rarest';
   }
 
