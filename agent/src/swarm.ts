@@ -6,6 +6,14 @@ import { UNCHOKE_ALL, type TransferStats } from '@swarmboot/contracts';
 /** ASCII prefix of the seeder's peer id (services/seeder SEEDER_PEER_ID_PREFIX), hex-encoded as wires report it. */
 const SEEDER_PREFIX_HEX = Buffer.from('-SB0001-SEEDER', 'ascii').toString('hex');
 
+/** Where a wire's bytes come from: the key of {@link TransferStats} they are counted under. */
+type Source = 'bytesFromSeeder' | 'bytesFromPeers' | 'bytesFromWebSeed';
+
+function sourceOf(wire: Wire): Source {
+  if (wire.type === 'webSeed') return 'bytesFromWebSeed';
+  return wire.peerId?.startsWith(SEEDER_PREFIX_HEX) ? 'bytesFromSeeder' : 'bytesFromPeers';
+}
+
 /** Least time between two request plans (ms): webtorrent keeps 0.5–1 s of blocks in flight per wire (PIPELINE_MIN/MAX_DURATION), so a plan 100 ms late never drains a pipeline; webtorrent itself defers plans up to 250 ms in browsers. */
 export const PLAN_INTERVAL_MS = 100;
 
@@ -67,7 +75,7 @@ function rarestFirst(t: Torrent): NodeJS.Timeout {
     const n = t.pieces.length;
     const holders = new Uint16Array(n);
     for (const wire of t.wires) {
-      if (wire.type === 'webSeed' || wire.peerId?.startsWith(SEEDER_PREFIX_HEX)) continue;
+      if (sourceOf(wire) !== 'bytesFromPeers') continue;
       for (let i = 0; i < n; i++) if (wire.peerPieces.get(i)) holders[i]! += 1;
     }
     const candidates: number[] = [];
@@ -145,7 +153,7 @@ export function joinSwarm(opts: SwarmOptions): SwarmDownload {
         rarestTimer = rarestFirst(t);
       });
       t.on('wire', (wire: Wire) => {
-        const source = wire.type === 'webSeed' ? 'bytesFromWebSeed' : wire.peerId?.startsWith(SEEDER_PREFIX_HEX) ? 'bytesFromSeeder' : 'bytesFromPeers';
+        const source = sourceOf(wire);
         if (source === 'bytesFromPeers') skipRedundantHaves(wire);
         wire.on('download', (n: number) => {
           stats[source] += n;

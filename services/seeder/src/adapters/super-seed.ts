@@ -26,6 +26,8 @@ interface OfferWire {
  */
 export function superSeed(torrent: Torrent, perPeer: number): void {
   let offers: PieceOffers | undefined;
+  // created on the first wire: the torrent's piece count is known by then
+  const piecesOffers = (): PieceOffers => (offers ??= new PieceOffers(torrent.pieces.length));
   torrent.on('wire', (raw: unknown) => {
     const wire = raw as OfferWire;
     const mine = new Set<number>();
@@ -33,9 +35,8 @@ export function superSeed(torrent: Torrent, perPeer: number): void {
     let started = false;
     const refill = (): void => {
       if (wire.destroyed) return;
-      offers ??= new PieceOffers(torrent.pieces.length);
       while (mine.size < perPeer) {
-        const i = offers.next((k) => wire.peerPieces.get(k), mine);
+        const i = piecesOffers().next((k) => wire.peerPieces.get(k), mine);
         if (i < 0) return; // the peer has, or was offered, every piece
         mine.add(i);
         wire.have(i);
@@ -55,13 +56,12 @@ export function superSeed(torrent: Torrent, perPeer: number): void {
       start();
     };
     wire.on('have', (index) => {
-      offers ??= new PieceOffers(torrent.pieces.length);
-      offers.noteHave(index);
+      piecesOffers().noteHave(index);
       if (mine.delete(index) && started) refill();
     });
     wire.on('bitfield', () => {
-      offers ??= new PieceOffers(torrent.pieces.length);
-      for (let i = 0; i < offers.pieces; i++) if (wire.peerPieces.get(i)) offers.noteHave(i);
+      const o = piecesOffers();
+      for (let i = 0; i < o.pieces; i++) if (wire.peerPieces.get(i)) o.noteHave(i);
       if (started) refill();
     });
     wire.on('close', () => mine.clear());
