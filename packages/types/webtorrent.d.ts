@@ -1,0 +1,117 @@
+/**
+ * The parts of webtorrent@3 that the agent and the seeder (and their tests) use; the package ships
+ * no types. One file for both projects (each lists it in its tsconfig "include"), because an
+ * ambient module is not carried across project references. Sources: node_modules/webtorrent/
+ * index.js and lib/torrent.js at 3.0.21 (the version package-lock pins); the `_`-prefixed members
+ * are internals the agent relies on, so a webtorrent upgrade must re-check them.
+ */
+declare module 'webtorrent' {
+  import type { EventEmitter } from 'node:events';
+  import type { AddressInfo } from 'node:net';
+
+  export interface WebTorrentOptions {
+    /** 20 bytes (or 40 hex digits) */
+    peerId?: Uint8Array | string;
+    /** BitTorrent TCP port; 0 picks a free one */
+    torrentPort?: number;
+    dht?: boolean;
+    lsd?: boolean;
+    utp?: boolean;
+    utPex?: boolean;
+    natUpnp?: boolean;
+    natPmp?: boolean;
+    /** options for bittorrent-tracker's client, or false for no trackers */
+    tracker?: boolean | { announce?: string[] };
+    /** protocol encryption: 0 or false off, 1 PE with plaintext fallback (default), 2 PE only */
+    secure?: number | boolean;
+    /** bytes/s, -1 for none */
+    uploadLimit?: number;
+    /** bytes/s, -1 for none */
+    downloadLimit?: number;
+    /** use BEP 19 web seeds (default true) */
+    webSeeds?: boolean;
+    maxConns?: number;
+  }
+
+  export interface TorrentOptions {
+    /** directory holding (or receiving) the torrent's files */
+    path?: string;
+    /** extra tracker URLs */
+    announce?: string[];
+    /** assume the files on disk are complete and correct */
+    skipVerify?: boolean;
+    /** start with nothing selected (select() decides the order) */
+    deselect?: boolean;
+    /** upload slots: peers unchoked at a time (webtorrent default 10) */
+    uploads?: number;
+    strategy?: 'sequential' | 'rarest';
+    maxWebConns?: number;
+    private?: boolean;
+  }
+
+  export interface Wire extends EventEmitter {
+    /** 40 hex digits; null before the handshake */
+    peerId: string | null;
+    remoteAddress?: string;
+    remotePort?: number;
+    /** 'tcpIncoming', 'tcpOutgoing', 'webSeed', … */
+    type: string;
+    /** bytes */
+    downloaded: number;
+    /** bytes */
+    uploaded: number;
+    /** the peer's pieces (bitfield) as it announced them */
+    peerPieces: { get(index: number): boolean };
+    /** sends HAVE(index) (BEP 3) */
+    have(index: number): void;
+  }
+
+  export interface Torrent extends EventEmitter {
+    readonly infoHash: string;
+    readonly name: string;
+    /** bytes */
+    readonly length: number;
+    /** bytes */
+    readonly pieceLength: number;
+    /** one entry per piece (null once verified) */
+    readonly pieces: readonly unknown[];
+    /** pieces verified so far */
+    readonly bitfield: { get(index: number): boolean };
+    readonly ready: boolean;
+    readonly done: boolean;
+    readonly destroyed: boolean;
+    /** 0..1 of verified bytes */
+    readonly progress: number;
+    /** bytes verified */
+    readonly downloaded: number;
+    /** bytes */
+    readonly uploaded: number;
+    /** bytes received, verified or not */
+    readonly received: number;
+    readonly numPeers: number;
+    readonly wires: Wire[];
+    select(start: number, end: number, priority?: number): void;
+    addWebSeed(url: string): void;
+    destroy(cb?: (err?: Error | null) => void): void;
+    /** internal: re-plans every wire's requests; see coalesceUpdates in agent/src/swarm.ts */
+    _update(): void;
+    /** internal: a selection; `isStreamSelection` ones are kept apart and removed exactly */
+    _select(start: number, end: number, priority: number, notify: undefined, isStreamSelection: boolean): void;
+    _deselect(start: number, end: number, isStreamSelection: boolean): void;
+  }
+
+  export default class WebTorrent extends EventEmitter {
+    constructor(opts?: WebTorrentOptions);
+    /** 40 hex digits */
+    readonly peerId: string;
+    readonly torrentPort: number;
+    readonly listening: boolean;
+    readonly destroyed: boolean;
+    readonly torrents: Torrent[];
+    add(torrentId: string | Uint8Array | object, opts?: TorrentOptions, onTorrent?: (torrent: Torrent) => void): Torrent;
+    get(torrentId: string | Uint8Array): Promise<Torrent | null>;
+    address(): AddressInfo | null;
+    throttleUpload(rate: number): void;
+    destroy(cb?: (err?: Error | null) => void): void;
+  }
+}
