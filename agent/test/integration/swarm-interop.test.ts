@@ -2,18 +2,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { ImageRecord } from '@swarmboot/contracts';
-import { connectNats, connectRedis, createLogger, EventBus, ImageCatalog, Registry } from '@swarmboot/kit';
-import { freePort, startNats, startRedis, type Started } from '@swarmboot/testkit';
-import { buildTracker, type Tracker } from '@swarmboot/tracker';
-import { buildSeederApp } from '@swarmboot/seeder';
+import { createLogger } from '@swarmboot/kit';
+import { freePort } from '@swarmboot/testkit';
 import { joinSwarm } from '../../src/swarm.js';
+import { nodeBinaryBytes, startSwarmStack, type SwarmStack } from './swarm-stack.js';
 
 // Other BitTorrent implementations against swarmboot's tracker and seeder (loopback), and the
 // agent against a swarm seeded by aria2 alone.
@@ -23,23 +18,15 @@ const skipAria2 = have('aria2c') ? false : 'aria2c is not installed (scripts/ins
 const skipTransmission = have('transmission-cli') ? false : 'transmission-cli is not installed (scripts/install-deps.sh: transmission-cli)';
 
 const log = createLogger('swarm-interop-test', (process.env.SB_TEST_LOG as 'debug' | undefined) ?? 'silent');
-let natsServer: Started;
-let redisServer: Started;
-let nc: NatsConnection;
-let redis: Redis;
-let tracker: Tracker;
-let seeder: FastifyInstance | undefined;
-let scratch: string;
+let stack: SwarmStack;
 let record: ImageRecord;
 let torrentPath: string;
 let fullTorrentPath: string;
-const trackerRegistry = new Registry();
 const children: ChildProcess[] = [];
-let seederRegistry: Registry;
 
 /** Bytes the seeder uploaded over BitTorrent (its /metrics gauge), to tell BitTorrent from the web seed. */
 async function seederUploaded(): Promise<number> {
-  const m = await seederRegistry.getSingleMetric('swarmboot_seeder_swarm')?.get();
+  const m = await stack.seederRegistry.getSingleMetric('swarmboot_seeder_swarm')?.get();
   return m?.values.find((v) => v.labels.what === 'uploaded_bytes')?.value ?? 0;
 }
 
@@ -100,52 +87,28 @@ async function fileHash(path: string): Promise<string | undefined> {
 }
 
 before(async () => {
-  const fh = await open(process.execPath, 'r');
-  const image = Buffer.alloc(SIZE);
-  await fh.read(image, 0, SIZE, 8 * 1024 * 1024); // real bytes: a slice of the node binary
-  await fh.close();
-  [natsServer, redisServer] = await Promise.all([startNats(), startRedis()]);
-  nc = await connectNats(natsServer.url, 'swarm-interop-test', log);
-  redis = await connectRedis(redisServer.url, log);
-  const catalog = new ImageCatalog(redis);
-  tracker = buildTracker({ log, lookup: (h) => catalog.nameByInfoHash(h), redis, registry: trackerRegistry, config: { intervalSeconds: 30, admissionTtlMs: 0 } });
-  const announceUrl = `http://127.0.0.1:${(await tracker.listen('127.0.0.1', 0)).port}/announce`;
-  scratch = await mkdtemp(join(tmpdir(), 'sb-swarm-interop-'));
-  const port = await freePort();
-  seederRegistry = new Registry();
-  seeder = buildSeederApp({
-    log,
-    bus: new EventBus(nc, 'swarmboot/swarm-interop-test', log),
-    redis,
-    registry: seederRegistry,
-    config: { dataDir: join(scratch, 'seeder'), publicUrl: `http://127.0.0.1:${port}`, announceUrl, uploadLimit: 0, torrentPort: 0 },
-  });
-  await seeder.listen({ host: '127.0.0.1', port });
-  const res = await fetch(`http://127.0.0.1:${port}/v1/images/interop?file=interop.img`, { method: 'PUT', body: image, headers: { 'content-type': 'application/octet-stream' } });
+  const image = await nodeBinaryBytes(SIZE, 8 * 1024 * 1024);
+  stack = await startSwarmStack('swarm-interop', log, 0);
+  const res = await fetch(`${stack.seederUrl}/v1/images/interop?file=interop.img`, { method: 'PUT', body: image, headers: { 'content-type': 'application/octet-stream' } });
   assert.equal(res.status, 201);
   record = (await res.json()) as ImageRecord;
-  torrentPath = join(scratch, 'interop.torrent');
+  torrentPath = join(stack.scratch, 'interop.torrent');
   const torrent = Buffer.from(await (await fetch(record.torrentUrl)).arrayBuffer());
   // without the BEP 19 url-list, so aria2c must speak BitTorrent to the seeder
   await writeFile(torrentPath, withoutUrlList(torrent));
-  fullTorrentPath = join(scratch, 'interop-webseed.torrent');
+  fullTorrentPath = join(stack.scratch, 'interop-webseed.torrent');
   await writeFile(fullTorrentPath, torrent);
 });
 
 after(async () => {
   await Promise.all(children.map(stopChild));
-  await seeder?.close();
-  await tracker?.close();
-  await nc?.drain();
-  await redis?.quit();
-  await Promise.all([natsServer?.stop(), redisServer?.stop()]);
-  if (scratch) await rm(scratch, { recursive: true, force: true });
+  await stack?.stop();
 });
 
 const ARIA2_LAN = ['--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false', '--enable-peer-exchange=false', '--check-certificate=false', '--summary-interval=0', '--console-log-level=warn'];
 
 test('aria2c downloads the image from swarmboot tracker + seeder: identical bytes', { skip: skipAria2, timeout: 120_000 }, async () => {
-  const dir = join(scratch, 'aria2');
+  const dir = join(stack.scratch, 'aria2');
   const child = await runUntil(
     'aria2c',
     [...ARIA2_LAN, `--dir=${dir}`, `--listen-port=${await freePort()}`, '--seed-time=0', '--follow-torrent=mem', torrentPath],
@@ -158,7 +121,7 @@ test('aria2c downloads the image from swarmboot tracker + seeder: identical byte
 });
 
 async function acceptedAnnounces(): Promise<number> {
-  const m = await trackerRegistry.getSingleMetric('swarmboot_tracker_announces_total')?.get();
+  const m = await stack.trackerRegistry.getSingleMetric('swarmboot_tracker_announces_total')?.get();
   return (m?.values ?? []).filter((v) => v.labels.result === 'accepted').reduce((n, v) => n + v.value, 0);
 }
 
@@ -167,8 +130,8 @@ async function acceptedAnnounces(): Promise<number> {
 // from the BEP 19 web seed of the .torrent. (Its peer wire against ours needs non-loopback
 // addresses: bench/swarm's namespaces.)
 test('transmission-cli announces to the tracker and downloads through the web seed: identical bytes', { skip: skipTransmission, timeout: 120_000 }, async () => {
-  const dir = join(scratch, 'transmission');
-  const config = join(scratch, 'transmission-config');
+  const dir = join(stack.scratch, 'transmission');
+  const config = join(stack.scratch, 'transmission-config');
   await mkdir(config, { recursive: true });
   // LAN settings: no DHT, LPD, PEX, uTP, port mapping
   const announcesBefore = await acceptedAnnounces();
@@ -189,13 +152,12 @@ test('transmission-cli announces to the tracker and downloads through the web se
 
 test('a swarmboot agent completes from a swarm seeded only by aria2c', { skip: skipAria2, timeout: 150_000 }, async () => {
   // the swarmboot seeder leaves (a `stopped` announce takes it off the tracker)
-  await seeder?.close();
-  seeder = undefined;
-  const seedDir = join(scratch, 'seeder', 'images', 'interop');
+  await stack.closeSeeder();
+  const seedDir = join(stack.scratch, 'seeder', 'images', 'interop');
   const port = await freePort();
   const aria = spawn('aria2c', [...ARIA2_LAN, `--dir=${seedDir}`, `--listen-port=${port}`, '--seed-ratio=0', '-V', '--bt-seed-unverified', torrentPath], { stdio: 'ignore' });
   children.push(aria);
-  const dir = join(scratch, 'agent');
+  const dir = join(stack.scratch, 'agent');
   const dl = joinSwarm({ torrent: await readFile(torrentPath), dir, log });
   try {
     let timer: NodeJS.Timeout | undefined;

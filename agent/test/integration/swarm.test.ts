@@ -1,18 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { ImageRecord, TransferStats } from '@swarmboot/contracts';
-import { connectNats, connectRedis, createLogger, EventBus, ImageCatalog, Registry } from '@swarmboot/kit';
-import { freePort, startNats, startRedis, type Started } from '@swarmboot/testkit';
-import { buildTracker, type Tracker } from '@swarmboot/tracker';
-import { buildSeederApp } from '@swarmboot/seeder';
+import { createLogger } from '@swarmboot/kit';
 import { joinSwarm, type SwarmDownload } from '../../src/swarm.js';
+import { nodeBinaryBytes, startSwarmStack, type SwarmStack } from './swarm-stack.js';
 
 // A small swarm as in a rack: a seeder capped at 4 MB/s, the tracker, 4 agents joining at once.
 // 4 × 20 MB from the seeder alone would take 20 s; peers must carry part of it. Measured here:
@@ -22,58 +16,25 @@ const SIZE = 20 * 1024 * 1024;
 const SEEDER_LIMIT = 4 * 1024 * 1024;
 
 const log = createLogger('swarm-test', (process.env.SB_TEST_LOG as 'debug' | undefined) ?? 'silent');
-let natsServer: Started;
-let redisServer: Started;
-let nc: NatsConnection;
-let redis: Redis;
-let tracker: Tracker;
-let seeder: FastifyInstance;
-let scratch: string;
-let base: string;
+let stack: SwarmStack;
 let image: Buffer;
 
 before(async () => {
-  // real bytes (compressible and not, as an OS image): the start of the node binary running us
-  const fh = await open(process.execPath, 'r');
-  image = Buffer.alloc(SIZE);
-  const { bytesRead } = await fh.read(image, 0, SIZE, 0);
-  await fh.close();
-  assert.equal(bytesRead, SIZE, 'the node binary holds 20 MB');
-  [natsServer, redisServer] = await Promise.all([startNats(), startRedis()]);
-  nc = await connectNats(natsServer.url, 'swarm-test', log);
-  redis = await connectRedis(redisServer.url, log);
-  const catalog = new ImageCatalog(redis);
-  tracker = buildTracker({ log, lookup: (h) => catalog.nameByInfoHash(h), redis, registry: new Registry(), config: { intervalSeconds: 30, admissionTtlMs: 0 } });
-  const announceUrl = `http://127.0.0.1:${(await tracker.listen('127.0.0.1', 0)).port}/announce`;
-  scratch = await mkdtemp(join(tmpdir(), 'sb-swarm-test-'));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  seeder = buildSeederApp({
-    log,
-    bus: new EventBus(nc, 'swarmboot/swarm-test', log),
-    redis,
-    registry: new Registry(),
-    config: { dataDir: join(scratch, 'seeder'), publicUrl: base, announceUrl, uploadLimit: SEEDER_LIMIT, torrentPort: 0 },
-  });
-  await seeder.listen({ host: '127.0.0.1', port });
+  image = await nodeBinaryBytes(SIZE);
+  stack = await startSwarmStack('swarm-test', log, SEEDER_LIMIT);
 });
 
 after(async () => {
-  await seeder?.close();
-  await tracker?.close();
-  await nc?.drain();
-  await redis?.quit();
-  await Promise.all([natsServer?.stop(), redisServer?.stop()]);
-  if (scratch) await rm(scratch, { recursive: true, force: true });
+  await stack?.stop();
 });
 
 test(`${NODES} agents join one swarm: every byte identical, peers carry part of the load`, { timeout: 150_000 }, async () => {
-  const res = await fetch(`${base}/v1/images/node-bin?file=node.img`, { method: 'PUT', body: image, headers: { 'content-type': 'application/octet-stream' } });
+  const res = await fetch(`${stack.seederUrl}/v1/images/node-bin?file=node.img`, { method: 'PUT', body: image, headers: { 'content-type': 'application/octet-stream' } });
   assert.equal(res.status, 201);
   const record = (await res.json()) as ImageRecord;
   const torrent = Buffer.from(await (await fetch(record.torrentUrl)).arrayBuffer());
 
-  const dirs = await Promise.all(Array.from({ length: NODES }, (_, i) => mkdtemp(join(scratch, `node${i}-`))));
+  const dirs = await Promise.all(Array.from({ length: NODES }, (_, i) => mkdtemp(join(stack.scratch, `node${i}-`))));
   const started = Date.now();
   // no web seed: the bytes must come over BitTorrent (seeder + peers)
   const downloads: SwarmDownload[] = dirs.map((dir, i) => joinSwarm({ torrent, dir, log: log.child({ node: i }) }));

@@ -117,3 +117,50 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** A service's `main()` running in a child node process, as `swarmboot <service>` runs it. */
+export interface MainProcess {
+  readonly child: ChildProcess;
+  /** resolves with the exit code (null when a signal ended it) */
+  readonly exited: Promise<number | null>;
+  /** what the process wrote to stderr so far */
+  stderr(): string;
+  /**
+   * Polls GET http://127.0.0.1:{opsPort}/healthz until it answers 200 and returns its body; throws
+   * at once, with the stderr, if the process exits first, or after `timeoutMs`.
+   */
+  healthz(opsPort: number, timeoutMs?: number): Promise<{ checks: Record<string, boolean> }>;
+  /** SIGKILL when it still runs (for `finally`) */
+  kill(): void;
+}
+
+/**
+ * Runs `main()` of the ES module at `entry` (a path) in a new node process with `env` over
+ * process.env; a rejected main() prints the error and exits 1. stdout is dropped, stderr kept.
+ */
+export function spawnMain(entry: string, env: Record<string, string>): MainProcess {
+  const script = `import { main } from ${JSON.stringify(entry)}; main().catch((err) => { console.error(err); process.exit(1); });`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    exited,
+    stderr: () => stderr,
+    healthz: (opsPort, timeoutMs = 15_000) =>
+      waitFor(
+        `http://127.0.0.1:${opsPort}/healthz`,
+        async () => {
+          if (child.exitCode !== null) throw new Error(`${entry} exited with ${child.exitCode}: ${stderr}`);
+          const res = await fetch(`http://127.0.0.1:${opsPort}/healthz`).catch(() => undefined);
+          return res?.status === 200 ? ((await res.json()) as { checks: Record<string, boolean> }) : undefined;
+        },
+        timeoutMs,
+        100,
+      ),
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}

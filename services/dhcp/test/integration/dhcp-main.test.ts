@@ -1,9 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { isSwarmbootError } from '@swarmboot/contracts';
-import { freePort, startNats, startRedis, waitFor, type Started } from '@swarmboot/testkit';
+import { freePort, spawnMain, startNats, startRedis, type Started } from '@swarmboot/testkit';
 import { main, requestLeaseViaRelay } from '../../src/index.js';
 
 /* `main(env)` as `swarmboot dhcp` runs it: a child process wired to real NATS and Redis. */
@@ -29,34 +28,22 @@ test('a bad SWARMBOOT_DHCP_SUBNETS stops start-up naming the variable', async ()
 
 test('main(env) serves leases, exposes /healthz and /metrics, and exits 0 on SIGTERM', async () => {
   const [dhcpPort, opsPort] = [await freePort(), await freePort()];
-  const env = {
-    ...process.env,
+  const proc = spawnMain(mainModule, {
     SWARMBOOT_NATS_URL: natsSrv.url,
     SWARMBOOT_REDIS_URL: redisSrv.url,
     SWARMBOOT_LOG_LEVEL: 'warn',
     SWARMBOOT_DHCP_LISTEN: `127.0.0.1:${dhcpPort}`,
     SWARMBOOT_OPS_LISTEN: `127.0.0.1:${opsPort}`,
-  };
-  const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', `import { main } from ${JSON.stringify(mainModule)}; main().catch((err) => { console.error(err); process.exit(1); });`], {
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
   });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
-    await waitFor('ops endpoint healthy', async () => {
-      if (child.exitCode !== null) throw new Error(`dhcp exited with ${child.exitCode}: ${stderr}`);
-      const res = await fetch(`http://127.0.0.1:${opsPort}/healthz`).catch(() => undefined);
-      return res?.status === 200;
-    });
+    await proc.healthz(opsPort);
     const lease = await requestLeaseViaRelay({ server: { host: '127.0.0.1', port: dhcpPort }, giaddr: '127.77.0.1', chaddr: '02:00:00:00:be:ef', arch: 7, timeoutMs: 10_000 });
     assert.equal(lease.bootFile, 'ipxe.efi');
     const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
     assert.match(metrics, /swarmboot_dhcp_replies_total\{type="ack"\} 1/);
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0, stderr);
+    proc.child.kill('SIGTERM');
+    assert.equal(await proc.exited, 0, proc.stderr());
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    proc.kill();
   }
 });

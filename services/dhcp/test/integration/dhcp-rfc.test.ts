@@ -1,26 +1,21 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import type { Redis } from 'ioredis';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { Events, RedisKeys } from '@swarmboot/contracts';
-import { EventBus, Registry, connectNats, connectRedis, createLogger } from '@swarmboot/kit';
-import { freePort, startNats, startRedis, waitFor, type Started } from '@swarmboot/testkit';
+import { EventBus, Registry, createLogger } from '@swarmboot/kit';
+import { freePort, waitFor } from '@swarmboot/testkit';
 import {
   DhcpOption,
   InventoryCache,
   MessageType,
-  buildDhcpServer,
   decodeDhcp,
-  encodeDhcp,
   encodeRelayAgentInfo,
   getBootfileName,
   getMessageType,
   getServerId,
   getVendorClass,
   ipOption,
-  loadDhcpConfig,
   macToChaddr,
   requestLeaseViaRelay,
   textOption,
@@ -30,6 +25,7 @@ import {
   type DhcpServer,
   type DhcpSettings,
 } from '../../src/index.js';
+import { GIADDR, bootRequest, counter, randomMac, startBackends, startDhcp, type Backends } from './harness.js';
 
 /*
  * RFC 2131 server behaviour beyond DISCOVER/REQUEST — RELEASE, DECLINE, INFORM, a REQUEST for
@@ -37,55 +33,18 @@ import {
  * against real redis-server and nats-server over loopback UDP (relayed from 127.77.0.1).
  */
 
-const GIADDR = '127.77.0.1';
 const log = createLogger('dhcp-rfc', process.env.SWARMBOOT_LOG_LEVEL === 'debug' ? 'debug' : 'silent');
-let natsSrv: Started;
-let redisSrv: Started;
-let nc: NatsConnection;
+let backends: Backends;
 let redis: Redis;
 let bus: EventBus;
-const servers: DhcpServer[] = [];
 
 async function start(patch: Partial<DhcpSettings> = {}): Promise<{ server: DhcpServer; port: number; registry: Registry }> {
-  const port = await freePort();
-  const config = loadDhcpConfig({ SWARMBOOT_DHCP_LISTEN: `127.0.0.1:${port}` });
   const registry = new Registry();
-  const server = buildDhcpServer({ log, bus, redis, config: { ...config.settings, ...patch }, registry });
-  await server.listen();
-  servers.push(server);
-  return { server, port, registry };
-}
-
-async function counter(reg: Registry, name: string, label: string, value: string): Promise<number> {
-  const got = await reg.getSingleMetric(name)?.get();
-  return got?.values.find((v) => v.labels[label] === value)?.value ?? 0;
-}
-
-function randomMac(): string {
-  const b = randomBytes(6);
-  b[0] = (b[0]! & 0xfe) | 0x02;
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+  return { ...(await startDhcp(backends, log, registry, { patch })), registry };
 }
 
 function message(type: number, mac: string, opts: [number, Buffer][] = [], fields: Partial<DhcpMessage> = {}): Buffer {
-  return encodeDhcp({
-    op: 1,
-    htype: 1,
-    hlen: 6,
-    hops: 1,
-    xid: randomBytes(4).readUInt32BE(0),
-    secs: 0,
-    flags: 0,
-    ciaddr: '0.0.0.0',
-    yiaddr: '0.0.0.0',
-    siaddr: '0.0.0.0',
-    giaddr: GIADDR,
-    chaddr: macToChaddr(mac),
-    sname: '',
-    file: '',
-    options: new Map([[DhcpOption.messageType, u8Option(type)], ...opts]),
-    ...fields,
-  });
+  return bootRequest([[DhcpOption.messageType, u8Option(type)], ...opts], { chaddr: macToChaddr(mac), ...fields });
 }
 
 /** Sends datagrams from GIADDR (one socket) and collects replies for `waitMs`. */
@@ -108,18 +67,12 @@ const clientId = (mac: string): [number, Buffer] => [DhcpOption.clientId, Buffer
 const sourcePort: [number, Buffer] = [DhcpOption.relayAgentInfo, encodeRelayAgentInfo([[19, Buffer.alloc(0)]])];
 
 before(async () => {
-  [natsSrv, redisSrv] = await Promise.all([startNats(), startRedis()]);
-  nc = await connectNats(natsSrv.url, 'dhcp-rfc', log);
-  redis = await connectRedis(redisSrv.url, log);
-  bus = new EventBus(nc, '/swarmboot/dhcp-rfc', log);
+  backends = await startBackends('dhcp-rfc', log);
+  ({ redis, bus } = backends);
 });
 
 after(async () => {
-  for (const s of servers) await s.close();
-  await nc?.drain();
-  await redis?.quit();
-  await natsSrv?.stop();
-  await redisSrv?.stop();
+  await backends?.stop();
 });
 
 test('RELEASE frees the address (no reply) and the client gets it back later', async () => {

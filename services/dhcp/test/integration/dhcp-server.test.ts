@@ -1,19 +1,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import type { Redis } from 'ioredis';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { Events, RedisKeys, isSwarmbootError, type LeaseGranted } from '@swarmboot/contracts';
-import { EventBus, Registry, connectNats, connectRedis, createLogger, ipToInt } from '@swarmboot/kit';
-import { freePort, startNats, startRedis, waitFor, type Started } from '@swarmboot/testkit';
+import { EventBus, Registry, connectRedis, createLogger, ipToInt } from '@swarmboot/kit';
+import { freePort, startRedis, waitFor } from '@swarmboot/testkit';
 import {
-  buildDhcpServer,
   decodeDhcp,
-  encodeDhcp,
   encodeRelayAgentInfo,
   getMessageType,
-  loadDhcpConfig,
   macToChaddr,
   requestLeaseViaRelay,
   u8Option,
@@ -24,48 +19,24 @@ import {
   type DhcpSettings,
   RedisNodeDirectory,
 } from '../../src/index.js';
+import { GIADDR, bootRequest, counter, randomMac, startBackends, startDhcp, type Backends } from './harness.js';
 
 /*
  * The DHCP server against real nats-server and redis-server, over real UDP on loopback: the
  * server on 127.0.0.1, the emulated relay/client on 127.77.0.1 (subnet 127.77.0.0/16).
  */
 
-const GIADDR = '127.77.0.1';
 const log = createLogger('dhcp-it', process.env.SWARMBOOT_LOG_LEVEL === 'debug' ? 'debug' : 'silent');
 
-let natsSrv: Started;
-let redisSrv: Started;
-let nc: NatsConnection;
+let backends: Backends;
 let redis: Redis;
 let bus: EventBus;
-let server: DhcpServer;
 let registry: Registry;
 let port: number;
-const extraServers: DhcpServer[] = [];
 const events: LeaseGranted[] = [];
 let stopConsumer: (() => Promise<void>) | undefined;
 
-async function startServer(reg: Registry, env: Record<string, string> = {}, patch: Partial<DhcpSettings> = {}): Promise<{ server: DhcpServer; port: number }> {
-  const p = await freePort();
-  // defaults of the service (demo subnet, lease time, boot script URL), only the socket moved
-  const config = loadDhcpConfig({ SWARMBOOT_DHCP_LISTEN: `127.0.0.1:${p}`, ...env });
-  const s = buildDhcpServer({ log, bus, redis, config: { ...config.settings, ...patch }, registry: reg });
-  await s.listen();
-  return { server: s, port: p };
-}
-
-async function counter(reg: Registry, name: string, label: string, value: string): Promise<number> {
-  const metric = reg.getSingleMetric(name);
-  if (metric === undefined) return 0;
-  const got = await metric.get();
-  return got.values.find((v) => v.labels[label] === value)?.value ?? 0;
-}
-
-function randomMac(): string {
-  const b = randomBytes(6);
-  b[0] = (b[0]! & 0xfe) | 0x02; // locally administered, unicast
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
-}
+const startServer = (reg: Registry, env: Record<string, string> = {}, patch: Partial<DhcpSettings> = {}): Promise<{ server: DhcpServer; port: number }> => startDhcp(backends, log, reg, { env, patch });
 
 function inPool(ip: string): boolean {
   const n = ipToInt(ip);
@@ -96,12 +67,10 @@ async function sendRaw(payload: Buffer, waitMs: number, stopOnFirst = false, fro
 }
 
 before(async () => {
-  [natsSrv, redisSrv] = await Promise.all([startNats(), startRedis()]);
-  nc = await connectNats(natsSrv.url, 'dhcp-it', log);
-  redis = await connectRedis(redisSrv.url, log);
-  bus = new EventBus(nc, '/swarmboot/dhcp-it', log);
+  backends = await startBackends('dhcp-it', log);
+  ({ redis, bus } = backends);
   registry = new Registry();
-  ({ server, port } = await startServer(registry));
+  ({ port } = await startServer(registry));
   stopConsumer = await bus.consume(Events.leaseGranted, 'dhcp-it', async (data) => {
     events.push(data);
   });
@@ -109,12 +78,7 @@ before(async () => {
 
 after(async () => {
   await stopConsumer?.();
-  await server?.close();
-  for (const s of extraServers) await s.close();
-  await nc?.drain();
-  await redis?.quit();
-  await natsSrv?.stop();
-  await redisSrv?.stop();
+  await backends?.stop();
 });
 
 const lease = (chaddr: string, extra: { arch?: number; userClass?: string; serverPort?: number } = {}): Promise<DhcpLease> =>
@@ -192,11 +156,7 @@ test('a stalled inventory holds the reply back at most lookupTimeoutMs and costs
     const mac = randomMac();
     await inventory.set(RedisKeys.nodeByMac(mac), 'n-043');
     await inventory.hset(RedisKeys.node('n-043'), 'hostname', 'rack1-node43');
-    const p = await freePort();
-    const config = loadDhcpConfig({ SWARMBOOT_DHCP_LISTEN: `127.0.0.1:${p}` });
-    const s = buildDhcpServer({ log, bus, redis, config: { ...config.settings, lookupTimeoutMs: 100 }, registry: new Registry(), nodes: new RedisNodeDirectory(inventory) });
-    extraServers.push(s);
-    await s.listen();
+    const { port: p } = await startDhcp(backends, log, new Registry(), { patch: { lookupTimeoutMs: 100 }, nodes: new RedisNodeDirectory(inventory) });
     await inventory.call('CLIENT', 'PAUSE', '5000', 'ALL');
     const started = Date.now();
     const l = await lease(mac, { arch: 7, serverPort: p });
@@ -213,26 +173,10 @@ test('a stalled inventory holds the reply back at most lookupTimeoutMs and costs
 
 test('malformed datagrams are counted and not answered', async () => {
   const before = await counter(registry, 'swarmboot_dhcp_dropped_total', 'reason', 'malformed');
-  const valid = encodeDhcp({
-    op: 1,
-    htype: 1,
-    hlen: 6,
-    hops: 1,
-    xid: 7,
-    secs: 0,
-    flags: 0,
-    ciaddr: '0.0.0.0',
-    yiaddr: '0.0.0.0',
-    siaddr: '0.0.0.0',
-    giaddr: GIADDR,
-    chaddr: macToChaddr(randomMac()),
-    sname: '',
-    file: '',
-    options: new Map([
-      [53, u8Option(1)],
-      [82, encodeRelayAgentInfo([[19, Buffer.alloc(0)]])],
-    ]),
-  });
+  const valid = bootRequest([
+    [53, u8Option(1)],
+    [82, encodeRelayAgentInfo([[19, Buffer.alloc(0)]])],
+  ]);
   const end = valid.lastIndexOf(255);
   const truncated = valid.subarray(0, end); // no END
   const garbage = Buffer.from('this is not DHCP at all');
@@ -252,28 +196,15 @@ test('REQUEST for an address another client holds gets a NAK; one off the networ
   const macB = randomMac();
   await lease(macB, { arch: 0 });
   const request = (ip: string): Buffer =>
-    encodeDhcp({
-      op: 1,
-      htype: 1,
-      hlen: 6,
-      hops: 1,
-      xid: randomBytes(4).readUInt32BE(0),
-      secs: 0,
-      flags: 0,
-      ciaddr: '0.0.0.0',
-      yiaddr: '0.0.0.0',
-      siaddr: '0.0.0.0',
-      giaddr: GIADDR,
-      chaddr: macToChaddr(macB),
-      sname: '',
-      file: '',
-      // INIT-REBOOT (RFC 2131 §4.3.2): option 50, no server id
-      options: new Map([
+    // INIT-REBOOT (RFC 2131 §4.3.2): option 50, no server id
+    bootRequest(
+      [
         [53, u8Option(3)],
         [50, ipOption(ip)],
         [82, encodeRelayAgentInfo([[19, Buffer.alloc(0)]])],
-      ]),
-    });
+      ],
+      { chaddr: macToChaddr(macB) },
+    );
   for (const ip of [a.yiaddr, '10.9.9.9']) {
     const [reply] = await sendRaw(request(ip), 3000, true);
     assert.ok(reply, `a reply to REQUEST ${ip}`);
@@ -289,30 +220,12 @@ test('REQUEST for an address another client holds gets a NAK; one off the networ
 });
 
 function requestMessage(patch: Partial<DhcpMessage>, options: [number, Buffer][]): Buffer {
-  return encodeDhcp({
-    op: 1,
-    htype: 1,
-    hlen: 6,
-    hops: 0,
-    xid: randomBytes(4).readUInt32BE(0),
-    secs: 0,
-    flags: 0,
-    ciaddr: '0.0.0.0',
-    yiaddr: '0.0.0.0',
-    siaddr: '0.0.0.0',
-    giaddr: '0.0.0.0',
-    chaddr: macToChaddr(randomMac()),
-    sname: '',
-    file: '',
-    ...patch,
-    options: new Map(options),
-  });
+  return bootRequest(options, { hops: 0, giaddr: '0.0.0.0', ...patch });
 }
 
 test('a relay without the RFC 8357 sub-option gets the reply at SWARMBOOT_DHCP_RELAY_PORT', async () => {
   const relayPort = await freePort();
   const s = await startServer(new Registry(), { SWARMBOOT_DHCP_RELAY_PORT: String(relayPort) });
-  extraServers.push(s.server);
   const discover = requestMessage({ hops: 1, giaddr: GIADDR }, [[53, u8Option(1)], [93, Buffer.from([0, 0])]]);
   const [reply] = await sendRaw(discover, 3000, true, { address: GIADDR, port: relayPort, serverPort: s.port });
   assert.ok(reply, 'an OFFER at the relay port');
@@ -327,7 +240,6 @@ test('a direct RENEWING client (giaddr 0, ciaddr set) gets its ACK unicast at ci
   const l = await lease(mac, { arch: 0 });
   const clientPort = await freePort();
   const s = await startServer(new Registry(), {}, { clientPort });
-  extraServers.push(s.server);
   const renew = requestMessage({ ciaddr: l.yiaddr, chaddr: macToChaddr(mac) }, [[53, u8Option(3)]]);
   const [reply] = await sendRaw(renew, 3000, true, { address: l.yiaddr, port: clientPort, serverPort: s.port });
   assert.ok(reply, 'an ACK at ciaddr');
@@ -358,7 +270,6 @@ test('the client gives up with DHCP_TIMEOUT when nobody answers', async () => {
 
 test('two server instances sharing one Redis give 200 concurrent clients 200 distinct addresses', async () => {
   const second = await startServer(new Registry());
-  extraServers.push(second.server);
   const macs = Array.from({ length: 200 }, randomMac);
   const leases = await Promise.all(macs.map((m, i) => lease(m, { arch: 0, serverPort: i % 2 === 0 ? port : second.port })));
   const ips = leases.map((l) => l.yiaddr);

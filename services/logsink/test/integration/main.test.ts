@@ -1,11 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { RedisKeys } from '@swarmboot/contracts';
 import { connectRedis, createLogger } from '@swarmboot/kit';
-import { freePort, startNats, startRedis, waitFor } from '@swarmboot/testkit';
+import { freePort, spawnMain, startNats, startRedis, waitFor } from '@swarmboot/testkit';
 
 const entry = fileURLToPath(new URL('../../src/index.js', import.meta.url));
 
@@ -13,31 +12,16 @@ test('main(): env-configured process listens for syslog, serves /healthz and /me
   const [nats, redisServer] = await Promise.all([startNats(), startRedis()]);
   const redis = await connectRedis(redisServer.url, createLogger('test', 'silent'));
   const [syslogPort, opsPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, ['--input-type=module', '-e', `import { main } from ${JSON.stringify(entry)}; await main();`], {
-    env: {
-      ...process.env,
-      SWARMBOOT_NATS_URL: nats.url,
-      SWARMBOOT_REDIS_URL: redisServer.url,
-      SWARMBOOT_SYSLOG_LISTEN: `127.0.0.1:${syslogPort}`,
-      SWARMBOOT_OPS_LISTEN: `127.0.0.1:${opsPort}`,
-      SWARMBOOT_LOG_MAXLEN: '50',
-      SWARMBOOT_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
+  const proc = spawnMain(entry, {
+    SWARMBOOT_NATS_URL: nats.url,
+    SWARMBOOT_REDIS_URL: redisServer.url,
+    SWARMBOOT_SYSLOG_LISTEN: `127.0.0.1:${syslogPort}`,
+    SWARMBOOT_OPS_LISTEN: `127.0.0.1:${opsPort}`,
+    SWARMBOOT_LOG_MAXLEN: '50',
+    SWARMBOOT_LOG_LEVEL: 'warn',
   });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
-    const health = await waitFor(
-      '/healthz',
-      async () => {
-        const res = await fetch(`http://127.0.0.1:${opsPort}/healthz`).catch(() => undefined);
-        return res?.status === 200 ? ((await res.json()) as { checks: Record<string, boolean> }) : undefined;
-      },
-      15_000,
-      100,
-    );
+    const health = await proc.healthz(opsPort);
     assert.deepEqual(health.checks, { nats: true, redis: true });
 
     const s = createSocket('udp4');
@@ -57,10 +41,10 @@ test('main(): env-configured process listens for syslog, serves /healthz and /me
     assert.ok(metrics.includes('swarmboot_logsink_lines_total{format="rfc3164"} 1'));
     assert.ok(metrics.includes('swarmboot_logsink_lines_mapped_total{result="unknown"} 1'));
 
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0, stderr);
+    proc.child.kill('SIGTERM');
+    assert.equal(await proc.exited, 0, proc.stderr());
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    proc.kill();
     await redis.quit();
     await Promise.all([nats.stop(), redisServer.stop()]);
   }
