@@ -1,5 +1,6 @@
 """Plot bench/swarm/results.tsv: T(N)/T(1) per (mode, C) series, against the Kumar-Ross bound
-(F/C for every N when all links are C, i.e. bound/T(1) ~ 1) and HTTP's N.
+(F/C for every N when all links are C, i.e. bound/T(1) ~ 1) and HTTP's N; repeated runs of one N
+are averaged on the line and drawn as dots.
 Usage: python3 bench/swarm/plot.py [results.tsv] [out.png]"""
 import sys
 import matplotlib
@@ -13,13 +14,21 @@ rows = [l.rstrip("\n").split("\t") for l in open(src) if l.strip() and not l.sta
 fig, ax = plt.subplots(figsize=(6.5, 4.2))
 series = sorted({(r[0], int(r[1])) for r in rows})
 for mode, c in series:
-    pts = sorted((int(r[2]), int(r[4]), int(r[5])) for r in rows if r[0] == mode and int(r[1]) == c)
-    t1 = next((p[1] for p in pts if p[0] == 1), None)
-    if t1 is None:
+    runs = {}  # N -> [(T, bound)], repeated runs of one N are averaged
+    for r in rows:
+        if r[0] == mode and int(r[1]) == c:
+            runs.setdefault(int(r[2]), []).append((int(r[4]), int(r[5])))
+    if 1 not in runs:
         continue
-    ax.plot([p[0] for p in pts], [p[1] / t1 for p in pts], "o-" if mode == "swarm" else "s--", label=f"{mode}, C = {c} Mbit/s: T(N)/T(1)")
+    ns = sorted(runs)
+    mean = {n: sum(t for t, _ in runs[n]) / len(runs[n]) for n in ns}
+    bound = {n: runs[n][0][1] for n in ns}
+    line = ax.plot(ns, [mean[n] / mean[1] for n in ns], "o-" if mode == "swarm" else "s--", label=f"{mode}, C = {c} Mbit/s: T(N)/T(1)")[0]
+    rep = [(n, t) for n in ns if len(runs[n]) > 1 for t, _ in runs[n]]
+    if rep:  # each run of a repeated N, in the line's colour
+        ax.plot([n for n, _ in rep], [t / mean[1] for _, t in rep], ".", color=line.get_color())
     if mode == "swarm":
-        ax.plot([p[0] for p in pts], [p[1] / p[2] for p in pts], "x:", label=f"{mode}, C = {c} Mbit/s: T(N)/bound")
+        ax.plot(ns, [mean[n] / bound[n] for n in ns], "x:", label=f"{mode}, C = {c} Mbit/s: T(N)/bound")
 ax.axhline(1.3, color="gray", lw=0.8, ls="--")
 ax.set_xscale("log", base=2)
 ax.set_yscale("log", base=2)
