@@ -1,6 +1,7 @@
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Redis } from 'ioredis';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, connectRedis, EventBus, ImageCatalog, Registry, type Logger } from '@swarmboot/kit';
 import { freePort, startNats, startRedis, type Started } from '@swarmboot/testkit';
@@ -28,8 +29,18 @@ export interface SwarmStack {
 export async function startSwarmStack(name: string, log: Logger, uploadLimit: number): Promise<SwarmStack> {
   const servers: Started[] = await Promise.all([startNats(), startRedis()]);
   const [natsServer, redisServer] = servers as [Started, Started];
-  const nc: NatsConnection = await connectNats(natsServer.url, name, log);
-  const redis = await connectRedis(redisServer.url, log);
+  let nc: NatsConnection | undefined;
+  let redis: Redis;
+  try {
+    nc = await connectNats(natsServer.url, name, log);
+    redis = await connectRedis(redisServer.url, log);
+  } catch (err) {
+    // nothing outlives a failed start
+    await nc?.close();
+    await Promise.all([natsServer.stop(), redisServer.stop()]);
+    throw err;
+  }
+  const natsConnection = nc; // narrowed for stop()
   const catalog = new ImageCatalog(redis);
   const trackerRegistry = new Registry();
   const tracker = buildTracker({ log, lookup: (h) => catalog.nameByInfoHash(h), redis, registry: trackerRegistry, config: { intervalSeconds: 30, admissionTtlMs: 0 } });
@@ -40,7 +51,7 @@ export async function startSwarmStack(name: string, log: Logger, uploadLimit: nu
   const seederRegistry = new Registry();
   const seeder = buildSeederApp({
     log,
-    bus: new EventBus(nc, `swarmboot/${name}`, log),
+    bus: new EventBus(natsConnection, `swarmboot/${name}`, log),
     redis,
     registry: seederRegistry,
     config: { dataDir: join(scratch, 'seeder'), publicUrl: seederUrl, announceUrl, uploadLimit, torrentPort: 0 },
@@ -60,7 +71,7 @@ export async function startSwarmStack(name: string, log: Logger, uploadLimit: nu
     async stop() {
       await closeSeeder();
       await tracker.close();
-      await nc.drain();
+      await natsConnection.drain();
       await redis.quit();
       await Promise.all([natsServer.stop(), redisServer.stop()]);
       await rm(scratch, { recursive: true, force: true });

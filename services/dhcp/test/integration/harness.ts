@@ -14,7 +14,6 @@ import { buildDhcpServer, encodeDhcp, loadDhcpConfig, macToChaddr, type DhcpMess
 export const GIADDR = '127.77.0.1';
 
 export interface Backends {
-  nc: NatsConnection;
   redis: Redis;
   bus: EventBus;
   /** DHCP servers started by startDhcp, closed by stop() */
@@ -26,17 +25,26 @@ export interface Backends {
 export async function startBackends(name: string, log: Logger): Promise<Backends> {
   const started: Started[] = await Promise.all([startNats(), startRedis()]);
   const [natsSrv, redisSrv] = started as [Started, Started];
-  const nc = await connectNats(natsSrv.url, name, log);
-  const redis = await connectRedis(redisSrv.url, log);
+  let nc: NatsConnection | undefined;
+  let redis: Redis;
+  try {
+    nc = await connectNats(natsSrv.url, name, log);
+    redis = await connectRedis(redisSrv.url, log);
+  } catch (err) {
+    // nothing outlives a failed start
+    await nc?.close();
+    await Promise.all([natsSrv.stop(), redisSrv.stop()]);
+    throw err;
+  }
+  const natsConnection = nc; // narrowed for stop()
   const servers: DhcpServer[] = [];
   return {
-    nc,
     redis,
-    bus: new EventBus(nc, `/swarmboot/${name}`, log),
+    bus: new EventBus(natsConnection, `/swarmboot/${name}`, log),
     servers,
     async stop() {
       for (const s of servers) await s.close();
-      await nc.drain();
+      await natsConnection.drain();
       await redis.quit();
       await natsSrv.stop();
       await redisSrv.stop();
