@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SwarmbootError, DefaultPorts } from '@swarmboot/contracts';
+import { waitForListener } from '@swarmboot/kit';
 
 /** The services, in start order (the scheduler before the dhcp that names its boot-script URL is not required, but tidy). */
 export const SERVICES = ['logsink', 'tracker', 'seeder', 'scheduler', 'tftp', 'dhcp'] as const;
@@ -181,17 +181,7 @@ async function tail(logs: string, name: string): Promise<string> {
 }
 
 async function waitTcp(name: string, port: number, proc: ChildProcess, logs: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) break;
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = tcpConnect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(100);
-  }
+  if (await waitForListener(port, { timeoutMs: 15_000, everyMs: 100, alive: () => proc.exitCode === null })) return;
   throw new SwarmbootError('STACK_START_FAILED', `${name} did not start on port ${port} (is it installed? scripts/install-deps.sh installs it)\n${await tail(logs, name)}`);
 }
 

@@ -1,16 +1,15 @@
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats, connectRedis, EventBus, ImageCatalog, Registry, type Logger } from '@swarmboot/kit';
-import { freePort, startNats, startRedis, type Started } from '@swarmboot/testkit';
+import { ImageCatalog, Registry, type Logger } from '@swarmboot/kit';
+import { freePort, startBackends } from '@swarmboot/testkit';
 import { buildTracker } from '@swarmboot/tracker';
 import { buildSeederApp } from '@swarmboot/seeder';
 
 /*
- * What the agent's swarm tests share: real nats-server and redis-server, swarmboot's tracker
- * (HTTP announces, every registered infohash admitted) and seeder on loopback, a scratch directory.
+ * What the agent's swarm tests share: real NATS and Redis (testkit's startBackends), swarmboot's
+ * tracker (HTTP announces, every registered infohash admitted) and seeder on loopback, a scratch
+ * directory.
  */
 
 export interface SwarmStack {
@@ -27,20 +26,8 @@ export interface SwarmStack {
 
 /** Starts the stack for `name`; `uploadLimit` caps the seeder's BitTorrent upload (bytes/s, 0 none). */
 export async function startSwarmStack(name: string, log: Logger, uploadLimit: number): Promise<SwarmStack> {
-  const servers: Started[] = await Promise.all([startNats(), startRedis()]);
-  const [natsServer, redisServer] = servers as [Started, Started];
-  let nc: NatsConnection | undefined;
-  let redis: Redis;
-  try {
-    nc = await connectNats(natsServer.url, name, log);
-    redis = await connectRedis(redisServer.url, log);
-  } catch (err) {
-    // nothing outlives a failed start
-    await nc?.close();
-    await Promise.all([natsServer.stop(), redisServer.stop()]);
-    throw err;
-  }
-  const natsConnection = nc; // narrowed for stop()
+  const backends = await startBackends(name, log);
+  const { redis } = backends;
   const catalog = new ImageCatalog(redis);
   const trackerRegistry = new Registry();
   const tracker = buildTracker({ log, lookup: (h) => catalog.nameByInfoHash(h), redis, registry: trackerRegistry, config: { intervalSeconds: 30, admissionTtlMs: 0 } });
@@ -51,7 +38,7 @@ export async function startSwarmStack(name: string, log: Logger, uploadLimit: nu
   const seederRegistry = new Registry();
   const seeder = buildSeederApp({
     log,
-    bus: new EventBus(natsConnection, `swarmboot/${name}`, log),
+    bus: backends.bus,
     redis,
     registry: seederRegistry,
     config: { dataDir: join(scratch, 'seeder'), publicUrl: seederUrl, announceUrl, uploadLimit, torrentPort: 0 },
@@ -71,9 +58,7 @@ export async function startSwarmStack(name: string, log: Logger, uploadLimit: nu
     async stop() {
       await closeSeeder();
       await tracker.close();
-      await natsConnection.drain();
-      await redis.quit();
-      await Promise.all([natsServer.stop(), redisServer.stop()]);
+      await backends.stop();
       await rm(scratch, { recursive: true, force: true });
     },
   };

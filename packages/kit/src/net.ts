@@ -1,3 +1,6 @@
+import { connect as tcpConnect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /** Normalises a MAC to lower-case colon-separated form (`AA-BB-…` → `aa:bb:…`); undefined when it is not one. */
 export function normalizeMac(mac: string): string | undefined {
   const hex = mac.toLowerCase().replace(/[:-]/g, '');
@@ -19,4 +22,27 @@ export function ipToInt(ip: string): number {
 
 export function intToIp(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+/**
+ * Polls a TCP connect to 127.0.0.1:`port` every `everyMs` (ms) until one succeeds (true), or
+ * `alive()` turns false, or `timeoutMs` (ms) has passed (false). For a just-spawned server
+ * (nats-server, redis-server) whose readiness is its listening socket.
+ */
+export async function waitForListener(port: number, opts: { timeoutMs: number; everyMs: number; alive: () => boolean }): Promise<boolean> {
+  const deadline = Date.now() + opts.timeoutMs;
+  while (opts.alive()) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = tcpConnect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(opts.everyMs);
+  }
+  return false;
 }

@@ -1,9 +1,10 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, connect as tcpConnect } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { EventBus, connectNats, connectRedis, waitForListener, type Logger } from '@swarmboot/kit';
 
 /**
  * Real NATS (JetStream on) and Redis for tests. Uses testcontainers when a Docker engine answers;
@@ -41,21 +42,9 @@ export async function freePort(): Promise<number> {
 }
 
 async function waitForTcp(port: number, timeoutMs: number, proc: ChildProcess): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`${String(proc.spawnfile)} exited with ${proc.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = tcpConnect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  if (await waitForListener(port, { timeoutMs, everyMs: 50, alive: () => proc.exitCode === null })) return;
+  if (proc.exitCode !== null) throw new Error(`${String(proc.spawnfile)} exited with ${proc.exitCode}`);
+  throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
 }
 
 async function startBinary(bin: string, args: (port: number, dir: string) => string[], scheme: string): Promise<Started> {
@@ -161,6 +150,43 @@ export function spawnMain(entry: string, env: Record<string, string>): MainProce
       ),
     kill: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Real NATS and Redis for one test file, connected: see startBackends. */
+export interface Backends {
+  redis: Awaited<ReturnType<typeof connectRedis>>;
+  /** the event bus on the NATS connection (`bus.nc`), CloudEvents source /swarmboot/<name> */
+  bus: EventBus;
+  /** drains NATS, quits Redis, stops both servers */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts nats-server (JetStream) and redis-server (startNats, startRedis) and connects to both as
+ * `name`; when a connection fails, whatever was started is stopped before the error is rethrown.
+ */
+export async function startBackends(name: string, log: Logger): Promise<Backends> {
+  const [natsSrv, redisSrv] = await Promise.all([startNats(), startRedis()]);
+  let nc: Awaited<ReturnType<typeof connectNats>> | undefined;
+  let redis: Backends['redis'];
+  try {
+    nc = await connectNats(natsSrv.url, name, log);
+    redis = await connectRedis(redisSrv.url, log);
+  } catch (err) {
+    await nc?.close();
+    await Promise.all([natsSrv.stop(), redisSrv.stop()]);
+    throw err;
+  }
+  const bus = new EventBus(nc, `/swarmboot/${name}`, log);
+  return {
+    redis,
+    bus,
+    async stop() {
+      await bus.nc.drain();
+      await redis.quit();
+      await Promise.all([natsSrv.stop(), redisSrv.stop()]);
     },
   };
 }

@@ -25,7 +25,7 @@ import {
   type DhcpServer,
   type DhcpSettings,
 } from '../../src/index.js';
-import { GIADDR, bootRequest, counter, randomMac, startBackends, startDhcp, type Backends } from './harness.js';
+import { GIADDR, bootRequest, counter, randomMac, startDhcpBackends, startDhcp, type DhcpBackends } from './harness.js';
 
 /*
  * RFC 2131 server behaviour beyond DISCOVER/REQUEST — RELEASE, DECLINE, INFORM, a REQUEST for
@@ -34,7 +34,7 @@ import { GIADDR, bootRequest, counter, randomMac, startBackends, startDhcp, type
  */
 
 const log = createLogger('dhcp-rfc', process.env.SWARMBOOT_LOG_LEVEL === 'debug' ? 'debug' : 'silent');
-let backends: Backends;
+let backends: DhcpBackends;
 let redis: Redis;
 let bus: EventBus;
 
@@ -67,7 +67,7 @@ const clientId = (mac: string): [number, Buffer] => [DhcpOption.clientId, Buffer
 const sourcePort: [number, Buffer] = [DhcpOption.relayAgentInfo, encodeRelayAgentInfo([[19, Buffer.alloc(0)]])];
 
 before(async () => {
-  backends = await startBackends('dhcp-rfc', log);
+  backends = await startDhcpBackends('dhcp-rfc', log);
   ({ redis, bus } = backends);
 });
 

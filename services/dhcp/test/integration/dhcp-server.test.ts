@@ -19,7 +19,7 @@ import {
   type DhcpSettings,
   RedisNodeDirectory,
 } from '../../src/index.js';
-import { GIADDR, bootRequest, counter, randomMac, startBackends, startDhcp, type Backends } from './harness.js';
+import { GIADDR, bootRequest, counter, randomMac, startDhcpBackends, startDhcp, type DhcpBackends } from './harness.js';
 
 /*
  * The DHCP server against real nats-server and redis-server, over real UDP on loopback: the
@@ -28,7 +28,7 @@ import { GIADDR, bootRequest, counter, randomMac, startBackends, startDhcp, type
 
 const log = createLogger('dhcp-it', process.env.SWARMBOOT_LOG_LEVEL === 'debug' ? 'debug' : 'silent');
 
-let backends: Backends;
+let backends: DhcpBackends;
 let redis: Redis;
 let bus: EventBus;
 let registry: Registry;
@@ -67,7 +67,7 @@ async function sendRaw(payload: Buffer, waitMs: number, stopOnFirst = false, fro
 }
 
 before(async () => {
-  backends = await startBackends('dhcp-it', log);
+  backends = await startDhcpBackends('dhcp-it', log);
   ({ redis, bus } = backends);
   registry = new Registry();
   ({ port } = await startServer(registry));

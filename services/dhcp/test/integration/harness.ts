@@ -1,53 +1,31 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { EventBus, Registry, connectNats, connectRedis, type Logger } from '@swarmboot/kit';
-import { freePort, startNats, startRedis, type Started } from '@swarmboot/testkit';
+import type { Registry, Logger } from '@swarmboot/kit';
+import { freePort, startBackends, type Backends } from '@swarmboot/testkit';
 import { buildDhcpServer, encodeDhcp, loadDhcpConfig, macToChaddr, type DhcpMessage, type DhcpServer, type DhcpSettings, type NodeDirectory } from '../../src/index.js';
 
 /*
- * What the DHCP integration tests share: a real nats-server and redis-server with their clients,
- * servers on free loopback ports, relayed from GIADDR (subnet 127.77.0.0/16 of the defaults).
+ * What the DHCP integration tests share: real NATS and Redis (testkit's startBackends), DHCP
+ * servers on free loopback ports, requests relayed from GIADDR (subnet 127.77.0.0/16 of the defaults).
  */
 
 /** The emulated relay's address: requests come from here with giaddr set to it. */
 export const GIADDR = '127.77.0.1';
 
-export interface Backends {
-  redis: Redis;
-  bus: EventBus;
-  /** DHCP servers started by startDhcp, closed by stop() */
+/** The test file's NATS and Redis, and the DHCP servers started on them (closed first by stop()). */
+export interface DhcpBackends extends Backends {
   servers: DhcpServer[];
-  stop(): Promise<void>;
 }
 
-/** Starts nats-server (JetStream) and redis-server on free ports and connects to both as `name`. */
-export async function startBackends(name: string, log: Logger): Promise<Backends> {
-  const started: Started[] = await Promise.all([startNats(), startRedis()]);
-  const [natsSrv, redisSrv] = started as [Started, Started];
-  let nc: NatsConnection | undefined;
-  let redis: Redis;
-  try {
-    nc = await connectNats(natsSrv.url, name, log);
-    redis = await connectRedis(redisSrv.url, log);
-  } catch (err) {
-    // nothing outlives a failed start
-    await nc?.close();
-    await Promise.all([natsSrv.stop(), redisSrv.stop()]);
-    throw err;
-  }
-  const natsConnection = nc; // narrowed for stop()
+/** startBackends of testkit, plus the DHCP servers that startDhcp adds. */
+export async function startDhcpBackends(name: string, log: Logger): Promise<DhcpBackends> {
+  const backends = await startBackends(name, log);
   const servers: DhcpServer[] = [];
   return {
-    redis,
-    bus: new EventBus(natsConnection, `/swarmboot/${name}`, log),
+    ...backends,
     servers,
     async stop() {
       for (const s of servers) await s.close();
-      await natsConnection.drain();
-      await redis.quit();
-      await natsSrv.stop();
-      await redisSrv.stop();
+      await backends.stop();
     },
   };
 }
@@ -57,7 +35,7 @@ export async function startBackends(name: string, log: Logger): Promise<Backends
  * port of 127.0.0.1; `env` is read as the service reads its environment, `patch` overrides the
  * parsed settings, `nodes` replaces the inventory look-up (default: the backends' Redis).
  */
-export async function startDhcp(b: Backends, log: Logger, registry: Registry, opts: { env?: Record<string, string>; patch?: Partial<DhcpSettings>; nodes?: NodeDirectory } = {}): Promise<{ server: DhcpServer; port: number }> {
+export async function startDhcp(b: DhcpBackends, log: Logger, registry: Registry, opts: { env?: Record<string, string>; patch?: Partial<DhcpSettings>; nodes?: NodeDirectory } = {}): Promise<{ server: DhcpServer; port: number }> {
   const port = await freePort();
   const config = loadDhcpConfig({ SWARMBOOT_DHCP_LISTEN: `127.0.0.1:${port}`, ...opts.env });
   const server = buildDhcpServer({ log, bus: b.bus, redis: b.redis, config: { ...config.settings, ...opts.patch }, registry, ...(opts.nodes ? { nodes: opts.nodes } : {}) });
