@@ -1,16 +1,14 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { SwarmbootError, type AgentReport, type AgentReportReply, type InstallManifest, type Node, type TransferStats } from '@swarmboot/contracts';
+import { SwarmbootError, type TransferStats } from '@swarmboot/contracts';
 import { parseHostPort, type Logger } from '@swarmboot/kit';
 import { requestLeaseViaRelay } from '@swarmboot/dhcp';
 import { tftpGet } from '@swarmboot/tftp';
 import { createSyslogSender } from '@swarmboot/logsink';
 import { parseBootScript, parseTftpUrl, swarmbootArgs } from './boot-script.js';
-import { joinSwarm } from './swarm.js';
+import { AgentApiClient } from './api-client.js';
+import { installFromSwarm, reportFailure } from './install.js';
 
 export interface AgentOptions {
   /** the node's MAC (chaddr) — all a freshly booted node knows about itself */
@@ -83,111 +81,37 @@ export async function runAgent(opts: AgentOptions): Promise<AgentResult> {
   nlog.info({ yiaddr: ipxe.yiaddr, ...boot }, 'kernel and initrd loaded');
 
   // 4. The "installer" from here on: report, fetch the manifest, log to the sink.
-  const client = new ApiClient(api, nodeId, deploymentId, opts.signal);
+  const client = new AgentApiClient(api, nodeId, deploymentId, opts.signal);
   await client.report({ stage: 'booted' });
   const manifest = await client.manifest();
   const syslog = createSyslogSender({ target: parseHostPort(manifest.syslog, 'syslog target'), localAddress: ipxe.yiaddr, hostname: nodeId, app: 'swarmboot-agent' });
   const say = (severity: number, msg: string): void => syslog.send(severity, msg);
   say(6, `booted ${nodeId} at ${ipxe.yiaddr} (kernel ${boot['linux']} bytes, initrd ${boot['initrd.gz']} bytes)`);
-
-  const imageDir = join(opts.workDir, 'image');
-  const image = manifest.image;
-  const swarm = joinSwarm({
-    torrent: Buffer.from(await client.getBytes(image.torrentUrl)),
-    dir: imageDir,
-    webSeedUrl: image.webSeedUrl,
-    log: nlog,
-    onProgress: (bytes, total) => void client.report({ stage: 'downloading', bytes, total }).catch((err: unknown) => nlog.warn({ err }, 'progress report failed')),
-  });
   try {
-    say(6, `downloading image ${image.name} (${image.size} bytes, infohash ${image.infoHash})`);
-    const stats = await swarm.done;
-    say(6, `image downloaded in ${stats.downloadMs} ms: ${stats.bytesFromPeers} bytes from peers, ${stats.bytesFromSeeder} from the seeder, ${stats.bytesFromWebSeed} from the web seed`);
-
-    // 5. Verify the whole image (sha256 of the catalog) and unpack it onto the node's root.
-    await client.report({ stage: 'verifying' });
-    const file = join(imageDir, image.file);
-    const sha256 = await sha256File(file);
-    if (sha256 !== image.sha256) throw new SwarmbootError('IMAGE_CORRUPT', `sha256 ${sha256} != catalog ${image.sha256}`);
-    say(6, `sha256 verified: ${sha256}`);
+    // 5. The swarm, sha256, and the image unpacked onto the node's "disk" (a directory); seed until released.
     const root = join(opts.workDir, 'root');
-    await rm(root, { recursive: true, force: true });
-    await mkdir(root, { recursive: true });
-    await untar(file, root);
-    say(6, `image unpacked into ${root}`);
-    stats.bytesUploaded = swarm.uploaded();
-    await client.report({ stage: 'installed', stats });
-    say(5, `installed ${image.name}; seeding until released`);
-    nlog.info(stats, 'installed');
-
-    // 6. Keep seeding for the others until the deployment releases this node.
-    const pollMs = opts.releasePollMs ?? 1000;
-    while (!(opts.signal?.aborted ?? false)) {
-      const node = await client.node().catch(() => undefined);
-      if (node?.state === 'released') break;
-      await sleep(pollMs, undefined, { signal: opts.signal }).catch(() => undefined);
-    }
-    stats.bytesUploaded = swarm.uploaded();
-    say(6, `released; uploaded ${stats.bytesUploaded} bytes to other nodes`);
+    const { stats } = await installFromSwarm({
+      client,
+      manifest,
+      imageDir: join(opts.workDir, 'image'),
+      log: nlog,
+      say,
+      signal: opts.signal,
+      releasePollMs: opts.releasePollMs,
+      write: async (file) => {
+        await rm(root, { recursive: true, force: true });
+        await mkdir(root, { recursive: true });
+        await untar(file, root);
+        return `image unpacked into ${root}`;
+      },
+    });
     return { nodeId, deploymentId, yiaddr: ipxe.yiaddr, stats };
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    say(3, `install failed: ${reason}`);
-    await client.report({ stage: 'failed', reason }).catch(() => undefined);
+    await reportFailure(client, say, err);
     throw err;
   } finally {
-    await swarm.stop();
     await syslog.close();
   }
-}
-
-/** The node's side of the scheduler API. Throws SwarmbootError `API_ERROR` with the server's code. */
-class ApiClient {
-  constructor(
-    private readonly base: string,
-    private readonly nodeId: string,
-    private readonly deploymentId: string,
-    private readonly signal: AbortSignal | undefined,
-  ) {}
-
-  report(r: Omit<AgentReport, 'deploymentId'>): Promise<AgentReportReply> {
-    return this.json<AgentReportReply>('POST', `/v1/nodes/${this.nodeId}/report`, { deploymentId: this.deploymentId, ...r });
-  }
-  manifest(): Promise<InstallManifest> {
-    return this.json<InstallManifest>('GET', `/v1/nodes/${this.nodeId}/install`);
-  }
-  node(): Promise<Node> {
-    return this.json<Node>('GET', `/v1/nodes/${this.nodeId}`);
-  }
-  async getBytes(url: string): Promise<ArrayBuffer> {
-    const res = await fetch(url, { signal: this.signal ?? null });
-    if (!res.ok) throw new SwarmbootError('API_ERROR', `GET ${url}: ${res.status}`);
-    return res.arrayBuffer();
-  }
-  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(this.base + path, {
-      method,
-      signal: this.signal ?? null,
-      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-    });
-    const text = await res.text();
-    if (!res.ok) {
-      let code = 'API_ERROR';
-      try {
-        code = (JSON.parse(text) as { code?: string }).code ?? code;
-      } catch {
-        /* not JSON */
-      }
-      throw new SwarmbootError(code, `${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
-    }
-    return JSON.parse(text) as T;
-  }
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /**

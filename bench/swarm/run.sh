@@ -76,7 +76,7 @@ ip netns exec "$srv" env "${common[@]}" SWARMBOOT_SEEDER_LISTEN=10.213.0.1:8001 
 SEEDER_PID=$!
 PIDS+=($SEEDER_PID)
 for _ in $(seq 1 60); do ip netns exec "$srv" curl -sf http://127.0.0.1:9104/healthz >/dev/null 2>&1 && break; sleep 0.5; done
-ip netns exec "$srv" curl -sf -T "$IMG" -X PUT -H 'content-type: application/octet-stream' "http://10.213.0.1:8001/v1/images/bench?file=bench.img" > "$WORK/record.json"
+ip netns exec "$srv" curl -sf -T "$IMG" -X PUT -H 'content-type: application/octet-stream' "http://10.213.0.1:8001/v1/images/bench?file=bench.img&format=raw-disk" > "$WORK/record.json"
 BYTES=$(stat -c %s "$IMG")
 WEBSEED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["webSeedUrl"])' "$WORK/record.json")
 

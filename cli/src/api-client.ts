@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
-import { SwarmbootError, type Deployment, type ImageRecord, type Node } from '@swarmboot/contracts';
+import { SwarmbootError, type Deployment, type DeploymentInput, type ImageFormat, type ImageRecord, type Node, type NodeInput } from '@swarmboot/contracts';
 
 /**
  * A small client of the public APIs (scheduler `/v1`, seeder image upload), as a ticketing system
@@ -14,24 +14,30 @@ export class SwarmbootClient {
     readonly seederUrl: string,
   ) {}
 
-  /** Streams FILE to the seeder (PUT /v1/images/:name); resolves with the catalog record. */
-  async addImage(file: string, name: string): Promise<ImageRecord> {
+  /**
+   * Streams FILE to the seeder (PUT /v1/images/:name); resolves with the catalog record. Without
+   * `format` the seeder reads it from the bytes; `bootable` (default false) lets real nodes get it.
+   */
+  async addImage(file: string, name: string, traits: { format?: ImageFormat; bootable?: boolean } = {}): Promise<ImageRecord> {
     const size = (await stat(file)).size;
     const body = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
-    const url = `${this.seederUrl}/v1/images/${encodeURIComponent(name)}?file=${encodeURIComponent(basename(file))}`;
+    const q = new URLSearchParams({ file: basename(file) });
+    if (traits.format !== undefined) q.set('format', traits.format);
+    if (traits.bootable !== undefined) q.set('bootable', String(traits.bootable));
+    const url = `${this.seederUrl}/v1/images/${encodeURIComponent(name)}?${q.toString()}`;
     return this.send<ImageRecord>('PUT', url, body, { 'content-type': 'application/octet-stream', 'content-length': String(size) });
   }
 
   images(): Promise<{ images: ImageRecord[] }> {
     return this.send('GET', `${this.apiUrl}/v1/images`);
   }
-  importNodes(nodes: { id: string; mac: string; hostname?: string; labels?: Record<string, string> }[]): Promise<{ imported: number; updated: number }> {
+  importNodes(nodes: NodeInput[]): Promise<{ imported: number; updated: number }> {
     return this.send('POST', `${this.apiUrl}/v1/nodes/import`, JSON.stringify({ nodes }), { 'content-type': 'application/json' });
   }
   importNodesCsv(csv: string): Promise<{ imported: number; updated: number }> {
     return this.send('POST', `${this.apiUrl}/v1/nodes/import`, csv, { 'content-type': 'text/csv' });
   }
-  deploy(input: { image: string; nodes?: string[]; selector?: string }): Promise<Deployment> {
+  deploy(input: DeploymentInput): Promise<Deployment> {
     return this.send('POST', `${this.apiUrl}/v1/deployments`, JSON.stringify(input), { 'content-type': 'application/json' });
   }
   deployment(id: string): Promise<Deployment> {

@@ -123,7 +123,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
 
     const nodes = Array.from({ length: o.nodes }, (_, i) => demoNode(i + 1));
     await api.importNodes(nodes);
-    const created = await api.deploy({ image: imageName, nodes: nodes.map((n) => n.id) });
+    const created = await api.deploy({ image: imageName, nodes: nodes.map((n) => n.id), target: 'emulated' });
     const t0 = Date.now();
     o.say(`deployment ${created.id}: ${o.nodes} nodes, starting ${o.nodes} agents`);
 

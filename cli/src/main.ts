@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { isSwarmbootError, type Deployment } from '@swarmboot/contracts';
+import { isSwarmbootError, type AfterInstall, type Deployment, type DeploymentTarget, type ImageFormat } from '@swarmboot/contracts';
 import { SwarmbootClient } from './api-client.js';
 import { formatSummary, runDemo } from './demo.js';
 import { defaultPorts, SERVICES, startStack } from './stack.js';
@@ -120,10 +120,12 @@ image
   .command('add <file>')
   .description('upload an image to the seeder: stored, hashed, turned into a .torrent and seeded')
   .requiredOption('--name <name>', 'image name')
+  .addOption(new Option('--format <format>', 'rootfs-tar (tar, tar.gz, tar.zst) or raw-disk (raw, .gz, .zst); default: read from the file').choices(['rootfs-tar', 'raw-disk']))
+  .option('--bootable', 'the image boots a machine on its own (kernel and boot loader inside): real nodes may get it')
   .addOption(new Option('--seeder <url>', 'seeder URL').env('SWARMBOOT_SEEDER_URL').default('http://127.0.0.1:8001'))
   .addOption(apiOpt())
-  .action(async (file: string, o: { name: string; seeder: string; api: string }) => {
-    const rec = await client(o).addImage(resolve(file), o.name);
+  .action(async (file: string, o: { name: string; format?: ImageFormat; bootable?: boolean; seeder: string; api: string }) => {
+    const rec = await client(o).addImage(resolve(file), o.name, { ...(o.format ? { format: o.format } : {}), bootable: o.bootable === true });
     process.stdout.write(`${JSON.stringify(rec, null, 2)}\n`);
   });
 image
@@ -149,10 +151,12 @@ program
   .description('install an image onto nodes')
   .requiredOption('--image <name>', 'image name')
   .requiredOption('--nodes <selector>', 'node ids (a,b,c), a label selector (k=v[,k=v]) or * for all')
+  .addOption(new Option('--target <target>', 'node: real machines boot the install environment; emulated: the demo agents').choices(['node', 'emulated']).default('node'))
+  .addOption(new Option('--after-install <action>', 'what a real node does once released').choices(['reboot', 'kexec']).default('reboot'))
   .addOption(apiOpt())
-  .action(async (o: { image: string; nodes: string; api: string }) => {
+  .action(async (o: { image: string; nodes: string; target: DeploymentTarget; afterInstall: AfterInstall; api: string }) => {
     const selector = o.nodes === '*' || o.nodes.includes('=') ? { selector: o.nodes } : { nodes: o.nodes.split(',').map((s) => s.trim()).filter(Boolean) };
-    const dep = await client(o).deploy({ image: o.image, ...selector });
+    const dep = await client(o).deploy({ image: o.image, ...selector, target: o.target, afterInstall: o.afterInstall });
     process.stdout.write(`${dep.id}\n`);
   });
 

@@ -89,7 +89,7 @@ async function fileHash(path: string): Promise<string | undefined> {
 before(async () => {
   const image = await nodeBinaryBytes(SIZE, 8 * 1024 * 1024);
   stack = await startSwarmStack('swarm-interop', log, 0);
-  const res = await fetch(`${stack.seederUrl}/v1/images/interop?file=interop.img`, { method: 'PUT', body: image, headers: { 'content-type': 'application/octet-stream' } });
+  const res = await fetch(`${stack.seederUrl}/v1/images/interop?file=interop.img&format=raw-disk`, { method: 'PUT', body: image, headers: { 'content-type': 'application/octet-stream' } });
   assert.equal(res.status, 201);
   record = (await res.json()) as ImageRecord;
   torrentPath = join(stack.scratch, 'interop.torrent');

@@ -29,7 +29,7 @@ after(async () => {
 });
 
 test(`${NODES} agents join one swarm: every byte identical, peers carry part of the load`, { timeout: 150_000 }, async () => {
-  const res = await fetch(`${stack.seederUrl}/v1/images/node-bin?file=node.img`, { method: 'PUT', body: image, headers: { 'content-type': 'application/octet-stream' } });
+  const res = await fetch(`${stack.seederUrl}/v1/images/node-bin?file=node.img&format=raw-disk`, { method: 'PUT', body: image, headers: { 'content-type': 'application/octet-stream' } });
   assert.equal(res.status, 201);
   const record = (await res.json()) as ImageRecord;
   const torrent = Buffer.from(await (await fetch(record.torrentUrl)).arrayBuffer());

@@ -13,12 +13,20 @@ export type ApiError = Static<typeof ApiError>;
 const NodeId = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$', description: 'node id: letters, digits, - and _' });
 const Mac = Type.String({ pattern: '^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$' });
 
+/**
+ * Which disk of a real node the image goes to: `/dev/disk/by-path/…` or `by-path:…`,
+ * `serial:…`, `wwn:…`, a size rule `size>=20G` / `size<=2T`, or a device path `/dev/sda`.
+ * Without it the agent takes the smallest non-removable disk that is large enough.
+ */
+export const RootDiskHint = Type.String({ minLength: 1, maxLength: 200, pattern: '^\\S+$' });
+
 export const NodeInput = Type.Object(
   {
     id: NodeId,
     mac: Mac,
     hostname: Type.Optional(Type.String({ maxLength: 63 })),
     labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+    rootDisk: Type.Optional(RootDiskHint),
   },
   { additionalProperties: false },
 );
@@ -47,6 +55,9 @@ export const Node = Type.Object({
   deploymentId: Type.Optional(Type.String()),
   ip: Type.Optional(Type.String()),
   reason: Type.Optional(Type.String()),
+  rootDisk: Type.Optional(Type.String()),
+  /** install attempts in the current deployment (real nodes; each boot of the install environment is one) */
+  attempts: Type.Optional(Type.Integer({ minimum: 0 })),
   progress: Type.Optional(Type.Object({ bytes: Type.Integer(), total: Type.Integer() })),
   stats: Type.Optional(TransferStats),
   updatedAt: Type.String(),
@@ -59,6 +70,11 @@ export type NodeList = Static<typeof NodeList>;
 export const ImageList = Type.Object({ images: Type.Array(ImageRecord) });
 export type ImageList = Static<typeof ImageList>;
 
+export const DeploymentTarget = Type.Union([Type.Literal('node'), Type.Literal('emulated')]);
+export type DeploymentTarget = Static<typeof DeploymentTarget>;
+export const AfterInstall = Type.Union([Type.Literal('reboot'), Type.Literal('kexec')]);
+export type AfterInstall = Static<typeof AfterInstall>;
+
 export const DeploymentInput = Type.Object(
   {
     image: Type.String({ minLength: 1 }),
@@ -66,6 +82,15 @@ export const DeploymentInput = Type.Object(
     nodes: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
     /** label selector `key=value[,key=value]`; `*` selects every node */
     selector: Type.Optional(Type.String()),
+    /**
+     * `node` (default): real machines, which boot the install environment over HTTP and write
+     * their disks — the image must be `bootable`; `emulated`: the demo's agents on the server host.
+     */
+    target: Type.Optional(DeploymentTarget),
+    /** what a real node does once released (or its linger time passed): `reboot` (default) or `kexec` into the installed kernel */
+    afterInstall: Type.Optional(AfterInstall),
+    /** how long an installed real node keeps seeding when the deployment is not released (s, default the scheduler's SWARMBOOT_LINGER_SECONDS) */
+    lingerSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86400 })),
   },
   { additionalProperties: false },
 );
@@ -77,6 +102,7 @@ export const Deployment = Type.Object({
   id: Type.String(),
   image: Type.String(),
   state: DeploymentState,
+  target: DeploymentTarget,
   createdAt: Type.String(),
   completedAt: Type.Optional(Type.String()),
   /** node count per state */
@@ -92,6 +118,12 @@ export const InstallManifest = Type.Object({
   image: ImageRecord,
   /** syslog destination `host:port` (UDP, RFC 5424) */
   syslog: Type.String(),
+  target: DeploymentTarget,
+  /** the node's root-disk hint from the inventory (real nodes) */
+  rootDisk: Type.Optional(Type.String()),
+  afterInstall: AfterInstall,
+  /** an installed real node seeds until released, or this long at most (ms) */
+  lingerMs: Type.Integer({ minimum: 0 }),
 });
 export type InstallManifest = Static<typeof InstallManifest>;
 
@@ -118,7 +150,12 @@ export const AgentReport = Type.Object(
 );
 export type AgentReport = Static<typeof AgentReport>;
 
-export const AgentReportReply = Type.Object({ state: NodeStateSchema, release: Type.Boolean() });
+/**
+ * `release`: the deployment released the node (stop seeding, reboot). `retry`: the failure was
+ * recorded and the node should boot the install environment again (reboot; real nodes with
+ * attempts left) instead of holding.
+ */
+export const AgentReportReply = Type.Object({ state: NodeStateSchema, release: Type.Boolean(), retry: Type.Optional(Type.Boolean()) });
 export type AgentReportReply = Static<typeof AgentReportReply>;
 
 export const LogLines = Type.Object({

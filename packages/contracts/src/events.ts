@@ -78,9 +78,24 @@ export const TftpTransfer = Type.Object({
 });
 export type TftpTransfer = Static<typeof TftpTransfer>;
 
+/**
+ * How an image becomes a node's disk (DESIGN.md, "Real machines"):
+ * - `rootfs-tar`: a root file system as tar, tar.gz or tar.zst; the agent partitions the disk (GPT:
+ *   BIOS boot, EFI system, ext4 root), unpacks it, writes fstab and installs grub from the image's
+ *   own chroot (SystemImager's file-based way);
+ * - `raw-disk`: a whole disk (raw, .gz, .zst) streamed onto the device, then the backup GPT is
+ *   moved to the disk's end and the last partition grown (Tinkerbell's image2disk way).
+ */
+export const ImageFormat = { rootfsTar: 'rootfs-tar', rawDisk: 'raw-disk' } as const;
+export type ImageFormat = (typeof ImageFormat)[keyof typeof ImageFormat];
+export const ImageFormatSchema = Type.Union([Type.Literal(ImageFormat.rootfsTar), Type.Literal(ImageFormat.rawDisk)]);
+
 export const ImageAdded = Type.Object({
   name: Type.String(),
   file: Type.String(),
+  format: ImageFormatSchema,
+  /** the image boots on its own from a disk (kernel and boot loader inside): real nodes may get it */
+  bootable: Type.Boolean(),
   size: Type.Integer({ minimum: 0 }),
   sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
   infoHash: Type.String({ pattern: '^[0-9a-f]{40}$' }),

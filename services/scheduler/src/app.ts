@@ -6,10 +6,10 @@ import { ImageCatalog, Registry, type EventBus, type Logger } from '@swarmboot/k
 import type { SchedulerConfig } from './config.js';
 import { SchedulerStore } from './adapters/store.js';
 import { startEventConsumers } from './adapters/event-consumers.js';
-import { SchedulerCore } from './scheduler.js';
+import { SchedulerCore, type BootSettings } from './scheduler.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { deploymentRoutes } from './routes/deployments.js';
-import { bootRoutes } from './routes/boot.js';
+import { bootRoutes, bootenvFilesPresent } from './routes/boot.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -43,12 +43,44 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   HOSTNAME_IN_USE: 409,
   NODE_BUSY: 409,
   NOT_ADMITTED: 409,
+  IMAGE_NOT_BOOTABLE: 422,
+  BOOTENV_MISSING: 409,
   WRONG_DEPLOYMENT: 409,
   INVALID_TRANSITION: 409,
   CONFLICT: 409,
   REDIS_UNAVAILABLE: 503,
   NATS_UNAVAILABLE: 503,
 });
+
+/** UDP port of netconsole when SWARMBOOT_NETCONSOLE_TARGET names none (the log sink's, DESIGN.md). */
+const NETCONSOLE_PORT = 6666;
+
+/** The boot part of the config, resolved: defaults that depend on other variables are filled in here. */
+export function bootSettings(c: SchedulerConfig): BootSettings {
+  const publicUrl = c.SWARMBOOT_PUBLIC_URL.replace(/\/+$/, '');
+  const dir = c.SWARMBOOT_BOOTENV_DIR;
+  const syslogHost = c.SWARMBOOT_SYSLOG_TARGET.replace(/:\d+$/, '');
+  const netconsole =
+    c.SWARMBOOT_NETCONSOLE_TARGET === 'off'
+      ? undefined
+      : c.SWARMBOOT_NETCONSOLE_TARGET || (/^\d+\.\d+\.\d+\.\d+$/.test(syslogHost) ? `${syslogHost}:${NETCONSOLE_PORT}` : undefined);
+  return {
+    publicUrl,
+    tftpUrl: c.SWARMBOOT_TFTP_URL,
+    kernel: c.SWARMBOOT_BOOT_KERNEL,
+    initrd: c.SWARMBOOT_BOOT_INITRD,
+    cmdline: c.SWARMBOOT_BOOT_CMDLINE,
+    bootenv: {
+      url: c.SWARMBOOT_BOOTENV_URL || `${publicUrl}/v1/bootenv`,
+      cmdline: c.SWARMBOOT_BOOTENV_CMDLINE,
+      // served by someone else: trust the operator; served here: the files must be there
+      available: async () => (c.SWARMBOOT_BOOTENV_URL !== '' && dir === '') || (dir !== '' && (await bootenvFilesPresent(dir))),
+    },
+    netconsole,
+    installAttempts: c.SWARMBOOT_INSTALL_ATTEMPTS,
+    lingerSeconds: c.SWARMBOOT_LINGER_SECONDS,
+  };
+}
 
 /** fastify's own 4xx errors (bad JSON, body too large, …) in the API's vocabulary */
 const FASTIFY_STATUS_CODES: Readonly<Record<number, string>> = { 400: 'VALIDATION', 404: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' };
@@ -67,13 +99,7 @@ export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
     bus: deps.bus,
     log: deps.log.child({ component: 'scheduler' }),
     registry: deps.registry ?? new Registry(),
-    boot: {
-      publicUrl: deps.config.SWARMBOOT_PUBLIC_URL,
-      tftpUrl: deps.config.SWARMBOOT_TFTP_URL,
-      kernel: deps.config.SWARMBOOT_BOOT_KERNEL,
-      initrd: deps.config.SWARMBOOT_BOOT_INITRD,
-      cmdline: deps.config.SWARMBOOT_BOOT_CMDLINE,
-    },
+    boot: bootSettings(deps.config),
     syslogTarget: deps.config.SWARMBOOT_SYSLOG_TARGET,
   });
 
@@ -129,7 +155,7 @@ export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
     api.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     nodeRoutes(api, core);
     deploymentRoutes(api, core, catalog);
-    bootRoutes(api, core);
+    bootRoutes(api, core, deps.config.SWARMBOOT_BOOTENV_DIR || undefined);
   });
 
   if (deps.consumeEvents !== false) {

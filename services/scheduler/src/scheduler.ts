@@ -19,18 +19,33 @@ import type { SchedulerStore, StoredNode, DeploymentRecord, CasResult } from './
 import { normalizeNodes } from './domain/inventory.js';
 import { planAdmission, waveOf } from './domain/admission.js';
 import { matchesSelector, parseSelector } from './domain/selector.js';
-import { admissionSteps, bootDecision, canTransition, classifyReport, finishedAs, isActive, mayInstall, stageTarget } from './domain/state-machine.js';
-import { installScript, localBootScript, waitScript } from './protocol/ipxe.js';
+import { admissionSteps, bootDecision, canRetry, canTransition, classifyReport, finishedAs, isActive, mayInstall, stageTarget } from './domain/state-machine.js';
+import { environmentScript, installScript, localBootScript, waitScript } from './protocol/ipxe.js';
 
 /** Where a transition request comes from: API callers get 409 for a forbidden one; events (late, duplicated) are ignored. */
 export type Origin = 'api' | 'event';
 
 export interface BootSettings {
   publicUrl: string;
+  /** emulated nodes: the kernel and initrd the demo's agents fetch over TFTP */
   tftpUrl: string;
   kernel: string;
   initrd: string;
   cmdline: string;
+  /** real nodes: swarmboot's install environment */
+  bootenv: {
+    /** base URL of vmlinuz and initrd.img */
+    url: string;
+    cmdline: string;
+    /** whether the environment can be served (its files exist); a deployment to real nodes is refused otherwise */
+    available: () => Promise<boolean>;
+  };
+  /** netconsole target `ipv4:port`, undefined for none */
+  netconsole: string | undefined;
+  /** install attempts of a real node per deployment */
+  installAttempts: number;
+  /** default linger of an installed real node (s) */
+  lingerSeconds: number;
 }
 
 export interface SchedulerCoreDeps {
@@ -117,10 +132,24 @@ export class SchedulerCore {
 
   // ---- deployments ----
 
-  /** POST /v1/deployments. Throws IMAGE_NOT_FOUND, NODE_NOT_FOUND, NO_NODES, NODE_BUSY, VALIDATION. */
+  /**
+   * POST /v1/deployments. Throws IMAGE_NOT_FOUND, NODE_NOT_FOUND, NO_NODES, NODE_BUSY, VALIDATION;
+   * for real nodes (target `node`, the default) also IMAGE_NOT_BOOTABLE (the image cannot boot
+   * a machine on its own) and BOOTENV_MISSING (no install environment to serve).
+   */
   async createDeployment(input: DeploymentInput): Promise<Deployment> {
     const image = await this.catalog.get(input.image);
     if (!image) throw new SwarmbootError('IMAGE_NOT_FOUND', `no image named ${input.image}`, { context: { image: input.image } });
+    const target = input.target ?? 'node';
+    if (target === 'node') {
+      if (!image.bootable) {
+        throw new SwarmbootError('IMAGE_NOT_BOOTABLE', `image ${image.name} is not marked bootable (no kernel and boot loader of its own): real nodes could not start it; add it with bootable=true, or deploy with target "emulated"`, { context: { image: image.name } });
+      }
+      if (!(await this.deps.boot.bootenv.available())) {
+        throw new SwarmbootError('BOOTENV_MISSING', 'the install environment is not available (build it with scripts/build-bootenv.sh and set SWARMBOOT_BOOTENV_DIR, or SWARMBOOT_BOOTENV_URL)');
+      }
+    }
+    const options = { target, afterInstall: input.afterInstall ?? 'reboot', lingerSeconds: input.lingerSeconds };
     if (input.nodes !== undefined && input.selector !== undefined) throw new SwarmbootError('VALIDATION', 'give nodes or selector, not both');
     const selector = input.selector === undefined ? undefined : parseSelector(input.selector);
     const id = `dep-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
@@ -147,7 +176,7 @@ export class SchedulerCore {
         const wave = waves.get(n.id);
         return { id: n.id, expectedState: n.state, expectedDeploymentId: n.deploymentId, steps: admissionSteps(wave !== undefined), wave };
       });
-      const r = await this.store.admit(id, image.name, plan);
+      const r = await this.store.admit(id, image.name, options, plan);
       if (r.kind === 'exists') throw new SwarmbootError('CONFLICT', `deployment id ${id} exists`);
       if (r.kind === 'stale') {
         if (attempt >= CAS_ATTEMPTS) throw new SwarmbootError('CONFLICT', `node ${r.nodeId} changed while the deployment was created; retry`);
@@ -206,7 +235,10 @@ export class SchedulerCore {
 
   /**
    * GET /v1/boot/:mac — the iPXE script for the node with this MAC; moves an admitted node to
-   * `booting`. Throws VALIDATION (not a MAC), NODE_NOT_FOUND.
+   * `booting`. Real nodes (target `node`) get the install environment over HTTP, each such boot
+   * counting one install attempt; past SWARMBOOT_INSTALL_ATTEMPTS the node is failed
+   * (ATTEMPTS_EXHAUSTED) and boots its local disk. Installed, released and failed nodes boot their
+   * local disk. Throws VALIDATION (not a MAC), NODE_NOT_FOUND.
    */
   async bootScript(macText: string): Promise<{ nodeId: string; script: string }> {
     const mac = normalizeMac(macText);
@@ -221,12 +253,36 @@ export class SchedulerCore {
       return { nodeId: node.id, script: waitScript(`swarmboot: node ${node.id} is queued in deployment ${node.deploymentId ?? '-'}; waiting for admission`, `${api}/v1/boot/${mac}`, WAIT_RETRY_SECONDS) };
     }
     if (decision === 'local' || node.deploymentId === undefined) {
-      const why = node.state === 'installed' || node.state === 'released' ? `installed by deployment ${node.deploymentId ?? '-'}` : `no deployment (state ${node.state})`;
+      const why =
+        node.state === 'installed' || node.state === 'released'
+          ? `installed by deployment ${node.deploymentId ?? '-'}`
+          : node.state === 'failed'
+            ? `failed in deployment ${node.deploymentId ?? '-'}: ${node.reason ?? 'no reason recorded'}`
+            : `no deployment (state ${node.state})`;
       return { nodeId: node.id, script: localBootScript(`swarmboot: node ${node.id}: ${why}; booting from local disk`) };
     }
-    await this.transition(node.id, 'booting', { origin: 'event', cause: 'boot script fetched' });
     const b = this.deps.boot;
-    return { nodeId: node.id, script: installScript({ tftpUrl: b.tftpUrl, kernel: b.kernel, initrd: b.initrd, cmdline: b.cmdline, publicUrl: b.publicUrl, nodeId: node.id, deploymentId: node.deploymentId }) };
+    const dep = await this.store.getDeployment(node.deploymentId);
+    if (dep?.target !== 'node') {
+      await this.transition(node.id, 'booting', { origin: 'event', cause: 'boot script fetched' });
+      return { nodeId: node.id, script: installScript({ tftpUrl: b.tftpUrl, kernel: b.kernel, initrd: b.initrd, cmdline: b.cmdline, publicUrl: b.publicUrl, nodeId: node.id, deploymentId: node.deploymentId }) };
+    }
+    // A real node: every boot of the environment is an attempt (one that died without reporting included).
+    const attempt = await this.store.incrAttempts(node.id);
+    if (attempt > b.installAttempts) {
+      const reason = `ATTEMPTS_EXHAUSTED: ${b.installAttempts} install attempts${node.reason ? `; last: ${node.reason}` : ''}`;
+      await this.transition(node.id, 'failed', { origin: 'event', cause: 'install attempts exhausted', reason });
+      this.metrics.bootScripts.inc({ decision: 'local' });
+      return { nodeId: node.id, script: localBootScript(`swarmboot: node ${node.id} failed: ${reason}; booting from local disk`) };
+    }
+    await this.transition(node.id, 'booting', { origin: 'event', cause: 'boot script fetched' });
+    return {
+      nodeId: node.id,
+      script: environmentScript({
+        bootenvUrl: b.bootenv.url, cmdline: b.bootenv.cmdline, publicUrl: b.publicUrl, nodeId: node.id, deploymentId: node.deploymentId,
+        mac, syslog: this.deps.syslogTarget, netconsole: b.netconsole, attempt, attempts: b.installAttempts,
+      }),
+    };
   }
 
   /** GET /v1/nodes/:id/install. Throws NODE_NOT_FOUND, NOT_ADMITTED, IMAGE_NOT_FOUND. */
@@ -236,7 +292,12 @@ export class SchedulerCore {
     if (!mayInstall(node.state) || !dep) throw new SwarmbootError('NOT_ADMITTED', `node ${nodeId} is ${node.state}, not admitted in an active deployment`, { context: { nodeId, state: node.state } });
     const image = await this.catalog.get(dep.image);
     if (!image) throw new SwarmbootError('IMAGE_NOT_FOUND', `image ${dep.image} of deployment ${dep.id} is no longer in the catalog`, { context: { image: dep.image } });
-    return { nodeId, deploymentId: dep.id, image, syslog: this.deps.syslogTarget };
+    const m: InstallManifest = {
+      nodeId, deploymentId: dep.id, image, syslog: this.deps.syslogTarget, target: dep.target, afterInstall: dep.afterInstall,
+      lingerMs: 1000 * (dep.lingerSeconds ?? this.deps.boot.lingerSeconds),
+    };
+    if (node.rootDisk !== undefined) m.rootDisk = node.rootDisk;
+    return m;
   }
 
   /**
@@ -255,6 +316,17 @@ export class SchedulerCore {
       const node = await this.requireNode(nodeId);
       if (node.deploymentId !== r.deploymentId) {
         throw new SwarmbootError('WRONG_DEPLOYMENT', `node ${nodeId} is in deployment ${node.deploymentId ?? '(none)'}, not ${r.deploymentId}`, { context: { nodeId, deploymentId: node.deploymentId } });
+      }
+      if (reason !== undefined && canRetry(node.state)) {
+        const dep = await this.store.getDeployment(r.deploymentId);
+        if (dep?.target === 'node' && (node.attempts ?? 0) < this.deps.boot.installAttempts) {
+          // A real node that failed with attempts left boots the environment again (the agent reboots it).
+          const res = await this.store.casTransition(node, 'admitted', { reason: `attempt ${node.attempts ?? 0} failed: ${reason}`, fields: { reason } });
+          if (res.kind === 'stale') continue;
+          if (res.kind === 'missing') throw new SwarmbootError('NODE_NOT_FOUND', `no node ${nodeId}`);
+          await this.afterTransition(node, 'admitted', 'api', reason, res);
+          return { state: 'admitted', release: false, retry: true };
+        }
       }
       const decision = classifyReport(node.state, target);
       if (decision === 'invalid') {
@@ -336,7 +408,7 @@ export class SchedulerCore {
         this.log.debug({ nodeId, from: node.state, to, cause: opts.cause }, 'transition not allowed from the current state (late or duplicated event); ignored');
         return { applied: false, state: node.state };
       }
-      const res = await this.store.casTransition(node, to, { reason: opts.reason, counter: finishedAs(to) });
+      const res = await this.store.casTransition(node, to, { reason: opts.reason, counter: finishedAs(to), ...(opts.reason === undefined ? {} : { fields: { reason: opts.reason } }) });
       if (res.kind === 'stale') continue;
       if (res.kind === 'missing') return undefined;
       await this.afterTransition(node, to, opts.origin, opts.reason, res);
@@ -387,7 +459,7 @@ export class SchedulerCore {
     const nodes = (await this.store.getNodes(rec.nodeIds)).filter((n): n is StoredNode => n !== undefined).map(toPublicNode);
     const counts: Record<string, number> = Object.fromEntries(Object.values(NodeState).map((s) => [s, 0]));
     for (const n of nodes) counts[n.state] = (counts[n.state] ?? 0) + 1;
-    const d: Deployment = { id: rec.id, image: rec.image, state: rec.state, createdAt: rec.createdAt, counts, nodes };
+    const d: Deployment = { id: rec.id, image: rec.image, state: rec.state, target: rec.target, createdAt: rec.createdAt, counts, nodes };
     if (rec.completedAt !== undefined) d.completedAt = rec.completedAt;
     return d;
   }

@@ -2,8 +2,8 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
-import { Type } from '@sinclair/typebox';
-import { ApiError, ImageList, ImageRecord, SwarmbootError, isSwarmbootError } from '@swarmboot/contracts';
+import { Type, type Static } from '@sinclair/typebox';
+import { ApiError, ImageFormatSchema, ImageList, ImageRecord, SwarmbootError, isSwarmbootError } from '@swarmboot/contracts';
 import { ImageCatalog, type EventBus, type Logger, type Registry } from '@swarmboot/kit';
 import { ImageStore } from './adapters/image-store.js';
 import { TorrentSwarm } from './adapters/swarm.js';
@@ -41,6 +41,8 @@ const statusOf: Record<string, number> = {
   IMAGE_NAME_INVALID: 400,
   IMAGE_FILE_INVALID: 400,
   IMAGE_EMPTY: 400,
+  IMAGE_FORMAT_UNKNOWN: 400,
+  IMAGE_FORMAT_MISMATCH: 400,
   IMAGE_UPLOAD_ABORTED: 400,
   IMAGE_NOT_FOUND: 404,
   STORAGE_FULL: 507,
@@ -48,7 +50,11 @@ const statusOf: Record<string, number> = {
 
 const NameParams = Type.Object({ name: Type.String({ description: `image name, ${IMAGE_NAME_PATTERN}` }) });
 const FileParams = Type.Object({ name: Type.String(), file: Type.String({ description: `file name, ${FILE_NAME_PATTERN}` }) });
-const PutQuery = Type.Object({ file: Type.Optional(Type.String({ description: `file name of the image, ${FILE_NAME_PATTERN}` })) });
+const PutQuery = Type.Object({
+  file: Type.Optional(Type.String({ description: `file name of the image, ${FILE_NAME_PATTERN}` })),
+  format: Type.Optional(ImageFormatSchema),
+  bootable: Type.Optional(Type.Boolean({ description: 'the image boots on its own from a disk (kernel and boot loader inside); default false' })),
+});
 
 /**
  * The seeder's HTTP app (built, not started): the image API, the .torrent files and the BEP 19
@@ -140,13 +146,13 @@ export function buildSeederApp(deps: SeederDeps): FastifyInstance {
     api.removeAllContentTypeParsers();
     api.addContentTypeParser('application/octet-stream', (_req, _payload, done) => done(null));
 
-    api.put<{ Params: { name: string }; Querystring: { file?: string } }>(
+    api.put<{ Params: { name: string }; Querystring: Static<typeof PutQuery> }>(
       '/v1/images/:name',
       { schema: { params: NameParams, querystring: PutQuery, response: { 201: ImageRecord, '4xx': ApiError, '5xx': ApiError } } },
       async (req, reply) => {
         checkImageName(req.params.name);
         const file = checkFileName(req.query.file);
-        const record = await images.add(req.params.name, file, req.raw);
+        const record = await images.add(req.params.name, file, req.raw, { format: req.query.format, bootable: req.query.bootable });
         return reply.code(201).send(record);
       },
     );

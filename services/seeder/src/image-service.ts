@@ -1,12 +1,22 @@
+import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
-import { Events, RedisKeys, SwarmbootError, type ImageAdded, type ImageRecord } from '@swarmboot/contracts';
+import { Events, RedisKeys, SwarmbootError, type ImageAdded, type ImageFormat, type ImageRecord } from '@swarmboot/contracts';
 import type { EventBus, ImageCatalog, Logger } from '@swarmboot/kit';
 import type { ImagePaths, ImageStore } from './adapters/image-store.js';
 import type { TorrentSwarm } from './adapters/swarm.js';
 import { infoHashOf, makeTorrent } from './adapters/torrent-file.js';
 import { checkFileName, checkImageName } from './domain/names.js';
+import { HEAD_BYTES, resolveImageFormat } from './domain/image-format.js';
 import { pieceLengthFor } from './domain/piece-length.js';
+
+/** What the uploader says of an image (seeder `PUT /v1/images/:name?format=…&bootable=…`). */
+export interface ImageTraits {
+  /** declared format; when absent it is read from the bytes (and the name for compressed files) */
+  format?: ImageFormat | undefined;
+  /** it boots on its own from a disk (default false) */
+  bootable?: boolean | undefined;
+}
 
 /** An image this seeder holds on disk and seeds. */
 export interface LocalImage {
@@ -59,15 +69,15 @@ export class ImageService {
    * Stores `body` as image `name` (file name `file`), hashes it, makes its .torrent, records it
    * in the catalog, seeds it and publishes `Events.imageAdded`. Replaces an image of the same name.
    * Errors: IMAGE_NAME_INVALID, IMAGE_FILE_INVALID, IMAGE_EMPTY, STORAGE_FULL, IMAGE_UPLOAD_ABORTED,
-   * TORRENT_CREATE_FAILED, SEEDER_SEED_FAILED.
+   * IMAGE_FORMAT_UNKNOWN, IMAGE_FORMAT_MISMATCH, TORRENT_CREATE_FAILED, SEEDER_SEED_FAILED.
    */
-  async add(name: string, file: string, body: Readable): Promise<ImageRecord> {
+  async add(name: string, file: string, body: Readable, traits: ImageTraits = {}): Promise<ImageRecord> {
     checkImageName(name);
     checkFileName(file);
-    return this.exclusive(name, () => this.addLocked(name, file, body));
+    return this.exclusive(name, () => this.addLocked(name, file, body, traits));
   }
 
-  private async addLocked(name: string, file: string, body: Readable): Promise<ImageRecord> {
+  private async addLocked(name: string, file: string, body: Readable, traits: ImageTraits): Promise<ImageRecord> {
     const log = this.log.child({ image: name });
     const started = Date.now();
     const staged = await this.deps.store.receive(body, file).catch((err: unknown) => {
@@ -76,6 +86,7 @@ export class ImageService {
     let installed = false;
     try {
       if (staged.size === 0) throw new SwarmbootError('IMAGE_EMPTY', 'the request body (the image) is empty');
+      const format = resolveImageFormat(traits.format, await readHead(staged.filePath), file);
       const pieceLength = pieceLengthFor(staged.size);
       const urls = this.urls(name, file);
       const { torrent, infoHash } = await makeTorrent(staged.filePath, { name: file, pieceLength, announceUrl: this.deps.announceUrl, webSeedUrl: urls.webSeedUrl });
@@ -92,7 +103,7 @@ export class ImageService {
       const st = await this.deps.store.statFile(paths.filePath);
       if (st) await this.deps.store.writeState(paths, { infoHash, size: st.size, mtimeMs: st.mtimeMs });
 
-      const added: ImageAdded = { name, file, size: staged.size, sha256: staged.sha256, infoHash, pieceLength, ...urls };
+      const added: ImageAdded = { name, file, format, bootable: traits.bootable ?? false, size: staged.size, sha256: staged.sha256, infoHash, pieceLength, ...urls };
       const record: ImageRecord = { ...added, addedAt: new Date().toISOString() };
       // catalog first: the tracker admits the seeder's own first announce only once the infohash is registered
       await this.deps.catalog.put(record);
@@ -179,4 +190,14 @@ function uploadError(err: unknown): SwarmbootError {
     return new SwarmbootError('IMAGE_UPLOAD_ABORTED', 'the upload ended before the request body did', { cause: err });
   }
   return err instanceof SwarmbootError ? err : new SwarmbootError('IMAGE_STORE_FAILED', `cannot store the image: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
+
+async function readHead(path: string): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(HEAD_BYTES), 0, HEAD_BYTES, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
 }

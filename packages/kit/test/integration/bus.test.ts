@@ -35,7 +35,7 @@ test('the image catalog round-trips a record and indexes its infohash', async ()
   const redis = await connectRedis(redisSrv.url, log);
   const catalog = new ImageCatalog(redis);
   const rec = {
-    name: 'img', file: 'img.tar', size: 10, sha256: 'a'.repeat(64), infoHash: 'b'.repeat(40), pieceLength: 16384,
+    name: 'img', file: 'img.tar', format: 'rootfs-tar' as const, bootable: false, size: 10, sha256: 'a'.repeat(64), infoHash: 'b'.repeat(40), pieceLength: 16384,
     torrentUrl: 'http://x/t', webSeedUrl: 'http://x/w', addedAt: new Date(0).toISOString(),
   };
   await catalog.put(rec);

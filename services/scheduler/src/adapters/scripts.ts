@@ -10,15 +10,15 @@ import { LuaScript } from './lua.js';
  * Registers or updates a batch of nodes, all or nothing.
  * KEYS[1] nodes sorted set.
  * ARGV: nodePrefix, macPrefix, hostPrefix, timelinePrefix, nowIso, timelineMaxLen, then per node
- *       id, mac, hostname, labelsJson.
+ *       id, mac, hostname, labelsJson, rootDisk ('' none).
  * Returns {'ok', imported, updated} or {code, index(0-based), ownerId} with code NODE_EXISTS
  * (the id has another MAC), MAC_IN_USE or HOSTNAME_IN_USE (another node has it).
  */
 export const UPSERT_NODES = new LuaScript(`
 local nodeP, macP, hostP, tlP, now, maxlen = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local n = (#ARGV - 6) / 4
+local n = (#ARGV - 6) / 5
 for i = 0, n - 1 do
-  local id, mac, host = ARGV[7 + i*4], ARGV[8 + i*4], ARGV[9 + i*4]
+  local id, mac, host = ARGV[7 + i*5], ARGV[8 + i*5], ARGV[9 + i*5]
   local had = redis.call('HGET', nodeP .. id, 'mac')
   if had and had ~= mac then return {'NODE_EXISTS', i, id} end
   local macOwner = redis.call('GET', macP .. mac)
@@ -31,7 +31,7 @@ local score = 0
 if last[2] then score = tonumber(last[2]) end
 local imported, updated = 0, 0
 for i = 0, n - 1 do
-  local id, mac, host, labels = ARGV[7 + i*4], ARGV[8 + i*4], ARGV[9 + i*4], ARGV[10 + i*4]
+  local id, mac, host, labels, rootDisk = ARGV[7 + i*5], ARGV[8 + i*5], ARGV[9 + i*5], ARGV[10 + i*5], ARGV[11 + i*5]
   local key = nodeP .. id
   local oldHost = redis.call('HGET', key, 'hostname')
   if oldHost then
@@ -47,6 +47,7 @@ for i = 0, n - 1 do
     imported = imported + 1
   end
   redis.call('SET', hostP .. host, id)
+  if rootDisk ~= '' then redis.call('HSET', key, 'rootDisk', rootDisk) else redis.call('HDEL', key, 'rootDisk') end
 end
 return {'ok', imported, updated}
 `);
@@ -96,32 +97,33 @@ return {'ok'}
 /**
  * Creates a deployment and moves its nodes along their admission steps, all or nothing.
  * KEYS[1] deployment hash, KEYS[2] deployments sorted set, then per node: node hash, timeline.
- * ARGV: deploymentId, image, nowIso, nowMs, timelineMaxLen, nodeIdsJson, then per node
- *       expectedState, expectedDeploymentId ('' none), steps (comma-separated states), wave ('' none).
+ * ARGV: deploymentId, image, nowIso, nowMs, timelineMaxLen, nodeIdsJson, optionsJson (target,
+ *       afterInstall, lingerSeconds), then per node expectedState, expectedDeploymentId ('' none),
+ *       steps (comma-separated states), wave ('' none).
  * Returns {'ok'} | {'exists'} | {'stale', index, state}.
  */
 export const ADMIT = new LuaScript(`
-local id, image, now, nowMs, maxlen, nodes = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local id, image, now, nowMs, maxlen, nodes, options = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
 local n = (#KEYS - 2) / 2
 for i = 0, n - 1 do
   local cur = redis.call('HGET', KEYS[3 + i*2], 'state')
   local curDep = redis.call('HGET', KEYS[3 + i*2], 'deploymentId') or ''
-  if cur ~= ARGV[7 + i*4] or curDep ~= ARGV[8 + i*4] then return {'stale', i, cur or ''} end
+  if cur ~= ARGV[8 + i*4] or curDep ~= ARGV[9 + i*4] then return {'stale', i, cur or ''} end
 end
 redis.call('HSET', KEYS[1], 'id', id, 'image', image, 'state', 'running', 'createdAt', now, 'createdAtMs', nowMs,
-  'total', n, 'done', 0, 'installed', 0, 'failed', 0, 'nodes', nodes)
+  'total', n, 'done', 0, 'installed', 0, 'failed', 0, 'nodes', nodes, 'options', options)
 redis.call('ZADD', KEYS[2], nowMs, id)
 for i = 0, n - 1 do
   local key, tl = KEYS[3 + i*2], KEYS[4 + i*2]
-  local prev = ARGV[7 + i*4]
-  for step in string.gmatch(ARGV[9 + i*4], '[^,]+') do
+  local prev = ARGV[8 + i*4]
+  for step in string.gmatch(ARGV[10 + i*4], '[^,]+') do
     redis.call('XADD', tl, 'MAXLEN', '~', maxlen, '*', 'at', now, 'from', prev, 'to', step, 'deploymentId', id)
     prev = step
   end
   redis.call('HSET', key, 'state', prev, 'deploymentId', id, 'updatedAt', now)
-  redis.call('HDEL', key, 'reason', 'progress', 'stats')
-  if ARGV[10 + i*4] ~= '' then redis.call('HSET', key, 'wave', ARGV[10 + i*4]) else redis.call('HDEL', key, 'wave') end
+  redis.call('HDEL', key, 'reason', 'progress', 'stats', 'attempts')
+  if ARGV[11 + i*4] ~= '' then redis.call('HSET', key, 'wave', ARGV[11 + i*4]) else redis.call('HDEL', key, 'wave') end
 end
 return {'ok'}
 `);

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { Value } from '@sinclair/typebox/value';
-import { NodeState, RedisKeys, TransferStats, type Node } from '@swarmboot/contracts';
+import { NodeState, RedisKeys, TransferStats, type AfterInstall, type DeploymentTarget, type Node } from '@swarmboot/contracts';
 import type { NodeRegistration } from '../domain/inventory.js';
 import { ADMIT, RELEASE_DEPLOYMENT, SET_IP, TRANSITION, UPSERT_NODES } from './scripts.js';
 
@@ -20,8 +20,16 @@ export interface StoredNode extends Node {
   wave?: number;
 }
 
+/** What a deployment asks of its nodes beyond the image (stored as JSON in the deployment hash's `options`). */
+export interface DeploymentOptions {
+  target: DeploymentTarget;
+  afterInstall: AfterInstall;
+  /** undefined: the scheduler's default */
+  lingerSeconds?: number | undefined;
+}
+
 /** A deployment as stored (without its nodes' records). */
-export interface DeploymentRecord {
+export interface DeploymentRecord extends DeploymentOptions {
   id: string;
   image: string;
   state: 'running' | 'completed' | 'released';
@@ -68,10 +76,15 @@ export class SchedulerStore {
 
   async upsertNodes(nodes: readonly NodeRegistration[]): Promise<UpsertResult> {
     const args: string[] = [RedisKeys.node(''), RedisKeys.nodeByMac(''), RedisKeys.nodeByHostname(''), RedisKeys.nodeTimeline(''), new Date().toISOString(), String(TIMELINE_MAXLEN)];
-    for (const n of nodes) args.push(n.id, n.mac, n.hostname, JSON.stringify(n.labels));
+    for (const n of nodes) args.push(n.id, n.mac, n.hostname, JSON.stringify(n.labels), n.rootDisk ?? '');
     const r = (await UPSERT_NODES.run(this.redis, [RedisKeys.nodes], args)) as [string, number, number | string];
     if (r[0] === 'ok') return { kind: 'ok', imported: Number(r[1]), updated: Number(r[2]) };
     return { kind: 'conflict', code: r[0] as 'NODE_EXISTS' | 'MAC_IN_USE' | 'HOSTNAME_IN_USE', index: Number(r[1]), owner: String(r[2]) };
+  }
+
+  /** Counts one more install attempt of a node in its current deployment (reset at admission); returns the new count. */
+  async incrAttempts(id: string): Promise<number> {
+    return this.redis.hincrby(RedisKeys.node(id), 'attempts', 1);
   }
 
   async getNode(id: string): Promise<StoredNode | undefined> {
@@ -137,10 +150,10 @@ export class SchedulerStore {
   }
 
   /** Creates deployment `id` and applies each node's admission steps (see scripts.ts ADMIT). */
-  async admit(id: string, image: string, nodes: readonly AdmitNode[]): Promise<{ kind: 'ok' } | { kind: 'exists' } | { kind: 'stale'; nodeId: string; state: string }> {
+  async admit(id: string, image: string, options: DeploymentOptions, nodes: readonly AdmitNode[]): Promise<{ kind: 'ok' } | { kind: 'exists' } | { kind: 'stale'; nodeId: string; state: string }> {
     const now = new Date();
     const keys = [RedisKeys.deployment(id), RedisKeys.deployments];
-    const args: string[] = [id, image, now.toISOString(), String(now.getTime()), String(TIMELINE_MAXLEN), JSON.stringify(nodes.map((n) => n.id))];
+    const args: string[] = [id, image, now.toISOString(), String(now.getTime()), String(TIMELINE_MAXLEN), JSON.stringify(nodes.map((n) => n.id)), JSON.stringify(options)];
     for (const n of nodes) {
       keys.push(RedisKeys.node(n.id), RedisKeys.nodeTimeline(n.id));
       args.push(n.expectedState, n.expectedDeploymentId ?? '', n.steps.join(','), n.wave === undefined ? '' : String(n.wave));
@@ -237,6 +250,8 @@ function parseNode(h: Record<string, string>): StoredNode | undefined {
   if (h.ip) node.ip = h.ip;
   if (h.reason) node.reason = h.reason;
   if (h.wave !== undefined) node.wave = Number(h.wave);
+  if (h.rootDisk) node.rootDisk = h.rootDisk;
+  if (h.attempts !== undefined) node.attempts = Number(h.attempts);
   const progress = parseJson(h.progress) as { bytes?: unknown; total?: unknown } | undefined;
   if (progress && typeof progress.bytes === 'number' && typeof progress.total === 'number') node.progress = { bytes: progress.bytes, total: progress.total };
   const stats = parseJson(h.stats);
@@ -248,10 +263,14 @@ function parseDeployment(h: Record<string, string>): DeploymentRecord | undefine
   if (h.id === undefined || h.image === undefined) return undefined;
   const state = h.state === 'completed' || h.state === 'released' ? h.state : 'running';
   const ids = parseJson(h.nodes);
+  const o = (parseJson(h.options) ?? {}) as Partial<Record<keyof DeploymentOptions, unknown>>;
   const d: DeploymentRecord = {
     id: h.id,
     image: h.image,
     state,
+    target: o.target === 'emulated' ? 'emulated' : 'node',
+    afterInstall: o.afterInstall === 'kexec' ? 'kexec' : 'reboot',
+    lingerSeconds: typeof o.lingerSeconds === 'number' ? o.lingerSeconds : undefined,
     createdAt: h.createdAt ?? '',
     createdAtMs: Number(h.createdAtMs ?? 0),
     nodeIds: Array.isArray(ids) ? ids.filter((x): x is string => typeof x === 'string') : [],

@@ -7,6 +7,8 @@ export interface NodeRegistration {
   mac: string;
   hostname: string;
   labels: Record<string, string>;
+  /** root-disk hint (RootDiskHint), passed to the node's agent */
+  rootDisk?: string | undefined;
 }
 
 const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
@@ -38,6 +40,7 @@ export function normalizeNodes(inputs: readonly NodeInput[], code: string, where
       if (seen !== undefined) fail(`${what} ${key} also given at ${where(seen)}`);
       map.set(key, i);
     }
-    return { id: input.id, mac, hostname, labels: { ...(input.labels ?? {}) } };
+    if (input.rootDisk !== undefined && !/^\S{1,200}$/.test(input.rootDisk)) fail(`bad rootDisk ${JSON.stringify(input.rootDisk)}`);
+    return { id: input.id, mac, hostname, labels: { ...(input.labels ?? {}) }, ...(input.rootDisk === undefined ? {} : { rootDisk: input.rootDisk }) };
   });
 }

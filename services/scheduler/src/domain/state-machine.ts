@@ -5,7 +5,9 @@ import { NodeState, type AgentStage } from '@swarmboot/contracts';
  *
  *   registered → queued → admitted (wave k) → dhcp → booting → installing → verifying → installed → released
  *
- * with `failed(reason)` reachable from every active state. Idle nodes (registered, installed,
+ * with `failed(reason)` reachable from every active state, and back to `admitted` from every state
+ * after it (a real node's failed install attempt when attempts are left: it boots the install
+ * environment again). Idle nodes (registered, installed,
  * released, failed) may be queued again by a new deployment. Two shortcuts exist because the
  * events that drive them arrive on independent streams and may be late: `admitted → booting`
  * (the node fetched its iPXE script before the scheduler saw its DHCP lease) and nothing else.
@@ -17,10 +19,10 @@ export const NODE_TRANSITIONS: Readonly<Record<NodeState, readonly NodeState[]>>
   registered: ['queued'],
   queued: ['admitted', 'failed'],
   admitted: ['dhcp', 'booting', 'failed'],
-  dhcp: ['booting', 'failed'],
-  booting: ['installing', 'failed'],
-  installing: ['verifying', 'failed'],
-  verifying: ['installed', 'failed'],
+  dhcp: ['booting', 'failed', 'admitted'],
+  booting: ['installing', 'failed', 'admitted'],
+  installing: ['verifying', 'failed', 'admitted'],
+  verifying: ['installed', 'failed', 'admitted'],
   installed: ['released', 'queued'],
   released: ['queued'],
   failed: ['queued'],
@@ -32,6 +34,11 @@ export function canTransition(from: NodeState, to: NodeState): boolean {
 }
 
 const ACTIVE: ReadonlySet<NodeState> = new Set<NodeState>(['queued', 'admitted', 'dhcp', 'booting', 'installing', 'verifying']);
+
+/** A node in this state may retry its install (→ admitted) instead of failing: it has booted and not finished. */
+export function canRetry(state: NodeState): boolean {
+  return state === 'dhcp' || state === 'booting' || state === 'installing' || state === 'verifying';
+}
 
 /** A node in an active deployment (not registered, installed, released or failed): it cannot join another. */
 export function isActive(state: NodeState): boolean {

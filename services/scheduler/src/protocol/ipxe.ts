@@ -25,9 +25,64 @@ export function installScript(b: InstallBoot): string {
   return ['#!ipxe', `kernel ${base}/${b.kernel.replace(/^\/+/, '')} ${args.join(' ')}`, `initrd ${base}/${b.initrd.replace(/^\/+/, '')}`, 'boot', ''].join('\n');
 }
 
-/** Says why and exits to the next boot device (the local disk). */
+/** What a real node's install environment needs on its kernel command line. */
+export interface EnvironmentBoot {
+  /** base URL of `vmlinuz` and `initrd.img` (HTTP) */
+  bootenvUrl: string;
+  /** extra kernel arguments (console=…) */
+  cmdline: string;
+  publicUrl: string;
+  nodeId: string;
+  deploymentId: string;
+  /** the node's MAC (aa:bb:cc:dd:ee:ff): /init brings up the NIC that booted */
+  mac: string;
+  /** syslog `host:port` of the agent */
+  syslog: string;
+  /** netconsole target `ipv4:port`, or undefined for none */
+  netconsole: string | undefined;
+  /** install attempt (1-based) and the most allowed, shown on the console */
+  attempt: number;
+  attempts: number;
+}
+
+/**
+ * Boots swarmboot's install environment over HTTP (kernel + initramfs, scripts/build-bootenv.sh).
+ * `BOOTIF=01-<mac>` is pxelinux's name for the NIC that booted (htype 1, Ethernet); the
+ * environment's /init reads it, as it reads `swarmboot.*`. `netconsole=@/,PORT@IP/` leaves the
+ * source address and device to /init, which knows them after DHCP (Documentation/networking/netconsole.rst).
+ */
+export function environmentScript(b: EnvironmentBoot): string {
+  const base = b.bootenvUrl.replace(/\/+$/, '');
+  const api = b.publicUrl.replace(/\/+$/, '');
+  const nc = b.netconsole === undefined ? undefined : /^(.+):(\d+)$/.exec(b.netconsole);
+  const args = [
+    'initrd=initrd.img',
+    b.cmdline.trim(),
+    `BOOTIF=01-${b.mac.toLowerCase().replace(/:/g, '-')}`,
+    `swarmboot.api=${api}`,
+    `swarmboot.node=${b.nodeId}`,
+    `swarmboot.deployment=${b.deploymentId}`,
+    `swarmboot.syslog=${b.syslog}`,
+    nc ? `netconsole=@/,${nc[2]}@${nc[1]}/` : '',
+  ].filter((a) => a !== '');
+  return [
+    '#!ipxe',
+    `echo ${echoSafe(`swarmboot: node ${b.nodeId}, deployment ${b.deploymentId}, install attempt ${b.attempt} of ${b.attempts}`)}`,
+    `kernel ${base}/vmlinuz ${args.join(' ')}`,
+    `initrd ${base}/initrd.img`,
+    'boot',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Says why and boots the local disk. BIOS: `sanboot --no-describe --drive 0x80` boots the first
+ * hard disk through INT 13h without handing iPXE's network to it, and `exit` (back to the
+ * firmware's next boot device) is the fallback when that disk cannot boot. UEFI: `exit` — the
+ * firmware's boot manager takes the next boot option. `exit` must come last: nothing runs after it.
+ */
 export function localBootScript(message: string): string {
-  return ['#!ipxe', `echo ${echoSafe(message)}`, 'exit', ''].join('\n');
+  return ['#!ipxe', `echo ${echoSafe(message)}`, 'iseq ${platform} pcbios && sanboot --no-describe --drive 0x80 ||', 'exit', ''].join('\n');
 }
 
 /** Queued, not admitted yet: waits `seconds` and fetches its script again. */

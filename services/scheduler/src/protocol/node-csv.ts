@@ -3,11 +3,12 @@ import { SwarmbootError, type NodeInput } from '@swarmboot/contracts';
 /**
  * Parses a node inventory in CSV (RFC 4180 fields, one record per line):
  *
- *   id,mac,hostname[,labels]
- *   n-001,52:54:00:00:00:01,rack1-n1,rack=r1;role=worker
+ *   id,mac,hostname[,labels[,rootDisk]]
+ *   n-001,52:54:00:00:00:01,rack1-n1,rack=r1;role=worker,serial:S3Z1NX0K
  *
  * The header is required (column names case-insensitive). `hostname` may be empty (defaults to
- * the id later); `labels` is `key=value` pairs separated by `;`. Blank lines are skipped; a
+ * the id later); `labels` is `key=value` pairs separated by `;`; `rootDisk` is the root-disk hint
+ * (RootDiskHint in contracts). Blank lines are skipped; a
  * UTF-8 BOM and CRLF line ends are accepted. Throws SwarmbootError `IMPORT_INVALID` naming the
  * 1-based line of the first problem; the returned entries are not yet normalised (see
  * `normalizeNodes`). Returns the entries with their line numbers.
@@ -26,17 +27,19 @@ export function parseNodeCsv(text: string): { nodes: NodeInput[]; lines: number[
     const fields = splitCsvLine(raw, line);
     if (header === undefined) {
       header = fields.map((f) => f.trim().toLowerCase());
-      const ok = header.length >= 3 && header.length <= 4 && header[0] === 'id' && header[1] === 'mac' && header[2] === 'hostname' && (header.length === 3 || header[3] === 'labels');
-      if (!ok) fail(line, `expected the header id,mac,hostname[,labels], got ${JSON.stringify(raw)}`);
+      const ok =
+        header.length >= 3 && header.length <= 5 && header[0] === 'id' && header[1] === 'mac' && header[2] === 'hostname' && (header.length < 4 || header[3] === 'labels') && (header.length < 5 || header[4] === 'rootdisk');
+      if (!ok) fail(line, `expected the header id,mac,hostname[,labels[,rootDisk]], got ${JSON.stringify(raw)}`);
       return;
     }
     if (fields.length < 2 || fields.length > header.length) fail(line, `expected ${header.length} fields (${header.join(',')}), got ${fields.length}`);
-    const [id = '', mac = '', hostname = '', labelText = ''] = fields.map((f) => f.trim());
+    const [id = '', mac = '', hostname = '', labelText = '', rootDisk = ''] = fields.map((f) => f.trim());
     if (id === '') fail(line, 'id is empty');
     if (mac === '') fail(line, 'mac is empty');
     const node: NodeInput = { id, mac };
     if (hostname !== '') node.hostname = hostname;
     if (labelText !== '') node.labels = parseLabels(labelText, (msg) => fail(line, msg));
+    if (rootDisk !== '') node.rootDisk = rootDisk;
     nodes.push(node);
     lines.push(line);
   });

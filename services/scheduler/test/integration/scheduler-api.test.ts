@@ -10,6 +10,8 @@ import { SchedulerConfig } from '../../src/config.js';
 const IMAGE: ImageRecord = {
   name: 'debian-12',
   file: 'debian-12.img',
+  format: 'raw-disk',
+  bootable: true,
   size: 1 << 20,
   sha256: 'a'.repeat(64),
   infoHash: 'b'.repeat(40),
@@ -140,12 +142,12 @@ test('scheduler API against real NATS and Redis: inventory, deployment, boot, ev
   await t.test('create a deployment by selector: nodes queued then admitted', async () => {
     const noImage = await json<{ code: string }>('POST', '/v1/deployments', { image: 'nope', selector: '*' });
     assert.deepEqual([noImage.status, noImage.body.code], [404, 'IMAGE_NOT_FOUND']);
-    const none = await json<{ code: string }>('POST', '/v1/deployments', { image: IMAGE.name, selector: 'rack=none' });
+    const none = await json<{ code: string }>('POST', '/v1/deployments', { image: IMAGE.name, selector: 'rack=none', target: 'emulated' });
     assert.deepEqual([none.status, none.body.code], [400, 'NO_NODES']);
-    const unknown = await json<{ code: string }>('POST', '/v1/deployments', { image: IMAGE.name, nodes: ['n2', 'ghost'] });
+    const unknown = await json<{ code: string }>('POST', '/v1/deployments', { image: IMAGE.name, nodes: ['n2', 'ghost'], target: 'emulated' });
     assert.deepEqual([unknown.status, unknown.body.code], [404, 'NODE_NOT_FOUND']);
 
-    const res = await json<Deployment>('POST', '/v1/deployments', { image: IMAGE.name, selector: 'rack=r1' });
+    const res = await json<Deployment>('POST', '/v1/deployments', { image: IMAGE.name, selector: 'rack=r1', target: 'emulated' });
     assert.equal(res.status, 201);
     deploymentId = res.body.id;
     assert.equal(res.body.state, 'running');
@@ -159,7 +161,7 @@ test('scheduler API against real NATS and Redis: inventory, deployment, boot, ev
       stateChanges.filter((e) => e.nodeId === 'n2').map((e) => `${e.from}>${e.to}`),
       ['registered>queued', 'queued>admitted'],
     );
-    const busy = await json<{ code: string }>('POST', '/v1/deployments', { image: IMAGE.name, nodes: ['n4', 'n3'] });
+    const busy = await json<{ code: string }>('POST', '/v1/deployments', { image: IMAGE.name, nodes: ['n4', 'n3'], target: 'emulated' });
     assert.deepEqual([busy.status, busy.body.code], [409, 'NODE_BUSY']);
     assert.equal((await node('n4')).state, 'registered', 'a refused deployment changes nothing');
     const list = await json<{ deployments: Omit<Deployment, 'nodes'>[] }>('GET', '/v1/deployments');
@@ -170,7 +172,7 @@ test('scheduler API against real NATS and Redis: inventory, deployment, boot, ev
     const idle = await fetch(`${base}/v1/boot/52:54:00:aa:00:01`);
     assert.equal(idle.status, 200);
     const idleText = await idle.text();
-    assert.match(idleText, /^#!ipxe\necho .*no deployment.*\nexit\n$/);
+    assert.match(idleText, /^#!ipxe\necho .*no deployment.*\niseq \$\{platform\} pcbios && sanboot --no-describe --drive 0x80 \|\|\nexit\n$/);
     assert.equal((await node('n1')).state, 'registered');
 
     const unknown = await fetch(`${base}/v1/boot/52:54:00:ff:ff:ff`);
@@ -216,7 +218,7 @@ test('scheduler API against real NATS and Redis: inventory, deployment, boot, ev
   await t.test('install manifest for admitted nodes only', async () => {
     const m = await json<InstallManifest>('GET', '/v1/nodes/n2/install');
     assert.equal(m.status, 200);
-    assert.deepEqual(m.body, { nodeId: 'n2', deploymentId, image: IMAGE, syslog: '127.0.0.1:5514' });
+    assert.deepEqual(m.body, { nodeId: 'n2', deploymentId, image: IMAGE, syslog: '127.0.0.1:5514', target: 'emulated', afterInstall: 'reboot', lingerMs: 900_000 });
     const idle = await json<{ code: string }>('GET', '/v1/nodes/n1/install');
     assert.deepEqual([idle.status, idle.body.code], [409, 'NOT_ADMITTED']);
     const ghost = await json<{ code: string }>('GET', '/v1/nodes/ghost/install');
@@ -274,7 +276,7 @@ test('scheduler API against real NATS and Redis: inventory, deployment, boot, ev
     ]);
     assert.deepEqual((await report('n2', { deploymentId, stage: 'installed' })).body, { state: 'released', release: true });
     const script = await (await fetch(`${base}/v1/boot/52:54:00:aa:00:02`)).text();
-    assert.match(script, /^#!ipxe\necho .*installed by deployment.*\nexit\n$/);
+    assert.match(script, /^#!ipxe\necho .*installed by deployment.*\niseq .*sanboot --no-describe --drive 0x80 \|\|\nexit\n$/);
     const missing = await json<{ code: string }>('POST', '/v1/deployments/dep-nope/release');
     assert.deepEqual([missing.status, missing.body.code], [404, 'DEPLOYMENT_NOT_FOUND']);
   });
@@ -313,7 +315,7 @@ test('scheduler API against real NATS and Redis: inventory, deployment, boot, ev
   });
 
   await t.test('two replicas racing on the same report apply it once', async () => {
-    const dep = await json<Deployment>('POST', '/v1/deployments', { image: IMAGE.name, nodes: ['n4'] });
+    const dep = await json<Deployment>('POST', '/v1/deployments', { image: IMAGE.name, nodes: ['n4'], target: 'emulated' });
     assert.equal(dep.status, 201);
     const id = dep.body.id;
     assert.equal(await fetch(`${base}/v1/boot/52:54:00:aa:00:04`).then((r) => r.status), 200);
@@ -329,7 +331,7 @@ test('scheduler API against real NATS and Redis: inventory, deployment, boot, ev
   });
 
   await t.test('a node that finishes after its deployment was released is released at once', async () => {
-    const dep = await json<Deployment>('POST', '/v1/deployments', { image: IMAGE.name, nodes: ['n1'] });
+    const dep = await json<Deployment>('POST', '/v1/deployments', { image: IMAGE.name, nodes: ['n1'], target: 'emulated' });
     const id = dep.body.id;
     assert.equal((await json<Deployment>('POST', `/v1/deployments/${id}/release`)).body.state, 'released');
     assert.equal((await node('n1')).state, 'admitted', 'release leaves unfinished nodes alone');
@@ -353,7 +355,7 @@ test('scheduler API against real NATS and Redis: inventory, deployment, boot, ev
     assert.equal(badType.json<{ code: string }>().code, 'VALIDATION');
     const xml = await app.inject({ method: 'POST', url: '/v1/nodes/import', headers: { 'content-type': 'application/xml' }, payload: '<nodes/>' });
     assert.deepEqual([xml.statusCode, xml.json<{ code: string }>().code], [415, 'UNSUPPORTED_MEDIA_TYPE']);
-    const both = await json<{ code: string }>('POST', '/v1/deployments', { image: IMAGE.name, nodes: ['n1'], selector: '*' });
+    const both = await json<{ code: string }>('POST', '/v1/deployments', { image: IMAGE.name, nodes: ['n1'], selector: '*', target: 'emulated' });
     assert.deepEqual([both.status, both.body.code], [400, 'VALIDATION']);
 
     const doc = await json<{ openapi: string; paths: Record<string, Record<string, unknown>> }>('GET', '/v1/openapi.json');

@@ -32,7 +32,15 @@ let scratch: string;
 const events: ImageAdded[] = [];
 let unsubscribe: () => void;
 
-const image = randomBytes(2 * 1024 * 1024 + 12_345); // ~2 MB, not a whole number of pieces
+/** Random bytes that start like a disk (MBR boot signature, GPT header at LBA 1), so the seeder takes them as a raw-disk image. */
+function diskLike(size: number): Buffer {
+  const b = randomBytes(size);
+  b[510] = 0x55;
+  b[511] = 0xaa;
+  b.write('EFI PART', 512, 'latin1');
+  return b;
+}
+const image = diskLike(2 * 1024 * 1024 + 12_345); // ~2 MB, not a whole number of pieces
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 async function startSeeder(): Promise<void> {
@@ -51,8 +59,8 @@ async function restartSeeder(): Promise<void> {
   await startSeeder();
 }
 
-function put(name: string, file: string, body: Buffer): Promise<Response> {
-  return fetch(`${base}/v1/images/${name}?file=${file}`, { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } });
+function put(name: string, file: string, body: Buffer, query = ''): Promise<Response> {
+  return fetch(`${base}/v1/images/${name}?file=${file}${query}`, { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } });
 }
 
 /** A webtorrent client as the agents will run it inside a cluster. */
@@ -127,6 +135,7 @@ test('PUT stores the image: 201 with its sha256, a catalog record, an imageAdded
   assert.match(record.infoHash, /^[0-9a-f]{40}$/);
   assert.equal(record.webSeedUrl, `${base}/v1/images/ubuntu/file/ubuntu.img`);
   assert.equal(record.torrentUrl, `${base}/v1/images/ubuntu/torrent`);
+  assert.deepEqual([record.format, record.bootable], ['raw-disk', false], 'format read from the bytes; not bootable unless said');
 
   assert.deepEqual(await catalog.get('ubuntu'), record);
   assert.equal(await catalog.nameByInfoHash(record.infoHash), 'ubuntu');
@@ -270,12 +279,16 @@ test('on restart a file is hashed only when its size or mtime changed', async ()
 });
 
 test('re-adding a name replaces the image: new infohash, old one unregistered, old files gone', async () => {
-  const next = randomBytes(300_000);
-  const res = await put('ubuntu', 'ubuntu-v2.img', next);
+  const next = diskLike(300_000);
+  const mismatch = await put('ubuntu', 'ubuntu-v2.img', next, '&format=rootfs-tar');
+  assert.equal(mismatch.status, 400);
+  assert.equal(((await mismatch.json()) as { code: string }).code, 'IMAGE_FORMAT_MISMATCH');
+  const res = await put('ubuntu', 'ubuntu-v2.img', next, '&format=raw-disk&bootable=true');
   assert.equal(res.status, 201);
   const replaced = (await res.json()) as ImageRecord;
   assert.notEqual(replaced.infoHash, record.infoHash);
   assert.equal(replaced.sha256, sha256(next));
+  assert.equal(replaced.bootable, true);
   assert.equal(await catalog.nameByInfoHash(replaced.infoHash), 'ubuntu');
   assert.equal(await catalog.nameByInfoHash(record.infoHash), undefined, 'the tracker no longer admits the old swarm');
   assert.deepEqual((await readdir(join(dataDir, 'images', 'ubuntu'))).sort(), ['.seed-state.json', 'ubuntu-v2.img', 'ubuntu-v2.img.torrent']);

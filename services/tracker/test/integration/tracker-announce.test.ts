@@ -20,6 +20,8 @@ function record(name: string, infoHash: Buffer): ImageRecord {
   return {
     name,
     file: `${name}.img`,
+    format: 'raw-disk',
+    bootable: false,
     size: 1024,
     sha256: 'ab'.repeat(32),
     infoHash: infoHash.toString('hex'),

@@ -17,6 +17,8 @@ function record(name: string, infoHash: Buffer): ImageRecord {
   return {
     name,
     file: `${name}.img`,
+    format: 'raw-disk',
+    bootable: false,
     size: 1 << 20,
     sha256: 'cd'.repeat(32),
     infoHash: infoHash.toString('hex'),
