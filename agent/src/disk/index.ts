@@ -1,0 +1,7 @@
+export { listDisks, computeByPath } from './list.js';
+export { selectDisk, parseSize, parseDiskHint, normalizeWwn, type BlockDisk } from './select.js';
+export { requiredDiskBytes, inspectImage, detectCompression, contentSize, zstdContentSize, tarUsage, rootFsBytes, LAYOUT, type ImageFormat, type Compression, type ImageInfo, type TarUsage } from './format.js';
+export { writeImage, type WriteOptions, type WriteResult } from './write.js';
+export { makeRaw } from './make-raw.js';
+export { DISK_TOOLS } from './spawn.js';
+export { DiskErrorCode } from './errors.js';

@@ -1,0 +1,102 @@
+import { spawn } from 'node:child_process';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
+import { diskError, type DiskErrorCode } from './errors.js';
+
+/**
+ * The external tools the disk writer runs, so the install-environment builder can include exactly these
+ * (besides what the image's own chroot brings: grub-install, grub-mkconfig/update-grub run inside the image).
+ * sgdisk is not needed: sfdisk relocates the backup GPT.
+ */
+export const DISK_TOOLS = [
+  'sfdisk', 'wipefs', 'blockdev', 'partx', 'losetup', 'mkfs.ext4', 'e2fsck', 'resize2fs', 'mkfs.vfat',
+  'tar', 'zstd', 'gzip', 'mount', 'umount', 'chroot',
+] as const;
+
+/** How many bytes of a tool's stderr are kept for the error message. */
+const STDERR_TAIL = 2000;
+
+export interface RunOptions {
+  /** code of the SwarmbootError thrown when the tool fails (default DISK_WRITE_FAILED) */
+  code?: DiskErrorCode;
+  signal?: AbortSignal;
+  /** bytes written to the tool's stdin */
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+  /** exit codes that count as success besides 0 (e2fsck: 1 and 2 mean "errors corrected") */
+  okExit?: readonly number[];
+}
+
+/**
+ * Runs `cmd args…` (no shell) and resolves with its stdout. A non-zero exit, a spawn error (tool missing) or an abort
+ * rejects with SwarmbootError(o.code ?? DISK_WRITE_FAILED) whose message holds the command line and the stderr tail.
+ */
+export function run(cmd: string, args: readonly string[], o: RunOptions = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], signal: o.signal, env: o.env ?? process.env });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => { err = (err + b.toString()).slice(-STDERR_TAIL); });
+    child.stdin.on('error', () => { /* the tool may exit before reading its input; the exit code tells */ });
+    child.stdin.end(o.input ?? '');
+    const line = [cmd, ...args].join(' ');
+    child.on('error', (e) => reject(diskError(o.code ?? 'DISK_WRITE_FAILED', `${line}: ${e.message}`, { cause: e, context: { tool: cmd } })));
+    child.on('close', (code, sig) => {
+      if (code === 0 || (code !== null && o.okExit?.includes(code))) resolve(Buffer.concat(out).toString());
+      else reject(diskError(o.code ?? 'DISK_WRITE_FAILED', `${line}: exited ${code ?? sig}: ${err.trim()}`, { context: { tool: cmd, exitCode: code, stderr: err } }));
+    });
+  });
+}
+
+/** Counts the bytes that pass and reports them (bytes so far) to onBytes. */
+export function byteCounter(onBytes: (n: number) => void): Transform {
+  let n = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) { n += chunk.length; onBytes(n); cb(null, chunk); },
+  });
+}
+
+/**
+ * Streams `source` through an optional decompressor child (`zstd -dc` / `gzip -dc`; Node 20 has no zstd) into
+ * `sink` — a tool's stdin (tar) or a file/device opened for writing in place. onBytes sees the decompressed bytes
+ * delivered to the sink so far. Resolves with that count; rejects with DISK_WRITE_FAILED naming every failing
+ * stage and its stderr tail.
+ */
+export async function streamThrough(opts: {
+  source: string;
+  decompress?: readonly [string, ...string[]];
+  sink: { file: string } | { cmd: string; args: readonly string[] };
+  onBytes?: (n: number) => void;
+  signal?: AbortSignal;
+}): Promise<number> {
+  const failures: string[] = [];
+  const waits: Promise<void>[] = [];
+  const startChild = (cmd: string, args: readonly string[], stdout: 'pipe' | 'ignore') => {
+    const child = spawn(cmd, args, { stdio: ['pipe', stdout, 'pipe'], signal: opts.signal });
+    let err = '';
+    child.stderr!.on('data', (b: Buffer) => { err = (err + b.toString()).slice(-STDERR_TAIL); });
+    waits.push(new Promise((resolve) => {
+      child.on('error', (e) => { failures.push(`${cmd}: ${e.message}`); resolve(); });
+      child.on('close', (code, sig) => { if (code !== 0) failures.push(`${[cmd, ...args].join(' ')}: exited ${code ?? sig}: ${err.trim()}`); resolve(); });
+    }));
+    return child;
+  };
+  let head: Readable = createReadStream(opts.source);
+  if (opts.decompress) {
+    const [cmd, ...args] = opts.decompress;
+    const dec = startChild(cmd, args, 'pipe');
+    waits.push(pipeline(head, dec.stdin!, { signal: opts.signal }).catch((e: Error) => { failures.push(`${cmd} stdin: ${e.message}`); }));
+    head = dec.stdout!;
+  }
+  // 'r+': write a block device (or an image file) in place, never truncate it.
+  const tail: Writable = 'file' in opts.sink ? createWriteStream(opts.sink.file, { flags: 'r+' }) : startChild(opts.sink.cmd, opts.sink.args, 'ignore').stdin!;
+  let total = 0;
+  const counter = byteCounter((n) => { total = n; opts.onBytes?.(n); });
+  await pipeline(head, counter, tail, { signal: opts.signal }).catch((e: Error) => { failures.push(`write: ${e.message}`); });
+  await Promise.all(waits);
+  if (failures.length > 0) throw diskError('DISK_WRITE_FAILED', failures.join('; '), { context: { failures } });
+  return total;
+}
