@@ -198,6 +198,7 @@ async function writeRootfsTar(dev: string, info: ImageInfo, o: WriteOptions): Pr
     const espDir = join(mnt, 'boot/efi');
     const staged = await mountEsp(mounts, esp, espDir, log);
     const espUuid = `${volId.slice(0, 4)}-${volId.slice(4)}`;
+    await mkdir(join(mnt, 'etc'), { recursive: true }); // an image of a few files may have no /etc
     await writeFile(join(mnt, 'etc/fstab'), [
       '# written by the swarmboot agent',
       `UUID=${rootUuid}\t/\text4\terrors=remount-ro\t0\t1`,
