@@ -5,15 +5,18 @@
 #
 #   docker build -t swarmboot:0.1.0 .
 #
-# Stage "build" installs every dependency (dev included), compiles the workspaces with tsc -b and
-# prunes to production dependencies; the final stage holds only package manifests, compiled
-# JavaScript (dist/src) and node_modules, and runs as the non-root user "node" (uid 1000).
+# Stage "compiled" installs every dependency (dev included) and compiles the workspaces with tsc -b;
+# stage "bootenv" builds from it the install environment real nodes boot (scripts/build-bootenv.sh:
+# Debian 12's kernel and tools, this image's node and agent); stage "build" prunes to production
+# dependencies. The final stage holds only package manifests, compiled JavaScript (dist/src),
+# node_modules and the install environment (/app/bootenv, served by the scheduler at
+# /v1/bootenv), and runs as the non-root user "node" (uid 1000).
 # dhcp and tftp bind 67/69 on the host network: compose and the Helm chart run those two as
 # root with every capability dropped but NET_BIND_SERVICE (docs/deploy.md says why).
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-FROM ${NODE_IMAGE} AS build
+FROM ${NODE_IMAGE} AS compiled
 WORKDIR /src
 ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
@@ -42,6 +45,16 @@ COPY agent/ agent/
 COPY cli/ cli/
 RUN npm run build
 
+# The install environment is built into the image, not by a Job into a volume: it embeds this
+# build's agent, which must speak this build's scheduler API, and a cluster need not reach
+# Debian's mirrors when the chart is installed. About 40 MB (docs/architecture.md).
+FROM compiled AS bootenv
+COPY scripts/build-bootenv.sh scripts/
+RUN apt-get update \
+ && bash scripts/build-bootenv.sh --out /bootenv \
+ && rm -rf /var/lib/apt/lists/*
+
+FROM compiled AS build
 # Production dependencies only, then the runtime tree in /out (the same script the offline
 # check scripts/validate-deploy.sh runs without Docker).
 COPY deploy/docker/assemble.sh /tmp/assemble.sh
@@ -53,11 +66,13 @@ LABEL org.opencontainers.image.title="swarmboot" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production \
     SWARMBOOT_SEEDER_DATA=/data/seeder \
-    SWARMBOOT_TFTP_ROOT=/srv/tftp
+    SWARMBOOT_TFTP_ROOT=/srv/tftp \
+    SWARMBOOT_BOOTENV_DIR=/app/bootenv
 WORKDIR /app
 # Owned by root and read-only for the service user: the code cannot be modified at run time.
 COPY --from=build /out/ /app/
 COPY deploy/docker/healthcheck.cjs /app/healthcheck.cjs
+COPY --from=bootenv /bootenv/vmlinuz /bootenv/initrd.img /bootenv/manifest.json /app/bootenv/
 # `swarmboot` on the PATH for `docker exec CONTAINER swarmboot ...`; the data directories exist
 # with the right owner so that fresh named volumes inherit it.
 RUN printf '#!/bin/sh\nexec node /app/cli/dist/src/main.js "$@"\n' > /usr/local/bin/swarmboot \

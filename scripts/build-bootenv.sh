@@ -5,7 +5,7 @@
 #   bootenv/vmlinuz        the kernel of linux-image-amd64's current dependency (linux-image-6.1.0-N-amd64)
 #   bootenv/initrd.img     cpio newc, zstd: busybox, disk tools, the server NIC/disk/fs modules
 #                          (agent/bootenv/modules.list closed over modules.dep and softdeps),
-#                          /usr/bin/node with its libraries, the agent bundled into /opt/swarmboot/agent.mjs,
+#                          the build host's node (as /usr/bin/node) with its libraries, the agent bundled into /opt/swarmboot/agent.mjs,
 #                          /init (agent/bootenv/init)
 #   bootenv/manifest.json  kernel version, modules, component sizes, sizes and sha256 of both files
 #
@@ -47,7 +47,9 @@ die() { say "$*"; exit 1; }
 case "$compress" in zstd | gzip) ;; *) die "SWARMBOOT_BOOTENV_COMPRESS=$compress: zstd or gzip" ;; esac
 [ -f "$entry" ] || die "agent entry $entry is missing (npm run build, or set SWARMBOOT_BOOTENV_AGENT_ENTRY)"
 [ -f "$modlist" ] || die "module list $modlist is missing"
-command -v node >/dev/null || die "node is missing: the install environment ships the build host's /usr/bin/node (Node >= 20)"
+command -v node >/dev/null || die "node is missing: the install environment ships the build host's node (Node >= 20)"
+# Debian's /usr/bin/node, or the official build's /usr/local/bin/node (the container image's stage)
+node_bin="$(readlink -f "$(command -v node)")"
 
 # The tools of the initramfs, by the Debian package that provides them (merged /usr: dpkg -S
 # cannot map /usr/sbin paths back, so the map is spelled here).
@@ -91,7 +93,7 @@ inputs_key="$(
     echo "compress=$compress sde=${SOURCE_DATE_EPOCH:-} kernel=$kpkg=$kpkg_version"
     sha256sum "$0" "$modlist" | awk '{ print $1 }'
     (cd "$bootenv_src" && find . -type f | sort | xargs sha256sum)
-    sha256sum "$tmp/agent.mjs" /usr/bin/node | awk '{ print $1 }'
+    sha256sum "$tmp/agent.mjs" "$node_bin" | awk '{ print $1 }'
     dpkg-query -W "${build_pkgs[@]}" $(printf '%s\n' "${pkg_of[@]}" | sort -u) libc6 libstdc++6 libgcc-s1
   } | sha256sum | awk '{ print $1 }'
 )"
@@ -178,7 +180,7 @@ for t in "${tools[@]}"; do
   case "$(readlink -f "$(dirname "$src")")" in */sbin) d=usr/sbin ;; *) d=usr/bin ;; esac
   copy_elf "$src" "$d/$t" tools
 done
-copy_elf /usr/bin/node usr/bin/node node
+copy_elf "$node_bin" usr/bin/node node
 sort -u "$tmp/libs" | while read -r lib; do
   rel="${lib#/}"
   rel="${rel#usr/}"

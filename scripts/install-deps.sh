@@ -2,7 +2,8 @@
 # Installs what swarmboot needs on a fresh Debian/Ubuntu machine, skipping what is there:
 # nats-server and redis-server (the tests and `swarmboot up` start them), the demo's asset
 # builders, the real protocol clients and servers the interop tests and benchmarks compare with,
-# and the npm dependencies. Needs root (or sudo) for apt-get.
+# the disk tools the agent's writer runs (its tests write loop devices), qemu with iPXE ROMs and
+# OVMF (`swarmboot demo --vms`, the VM test), and the npm dependencies. Needs root (or sudo).
 #
 # Daemons in these packages (dnsmasq, tftpd-hpa, kea, redis, nats) must not start on this
 # machine's interfaces: a policy-rc.d that refuses every start is in place during the install;
@@ -15,6 +16,8 @@ declare -A want=(
   [tftp]=tftp-hpa [atftp]=atftp [in.tftpd]=tftpd-hpa [dnsmasq]=dnsmasq [curl]=curl
   [udhcpc]=udhcpc [dhclient]=isc-dhcp-client [perfdhcp]=kea-admin [kea-dhcp4]=kea-dhcp4-server
   [ip]=iproute2 [nft]=nftables [logger]=bsdutils [aria2c]=aria2 [transmission-cli]=transmission-cli
+  [sfdisk]=fdisk [mkfs.ext4]=e2fsprogs [mkfs.vfat]=dosfstools [mcopy]=mtools [zstd]=zstd [losetup]=mount
+  [qemu-system-x86_64]=qemu-system-x86 [qemu-img]=qemu-utils
 )
 pkgs=()
 for cmd in "${!want[@]}"; do
@@ -22,6 +25,8 @@ for cmd in "${!want[@]}"; do
 done
 [ -f /usr/lib/ipxe/undionly.kpxe ] || pkgs+=(ipxe)
 [ -f /usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64/linux ] || pkgs+=(debian-installer-12-netboot-amd64)
+[ -f /usr/lib/ipxe/qemu/efi-virtio.rom ] || pkgs+=(ipxe-qemu)
+[ -f /usr/share/OVMF/OVMF_CODE.fd ] || pkgs+=(ovmf)
 if [ ${#pkgs[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   echo "install-deps: apt-get install ${pkgs[*]}" >&2
