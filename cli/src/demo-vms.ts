@@ -74,7 +74,7 @@ export interface VmResult {
   /** the node's state changes, ms after power-on */
   timeline: { state: string; atMs: number; reason?: string | undefined }[];
   /** milestones read on the serial console, ms after power-on */
-  console: { dhcpMs?: number | undefined; kernelMs?: number | undefined };
+  console: { dhcpMs?: number | undefined; bootScriptMs?: number | undefined; kernelMs?: number | undefined };
   stats?: TransferStats | undefined;
   /** the kept disk booted again alone, without network */
   diskCheck?: { ok: boolean; ms: number } | undefined;
@@ -296,6 +296,7 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
       const timeline = tl.entries.map((e) => ({ state: e.to, atMs: Date.parse(e.at) - vm.powerOnAt, ...(e.reason ? { reason: e.reason } : {}) })).filter((e) => e.atMs >= -60_000);
       const inst = timeline.find((e) => e.state === 'installed');
       const dhcpLine = vm.console.lines.find((l) => /Configuring \(net0.*ok|DHCP.*ok|Station IP address/.test(l.text));
+      const scriptLine = vm.console.lines.find((l) => /\/v1\/boot\/\S+\.\.\. ok/.test(l.text));
       const kernelLine = vm.console.lines.find((l) => /Linux version \d/.test(l.text));
       const failed = t.loginMs === undefined;
       results.push({
@@ -308,7 +309,7 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
         installedMs: inst?.atMs,
         firstDiskBootMs: t.loginMs,
         timeline,
-        console: { dhcpMs: dhcpLine?.atMs, kernelMs: kernelLine?.atMs },
+        console: { dhcpMs: dhcpLine?.atMs, bootScriptMs: scriptLine?.atMs, kernelMs: kernelLine?.atMs },
         stats: node?.stats,
         ...(failed ? { consoleTail: vm.console.tail(25) } : {}),
       });
