@@ -252,7 +252,12 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
           t.state = n.state;
           t.reason = n.reason;
         }
-        if ((t.state === 'installed' || t.state === 'released') && t.installedMark === undefined) t.installedMark = t.vm!.console.mark();
+        if ((t.state === 'installed' || t.state === 'released') && t.installedMark === undefined) {
+          // console lines from the moment the node reported installed (its timeline), not from
+          // this poll: a node that reboots at once must not have its firmware banner missed
+          const at = await installedAt(apiUrl, t.node.id);
+          t.installedMark = at === undefined ? t.vm!.console.mark() : t.vm!.console.markAt(at - t.vm!.powerOnAt - 1000);
+        }
         if (t.giveUp === undefined && t.state !== 'installed' && t.state !== 'released' && t.state !== 'failed') {
           if (t.vm!.proc.exitCode !== null || t.vm!.proc.signalCode !== null) t.giveUp = 'qemu exited';
           else if (now - t.vm!.powerOnAt > installTimeout) t.giveUp = `not installed ${Math.round(installTimeout / 1000)} s after power-on`;
@@ -276,7 +281,12 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
       await Promise.all(
         installed.map(async (t) => {
           try {
-            const hit = await t.vm!.console.waitFor(/login:/, { from: t.installedMark!, timeoutMs: o.bootTimeoutMs ?? 10 * 60_000 });
+            const timeoutMs = o.bootTimeoutMs ?? 10 * 60_000;
+            const end = Date.now() + timeoutMs;
+            // the reboot shows as the firmware's network boot again (iPXE's banner, SeaBIOS and
+            // OVMF alike); the login prompt after it comes from the disk, not the install environment
+            const reboot = await t.vm!.console.waitFor(REBOOT_BANNER, { from: t.installedMark!, timeoutMs });
+            const hit = await t.vm!.console.waitFor(/login:/, { from: reboot.index, timeoutMs: Math.max(1000, end - Date.now()) });
             t.loginMs = hit.atMs;
             o.say(`${t.node.id}: login prompt from its disk ${secs(hit.atMs)} after power-on`);
           } catch (err) {
@@ -356,6 +366,16 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
     if (!keep && clean) await rm(workDir, { recursive: true, force: true });
     else if (!keep) o.say(`kept for inspection: ${workDir} (vms/<id>/console.log, logs/)`);
   }
+}
+
+/** iPXE's start-up line: printed at each power-on and reboot, before any boot script runs. */
+const REBOOT_BANNER = /iPXE initialising devices|iPXE \d+\.\d+\.\d+/;
+
+/** When the node's timeline says it became installed (ms since the epoch), if it does. */
+async function installedAt(apiUrl: string, id: string): Promise<number | undefined> {
+  const tl = await getJson<{ entries: { at: string; to: string }[] }>(`${apiUrl}/v1/nodes/${encodeURIComponent(id)}/timeline?limit=1000`).catch(() => undefined);
+  const e = tl?.entries.filter((x) => x.to === 'installed').pop();
+  return e ? Date.parse(e.at) : undefined;
 }
 
 async function getJson<T>(url: string): Promise<T> {

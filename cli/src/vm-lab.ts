@@ -1,5 +1,5 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -253,6 +253,7 @@ export async function createLab(o: LabOptions): Promise<Lab> {
     } catch {
       // already gone
     }
+    rmSync(sockDir, { recursive: true, force: true });
   };
   const entry = { destroySync };
 
@@ -316,7 +317,6 @@ export async function createLab(o: LabOptions): Promise<Lab> {
       await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
       destroySync();
       alive.delete(entry);
-      await rm(sockDir, { recursive: true, force: true });
     },
   };
 
@@ -410,6 +410,12 @@ export class ConsoleWatcher {
   /** Index of the next line: pass it to `waitFor` to match only what comes after now. */
   mark(): number {
     return this.lines.length;
+  }
+
+  /** Index of the first line seen at or after `ms` since power-on (the next line's index when none yet). */
+  markAt(ms: number): number {
+    const i = this.lines.findIndex((l) => l.atMs >= ms);
+    return i < 0 ? this.lines.length : i;
   }
 
   /** The last `n` lines, as text. */
