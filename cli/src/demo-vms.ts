@@ -181,6 +181,8 @@ interface Tracked {
   reason?: string | undefined;
   giveUp?: string;
   loginMs?: number;
+  /** console lines up to here were looked at for `swarmboot:` progress lines */
+  seen: number;
 }
 
 /**
@@ -232,7 +234,7 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
     const created = await api.deploy({ image: name, nodes: nodes.map((n) => n.id), target: 'node' });
     o.say(`deployment ${created.id}: powering on ${o.vms} VM(s) (${o.uefi ? 'UEFI' : 'BIOS'}, ${o.memMiB ?? 2048} MiB, ${o.kvm ? 'kvm' : 'tcg'})`);
 
-    const tracked: Tracked[] = nodes.map((node) => ({ node, state: 'registered' }));
+    const tracked: Tracked[] = nodes.map((node) => ({ node, state: 'registered', seen: 0 }));
     for (const [i, t] of tracked.entries()) {
       if (i > 0) await sleep(o.staggerMs ?? 1500);
       t.vm = await lab.startVm({ id: t.node.id, mac: t.node.mac, memMiB: o.memMiB ?? 2048, diskBytes: o.diskBytes ?? 4 * 1024 ** 3, uefi: o.uefi === true, kvm: o.kvm === true });
@@ -247,6 +249,9 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
       dep = await api.deployment(created.id);
       const now = Date.now();
       for (const t of tracked) {
+        // the install environment's own progress lines (/init, the agent) as they appear
+        const lines = t.vm!.console.lines;
+        for (; t.seen < lines.length; t.seen++) if (/swarmboot:/.test(lines[t.seen]!.text)) o.say(`${t.node.id} | ${lines[t.seen]!.text.trim()}`);
         const n = dep.nodes.find((x) => x.id === t.node.id);
         if (n) {
           t.state = n.state;
@@ -314,7 +319,7 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
         mac: t.node.mac,
         ip: node?.ip,
         state: node?.state ?? t.state,
-        reason: t.giveUp ?? node?.reason ?? t.reason,
+        reason: [t.giveUp, node?.reason ?? t.reason].filter(Boolean).join('; node: ') || undefined,
         powerOnAt: new Date(vm.powerOnAt).toISOString(),
         installedMs: inst?.atMs,
         firstDiskBootMs: t.loginMs,

@@ -4,6 +4,7 @@ import { copyFile, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises'
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { SwarmbootError } from '@swarmboot/contracts';
@@ -386,6 +387,8 @@ export class ConsoleWatcher {
   readonly lines: ConsoleLine[] = [];
   private offset = 0;
   private partial = '';
+  /** UTF-8 (the install environment and getty write it), a character split across reads kept whole */
+  private decoder = new StringDecoder('utf8');
   private timer: NodeJS.Timeout;
   private endReason: string | undefined;
   private waiters = new Set<() => void>();
@@ -477,7 +480,7 @@ export class ConsoleWatcher {
       await fh.close();
     }
     const now = Date.now() - this.startedAt;
-    const text = this.partial + buf.toString('latin1');
+    const text = this.partial + this.decoder.write(buf);
     this.offset += buf.length;
     const parts = text.split(/\r?\n|\r(?!\n)/);
     this.partial = parts.pop() ?? '';

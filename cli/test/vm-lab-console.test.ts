@@ -22,8 +22,13 @@ test('the console watcher follows an appended file: split lines, escapes, a prom
     // the rest of a line comes in a later write
     const pending = w.waitFor(/Configuring .* ok$/, { timeoutMs: 3000 });
     await sleep(300);
-    await appendFile(file, '... ok\r\nDebian GNU/Linux 12 vm-001 ttyS0\r\n\r\nvm-001 login: ');
+    // a UTF-8 character split across two writes stays one character
+    const dash = Buffer.from('swarmboot: FAILED — shell on the console\r\n');
+    await appendFile(file, Buffer.concat([Buffer.from('... ok\r\n'), dash.subarray(0, 19)]));
+    await sleep(300);
+    await appendFile(file, Buffer.concat([dash.subarray(19), Buffer.from('Debian GNU/Linux 12 vm-001 ttyS0\r\n\r\nvm-001 login: ')]));
     assert.equal((await pending).text, 'Configuring (net0 02:5b:01:00:00:01)...... ok');
+    assert.equal((await w.waitFor(/FAILED/, { timeoutMs: 2000 })).text, 'swarmboot: FAILED — shell on the console');
     const login = await w.waitFor(/login:/, { timeoutMs: 2000 });
     assert.equal(login.text, 'vm-001 login: ');
 
