@@ -125,7 +125,7 @@ test('a VM in the lab PXE-boots through swarmboot dhcp and tftp to a running ker
     const dhcpOk = await vm.console.waitFor(/Configuring \(net0.*ok|DHCP.*ok/, { timeoutMs: 60_000 });
     const fetched = await vm.console.waitFor(/sbvms-lab: boot script fetched/, { from: dhcpOk.index, timeoutMs: 60_000 });
     const kernel = await vm.console.waitFor(/Linux version \d/, { from: fetched.index, timeoutMs: 150_000 });
-    t.diagnostic(`namespace + dhcp + tftp up in ${upMs} ms; power-on → DHCP ${dhcpOk.atMs} ms → script ${fetched.atMs} ms → kernel banner ${kernel.atMs} ms`);
+    t.diagnostic(`namespace + dhcp + tftp up in ${upMs} ms; power-on → iPXE configured (DHCP, then its IPv6 wait) ${dhcpOk.atMs} ms → script ${fetched.atMs} ms → kernel banner ${kernel.atMs} ms`);
 
     // the lease the VM holds, as the dhcp service wrote it to Redis
     const lease = (await pexec('redis-cli', ['-s', redisSock, 'hgetall', `sb:dhcp:lease:${mac}`])).stdout;
