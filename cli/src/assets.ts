@@ -8,14 +8,21 @@ import { SwarmbootError } from '@swarmboot/contracts';
 
 const pexec = promisify(execFile);
 
-/** Where scripts/build-assets.sh caches the real inputs ($SWARMBOOT_CACHE or ~/.cache/swarmboot). */
-export function assetPaths(): { cache: string; debianImage: string; sampleImage: string; tftpRoot: string } {
+/**
+ * Where scripts/build-assets.sh and scripts/build-bootenv.sh cache the real inputs ($SWARMBOOT_CACHE
+ * or ~/.cache/swarmboot): the demo's minbase tarball and the tests' sample, the bootable Debian 12
+ * image in both formats (`build-assets.sh --bootable`), the TFTP root, the install environment.
+ */
+export function assetPaths(): { cache: string; debianImage: string; sampleImage: string; bootableImage: string; bootableRawImage: string; tftpRoot: string; bootenvDir: string } {
   const cache = process.env['SWARMBOOT_CACHE'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'swarmboot');
   return {
     cache,
     debianImage: join(cache, 'image', 'debian-12-minbase.tar'),
     sampleImage: join(cache, 'image', 'sample-tzdata.tar'),
+    bootableImage: join(cache, 'image', 'debian-12-bootable.tar.zst'),
+    bootableRawImage: join(cache, 'image', 'debian-12-bootable.raw.zst'),
     tftpRoot: join(cache, 'tftp'),
+    bootenvDir: join(cache, 'bootenv'),
   };
 }
 

@@ -3,9 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { isSwarmbootError, type AfterInstall, type Deployment, type DeploymentTarget, type ImageFormat } from '@swarmboot/contracts';
+import { isSwarmbootError, SwarmbootError, type AfterInstall, type Deployment, type DeploymentTarget, type ImageFormat } from '@swarmboot/contracts';
 import { SwarmbootClient } from './api-client.js';
 import { formatSummary, runDemo } from './demo.js';
+import { formatVmSummary, runVmDemo } from './demo-vms.js';
 import { defaultPorts, SERVICES, startStack } from './stack.js';
 import { assetPaths } from './assets.js';
 
@@ -100,13 +101,29 @@ program
 
 program
   .command('demo')
-  .description('start the stack and install a real Debian 12 image onto N emulated nodes, end to end')
+  .description('start the stack and install a real Debian 12 image onto N emulated nodes (--nodes) or N qemu VMs that PXE-boot, write their disks and boot them (--vms), end to end')
   .option('--nodes <n>', 'emulated nodes', int('--nodes', 1, 1000), 10)
-  .option('--work <dir>', 'keep nodes roots (DIR/nodes/<id>/root), the image (DIR/image/) and logs here')
-  .option('--image <file>', 'image tarball (default: the cached debootstrap minbase tarball)')
+  .option('--vms <n>', 'qemu VMs instead of emulated nodes (root: network namespace, taps)', int('--vms', 1, 32))
+  .option('--uefi', 'with --vms: OVMF firmware instead of SeaBIOS')
+  .option('--memory <MiB>', 'with --vms: RAM of each VM', int('--memory', 256, 65536), 2048)
+  .option('--disk-size <GiB>', 'with --vms: empty sparse disk of each VM', int('--disk-size', 1, 1024), 4)
+  .option('--kvm', 'with --vms: -accel kvm instead of tcg')
+  .option('--skip-disk-check', 'with --vms: do not boot each installed disk again alone, without network')
+  .option('--work <dir>', 'keep nodes roots (DIR/nodes/<id>/root) or VM disks and consoles (DIR/vms/<id>/), the image (DIR/image/) and logs here')
+  .option('--image <file>', 'image (default: the cached debootstrap minbase tarball; with --vms the bootable image)')
   .option('--seeder-upload-limit <bytes>', "seeder's upload cap, bytes/s", int('--seeder-upload-limit', 0, 2 ** 40), 20_000_000)
   .option('--json', 'print the summary as one JSON object')
-  .action(async (o: { nodes: number; work?: string; image?: string; seederUploadLimit: number; json?: boolean }) => {
+  .action(async (o: { nodes: number; vms?: number; uefi?: boolean; memory: number; diskSize: number; kvm?: boolean; skipDiskCheck?: boolean; work?: string; image?: string; seederUploadLimit: number; json?: boolean }) => {
+    if (o.vms !== undefined) {
+      if (process.getuid?.() !== 0) throw new SwarmbootError('DEMO_INVALID', 'demo --vms needs root: it creates a network namespace and tap devices for the VMs (run it with sudo)');
+      const s = await runVmDemo({
+        vms: o.vms, uefi: o.uefi === true, work: o.work, image: o.image, memMiB: o.memory, diskBytes: o.diskSize * 1024 ** 3, kvm: o.kvm === true,
+        checkDisks: o.skipDiskCheck !== true, seederUploadLimit: o.seederUploadLimit, say,
+      });
+      process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : `${formatVmSummary(s)}\n`);
+      if (s.failed > 0) process.exitCode = 1;
+      return;
+    }
     const summary = await runDemo({
       nodes: o.nodes, work: o.work, image: o.image, seederUploadLimit: o.seederUploadLimit,
       natsUrl: process.env['SWARMBOOT_NATS_URL'], redisUrl: process.env['SWARMBOOT_REDIS_URL'], say,

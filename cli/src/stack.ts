@@ -36,6 +36,13 @@ export interface StackOptions {
   redisUrl?: string | undefined;
   /** extra env for every service (e.g. SWARMBOOT_SEEDER_UPLOAD_LIMIT) */
   env?: Record<string, string>;
+  /** extra env for one service, after `env` (e.g. dhcp's SWARMBOOT_DHCP_LISTEN) */
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /**
+   * run nats-server, redis-server and every service inside this network namespace
+   * (`ip netns exec NS …`); the start-up checks then run there too (the VM demo's lab)
+   */
+  netns?: string | undefined;
   logLevel?: string;
   /** progress lines (to stderr) */
   say: (msg: string) => void;
@@ -103,7 +110,7 @@ export function serviceEnv(o: StackOptions, natsUrl: string, redisUrl: string): 
     },
   };
   // extra env (the operator's) wins over the stack's choices
-  for (const s of SERVICES) envs[s] = { ...envs[s], ...o.env };
+  for (const s of SERVICES) envs[s] = { ...envs[s], ...o.env, ...o.serviceEnv?.[s] };
   return envs;
 }
 
@@ -123,7 +130,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
 
   const launch = (name: string, cmd: string, args: string[], env: Record<string, string>): ChildProcess => {
     const out = createWriteStream(join(logs, `${name}.log`), { flags: 'a' });
-    const proc = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // `ip netns exec` execs the command in place: the child's pid (and signals) are the service's
+    const argv = o.netns === undefined ? [cmd, ...args] : ['ip', 'netns', 'exec', o.netns, cmd, ...args];
+    const proc = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout?.pipe(out);
     proc.stderr?.pipe(out);
     proc.once('error', (err) => o.say(`${name}: ${err.message}`));
@@ -153,8 +162,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     if (!natsUrl) {
       const dir = join(o.workDir, 'nats');
       await mkdir(dir, { recursive: true });
-      const p = launch('nats-server', 'nats-server', ['-a', o.bind === '0.0.0.0' ? '127.0.0.1' : o.bind, '-p', String(o.ports.nats), '-js', '-sd', dir], {});
-      await waitTcp('nats-server', o.ports.nats, p, logs);
+      // loopback like redis: the URL below names 127.0.0.1 whatever address the services bind
+      const p = launch('nats-server', 'nats-server', ['-a', '127.0.0.1', '-p', String(o.ports.nats), '-js', '-sd', dir], {});
+      await waitTcp('nats-server', o.ports.nats, p, logs, o.netns);
       natsUrl = `nats://127.0.0.1:${o.ports.nats}`;
     }
     let redisUrl = o.redisUrl;
@@ -162,12 +172,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       const dir = join(o.workDir, 'redis');
       await mkdir(dir, { recursive: true });
       const p = launch('redis-server', 'redis-server', ['--bind', '127.0.0.1', '--port', String(o.ports.redis), '--dir', dir, '--appendonly', 'yes', '--save', ''], {});
-      await waitTcp('redis-server', o.ports.redis, p, logs);
+      await waitTcp('redis-server', o.ports.redis, p, logs, o.netns);
       redisUrl = `redis://127.0.0.1:${o.ports.redis}`;
     }
     const envs = serviceEnv(o, natsUrl, redisUrl);
     const procs = SERVICES.map((s) => [s, launch(s, process.execPath, [CLI_ENTRY, s], envs[s])] as const);
-    await Promise.all(procs.map(([s, p]) => waitHealthy(s, o.ports.ops[s], p, logs)));
+    const opsHost = o.bind === '0.0.0.0' ? '127.0.0.1' : o.bind;
+    await Promise.all(procs.map(([s, p]) => waitHealthy(s, opsHost, o.ports.ops[s], p, logs, o.netns)));
     return { apiUrl: `http://${o.host}:${o.ports.scheduler}`, seederUrl: `http://${o.host}:${o.ports.seeder}`, env: { SWARMBOOT_NATS_URL: natsUrl, SWARMBOOT_REDIS_URL: redisUrl }, stop, died };
   } catch (err) {
     await stop();
@@ -180,18 +191,44 @@ async function tail(logs: string, name: string): Promise<string> {
   return text.split('\n').slice(-15).join('\n');
 }
 
-async function waitTcp(name: string, port: number, proc: ChildProcess, logs: string): Promise<void> {
-  if (await waitForListener(port, { timeoutMs: 15_000, everyMs: 100, alive: () => proc.exitCode === null })) return;
+/*
+ * Start-up checks inside a network namespace: one `node -e` there per check, polling until the
+ * check passes (exit 0) or its deadline (exit 1) — this process cannot enter the namespace itself.
+ */
+const NETNS_PROBE = `
+const [kind, host, port, ms] = process.argv.slice(1);
+const end = Date.now() + Number(ms);
+const once = () => kind === 'tcp'
+  ? new Promise((r) => { const s = require('node:net').connect(Number(port), host, () => { s.destroy(); r(true); }); s.on('error', () => r(false)); })
+  : fetch('http://' + host + ':' + port + '/healthz').then((x) => x.status === 200, () => false);
+(async () => { for (;;) { if (await once()) process.exit(0); if (Date.now() > end) process.exit(1); await new Promise((r) => setTimeout(r, 200)); } })();
+`;
+
+async function probeInNetns(netns: string, kind: 'tcp' | 'http', host: string, port: number, timeoutMs: number, proc: ChildProcess): Promise<boolean> {
+  const p = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', NETNS_PROBE, kind, host, String(port), String(timeoutMs)], { stdio: 'ignore' });
+  const died = new Promise<boolean>((r) => (proc.exitCode !== null ? r(false) : proc.once('exit', () => r(false))));
+  const ok = await Promise.race([new Promise<boolean>((r) => p.once('exit', (code) => r(code === 0))), died]);
+  if (p.exitCode === null) p.kill('SIGKILL');
+  return ok;
+}
+
+async function waitTcp(name: string, port: number, proc: ChildProcess, logs: string, netns?: string): Promise<void> {
+  if (netns !== undefined) {
+    if (await probeInNetns(netns, 'tcp', '127.0.0.1', port, 15_000, proc)) return;
+  } else if (await waitForListener(port, { timeoutMs: 15_000, everyMs: 100, alive: () => proc.exitCode === null })) return;
   throw new SwarmbootError('STACK_START_FAILED', `${name} did not start on port ${port} (is it installed? scripts/install-deps.sh installs it)\n${await tail(logs, name)}`);
 }
 
-async function waitHealthy(name: string, port: number, proc: ChildProcess, logs: string): Promise<void> {
+async function waitHealthy(name: string, host: string, port: number, proc: ChildProcess, logs: string, netns?: string): Promise<void> {
   const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
+  if (netns !== undefined) {
+    if (await probeInNetns(netns, 'http', host, port, 60_000, proc)) return;
+  }
+  while (netns === undefined && Date.now() < deadline) {
     if (proc.exitCode !== null) break;
-    const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+    const res = await fetch(`http://${host}:${port}/healthz`).catch(() => undefined);
     if (res?.status === 200) return;
     await sleep(200);
   }
-  throw new SwarmbootError('STACK_START_FAILED', `${name} did not become healthy (GET :${port}/healthz)\n${await tail(logs, name)}`);
+  throw new SwarmbootError('STACK_START_FAILED', `${name} did not become healthy (GET ${host}:${port}/healthz${netns === undefined ? '' : ` in netns ${netns}`})\n${await tail(logs, name)}`);
 }
