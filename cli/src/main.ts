@@ -1,6 +1,9 @@
 #!/usr/bin/env node
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isSwarmbootError, SwarmbootError, type AfterInstall, type Deployment, type DeploymentTarget, type ImageFormat } from '@swarmboot/contracts';
@@ -83,11 +86,14 @@ program
   .option('--host <addr>', 'address nodes and clients use to reach the services', '127.0.0.1')
   .option('--bind <addr>', 'address the services listen on', '0.0.0.0')
   .option('--tftp-root <dir>', 'TFTP root (boot loaders, kernel, initrd)', assetPaths().tftpRoot)
-  .action(async (o: { work: string; host: string; bind: string; tftpRoot: string }) => {
+  .addOption(new Option('--bootenv <dir>', 'the install environment real nodes boot (scripts/build-bootenv.sh)').env('SWARMBOOT_BOOTENV_DIR').default(assetPaths().bootenvDir))
+  .action(async (o: { work: string; host: string; bind: string; tftpRoot: string; bootenv: string }) => {
     const stack = await startStack({
       workDir: resolve(o.work), bind: o.bind, host: o.host, ports: defaultPorts(), tftpRoot: resolve(o.tftpRoot),
       natsUrl: process.env['SWARMBOOT_NATS_URL'], redisUrl: process.env['SWARMBOOT_REDIS_URL'], say,
+      env: { SWARMBOOT_BOOTENV_DIR: resolve(o.bootenv) },
     });
+    if (!existsSync(join(o.bootenv, 'initrd.img'))) say(`no install environment in ${resolve(o.bootenv)}: deployments to real nodes are refused until \`swarmboot bootenv build\` made it`);
     say(`swarmboot is up: API ${stack.apiUrl}/v1 (OpenAPI at /v1/openapi.json), seeder ${stack.seederUrl}; logs in ${resolve(o.work, 'logs')}. Ctrl-C stops.`);
     const stopped = new Promise<string>((r) => {
       process.once('SIGINT', () => r('SIGINT'));
@@ -97,6 +103,21 @@ program
     say(`stopping (${why})`);
     await stack.stop();
     if (why.endsWith('died')) process.exitCode = 1;
+  });
+
+program
+  .command('bootenv')
+  .description('the install environment real nodes boot (kernel + initramfs with the agent)')
+  .command('build')
+  .description(`build it from Debian 12 packages into ${assetPaths().bootenvDir} (scripts/build-bootenv.sh; skipped when up to date)`)
+  .option('--force', 'build even when up to date')
+  .option('--out <dir>', 'where to put vmlinuz, initrd.img and manifest.json')
+  .action(async (o: { force?: boolean; out?: string }) => {
+    const script = fileURLToPath(new URL('../../../scripts/build-bootenv.sh', import.meta.url));
+    const code = await new Promise<number | null>((res) => {
+      spawn('bash', [script, ...(o.force ? ['--force'] : []), ...(o.out ? ['--out', resolve(o.out)] : [])], { stdio: 'inherit' }).on('exit', res);
+    });
+    if (code !== 0) process.exitCode = 1;
   });
 
 program
