@@ -33,6 +33,14 @@ need=()
 [ -f /usr/lib/ipxe/undionly.kpxe ] || need+=(ipxe)
 [ -f "$netboot/linux" ] || need+=(debian-installer-12-netboot-amd64)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+if [ "$bootable" = 1 ]; then
+  # make-raw: the agent's writer (sfdisk, mkfs.vfat, losetup, zstd) and mcopy, with which it fills the ESP where the
+  # kernel cannot mount vfat (this build host's kernel has no FAT driver).
+  command -v zstd >/dev/null || need+=(zstd)
+  command -v sfdisk >/dev/null || need+=(fdisk)
+  command -v mkfs.vfat >/dev/null || need+=(dosfstools)
+  command -v mcopy >/dev/null || need+=(mtools)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "build-assets: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -71,9 +79,11 @@ fi
 # The bootable image. Packages: the kernel (its postinst builds the initramfs with initramfs-tools, MODULES=most, so
 # virtio/nvme/ahci disks work), systemd as init, udev (the initramfs resolves root=UUID= with it), grub's BIOS and
 # UEFI modules and grub-install/grub-mkconfig (the agent runs grub-install from this image's own chroot), dbus
-# (systemd-networkd sets the DHCP hostname through systemd-hostnamed on D-Bus), e2fsprogs/dosfstools (fsck of / and
+# and polkitd (systemd-networkd sets the DHCP hostname through systemd-hostnamed on D-Bus, which denies the
+# unprivileged networkd without polkit and its systemd-networkd.rules: "Could not set hostname: Access denied", seen
+# under qemu), e2fsprogs/dosfstools (fsck of / and
 # /boot/efi at boot).
-bootable_pkgs=linux-image-amd64,systemd-sysv,udev,dbus,grub-pc-bin,grub-efi-amd64-bin,grub2-common,initramfs-tools,e2fsprogs,dosfstools,iproute2,systemd-resolved
+bootable_pkgs=linux-image-amd64,systemd-sysv,udev,dbus,polkitd,grub-pc-bin,grub-efi-amd64-bin,grub2-common,initramfs-tools,e2fsprogs,dosfstools,iproute2,systemd-resolved
 if [ "$bootable" = 1 ] && [ ! -s "$cache/image/debian-12-bootable.tar.zst" ]; then
   echo "build-assets: debootstrap --variant=minbase bookworm + kernel and grub (about 10 minutes, once)" >&2
   root="$tmp/boot-root"
