@@ -33,6 +33,14 @@ need=()
 [ -f /usr/lib/ipxe/undionly.kpxe ] || need+=(ipxe)
 [ -f "$netboot/linux" ] || need+=(debian-installer-12-netboot-amd64)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+if [ "$bootable" = 1 ]; then
+  # make-raw: the agent's writer (sfdisk, mkfs.vfat, losetup, zstd) and mcopy, with which it fills the ESP where the
+  # kernel cannot mount vfat (this build host's kernel has no FAT driver).
+  command -v zstd >/dev/null || need+=(zstd)
+  command -v sfdisk >/dev/null || need+=(fdisk)
+  command -v mkfs.vfat >/dev/null || need+=(dosfstools)
+  command -v mcopy >/dev/null || need+=(mtools)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "build-assets: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -50,7 +58,13 @@ for f in linux initrd.gz; do
 done
 
 tmp="$(mktemp -d "$cache/.build.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
+# A failed debootstrap can leave /proc and /sys mounted inside its target: unmount what is under $tmp, and never
+# let rm cross into another filesystem.
+cleanup() {
+  awk -v t="$tmp/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
+  rm -rf --one-file-system "$tmp"
+}
+trap cleanup EXIT
 
 if [ ! -s "$cache/image/sample-tzdata.tar" ]; then
   (cd "$tmp" && apt-get download tzdata >&2)
@@ -71,9 +85,12 @@ fi
 # The bootable image. Packages: the kernel (its postinst builds the initramfs with initramfs-tools, MODULES=most, so
 # virtio/nvme/ahci disks work), systemd as init, udev (the initramfs resolves root=UUID= with it), grub's BIOS and
 # UEFI modules and grub-install/grub-mkconfig (the agent runs grub-install from this image's own chroot), dbus
-# (systemd-networkd sets the DHCP hostname through systemd-hostnamed on D-Bus), e2fsprogs/dosfstools (fsck of / and
+# and polkitd (systemd-networkd sets the DHCP hostname through systemd-hostnamed on D-Bus, which denies the
+# unprivileged networkd without polkit and its systemd-networkd.rules: "Could not set hostname: Access denied", seen
+# under qemu; libpam-systemd is the logind polkitd depends on, which debootstrap does not resolve by itself),
+# e2fsprogs/dosfstools (fsck of / and
 # /boot/efi at boot).
-bootable_pkgs=linux-image-amd64,systemd-sysv,udev,dbus,grub-pc-bin,grub-efi-amd64-bin,grub2-common,initramfs-tools,e2fsprogs,dosfstools,iproute2,systemd-resolved
+bootable_pkgs=linux-image-amd64,systemd-sysv,udev,dbus,polkitd,libpam-systemd,grub-pc-bin,grub-efi-amd64-bin,grub2-common,initramfs-tools,e2fsprogs,dosfstools,iproute2,systemd-resolved
 if [ "$bootable" = 1 ] && [ ! -s "$cache/image/debian-12-bootable.tar.zst" ]; then
   echo "build-assets: debootstrap --variant=minbase bookworm + kernel and grub (about 10 minutes, once)" >&2
   root="$tmp/boot-root"
@@ -117,10 +134,12 @@ WAIT
   : > "$root/etc/machine-id"
   rm -f "$root/var/lib/dbus/machine-id"
   rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/cache/apt/"*.bin "$root/var/lib/apt/lists/"* "$root/var/log/"*.log
-  # Reproducible where cheap: sorted names, numeric owners.
-  tar --sort=name --numeric-owner --xattrs --xattrs-include='*' -cpf - -C "$root" . | zstd -q -T0 -9 -o "$tmp/bootable.tar.zst"
+  # Reproducible where cheap: sorted names, numeric owners. zstd from a file (not a pipe) records the unpacked size
+  # in the frame header, which the agent reads for its progress total instead of decompressing once to count.
+  tar --sort=name --numeric-owner --xattrs --xattrs-include='*' -cpf "$tmp/bootable.tar" -C "$root" .
+  rm -rf --one-file-system "$root"
+  zstd -q -T0 -9 --rm -o "$tmp/bootable.tar.zst" "$tmp/bootable.tar"
   mv "$tmp/bootable.tar.zst" "$cache/image/debian-12-bootable.tar.zst"
-  rm -rf "$root"
 fi
 if [ "$bootable" = 1 ] && [ ! -s "$cache/image/debian-12-bootable.raw.zst" ]; then
   repo="$(cd "$(dirname "$0")/.." && pwd)"

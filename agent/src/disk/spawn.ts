@@ -6,14 +6,21 @@ import type { Readable, Writable } from 'node:stream';
 import { diskError, type DiskErrorCode } from './errors.js';
 
 /**
- * The external tools the disk writer runs, so the install-environment builder can include exactly these
- * (besides what the image's own chroot brings: grub-install, grub-mkconfig/update-grub run inside the image).
- * sgdisk is not needed: sfdisk relocates the backup GPT.
+ * The external tools the disk writer runs, so the install-environment builder can include exactly these (the
+ * util-linux, e2fsprogs, dosfstools, tar, zstd and gzip binaries of Debian 12; busybox's tar, mount and losetup lack
+ * options used here: GNU tar --xattrs, mount --bind of /dev). grub-install and grub-mkconfig come from the image's
+ * own chroot. sgdisk is not needed: sfdisk relocates the backup GPT. blkid is not needed: the ids are generated.
+ * Kernel side: ext4, vfat with nls_cp437 and nls_utf8 (Debian's FAT defaults), loop (image files only), the disk
+ * drivers. Where the kernel has no vfat at all (this project's build host), the writer also needs mtools' mcopy
+ * (DISK_TOOLS_NO_VFAT) to fill the ESP.
  */
 export const DISK_TOOLS = [
   'sfdisk', 'wipefs', 'blockdev', 'partx', 'losetup', 'mkfs.ext4', 'e2fsck', 'resize2fs', 'mkfs.vfat',
   'tar', 'zstd', 'gzip', 'mount', 'umount', 'chroot',
 ] as const;
+
+/** Needed besides DISK_TOOLS only where the kernel cannot mount vfat (see write.ts mountEsp). */
+export const DISK_TOOLS_NO_VFAT = ['mcopy'] as const;
 
 /** How many bytes of a tool's stderr are kept for the error message. */
 const STDERR_TAIL = 2000;

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { access, mkdir, mkdtemp, open, readFile, readdir, realpath, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { isSwarmbootError } from '@swarmboot/contracts';
 import type { Logger } from '@swarmboot/kit';
 import { diskError } from './errors.js';
 import { decompressor, inspectImage, LAYOUT, type ImageFormat, type ImageInfo } from './format.js';
@@ -151,6 +152,10 @@ export async function writeImage(o: WriteOptions): Promise<WriteResult> {
   try {
     const r = o.format === 'rootfs-tar' ? await writeRootfsTar(dev, info, o) : await writeRawDisk(dev, info, o);
     return { device: dev, format: o.format, ...r, ms: Date.now() - t0 };
+  } catch (err) {
+    // Keep the closed set: a file-system error of our own (mkdir, writeFile, open of the device) is a write failure.
+    if (isSwarmbootError(err)) throw err;
+    throw diskError('DISK_WRITE_FAILED', `${dev}: ${(err as Error).message}`, { cause: err });
   } finally {
     if (loop) await run('losetup', ['-d', loop]).catch((err: unknown) => o.log.error({ err, loop }, 'losetup -d failed'));
   }
@@ -198,7 +203,7 @@ async function writeRootfsTar(dev: string, info: ImageInfo, o: WriteOptions): Pr
     const espDir = join(mnt, 'boot/efi');
     const staged = await mountEsp(mounts, esp, espDir, log);
     const espUuid = `${volId.slice(0, 4)}-${volId.slice(4)}`;
-    await mkdir(join(mnt, 'etc'), { recursive: true }); // an image of a few files may have no /etc
+    await mkdir(join(mnt, 'etc'), { recursive: true });
     await writeFile(join(mnt, 'etc/fstab'), [
       '# written by the swarmboot agent',
       `UUID=${rootUuid}\t/\text4\terrors=remount-ro\t0\t1`,
