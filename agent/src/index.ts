@@ -2,4 +2,4 @@ export { runAgent, sha256File, type AgentOptions, type AgentResult } from './age
 export { joinSwarm, type SwarmOptions, type SwarmDownload } from './swarm.js';
 export { parseBootScript, parseTftpUrl, swarmbootArgs, type BootScript } from './boot-script.js';
 export { main, AgentConfig } from './main.js';
-export { listDisks, selectDisk, requiredDiskBytes, writeImage, DISK_TOOLS, DiskErrorCode, type BlockDisk, type ImageFormat, type WriteOptions, type WriteResult } from './disk/index.js';
+export { listDisks, selectDisk, requiredDiskBytes, writeImage, makeRaw, DISK_TOOLS, DISK_TOOLS_NO_VFAT, DiskErrorCode, type BlockDisk, type ImageFormat, type WriteOptions, type WriteResult } from './disk/index.js';
