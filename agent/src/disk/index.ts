@@ -1,5 +1,5 @@
 export { listDisks, computeByPath } from './list.js';
-export { selectDisk, parseSize, parseDiskHint, normalizeWwn, type BlockDisk } from './select.js';
+export { selectDisk, parseSize, parseDiskHint, normalizeWwn, type BlockDisk, type DiskHint } from './select.js';
 export { requiredDiskBytes, inspectImage, detectCompression, contentSize, zstdContentSize, tarUsage, rootFsBytes, LAYOUT, type ImageFormat, type Compression, type ImageInfo, type TarUsage } from './format.js';
 export { writeImage, type WriteOptions, type WriteResult } from './write.js';
 export { makeRaw } from './make-raw.js';

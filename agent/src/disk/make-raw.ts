@@ -1,4 +1,6 @@
 import { open, rm } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createLogger } from '@swarmboot/kit';
 import { requiredDiskBytes } from './format.js';
@@ -27,7 +29,10 @@ export async function makeRaw(argv: string[]): Promise<void> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run as a program only under its own name: bundled into the agent's single file, import.meta.url is the bundle's,
+// which equals argv[1] when the agent runs.
+const self = process.argv[1];
+if (self && basename(self) === 'make-raw.js' && import.meta.url === pathToFileURL(self).href) {
   makeRaw(process.argv.slice(2)).catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : err);
     process.exitCode = 1;

@@ -47,7 +47,7 @@ export function normalizeWwn(text: string): string {
   return text.trim().toLowerCase().replace(/^(naa\.|eui\.|t10\.|nvme\.|0x)/, '');
 }
 
-type Hint =
+export type DiskHint =
   | { kind: 'path'; path: string }
   | { kind: 'by-path'; value: string }
   | { kind: 'serial'; value: string }
@@ -55,7 +55,7 @@ type Hint =
   | { kind: 'size'; min: number; max: number };
 
 /** Parses a disk hint (see selectDisk); throws DISK_NOT_FOUND for a hint it does not understand. */
-export function parseDiskHint(hint: string): Hint {
+export function parseDiskHint(hint: string): DiskHint {
   const h = hint.trim();
   if (h.startsWith('/dev/disk/by-path/')) return { kind: 'by-path', value: h.slice('/dev/disk/by-path/'.length) };
   if (h.startsWith('by-path:')) return { kind: 'by-path', value: h.slice('by-path:'.length).trim() };
