@@ -197,7 +197,7 @@ done
 # --- /init, configuration, the agent -----------------------------------------------------------
 install -m 0755 "$bootenv_src/init" "$root/init"
 install -D -m 0755 "$bootenv_src/udhcpc.script" "$root/usr/share/swarmboot/udhcpc.script"
-install -m 0644 "$tmp/agent.mjs" "$root/opt/swarmboot/agent.mjs"
+install -m 0755 "$tmp/agent.mjs" "$root/opt/swarmboot/agent.mjs"
 echo "opt/swarmboot/agent.mjs agent" >>"$tmp/files"
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
 printf 'root:x:0:\n' >"$root/etc/group"

@@ -1,0 +1,145 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildBootenv, type Bootenv } from './bootenv-build.js';
+
+// /init in a real VM (qemu, TCG): the install environment boots from -kernel/-initrd with the
+// command line iPXE would give it, takes a DHCP lease from qemu's user network (10.0.2.2 is the
+// host's loopback), sends the kernel log by netconsole, starts the agent — which fails, the API
+// being a stub here — reports the failure to the API and leaves a shell on the console.
+
+const MAC = '52:54:00:5b:0e:01';
+const BOOT_TIMEOUT_MS = 150_000;
+
+interface Report {
+  method: string;
+  url: string;
+  contentType: string | undefined;
+  body: string;
+}
+
+let env: Bootenv;
+let api: Server;
+let apiPort: number;
+let netcon: Socket;
+let netconPort: number;
+const reports: Report[] = [];
+const netconLines: string[] = [];
+
+before(async () => {
+  env = await buildBootenv();
+  api = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      reports.push({ method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'], body });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ state: 'failed', release: false }));
+    });
+  });
+  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+  apiPort = (api.address() as AddressInfo).port;
+  netcon = createSocket('udp4');
+  netcon.on('message', (m) => netconLines.push(m.toString('utf8')));
+  await new Promise<void>((resolve) => netcon.bind(0, '127.0.0.1', resolve));
+  netconPort = netcon.address().port;
+});
+
+after(async () => {
+  api?.close();
+  netcon?.close();
+});
+
+/** The serial console: everything the guest printed so far, and a wait for a pattern in it. */
+class Console {
+  text = '';
+  private waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  constructor(private readonly vm: ChildProcess) {
+    vm.stdout!.on('data', (d: Buffer) => {
+      this.text += d.toString('utf8');
+      this.waiters = this.waiters.filter((w) => {
+        const m = this.text.match(w.re);
+        if (m) w.resolve(m);
+        return !m;
+      });
+    });
+  }
+  wait(re: RegExp, what: string, deadline: number): Promise<RegExpMatchArray> {
+    const m = this.text.match(re);
+    if (m) return Promise.resolve(m);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`console: no ${what} (${re}) in time; last output:\n${this.text.slice(-3000)}`)), Math.max(0, deadline - Date.now()));
+      this.waiters.push({ re, resolve: (mm) => (clearTimeout(timer), resolve(mm)) });
+    });
+  }
+  write(s: string): void {
+    this.vm.stdin!.write(s);
+  }
+}
+
+test('/init in a VM: NIC up, DHCP lease, netconsole, agent started, failure reported, shell on the console', { timeout: BOOT_TIMEOUT_MS + 30_000 }, async (t) => {
+  const cmdline = [
+    'console=ttyS0',
+    `BOOTIF=01-${MAC.replace(/:/g, '-').toUpperCase()}`,
+    `swarmboot.api=http://10.0.2.2:${apiPort}`,
+    'swarmboot.node=n1',
+    'swarmboot.deployment=d1',
+    `netconsole=@/,${netconPort}@10.0.2.2/`,
+  ].join(' ');
+  const started = Date.now();
+  const deadline = started + BOOT_TIMEOUT_MS;
+  const vm = spawn('qemu-system-x86_64', [
+    '-accel', 'tcg', '-m', '1024', '-smp', '1', '-nodefaults', '-display', 'none', '-no-reboot',
+    '-kernel', env.vmlinuz, '-initrd', env.initrd, '-append', cmdline,
+    '-nic', `user,model=virtio-net-pci,mac=${MAC}`,
+    '-serial', 'stdio', '-monitor', 'none',
+  ], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let qemuErr = '';
+  vm.stderr.on('data', (d: Buffer) => (qemuErr += d.toString()));
+  const con = new Console(vm);
+  try {
+    const init = await con.wait(/\[\s*([\d.]+)\] Run \/init as init process/, 'Run /init', deadline);
+    const atInit = Date.now();
+    await con.wait(/swarmboot: modules loaded: (\d+)/, 'modules loaded', deadline);
+    await con.wait(new RegExp(`swarmboot: NIC (\\w+) \\(${MAC}\\) up`), 'NIC up', deadline);
+    const lease = await con.wait(/swarmboot: DHCP lease 10\.0\.2\.15\/24 on eth0 from 10\.0\.2\.2 \(router 10\.0\.2\.2, [^)]*\) \[t=([\d.]+)s\]/, 'DHCP lease', deadline);
+    const atLease = Date.now();
+    await con.wait(/swarmboot: netconsole @10\.0\.2\.15\/eth0,\d+@10\.0\.2\.2\/([0-9a-f]{2}:){5}[0-9a-f]{2}/, 'netconsole with the router MAC', deadline);
+    await con.wait(/swarmboot: starting the agent/, 'agent start', deadline);
+    const failed = await con.wait(/swarmboot: FAILED: (AGENT_EXITED: exit \d+)/, 'agent failure', deadline);
+    await con.wait(/swarmboot: failure reported to /, 'failure reported', deadline);
+    await con.wait(/swarmboot# /, 'shell prompt', deadline);
+    const atPrompt = Date.now();
+
+    // the shell answers, the network is still up, the agent's output was kept
+    con.write('ip -4 addr show eth0; echo agentlog=$(wc -c </run/swarmboot/agent.log); echo sb-$((6*7))\n');
+    await con.wait(/\nsb-42/, 'shell output', deadline);
+    assert.match(con.text, /inet 10\.0\.2\.15\/24/);
+    const logBytes = Number(con.text.match(/agentlog=(\d+)/)?.[1]);
+    assert.ok(logBytes > 0, 'agent.log is empty');
+
+    assert.equal(reports.length, 1, JSON.stringify(reports));
+    const r = reports[0]!;
+    assert.equal(r.method, 'POST');
+    assert.equal(r.url, '/v1/nodes/n1/report');
+    assert.equal(r.contentType, 'application/json');
+    const body = JSON.parse(r.body) as { deploymentId: string; stage: string; reason: string };
+    assert.deepEqual(body, { deploymentId: 'd1', stage: 'failed', reason: failed[1] });
+    assert.match(body.reason, /^AGENT_EXITED: exit [1-9]\d*$/);
+
+    assert.ok(netconLines.some((l) => /Linux version 6\.1\.0-/.test(l)), `netconsole sent ${netconLines.length} lines, no kernel banner`);
+
+    t.diagnostic(`guest clock: /init at ${init[1]} s, DHCP lease at ${lease[1]} s`);
+    t.diagnostic(`wall clock: /init ${((atInit - started) / 1000).toFixed(1)} s, lease ${((atLease - started) / 1000).toFixed(1)} s, prompt after the failure report ${((atPrompt - started) / 1000).toFixed(1)} s`);
+    t.diagnostic(`netconsole lines received: ${netconLines.length}`);
+  } catch (err) {
+    if (qemuErr) t.diagnostic(`qemu stderr: ${qemuErr}`);
+    throw err;
+  } finally {
+    vm.kill('SIGKILL');
+    await new Promise((resolve) => (vm.exitCode !== null || vm.signalCode !== null ? resolve(undefined) : vm.once('exit', resolve)));
+  }
+});
