@@ -30,7 +30,7 @@ before(async () => {
   env = await buildBootenv();
   scratch = await mkdtemp(join(tmpdir(), 'sb-bootenv-build-'));
   root = join(scratch, 'root');
-  const decompress = env.manifest.compression === 'zstd' ? 'zstd -dc' : 'gzip -dc';
+  const decompress = env.manifest.compression.startsWith('zstd') ? 'zstd -dc' : 'gzip -dc';
   await run('sh', ['-c', `mkdir -p "$2" && ${decompress} "$1" | (cd "$2" && cpio -idm --quiet)`, 'sh', env.initrd, root]);
 });
 
@@ -138,7 +138,7 @@ test("every binary's shared libraries are found by the initrd's own loader; node
 test('the bundled agent loads in the initrd without node_modules', { skip: !agentEntry().endsWith('/main.js') && 'not the emulated agent' }, async () => {
   // The emulated agent fails its config check without SWARMBOOT_AGENT_MAC: reaching that check
   // means every module of the bundle loaded (webtorrent, pino, ioredis, nats…) with the natives stubbed.
-  const err = await run('chroot', [root, '/usr/bin/node', '/opt/swarmboot/agent.mjs'], { env: { PATH: '/usr/bin', SWARMBOOT_AGENT_WORK: '/tmp' } }).then(
+  const err = await run('/usr/sbin/chroot', [root, '/usr/bin/node', '/opt/swarmboot/agent.mjs'], { env: { PATH: '/usr/bin', SWARMBOOT_AGENT_WORK: '/tmp' } }).then(
     () => assert.fail('the emulated agent exited 0 without configuration'),
     (e: Error & { code?: number; stderr?: string }) => e,
   );

@@ -38,7 +38,8 @@ export interface BootenvManifest {
   kernelPackage: string;
   modulesListed: string[];
   modules: string[];
-  compression: 'zstd' | 'gzip';
+  /** `zstd -19` or `gzip -9` */
+  compression: string;
   componentBytes: Record<string, number>;
   unpackedBytes: number;
   vmlinuz: { bytes: number; sha256: string };

@@ -4,7 +4,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildBootenv, type Bootenv } from './bootenv-build.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildBootenv, REPO, type Bootenv } from './bootenv-build.js';
 
 // /init in a real VM (qemu, TCG): the install environment boots from -kernel/-initrd with the
 // command line iPXE would give it, takes a DHCP lease from qemu's user network (10.0.2.2 is the
@@ -53,6 +56,23 @@ after(async () => {
   netcon?.close();
 });
 
+/** qemu under TCG, the kernel and initramfs given directly (as iPXE would after its HTTP fetch), one virtio NIC on qemu's user network; -no-reboot: reboot and power-off end qemu. */
+function startVm(bootenv: Bootenv, cmdline: string): ChildProcess {
+  return spawn('qemu-system-x86_64', [
+    '-accel', 'tcg', '-m', '1024', '-smp', '1', '-nodefaults', '-display', 'none', '-no-reboot',
+    '-kernel', bootenv.vmlinuz, '-initrd', bootenv.initrd, '-append', cmdline,
+    '-nic', `user,model=virtio-net-pci,mac=${MAC}`,
+    '-serial', 'stdio', '-monitor', 'none',
+  ], { stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+async function stopVm(vm: ChildProcess): Promise<void> {
+  if (vm.exitCode !== null || vm.signalCode !== null) return;
+  const exited = new Promise((resolve) => vm.once('exit', resolve));
+  vm.kill('SIGKILL');
+  await exited;
+}
+
 /** The serial console: everything the guest printed so far, and a wait for a pattern in it. */
 class Console {
   text = '';
@@ -91,14 +111,9 @@ test('/init in a VM: NIC up, DHCP lease, netconsole, agent started, failure repo
   ].join(' ');
   const started = Date.now();
   const deadline = started + BOOT_TIMEOUT_MS;
-  const vm = spawn('qemu-system-x86_64', [
-    '-accel', 'tcg', '-m', '1024', '-smp', '1', '-nodefaults', '-display', 'none', '-no-reboot',
-    '-kernel', env.vmlinuz, '-initrd', env.initrd, '-append', cmdline,
-    '-nic', `user,model=virtio-net-pci,mac=${MAC}`,
-    '-serial', 'stdio', '-monitor', 'none',
-  ], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const vm = startVm(env, cmdline);
   let qemuErr = '';
-  vm.stderr.on('data', (d: Buffer) => (qemuErr += d.toString()));
+  vm.stderr!.on('data', (d: Buffer) => (qemuErr += d.toString()));
   const con = new Console(vm);
   try {
     const init = await con.wait(/\[\s*([\d.]+)\] Run \/init as init process/, 'Run /init', deadline);
@@ -139,7 +154,41 @@ test('/init in a VM: NIC up, DHCP lease, netconsole, agent started, failure repo
     if (qemuErr) t.diagnostic(`qemu stderr: ${qemuErr}`);
     throw err;
   } finally {
-    vm.kill('SIGKILL');
-    await new Promise((resolve) => (vm.exitCode !== null || vm.signalCode !== null ? resolve(undefined) : vm.once('exit', resolve)));
+    await stopVm(vm);
+  }
+});
+
+test('/init in a VM: the agent gets the NIC, address and a tmpfs work dir, the disk tools work, exit 0 + after=poweroff powers off', { timeout: BOOT_TIMEOUT_MS + 120_000 }, async (t) => {
+  // a test install environment with a stand-in agent (bootenv-probe-agent.ts), zstd -3 for a quick build
+  const out = await mkdtemp(join(tmpdir(), 'sb-bootenv-probe-'));
+  let vm: ChildProcess | undefined;
+  try {
+    const probeEnv = await buildBootenv(['--out', out], {
+      SWARMBOOT_BOOTENV_AGENT_ENTRY: join(REPO, 'agent/dist/test/integration/bootenv-probe-agent.js'),
+      SWARMBOOT_BOOTENV_ZSTD_LEVEL: '3',
+    });
+    const deadline = Date.now() + BOOT_TIMEOUT_MS;
+    // swarmboot.mac= spelled with capitals and dashes: /init normalises it
+    vm = startVm(probeEnv, `console=ttyS0 swarmboot.mac=${MAC.toUpperCase().replace(/:/g, '-')} swarmboot.node=n2`);
+    const con = new Console(vm);
+    const exited = new Promise<number | null>((resolve) => vm!.once('exit', (code) => resolve(code)));
+    const line = await con.wait(/PROBE (\{.*\})\r?\n/, 'PROBE line', deadline);
+    const probe = JSON.parse(line[1]!) as { iface: string; ip: string; mac: string; work: string; workFs: string; parts: string[]; mounted: string[]; tools: string[] };
+    assert.equal(probe.iface, 'eth0');
+    assert.equal(probe.ip, '10.0.2.15');
+    assert.equal(probe.mac, MAC);
+    assert.equal(probe.work, '/var/lib/swarmboot');
+    assert.equal(probe.workFs, 'tmpfs');
+    assert.deepEqual(probe.parts, ['/dev/loop0p1', '/dev/loop0p2']);
+    assert.deepEqual(probe.mounted.sort(), ['/mnt/esp vfat', '/mnt/root ext4']);
+    assert.deepEqual(probe.tools, ['sgdisk', 'kexec', 'tar', 'zstd', 'xz', 'wipefs', 'partx', 'resize2fs', 'e2fsck', 'fsck.vfat', 'chroot']);
+    await con.wait(/swarmboot: agent done; next: poweroff/, 'agent done', deadline);
+    await con.wait(/reboot: Power down/, 'power down', deadline);
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 10_000))]);
+    assert.equal(code, 0, 'qemu did not exit after the guest powered off');
+    t.diagnostic(`probe initrd (zstd -3): ${probeEnv.manifest.initrd.bytes} bytes`);
+  } finally {
+    if (vm) await stopVm(vm);
+    await rm(out, { recursive: true, force: true });
   }
 });
