@@ -17,7 +17,7 @@
 #        SWARMBOOT_BOOTENV_ZSTD_LEVEL   zstd level (default 19; tests use 3 for a quick build)
 #        SOURCE_DATE_EPOCH              mtime of every file in the initramfs (default: the kernel image's
 #                                       mtime in its .deb, so a given kernel always gives the same bytes)
-# Skips the build when the manifest's inputsKey (a sha256 over this script, agent/bootenv/*, the
+# Skips the build when the manifest's inputsKey (a sha256 over this script, agent/bootenv/* but *.md, the
 # agent bundle, the kernel package version, the tool packages' versions and the node binary)
 # matches. Reproducible: two builds of the same inputs give byte-identical files.
 # Firmware (linux-firmware / firmware-* packages) is not shipped: NICs that need it (bnx2x, some
@@ -93,7 +93,7 @@ inputs_key="$(
   {
     echo "compress=$compress level=$zstd_level sde=${SOURCE_DATE_EPOCH:-} kernel=$kpkg=$kpkg_version"
     sha256sum "$0" "$modlist" | awk '{ print $1 }'
-    (cd "$bootenv_src" && find . -type f | sort | xargs sha256sum)
+    (cd "$bootenv_src" && find . -type f ! -name '*.md' | sort | xargs sha256sum)
     sha256sum "$tmp/agent.mjs" /usr/bin/node | awk '{ print $1 }'
     dpkg-query -W "${build_pkgs[@]}" $(printf '%s\n' "${pkg_of[@]}" | sort -u) libc6 libstdc++6 libgcc-s1
   } | sha256sum | awk '{ print $1 }'

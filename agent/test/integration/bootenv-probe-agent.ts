@@ -6,8 +6,11 @@ import { readFile, writeFile } from 'node:fs/promises';
  * A stand-in agent for bootenv-vm.test.ts, bundled into a test install environment in place of
  * the real one (same `main()` contract): it prints what /init handed it and drives the disk tools
  * and modules the real agent uses on a loop device (GPT with sfdisk, partition nodes from
- * devtmpfs, vfat ESP and ext4 root made and mounted), prints `PROBE {json}`, asks /init to power
- * off, and exits 0.
+ * devtmpfs, vfat ESP and ext4 root made and mounted), prints `PROBE {json}` and exits 0.
+ * With `swarmboot.probe.kexec=URL` on the command line it then does what the real agent does to
+ * boot the installed system without firmware: fetches URL/vmlinuz and URL/initrd.img, `kexec -l`
+ * them with this command line (that argument replaced by `swarmboot.probe.kexeced=1`) and asks
+ * /init for `kexec`; otherwise it asks /init to power off.
  */
 function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
@@ -51,5 +54,18 @@ export async function main(): Promise<void> {
     }),
   };
   process.stdout.write(`PROBE ${JSON.stringify(probe)}\n`);
-  await writeFile('/run/swarmboot/after', 'poweroff\n');
+  const args = probe.cmdline.split(' ');
+  const kexecUrl = args.find((a) => a.startsWith('swarmboot.probe.kexec='))?.slice('swarmboot.probe.kexec='.length);
+  if (!kexecUrl) {
+    await writeFile('/run/swarmboot/after', 'poweroff\n');
+    return;
+  }
+  for (const f of ['vmlinuz', 'initrd.img']) {
+    const res = await fetch(`${kexecUrl}/${f}`);
+    if (!res.ok) throw new Error(`GET ${kexecUrl}/${f}: ${res.status}`);
+    await writeFile(`${work}/${f}`, Buffer.from(await res.arrayBuffer()));
+  }
+  const append = [...args.filter((a) => !a.startsWith('swarmboot.probe.kexec=')), 'swarmboot.probe.kexeced=1'].join(' ');
+  sh('kexec', ['-l', `${work}/vmlinuz`, `--initrd=${work}/initrd.img`, `--append=${append}`]);
+  await writeFile('/run/swarmboot/after', 'kexec\n');
 }

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBootenv, REPO, type Bootenv } from './bootenv-build.js';
@@ -158,22 +158,33 @@ test('/init in a VM: NIC up, DHCP lease, netconsole, agent started, failure repo
   }
 });
 
-test('/init in a VM: the agent gets the NIC, address and a tmpfs work dir, the disk tools work, exit 0 + after=poweroff powers off', { timeout: BOOT_TIMEOUT_MS + 120_000 }, async (t) => {
+test('/init in a VM: the agent gets the NIC, address and a tmpfs work dir, the disk tools work; exit 0 + after=kexec boots the loaded kernel, after=poweroff powers off', { timeout: BOOT_TIMEOUT_MS + 120_000 }, async (t) => {
   // a test install environment with a stand-in agent (bootenv-probe-agent.ts), zstd -3 for a quick build
   const out = await mkdtemp(join(tmpdir(), 'sb-bootenv-probe-'));
   let vm: ChildProcess | undefined;
+  let files: Server | undefined;
   try {
     const probeEnv = await buildBootenv(['--out', out], {
       SWARMBOOT_BOOTENV_AGENT_ENTRY: join(REPO, 'agent/dist/test/integration/bootenv-probe-agent.js'),
       SWARMBOOT_BOOTENV_ZSTD_LEVEL: '3',
     });
+    // the kernel and initramfs the probe fetches and kexecs, as the real agent does with the installed system's
+    const served: string[] = [];
+    files = createServer((req, res) => {
+      const name = req.url === '/vmlinuz' ? probeEnv.vmlinuz : req.url === '/initrd.img' ? probeEnv.initrd : undefined;
+      if (!name) return void res.writeHead(404).end();
+      served.push(req.url ?? '');
+      void readFile(name).then((b) => res.writeHead(200, { 'content-length': b.length }).end(b));
+    });
+    await new Promise<void>((resolve) => files!.listen(0, '127.0.0.1', resolve));
+    const filesPort = (files.address() as AddressInfo).port;
     const deadline = Date.now() + BOOT_TIMEOUT_MS;
     // swarmboot.mac= spelled with capitals and dashes: /init normalises it
-    vm = startVm(probeEnv, `console=ttyS0 swarmboot.mac=${MAC.toUpperCase().replace(/:/g, '-')} swarmboot.node=n2`);
+    vm = startVm(probeEnv, `console=ttyS0 swarmboot.mac=${MAC.toUpperCase().replace(/:/g, '-')} swarmboot.node=n2 swarmboot.probe.kexec=http://10.0.2.2:${filesPort}`);
     const con = new Console(vm);
     const exited = new Promise<number | null>((resolve) => vm!.once('exit', (code) => resolve(code)));
     const line = await con.wait(/PROBE (\{.*\})\r?\n/, 'PROBE line', deadline);
-    const probe = JSON.parse(line[1]!) as { iface: string; ip: string; mac: string; work: string; workFs: string; parts: string[]; mounted: string[]; tools: string[] };
+    const probe = JSON.parse(line[1]!) as { iface: string; ip: string; mac: string; work: string; workFs: string; parts: string[]; mounted: string[]; tools: string[]; cmdline: string };
     assert.equal(probe.iface, 'eth0');
     assert.equal(probe.ip, '10.0.2.15');
     assert.equal(probe.mac, MAC);
@@ -182,13 +193,20 @@ test('/init in a VM: the agent gets the NIC, address and a tmpfs work dir, the d
     assert.deepEqual(probe.parts, ['/dev/loop0p1', '/dev/loop0p2']);
     assert.deepEqual(probe.mounted.sort(), ['/mnt/esp vfat', '/mnt/root ext4']);
     assert.deepEqual(probe.tools, ['sgdisk', 'kexec', 'tar', 'zstd', 'xz', 'wipefs', 'partx', 'resize2fs', 'e2fsck', 'fsck.vfat', 'chroot']);
-    await con.wait(/swarmboot: agent done; next: poweroff/, 'agent done', deadline);
+    await con.wait(/swarmboot: agent done; next: kexec/, 'agent done, kexec', deadline);
+    const kexeced = Date.now();
+    // the second kernel runs the same /init: a second lease and a second probe, then power-off
+    const second = await con.wait(/Command line: [^\n]*swarmboot\.probe\.kexeced=1[\s\S]*PROBE (\{.*\})\r?\n/, 'PROBE after kexec', deadline);
+    assert.match((JSON.parse(second[1]!) as { cmdline: string }).cmdline, /swarmboot\.probe\.kexeced=1/);
+    assert.deepEqual(served, ['/vmlinuz', '/initrd.img']);
+    await con.wait(/swarmboot: agent done; next: poweroff/, 'agent done, poweroff', deadline);
     await con.wait(/reboot: Power down/, 'power down', deadline);
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 10_000))]);
     assert.equal(code, 0, 'qemu did not exit after the guest powered off');
-    t.diagnostic(`probe initrd (zstd -3): ${probeEnv.manifest.initrd.bytes} bytes`);
+    t.diagnostic(`probe initrd (zstd -3): ${probeEnv.manifest.initrd.bytes} bytes; kexec to the second probe: ${((Date.now() - kexeced) / 1000).toFixed(1)} s`);
   } finally {
     if (vm) await stopVm(vm);
+    files?.close();
     await rm(out, { recursive: true, force: true });
   }
 });
