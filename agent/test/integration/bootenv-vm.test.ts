@@ -57,11 +57,11 @@ after(async () => {
 });
 
 /** qemu under TCG, the kernel and initramfs given directly (as iPXE would after its HTTP fetch), one virtio NIC on qemu's user network; -no-reboot: reboot and power-off end qemu. */
-function startVm(bootenv: Bootenv, cmdline: string): ChildProcess {
+function startVm(bootenv: Bootenv, cmdline: string, nic = ['-nic', `user,model=virtio-net-pci,mac=${MAC}`]): ChildProcess {
   return spawn('qemu-system-x86_64', [
     '-accel', 'tcg', '-m', '1024', '-smp', '1', '-nodefaults', '-display', 'none', '-no-reboot',
     '-kernel', bootenv.vmlinuz, '-initrd', bootenv.initrd, '-append', cmdline,
-    '-nic', `user,model=virtio-net-pci,mac=${MAC}`,
+    ...nic,
     '-serial', 'stdio', '-monitor', 'none',
   ], { stdio: ['pipe', 'pipe', 'pipe'] });
 }
@@ -208,5 +208,26 @@ test('/init in a VM: the agent gets the NIC, address and a tmpfs work dir, the d
     if (vm) await stopVm(vm);
     files?.close();
     await rm(out, { recursive: true, force: true });
+  }
+});
+
+test('/init in a VM without a DHCP server: NO_DHCP_LEASE after 3 bounded attempts, nothing reported, shell on the console', { timeout: BOOT_TIMEOUT_MS + 30_000 }, async () => {
+  // the NIC's frames go to a UDP port nobody reads: no offer ever comes
+  const reportsBefore = reports.length;
+  const deadline = Date.now() + BOOT_TIMEOUT_MS;
+  const vm = startVm(env, `console=ttyS0 BOOTIF=01-${MAC.replace(/:/g, '-')} swarmboot.api=http://10.0.2.2:${apiPort} swarmboot.node=n3 swarmboot.deployment=d3`, [
+    '-netdev', 'socket,id=n0,udp=127.0.0.1:9,localaddr=127.0.0.1:0',
+    '-device', `virtio-net-pci,netdev=n0,mac=${MAC}`,
+  ]);
+  const con = new Console(vm);
+  try {
+    await con.wait(/swarmboot: no DHCP lease on eth0 \(attempt 3\)/, 'third failed attempt', deadline);
+    await con.wait(new RegExp(`swarmboot: FAILED: NO_DHCP_LEASE: no DHCP offer on eth0 \\(${MAC}\\) after 3 attempts`), 'NO_DHCP_LEASE', deadline);
+    await con.wait(/swarmboot: no network: the failure is not reported/, 'no report', deadline);
+    await con.wait(/swarmboot# /, 'shell prompt', deadline);
+    assert.doesNotMatch(con.text, /starting the agent/);
+    assert.equal(reports.length, reportsBefore);
+  } finally {
+    await stopVm(vm);
   }
 });
