@@ -128,7 +128,7 @@ async function ensureVmAssets(o: { image?: string | undefined; bootenvDir?: stri
   const run = async (name: string, args: string[], makes: string): Promise<void> => {
     const file = script(name);
     if (!existsSync(file)) throw new SwarmbootError('ASSETS_FAILED', `${makes} is missing and ${file} does not exist to build it`);
-    o.say(`building ${makes} (${name} ${args.join(' ')}) — once, cached in ${a.cache}`);
+    o.say(`${makes}: ${name} ${args.join(' ')} (cached in ${a.cache}; skipped when up to date)`);
     try {
       await pexec('bash', [file, ...args], { maxBuffer: 64 * 1024 * 1024 });
     } catch (err) {
@@ -141,8 +141,11 @@ async function ensureVmAssets(o: { image?: string | undefined; bootenvDir?: stri
     if (!existsSync(image)) throw new SwarmbootError('ASSETS_FAILED', `scripts/build-assets.sh --bootable did not make ${image}`);
   }
   const bootenvFiles = ['vmlinuz', 'initrd.img'].map((f) => join(bootenvDir, f));
-  if (!bootenvFiles.every((f) => existsSync(f))) {
-    if (o.bootenvDir !== undefined) throw new SwarmbootError('DEMO_INVALID', `${bootenvDir} does not hold vmlinuz and initrd.img`);
+  if (o.bootenvDir !== undefined) {
+    if (!bootenvFiles.every((f) => existsSync(f))) throw new SwarmbootError('DEMO_INVALID', `${bootenvDir} does not hold vmlinuz and initrd.img`);
+  } else {
+    // always: the script skips in seconds when its inputs (the agent bundle among them) are unchanged,
+    // and rebuilds an environment cached by an older checkout, whose agent would not match this stack
     await run('build-bootenv.sh', [], `the install environment ${bootenvDir}`);
     if (!bootenvFiles.every((f) => existsSync(f))) throw new SwarmbootError('ASSETS_FAILED', `scripts/build-bootenv.sh did not make ${bootenvFiles.join(' and ')}`);
   }
