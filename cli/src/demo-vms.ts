@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { SwarmbootError, type Deployment, type ImageFormat, type Node, type TransferStats } from '@swarmboot/contracts';
 import { SwarmbootClient } from './api-client.js';
 import { assetPaths, ensureAssets } from './assets.js';
+import { mb, waitUntil } from './demo.js';
 import { defaultPorts, startStack, type Stack } from './stack.js';
 import { bootDiskAlone, createLab, labUnavailable, LabNet, type Lab, type Vm } from './vm-lab.js';
 
@@ -152,7 +153,6 @@ async function ensureVmAssets(o: { image?: string | undefined; bootenvDir?: stri
   return { image, bootenvDir, tftpRoot: a.tftpRoot };
 }
 
-const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
 const secs = (ms: number | undefined): string => (ms === undefined ? '—' : `${(ms / 1000).toFixed(1)} s`);
 
 interface Tracked {
@@ -401,10 +401,3 @@ export function formatVmSummary(s: VmDemoSummary): string {
   return lines.join('\n');
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new SwarmbootError('DEMO_TIMEOUT', `timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}

@@ -82,7 +82,8 @@ export function demoNode(i: number): { id: string; mac: string; hostname: string
   return { id, mac, hostname: id, labels: { rack: `r${Math.ceil(i / 16)}`, demo: 'true' } };
 }
 
-const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
+/** Bytes as decimal megabytes for the summaries (`12.3 MB`). */
+export const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
 
 /**
  * The main job on one machine: starts the stack, registers the image with the seeder, imports N
@@ -245,7 +246,8 @@ export function formatSummary(s: DemoSummary, kept: boolean): string {
   return lines.join('\n');
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+/** Polls `check` every 200 ms until it is true; throws DEMO_TIMEOUT naming `what` after `timeoutMs`. */
+export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check().catch(() => false))) {
     if (Date.now() > deadline) throw new SwarmbootError('DEMO_TIMEOUT', `timed out waiting for ${what}`);

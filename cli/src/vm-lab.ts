@@ -176,7 +176,7 @@ async function serconFile(dir: string): Promise<string> {
 }
 
 /** An empty sparse file of `bytes` (no blocks allocated until the guest writes). */
-async function sparseFile(path: string, bytes: number): Promise<void> {
+export async function sparseFile(path: string, bytes: number): Promise<void> {
   const fh = await open(path, 'w');
   try {
     await fh.truncate(bytes);

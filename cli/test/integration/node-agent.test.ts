@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,18 +15,11 @@ import { SchedulerConfig, buildSchedulerApp } from '@swarmboot/scheduler';
 import { makeRaw, runNodeAgent } from '@swarmboot/agent';
 import { SwarmbootClient } from '../../src/api-client.js';
 import { assetPaths } from '../../src/assets.js';
+import { sparseFile } from '../../src/vm-lab.js';
 
 const pexec = promisify(execFile);
 const MiB = 1024 * 1024;
 
-async function sparseFile(path: string, bytes: number): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.truncate(bytes);
-  } finally {
-    await fh.close();
-  }
-}
 
 /**
  * The agent's node mode without a VM: the real tracker, seeder and scheduler on loopback, two
