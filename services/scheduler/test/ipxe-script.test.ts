@@ -26,7 +26,7 @@ test('install script without extra kernel arguments has no double space', () => 
   assert.match(s, /^kernel tftp:\/\/h\/k swarmboot\.api=http:\/\/a swarmboot\.node=n swarmboot\.deployment=d initrd=initrd\.gz$/m);
 });
 
-const LOCAL = 'iseq ${platform} pcbios && sanboot --no-describe --drive 0x80 ||\nexit\n';
+const LOCAL = 'iseq ${platform} pcbios && sanboot --no-describe --drive 0x80 ||\nexit 1\n';
 
 test('local boot script echoes, boots the first disk on BIOS, else exits; messages cannot inject commands or expand settings', () => {
   assert.equal(localBootScript('no deployment'), `#!ipxe\necho no deployment\n${LOCAL}`);

@@ -78,11 +78,13 @@ export function environmentScript(b: EnvironmentBoot): string {
 /**
  * Says why and boots the local disk. BIOS: `sanboot --no-describe --drive 0x80` boots the first
  * hard disk through INT 13h without handing iPXE's network to it, and `exit` (back to the
- * firmware's next boot device) is the fallback when that disk cannot boot. UEFI: `exit` — the
- * firmware's boot manager takes the next boot option. `exit` must come last: nothing runs after it.
+ * firmware's next boot device) is the fallback when that disk cannot boot. UEFI: `exit 1` — a
+ * boot option that returns EFI_SUCCESS makes the boot manager stop and show its menu, one that
+ * fails makes it try the next boot option (UEFI 2.10 §3.1.1; measured with OVMF: plain `exit`
+ * left the VM in the setup menu). `exit` must come last: nothing runs after it.
  */
 export function localBootScript(message: string): string {
-  return ['#!ipxe', `echo ${echoSafe(message)}`, 'iseq ${platform} pcbios && sanboot --no-describe --drive 0x80 ||', 'exit', ''].join('\n');
+  return ['#!ipxe', `echo ${echoSafe(message)}`, 'iseq ${platform} pcbios && sanboot --no-describe --drive 0x80 ||', 'exit 1', ''].join('\n');
 }
 
 /** Queued, not admitted yet: waits `seconds` and fetches its script again. */

@@ -172,7 +172,7 @@ test('scheduler API against real NATS and Redis: inventory, deployment, boot, ev
     const idle = await fetch(`${base}/v1/boot/52:54:00:aa:00:01`);
     assert.equal(idle.status, 200);
     const idleText = await idle.text();
-    assert.match(idleText, /^#!ipxe\necho .*no deployment.*\niseq \$\{platform\} pcbios && sanboot --no-describe --drive 0x80 \|\|\nexit\n$/);
+    assert.match(idleText, /^#!ipxe\necho .*no deployment.*\niseq \$\{platform\} pcbios && sanboot --no-describe --drive 0x80 \|\|\nexit 1\n$/);
     assert.equal((await node('n1')).state, 'registered');
 
     const unknown = await fetch(`${base}/v1/boot/52:54:00:ff:ff:ff`);
@@ -276,7 +276,7 @@ test('scheduler API against real NATS and Redis: inventory, deployment, boot, ev
     ]);
     assert.deepEqual((await report('n2', { deploymentId, stage: 'installed' })).body, { state: 'released', release: true });
     const script = await (await fetch(`${base}/v1/boot/52:54:00:aa:00:02`)).text();
-    assert.match(script, /^#!ipxe\necho .*installed by deployment.*\niseq .*sanboot --no-describe --drive 0x80 \|\|\nexit\n$/);
+    assert.match(script, /^#!ipxe\necho .*installed by deployment.*\niseq .*sanboot --no-describe --drive 0x80 \|\|\nexit 1\n$/);
     const missing = await json<{ code: string }>('POST', '/v1/deployments/dep-nope/release');
     assert.deepEqual([missing.status, missing.body.code], [404, 'DEPLOYMENT_NOT_FOUND']);
   });

@@ -137,7 +137,7 @@ test('real nodes: bootable images only, the install environment over HTTP, attem
 
     const local = await boot('52:54:00:00:10:01');
     assert.match(local, /echo .*r1: failed in deployment .*DISK_TOO_SMALL: again/);
-    assert.match(local, /sanboot --no-describe --drive 0x80 \|\|\nexit\n$/);
+    assert.match(local, /sanboot --no-describe --drive 0x80 \|\|\nexit 1\n$/);
   });
 
   await t.test('an installed node boots its local disk; the deployment completes', async () => {
