@@ -61,10 +61,10 @@ declare -A pkg_of=(
   [mount]=mount [umount]=mount [blkid]=util-linux [lsblk]=util-linux
   [mkfs.ext4]=e2fsprogs [e2fsck]=e2fsprogs [resize2fs]=e2fsprogs [tune2fs]=e2fsprogs
   [mkfs.vfat]=dosfstools [fsck.vfat]=dosfstools [sgdisk]=gdisk [tar]=tar [zstd]=zstd [xz]=xz-utils
-  [gzip]=gzip [kexec]=kexec-tools [chroot]=coreutils
+  [gzip]=gzip [kexec]=kexec-tools [chroot]=coreutils [efibootmgr]=efibootmgr
 )
 tools=(sfdisk wipefs blockdev partx losetup mount umount blkid lsblk mkfs.ext4 e2fsck resize2fs tune2fs
-  mkfs.vfat fsck.vfat sgdisk tar zstd xz gzip kexec chroot)
+  mkfs.vfat fsck.vfat sgdisk tar zstd xz gzip kexec chroot efibootmgr)
 build_pkgs=(busybox-static kmod cpio zstd gzip binutils)
 need=()
 for p in "${build_pkgs[@]}" $(printf '%s\n' "${pkg_of[@]}" | sort -u); do

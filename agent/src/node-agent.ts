@@ -8,6 +8,7 @@ import { createSyslogSender } from '@swarmboot/logsink';
 import { AgentApiClient } from './api-client.js';
 import { failureReason, installFromSwarm, reportFailure } from './install.js';
 import { listDisks, requiredDiskBytes, selectDisk, writeImage, type BlockDisk, type WriteResult } from './disk/index.js';
+import { bootInstalledNext } from './uefi-boot.js';
 
 const pexec = promisify(execFile);
 
@@ -89,7 +90,8 @@ export async function runNodeAgent(o: NodeAgentOptions): Promise<NodeAgentResult
         if (image.bootable && image.format === 'rootfs-tar' && write.bootloaders.length === 0) {
           throw new SwarmbootError('BOOTLOADER_MISSING', `image ${image.name} is marked bootable but brings no grub (grub-pc-bin or grub-efi-amd64-bin) to install`);
         }
-        return `wrote ${image.format} to ${disk.path} in ${write.ms} ms (${write.bytesWritten} bytes; root ${write.rootPartition}${write.bootloaders.length ? `; grub for ${write.bootloaders.join(' and ')}` : ''})`;
+        const uefi = write.bootloaders.includes('uefi') ? `; UEFI: ${await bootInstalledNext(disk.path, log)}` : '';
+        return `wrote ${image.format} to ${disk.path} in ${write.ms} ms (${write.bytesWritten} bytes; root ${write.rootPartition}${write.bootloaders.length ? `; grub for ${write.bootloaders.join(' and ')}` : ''})${uefi}`;
       },
     });
     const next = manifest.afterInstall === 'kexec' && write ? await loadInstalledKernel(write, log).then(() => 'kexec' as const, (err: unknown) => {

@@ -75,7 +75,7 @@ test('two bundled processes: one downloads from the seeder, the other only from 
   const peerBundle = join(dir, 'peer.mjs');
   await bundle(join(REPO, 'agent/dist/test/integration/bootenv-peer.js'), peerBundle, false);
   const image = await nodeBinaryBytes(SIZE, 1 << 20);
-  const res = await fetch(`${stack.seederUrl}/v1/images/bootenv-bundle?file=image.bin`, { method: 'PUT', body: image, headers: { 'content-type': 'application/octet-stream' } });
+  const res = await fetch(`${stack.seederUrl}/v1/images/bootenv-bundle?file=image.bin&format=raw-disk`, { method: 'PUT', body: image, headers: { 'content-type': 'application/octet-stream' } });
   assert.equal(res.status, 201);
   const record = (await res.json()) as ImageRecord;
   const torrentFile = join(dir, 'image.torrent');

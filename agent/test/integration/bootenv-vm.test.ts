@@ -39,8 +39,14 @@ before(async () => {
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
       reports.push({ method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'], body });
+      // the node is not admitted: the agent stops after its `booted` report, /init reports the exit
+      if (req.url?.endsWith('/install')) {
+        res.writeHead(409, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ code: 'NOT_ADMITTED', message: 'node n1 is registered, not admitted in an active deployment' }));
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ state: 'failed', release: false }));
+      res.end(JSON.stringify({ state: 'installing', release: false }));
     });
   });
   await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
@@ -136,8 +142,10 @@ test('/init in a VM: NIC up, DHCP lease, netconsole, agent started, failure repo
     const logBytes = Number(con.text.match(/agentlog=(\d+)/)?.[1]);
     assert.ok(logBytes > 0, 'agent.log is empty');
 
-    assert.equal(reports.length, 1, JSON.stringify(reports));
-    const r = reports[0]!;
+    // the agent's own calls (booted, the refused manifest), then /init's failure report
+    assert.deepEqual(reports.map((x) => `${x.method} ${x.url}`), ['POST /v1/nodes/n1/report', 'GET /v1/nodes/n1/install', 'POST /v1/nodes/n1/report'], JSON.stringify(reports));
+    assert.deepEqual(JSON.parse(reports[0]!.body), { deploymentId: 'd1', stage: 'booted' });
+    const r = reports[2]!;
     assert.equal(r.method, 'POST');
     assert.equal(r.url, '/v1/nodes/n1/report');
     assert.equal(r.contentType, 'application/json');
