@@ -2,13 +2,12 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Logger } from '@swarmboot/kit';
+import { GPT_TYPE } from './disk/index.js';
 
 const pexec = promisify(execFile);
 
 /** Where Linux shows UEFI variables (efivarfs, mounted by the install environment's /init). */
 export const EFIVARS = '/sys/firmware/efi/efivars';
-/** GPT partition type of an EFI system partition (UEFI 2.10 §5.3.3). */
-export const ESP_TYPE = 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B';
 /** The label of the boot entry the agent keeps for the installed system (one per machine). */
 export const ENTRY_LABEL = 'swarmboot installed system';
 /** The removable-media loader grub-install --removable writes, which every image we write carries (UEFI 2.10 §3.5.1.1). */
@@ -57,7 +56,7 @@ export async function bootInstalledNext(disk: string, log: Logger): Promise<stri
   if (!existsSync(EFIVARS)) return 'not a UEFI boot';
   try {
     const parts = JSON.parse((await pexec('sfdisk', ['--json', disk])).stdout) as { partitiontable: { partitions?: { node: string; type: string }[] } };
-    const esp = (parts.partitiontable.partitions ?? []).find((p) => p.type.toUpperCase() === ESP_TYPE);
+    const esp = (parts.partitiontable.partitions ?? []).find((p) => p.type.toUpperCase() === GPT_TYPE.esp);
     const partNo = esp ? /(\d+)$/.exec(esp.node)?.[1] : undefined;
     if (!partNo) return `no EFI system partition on ${disk}`;
     const efi = async (...args: string[]): Promise<EfiBootState> => parseEfibootmgr((await pexec('efibootmgr', args)).stdout);

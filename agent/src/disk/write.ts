@@ -36,9 +36,10 @@ export interface WriteResult {
   ms: number;
 }
 
-const GPT_TYPE = {
+/** GPT partition type GUIDs (UEFI 2.10 §5.3.3 for the ESP; the BIOS boot partition is GRUB's; Linux filesystem data is the Discoverable Partitions Specification's). */
+export const GPT_TYPE = {
   biosBoot: '21686148-6449-6E6F-744E-656564454649',
-  esp: 'C12A7328-F81F-11D2-BA4B-00A0C93EC3B8',
+  esp: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B',
   linux: '0FC63DAF-8483-4772-8E79-3D69D8477DE4',
 } as const;
 const MiB = 1024 * 1024;

@@ -67,10 +67,12 @@ async function verifyRootfsDisk(dev: string, r: WriteResult, tarball: string): P
   assert.match(verify, /No errors detected/, verify);
   const pt = (JSON.parse(await run('sfdisk', ['-J', dev])) as Sfdisk).partitiontable;
   assert.equal(pt.label, 'gpt');
-  assert.deepEqual(pt.partitions.map((p) => [p.type, p.size * 512]), [
-    ['21686148-6449-6E6F-744E-656564454649', MiB],
-    ['C12A7328-F81F-11D2-BA4B-00A0C93EC3B8', 256 * MiB],
-    ['0FC63DAF-8483-4772-8E79-3D69D8477DE4', pt.partitions[2]!.size * 512],
+  // partition types by the names util-linux gives their GUIDs (sfdisk -T), not by our constants
+  const typeNames = new Map((await run('sfdisk', ['-T', '-X', 'gpt'])).split('\n').map((l) => /^\s*([0-9A-F-]{36})\s+(.+?)\s*$/i.exec(l)).filter((m): m is RegExpExecArray => m !== null).map((m) => [m[1]!.toUpperCase(), m[2]!]));
+  assert.deepEqual(pt.partitions.map((p) => [typeNames.get(p.type.toUpperCase()) ?? p.type, p.size * 512]), [
+    ['BIOS boot', MiB],
+    ['EFI System', 256 * MiB],
+    ['Linux filesystem', pt.partitions[2]!.size * 512],
   ]);
   const end = pt.partitions[2]!.start + pt.partitions[2]!.size - 1;
   assert.ok(end <= pt.lastlba && pt.lastlba - end < 2048, `root runs to the end of the disk, less sfdisk's 1 MiB alignment: ends ${end}, last usable ${pt.lastlba}`);
