@@ -271,8 +271,9 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
           try {
             const timeoutMs = o.bootTimeoutMs ?? 10 * 60_000;
             const end = Date.now() + timeoutMs;
-            // the reboot shows as the firmware's network boot again (iPXE's banner, SeaBIOS and
-            // OVMF alike); the login prompt after it comes from the disk, not the install environment
+            // the reboot shows as the firmware starting a boot option again (iPXE's banner, or OVMF
+            // going straight to the disk entry the agent made BootNext); the login prompt after it
+            // comes from the disk, not the install environment (whose console prompt is `swarmboot#`)
             const reboot = await t.vm!.console.waitFor(REBOOT_BANNER, { from: t.installedMark!, timeoutMs });
             const hit = await t.vm!.console.waitFor(/login:/, { from: reboot.index, timeoutMs: Math.max(1000, end - Date.now()) });
             t.loginMs = hit.atMs;
@@ -356,8 +357,11 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
   }
 }
 
-/** iPXE's start-up line: printed at each power-on and reboot, before any boot script runs. */
-const REBOOT_BANNER = /iPXE initialising devices|iPXE \d+\.\d+\.\d+/;
+/**
+ * A boot starting: iPXE's start-up line (each network boot, SeaBIOS and OVMF), or OVMF's boot
+ * manager starting a boot option (a UEFI reboot into BootNext skips the network).
+ */
+const REBOOT_BANNER = /iPXE initialising devices|iPXE \d+\.\d+\.\d+|BdsDxe: starting Boot/;
 
 /** When the node's timeline says it became installed (ms since the epoch), if it does. */
 async function installedAt(apiUrl: string, id: string): Promise<number | undefined> {
