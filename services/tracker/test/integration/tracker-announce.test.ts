@@ -6,8 +6,8 @@ import bencode from 'bencode';
 import { Redis } from 'ioredis';
 import { startRedis, type Started } from '@swarmboot/testkit';
 import { createLogger, ImageCatalog, Registry } from '@swarmboot/kit';
-import type { ImageRecord } from '@swarmboot/contracts';
 import { buildTracker, type Tracker } from '../../src/index.js';
+import { imageRecord } from './image-record.js';
 
 let redisServer: Started;
 let redis: Redis;
@@ -16,21 +16,6 @@ let tracker: Tracker;
 let port: number;
 const registry = new Registry();
 
-function record(name: string, infoHash: Buffer): ImageRecord {
-  return {
-    name,
-    file: `${name}.img`,
-    format: 'raw-disk',
-    bootable: false,
-    size: 1024,
-    sha256: 'ab'.repeat(32),
-    infoHash: infoHash.toString('hex'),
-    pieceLength: 16384,
-    torrentUrl: `http://127.0.0.1:8001/v1/images/${name}/torrent`,
-    webSeedUrl: `http://127.0.0.1:8001/v1/images/${name}/file/${name}.img`,
-    addedAt: new Date().toISOString(),
-  };
-}
 
 /** Percent-encodes every byte, as BitTorrent clients do for info_hash and peer_id (BEP 3). */
 const escapeBytes = (b: Buffer): string => [...b].map((x) => '%' + x.toString(16).padStart(2, '0')).join('');
@@ -91,7 +76,7 @@ after(async () => {
 
 test('peers announcing a registered infohash get each other back (compact, BEP 23)', async () => {
   const infoHash = randomBytes(20);
-  await catalog.put(record('ubuntu', infoHash));
+  await catalog.put(imageRecord('ubuntu', infoHash));
 
   const a = await announce({ infoHash, peerId: randomBytes(20), peerPort: 51001, left: 1000, event: 'started', localAddress: '127.77.0.11' });
   assert.equal(a['failure reason'], undefined);
@@ -120,7 +105,7 @@ test('an unregistered infohash gets the failure reason "unknown infohash", until
   assert.equal(await announceCount('unknown_infohash'), 1);
 
   // the refusal is not cached: a registration is honoured on the next announce
-  await catalog.put(record('debian', infoHash));
+  await catalog.put(imageRecord('debian', infoHash));
   const accepted = await announce({ infoHash, peerId: randomBytes(20), peerPort: 51003, left: 10, event: 'started', localAddress: '127.77.0.13' });
   assert.equal(accepted['failure reason'], undefined);
   assert.equal(accepted.incomplete, 1);
@@ -133,7 +118,7 @@ test('a malformed announce is refused and counted, and the tracker keeps serving
   assert.equal(metric?.values[0]?.value, 1);
 
   const infoHash = randomBytes(20);
-  await catalog.put(record('fedora', infoHash));
+  await catalog.put(imageRecord('fedora', infoHash));
   const ok = await announce({ infoHash, peerId: randomBytes(20), peerPort: 51005, left: 0, event: 'started', localAddress: '127.77.0.15' });
   assert.equal(ok['failure reason'], undefined);
 

@@ -5,29 +5,15 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startRedis, type Started } from '@swarmboot/testkit';
 import { createLogger, ImageCatalog, Registry } from '@swarmboot/kit';
-import { RedisKeys, type ImageRecord } from '@swarmboot/contracts';
+import { RedisKeys } from '@swarmboot/contracts';
 import { buildTracker, type Tracker } from '../../src/index.js';
+import { imageRecord } from './image-record.js';
 
 let redisServer: Started;
 let redis: Redis;
 let catalog: ImageCatalog;
 const replicas: { tracker: Tracker; udpPort: number; registry: Registry }[] = [];
 
-function record(name: string, infoHash: Buffer): ImageRecord {
-  return {
-    name,
-    file: `${name}.img`,
-    format: 'raw-disk',
-    bootable: false,
-    size: 1 << 20,
-    sha256: 'cd'.repeat(32),
-    infoHash: infoHash.toString('hex'),
-    pieceLength: 262144,
-    torrentUrl: `http://127.0.0.1:8001/v1/images/${name}/torrent`,
-    webSeedUrl: `http://127.0.0.1:8001/v1/images/${name}/file/${name}.img`,
-    addedAt: new Date().toISOString(),
-  };
-}
 
 /** One BEP 15 request/response over UDP from `localAddress`; resolves with the reply datagram. */
 function udpExchange(port: number, localAddress: string, packet: Buffer): Promise<Buffer> {
@@ -100,7 +86,7 @@ after(async () => {
 
 test('BEP 15 announces on two replicas meet in one Redis swarm', async () => {
   const infoHash = randomBytes(20);
-  await catalog.put(record('udp-img', infoHash));
+  await catalog.put(imageRecord('udp-img', infoHash));
   const [r0, r1] = replicas;
   assert.ok(r0 && r1);
   const a = await udpAnnounce(r0.udpPort, { infoHash, peerId: randomBytes(20), left: 100, event: 2, peerPort: 52001, localAddress: '127.77.1.11' });
@@ -137,7 +123,7 @@ test('an unregistered infohash over UDP gets a BEP 15 error (action 3), counted 
 
 test('more peers than numwant: the same rack (inventory label) first, a few from other racks', async () => {
   const infoHash = randomBytes(20);
-  await catalog.put(record('rack-img', infoHash));
+  await catalog.put(imageRecord('rack-img', infoHash));
   const [r0] = replicas;
   assert.ok(r0);
   // 60 nodes on one /24, racks a and b by inventory: ip → lease chaddr → node id → labels
