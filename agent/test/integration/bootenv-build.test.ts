@@ -135,16 +135,20 @@ test("every binary's shared libraries are found by the initrd's own loader; node
   }
 });
 
-test('the bundled agent loads in the initrd without node_modules', { skip: !agentEntry().endsWith('/main.js') && 'not the emulated agent' }, async () => {
-  // The emulated agent fails its config check without SWARMBOOT_AGENT_MAC: reaching that check
-  // means every module of the bundle loaded (webtorrent, pino, ioredis, nats…) with the natives stubbed.
-  const err = await run('/usr/sbin/chroot', [root, '/usr/bin/node', '/opt/swarmboot/agent.mjs'], { env: { PATH: '/usr/bin', SWARMBOOT_AGENT_WORK: '/tmp' } }).then(
-    () => assert.fail('the emulated agent exited 0 without configuration'),
-    (e: Error & { code?: number; stderr?: string }) => e,
+test('the bundled agent loads in the initrd without node_modules', async () => {
+  // Reaching the agent's own first check means every module of the bundle loaded (webtorrent,
+  // pino, ioredis, nats…) with the natives stubbed: the node agent's command-line check without
+  // swarmboot.api (exit 2), or the emulated agent's config check without SWARMBOOT_AGENT_MAC (exit 1).
+  const emulated = agentEntry().endsWith('/main.js');
+  const env = { PATH: '/usr/bin', SWARMBOOT_AGENT_WORK: '/tmp', SWARMBOOT_CMDLINE: 'console=ttyS0' };
+  const err = await run('/usr/sbin/chroot', [root, '/usr/bin/node', '/opt/swarmboot/agent.mjs'], { env }).then(
+    () => assert.fail('the agent exited 0 without its command line or configuration'),
+    (e: Error & { code?: number; stdout?: string; stderr?: string }) => e,
   );
-  assert.equal(err.code, 1);
-  assert.match(err.stderr ?? '', /CONFIG_INVALID/);
-  assert.doesNotMatch(err.stderr ?? '', /Cannot find module|uTP not supported|node-datachannel/);
+  const out = `${err.stdout ?? ''}${err.stderr ?? ''}`;
+  assert.equal(err.code, emulated ? 1 : 2, out);
+  assert.match(out, emulated ? /CONFIG_INVALID/ : /lacks swarmboot\.api/);
+  assert.doesNotMatch(out, /Cannot find module|uTP not supported|node-datachannel/);
 });
 
 test('two builds of the same inputs are byte-identical', { skip: process.env.SB_TEST_BOOTENV_REPRO !== '1' && 'set SB_TEST_BOOTENV_REPRO=1 (a full build, ~70 s CPU)' }, async () => {
