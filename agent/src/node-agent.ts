@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { SwarmbootError, type AfterInstall, type TransferStats } from '@swarmboot/contracts';
 import { parseHostPort, type Logger } from '@swarmboot/kit';
@@ -114,9 +114,9 @@ async function failed(client: AgentApiClient, say: (s: number, m: string) => voi
 }
 
 /**
- * Loads the installed system's kernel for `kexec -e` (kexec-tools): /boot/vmlinuz and
- * /boot/initrd.img of the new root (Debian's symlinks), `root=UUID=… ro` and the console of this
- * environment. Throws KEXEC_FAILED.
+ * Loads the installed system's kernel for `kexec -e` (kexec-tools): Debian's `vmlinuz` and
+ * `initrd.img` symlinks (in / since bookworm, in /boot with `link_in_boot`) of the new root,
+ * `root=UUID=… ro` and the consoles of this environment. Throws KEXEC_FAILED.
  */
 async function loadInstalledKernel(w: WriteResult, log: Logger): Promise<void> {
   const mnt = await mkdtemp('/tmp/swarmboot-root-');
@@ -125,7 +125,9 @@ async function loadInstalledKernel(w: WriteResult, log: Logger): Promise<void> {
     try {
       const consoles = (await readFile('/proc/cmdline', 'utf8')).split(/\s+/).filter((a) => a.startsWith('console='));
       const root = w.rootUuid ? `root=UUID=${w.rootUuid}` : `root=${w.rootPartition}`;
-      await pexec('kexec', ['-l', join(mnt, 'boot', 'vmlinuz'), `--initrd=${join(mnt, 'boot', 'initrd.img')}`, `--append=${[root, 'ro', ...consoles].join(' ')}`]);
+      const kernel = await inRoot(mnt, ['vmlinuz', 'boot/vmlinuz']);
+      const initrd = await inRoot(mnt, ['initrd.img', 'boot/initrd.img']);
+      await pexec('kexec', ['-l', kernel, `--initrd=${initrd}`, `--append=${[root, 'ro', ...consoles].join(' ')}`]);
       log.info({ root }, 'installed kernel loaded for kexec');
     } finally {
       await pexec('umount', [mnt]).catch(() => undefined);
@@ -135,6 +137,20 @@ async function loadInstalledKernel(w: WriteResult, log: Logger): Promise<void> {
   } finally {
     await rm(mnt, { recursive: true, force: true });
   }
+}
+
+/** The first of `paths` that exists under the mounted root `mnt`, symlinks resolved inside it (an absolute target means the new root's, not ours). */
+async function inRoot(mnt: string, paths: string[]): Promise<string> {
+  for (const p of paths) {
+    let at = join(mnt, p);
+    for (let hops = 0; hops < 8; hops++) {
+      const target = await readlink(at).catch(() => undefined);
+      if (target === undefined) break;
+      at = isAbsolute(target) ? join(mnt, target) : join(dirname(at), target);
+    }
+    if (await stat(at).then((st) => st.isFile(), () => false)) return at;
+  }
+  throw new SwarmbootError('KEXEC_FAILED', `none of ${paths.join(', ')} in the installed system`);
 }
 
 /** Writes what /init does next (`reboot`, `kexec`, `retry`) where /init reads it. */

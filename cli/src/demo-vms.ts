@@ -6,7 +6,7 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { SwarmbootError, type Deployment, type ImageFormat, type Node, type TransferStats } from '@swarmboot/contracts';
+import { SwarmbootError, type AfterInstall, type Deployment, type ImageFormat, type Node, type TransferStats } from '@swarmboot/contracts';
 import { SwarmbootClient } from './api-client.js';
 import { assetPaths, ensureAssets } from './assets.js';
 import { mb, waitUntil } from './demo.js';
@@ -20,6 +20,8 @@ export interface VmDemoOptions {
   vms: number;
   /** OVMF instead of SeaBIOS */
   uefi?: boolean;
+  /** what each VM does once released: reboot through its firmware (default), or kexec into the installed kernel */
+  afterInstall?: AfterInstall;
   /** keep DIR/vms/<id>/{disk.raw,console.log} and DIR/logs/ here (default: a temp dir, removed after a clean run) */
   work?: string | undefined;
   /** bootable image (default: the cached debian-12-bootable.tar.zst); the seeder reads its format from the bytes */
@@ -214,7 +216,7 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
 
     const nodes = Array.from({ length: o.vms }, (_, i) => vmNode(i + 1));
     await api.importNodes(nodes);
-    const created = await api.deploy({ image: name, nodes: nodes.map((n) => n.id), target: 'node' });
+    const created = await api.deploy({ image: name, nodes: nodes.map((n) => n.id), target: 'node', afterInstall: o.afterInstall ?? 'reboot' });
     o.say(`deployment ${created.id}: powering on ${o.vms} VM(s) (${o.uefi ? 'UEFI' : 'BIOS'}, ${o.memMiB ?? 2048} MiB, ${o.kvm ? 'kvm' : 'tcg'})`);
 
     const tracked: Tracked[] = nodes.map((node) => ({ node, state: 'registered', seen: 0 }));
@@ -358,10 +360,11 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
 }
 
 /**
- * A boot starting: iPXE's start-up line (each network boot, SeaBIOS and OVMF), or OVMF's boot
- * manager starting a boot option (a UEFI reboot into BootNext skips the network).
+ * A boot starting: iPXE's start-up line (each network boot, SeaBIOS and OVMF), OVMF's boot
+ * manager starting a boot option (a UEFI reboot into BootNext skips the network), or a kernel
+ * starting (kexec into the installed system skips the firmware).
  */
-const REBOOT_BANNER = /iPXE initialising devices|iPXE \d+\.\d+\.\d+|BdsDxe: starting Boot/;
+const REBOOT_BANNER = /iPXE initialising devices|iPXE \d+\.\d+\.\d+|BdsDxe: starting Boot|Linux version \d/;
 
 /** When the node's timeline says it became installed (ms since the epoch), if it does. */
 async function installedAt(apiUrl: string, id: string): Promise<number | undefined> {
