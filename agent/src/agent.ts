@@ -90,7 +90,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentResult> {
   try {
     // 5. The swarm, sha256, and the image unpacked onto the node's "disk" (a directory); seed until released.
     const root = join(opts.workDir, 'root');
-    const { stats } = await installFromSwarm({
+    const stats = await installFromSwarm({
       client,
       manifest,
       imageDir: join(opts.workDir, 'image'),

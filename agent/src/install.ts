@@ -29,21 +29,16 @@ export interface InstallOptions {
   releasePollMs?: number | undefined;
 }
 
-export interface InstallResult {
-  stats: TransferStats;
-  /** true: the deployment released the node; false: the linger time ran out (or the agent was stopped) */
-  released: boolean;
-}
-
 /**
  * The installer's part both agent modes share: the image from the BitTorrent swarm (each piece
  * checked against its SHA-1 in the .torrent, BEP 3), the whole file's sha256 against the catalog
  * (IMAGE_CORRUPT: never reported installed), `write`, the `installed` report with where the bytes
- * came from, then seeding for the other nodes until released or `lingerMs` passed.
+ * came from, then seeding for the other nodes until released or `lingerMs` passed. Resolves with
+ * where the bytes came from and how many went to other nodes.
  * Throws SwarmbootError (IMAGE_CORRUPT, API errors, whatever `write` throws); the caller reports
  * the failure (`reportFailure`), since what follows it differs by mode.
  */
-export async function installFromSwarm(o: InstallOptions): Promise<InstallResult> {
+export async function installFromSwarm(o: InstallOptions): Promise<TransferStats> {
   const { client, manifest, log, say } = o;
   const image = manifest.image;
   const swarm = joinSwarm({
@@ -72,7 +67,7 @@ export async function installFromSwarm(o: InstallOptions): Promise<InstallResult
     const released = await seedUntilReleased(client, o.lingerMs, o.releasePollMs ?? 1000, o.signal);
     stats.bytesUploaded = swarm.uploaded();
     say(6, `${released ? 'released' : 'linger time over'}; uploaded ${stats.bytesUploaded} bytes to other nodes`);
-    return { stats, released };
+    return stats;
   } finally {
     await swarm.stop();
   }

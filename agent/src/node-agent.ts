@@ -1,16 +1,13 @@
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
-import { promisify } from 'node:util';
 import { SwarmbootError, type AfterInstall, type TransferStats } from '@swarmboot/contracts';
 import { parseHostPort, type Logger } from '@swarmboot/kit';
 import { createSyslogSender } from '@swarmboot/logsink';
 import { AgentApiClient } from './api-client.js';
-import { failureReason, installFromSwarm, reportFailure } from './install.js';
+import { failureReason, installFromSwarm, reportFailure, type Say } from './install.js';
 import { listDisks, requiredDiskBytes, selectDisk, writeImage, type BlockDisk, type WriteResult } from './disk/index.js';
+import { run } from './disk/spawn.js';
 import { bootInstalledNext } from './uefi-boot.js';
-
-const pexec = promisify(execFile);
 
 export interface NodeAgentOptions {
   /** scheduler base URL (`swarmboot.api=` on the kernel command line) */
@@ -74,7 +71,7 @@ export async function runNodeAgent(o: NodeAgentOptions): Promise<NodeAgentResult
   let write: WriteResult | undefined;
   try {
     await mkdir(o.workDir, { recursive: true });
-    const { stats } = await installFromSwarm({
+    const stats = await installFromSwarm({
       client,
       manifest,
       imageDir: join(o.workDir, 'image'),
@@ -90,7 +87,7 @@ export async function runNodeAgent(o: NodeAgentOptions): Promise<NodeAgentResult
         if (image.bootable && image.format === 'rootfs-tar' && write.bootloaders.length === 0) {
           throw new SwarmbootError('BOOTLOADER_MISSING', `image ${image.name} is marked bootable but brings no grub (grub-pc-bin or grub-efi-amd64-bin) to install`);
         }
-        const uefi = write.bootloaders.includes('uefi') ? `; UEFI: ${await bootInstalledNext(disk.path, log)}` : '';
+        const uefi = write.espPartition !== undefined ? `; UEFI: ${await bootInstalledNext(disk.path, write.espPartition, log)}` : '';
         return `wrote ${image.format} to ${disk.path} in ${write.ms} ms (${write.bytesWritten} bytes; root ${write.rootPartition}${write.bootloaders.length ? `; grub for ${write.bootloaders.join(' and ')}` : ''})${uefi}`;
       },
     });
@@ -106,7 +103,7 @@ export async function runNodeAgent(o: NodeAgentOptions): Promise<NodeAgentResult
   }
 }
 
-async function failed(client: AgentApiClient, say: (s: number, m: string) => void, err: unknown, syslog: { close(): Promise<void> }): Promise<NodeAgentResult> {
+async function failed(client: AgentApiClient, say: Say, err: unknown, syslog: { close(): Promise<void> }): Promise<NodeAgentResult> {
   const reply = await reportFailure(client, say, err);
   await syslog.close();
   if (reply?.retry === true) return { next: 'retry', reason: failureReason(err) };
@@ -121,19 +118,19 @@ async function failed(client: AgentApiClient, say: (s: number, m: string) => voi
 async function loadInstalledKernel(w: WriteResult, log: Logger): Promise<void> {
   const mnt = await mkdtemp('/tmp/swarmboot-root-');
   try {
-    await pexec('mount', ['-o', 'ro', w.rootPartition, mnt]);
+    await run('mount', ['-o', 'ro', w.rootPartition, mnt]);
     try {
       const consoles = (await readFile('/proc/cmdline', 'utf8')).split(/\s+/).filter((a) => a.startsWith('console='));
       const root = w.rootUuid ? `root=UUID=${w.rootUuid}` : `root=${w.rootPartition}`;
       const kernel = await inRoot(mnt, ['vmlinuz', 'boot/vmlinuz']);
       const initrd = await inRoot(mnt, ['initrd.img', 'boot/initrd.img']);
-      await pexec('kexec', ['-l', kernel, `--initrd=${initrd}`, `--append=${[root, 'ro', ...consoles].join(' ')}`]);
+      await run('kexec', ['-l', kernel, `--initrd=${initrd}`, `--append=${[root, 'ro', ...consoles].join(' ')}`]);
       log.info({ root }, 'installed kernel loaded for kexec');
     } finally {
-      await pexec('umount', [mnt]).catch(() => undefined);
+      await run('umount', [mnt]).catch(() => undefined);
     }
   } catch (err) {
-    throw new SwarmbootError('KEXEC_FAILED', (err as { stderr?: string }).stderr?.trim() || (err instanceof Error ? err.message : String(err)), { cause: err });
+    throw new SwarmbootError('KEXEC_FAILED', err instanceof Error ? err.message : String(err), { cause: err });
   } finally {
     await rm(mnt, { recursive: true, force: true });
   }

@@ -1,10 +1,6 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
 import type { Logger } from '@swarmboot/kit';
-import { GPT_TYPE } from './disk/index.js';
-
-const pexec = promisify(execFile);
+import { run } from './disk/spawn.js';
 
 /** Where Linux shows UEFI variables (efivarfs, mounted by the install environment's /init). */
 export const EFIVARS = '/sys/firmware/efi/efivars';
@@ -52,14 +48,12 @@ export function orderWith(state: EfiBootState, added: string): string[] {
  * manager walks every network entry before the disk once iPXE exits. Returns what it did, or why
  * not; never throws (the firmware finds the disk on its own, only later).
  */
-export async function bootInstalledNext(disk: string, log: Logger): Promise<string> {
+export async function bootInstalledNext(disk: string, espPartition: string, log: Logger): Promise<string> {
   if (!existsSync(EFIVARS)) return 'not a UEFI boot';
+  const partNo = /(\d+)$/.exec(espPartition)?.[1];
+  if (!partNo) return `no partition number in ${espPartition}`;
   try {
-    const parts = JSON.parse((await pexec('sfdisk', ['--json', disk])).stdout) as { partitiontable: { partitions?: { node: string; type: string }[] } };
-    const esp = (parts.partitiontable.partitions ?? []).find((p) => p.type.toUpperCase() === GPT_TYPE.esp);
-    const partNo = esp ? /(\d+)$/.exec(esp.node)?.[1] : undefined;
-    if (!partNo) return `no EFI system partition on ${disk}`;
-    const efi = async (...args: string[]): Promise<EfiBootState> => parseEfibootmgr((await pexec('efibootmgr', args)).stdout);
+    const efi = async (...args: string[]): Promise<EfiBootState> => parseEfibootmgr(await run('efibootmgr', args));
     for (const old of (await efi()).entries.filter((e) => e.label === ENTRY_LABEL)) await efi('-b', old.num, '-B');
     const state = await efi('-c', '-d', disk, '-p', partNo, '-L', ENTRY_LABEL, '-l', LOADER);
     const added = state.entries.find((e) => e.label === ENTRY_LABEL)?.num;
@@ -67,10 +61,10 @@ export async function bootInstalledNext(disk: string, log: Logger): Promise<stri
     const order = orderWith(state, added);
     await efi('-o', order.join(','));
     await efi('-n', added);
-    log.info({ entry: added, bootOrder: order, esp: esp?.node }, 'UEFI: the installed system boots next');
-    return `Boot${added} (${esp?.node} ${LOADER}) is BootNext; BootOrder ${order.join(',')}`;
+    log.info({ entry: added, bootOrder: order, esp: espPartition }, 'UEFI: the installed system boots next');
+    return `Boot${added} (${espPartition} ${LOADER}) is BootNext; BootOrder ${order.join(',')}`;
   } catch (err) {
-    const why = (err as { stderr?: string }).stderr?.trim() || (err instanceof Error ? err.message : String(err));
+    const why = err instanceof Error ? err.message : String(err);
     log.warn({ err }, 'UEFI boot entry not set; the firmware will find the disk after its other boot options');
     return `not set: ${why.slice(0, 300)}`;
   }

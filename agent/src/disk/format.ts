@@ -3,9 +3,10 @@ import { open, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
+import type { ImageFormat } from '@swarmboot/contracts';
 import { diskError } from './errors.js';
 
-export type ImageFormat = 'rootfs-tar' | 'raw-disk';
+export type { ImageFormat } from '@swarmboot/contracts';
 export type Compression = 'zstd' | 'gzip' | 'none';
 
 const MiB = 1024 * 1024;

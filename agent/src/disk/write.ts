@@ -31,13 +31,15 @@ export interface WriteResult {
   rootUuid?: string;
   /** rootfs-tar: what grub-install installed; raw-disk: what the image carries (boot code in the MBR → bios, an ESP → uefi) */
   bootloaders: ('bios' | 'uefi')[];
+  /** the EFI system partition, e.g. '/dev/vda2' (absent when the disk has none) */
+  espPartition?: string;
   /** decompressed image bytes delivered (to tar, or onto the device) */
   bytesWritten: number;
   ms: number;
 }
 
 /** GPT partition type GUIDs (UEFI 2.10 §5.3.3 for the ESP; the BIOS boot partition is GRUB's; Linux filesystem data is the Discoverable Partitions Specification's). */
-export const GPT_TYPE = {
+const GPT_TYPE = {
   biosBoot: '21686148-6449-6E6F-744E-656564454649',
   esp: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B',
   linux: '0FC63DAF-8483-4772-8E79-3D69D8477DE4',
@@ -243,7 +245,7 @@ async function writeRootfsTar(dev: string, info: ImageInfo, o: WriteOptions): Pr
     } else {
       log.warn({ hasGrub }, 'the image has no grub: no bootloader installed');
     }
-    return { rootPartition: rootPart, rootUuid, bootloaders, bytesWritten };
+    return { rootPartition: rootPart, rootUuid, espPartition: esp, bootloaders, bytesWritten };
   } finally {
     if (madeLink) {
       await rm(madeLink, { force: true });
@@ -328,6 +330,7 @@ async function writeRawDisk(dev: string, info: ImageInfo, o: WriteOptions): Prom
   const fh2 = await open(dev, 'r');
   try { await fh2.read(mbr, 0, 440, 0); } finally { await fh2.close(); }
   if (mbr.some((b) => b !== 0)) bootloaders.push('bios');
-  if ((pt.partitions ?? []).some((p) => p.type.toUpperCase() === GPT_TYPE.esp || p.type.toLowerCase() === 'ef')) bootloaders.push('uefi');
-  return { rootPartition: rootPart, ...(rootUuid ? { rootUuid } : {}), bootloaders, bytesWritten };
+  const esp = (pt.partitions ?? []).find((p) => p.type.toUpperCase() === GPT_TYPE.esp || p.type.toLowerCase() === 'ef');
+  if (esp) bootloaders.push('uefi');
+  return { rootPartition: rootPart, ...(rootUuid ? { rootUuid } : {}), ...(esp ? { espPartition: esp.node } : {}), bootloaders, bytesWritten };
 }
