@@ -51,7 +51,6 @@ test(`${NODES} agents join one swarm: every byte identical, peers carry part of 
     const fromPeers = stats.reduce((n, s) => n + s.bytesFromPeers, 0);
     const uploaded = downloads.reduce((n, d) => n + d.uploaded(), 0);
     log.info({ makespanMs, fromSeeder, fromPeers, uploaded }, 'swarm done');
-    assert.equal(stats.reduce((n, s) => n + s.bytesFromWebSeed, 0), 0, 'no web seed was given');
     assert.ok(fromSeeder + fromPeers >= NODES * SIZE, `every node got the whole image (${fromSeeder} + ${fromPeers})`);
     assert.ok(fromPeers > SIZE / 2, `peers contributed (${fromPeers} bytes from peers, ${fromSeeder} from the seeder)`);
     assert.ok(uploaded > SIZE / 2, `the agents uploaded to each other (${uploaded} bytes)`);

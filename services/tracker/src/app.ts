@@ -43,8 +43,6 @@ export interface TrackerDeps {
   config: {
     /** re-announce interval told to clients (s) */
     intervalSeconds: number;
-    /** most peers kept per swarm (unused since swarms live in Redis: no cap); kept for the env var */
-    peersPerSwarm?: number;
     /** how long a registered infohash is trusted without asking Redis again (ms); default 60 s */
     admissionTtlMs?: number;
   };

@@ -16,10 +16,5 @@ export const TrackerConfig = Type.Object({
     maximum: 3600,
     description: 'seconds between re-announces told to clients (BEP 3 `interval`)',
   }),
-  SWARMBOOT_TRACKER_PEERS_PER_SWARM: Type.Integer({
-    default: 100_000,
-    minimum: 100,
-    description: 'unused since swarms live in Redis (no cap per swarm); accepted for compatibility',
-  }),
   SWARMBOOT_OPS_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.ops.tracker}`, description: '/healthz and /metrics host:port' }),
 });

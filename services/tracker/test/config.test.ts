@@ -4,11 +4,10 @@ import { parseConfig } from '@swarmboot/kit';
 import { isSwarmbootError } from '@swarmboot/contracts';
 import { TrackerConfig } from '../src/config.js';
 
-test('tracker config defaults: HTTP on :8000, ops on :9103, 100000 peers per swarm', () => {
+test('tracker config defaults: HTTP on :8000, ops on :9103', () => {
   const c = parseConfig(TrackerConfig, {});
   assert.equal(c.SWARMBOOT_TRACKER_LISTEN, '0.0.0.0:8000');
   assert.equal(c.SWARMBOOT_OPS_LISTEN, '0.0.0.0:9103');
-  assert.equal(c.SWARMBOOT_TRACKER_PEERS_PER_SWARM, 100_000);
   assert.equal(c.SWARMBOOT_TRACKER_INTERVAL, 60);
 });
 

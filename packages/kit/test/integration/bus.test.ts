@@ -1,7 +1,8 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startNats, startRedis, type Started } from '@swarmboot/testkit';
-import { Events } from '@swarmboot/contracts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Events, Stream } from '@swarmboot/contracts';
 import { connectNats, connectRedis, createLogger, EventBus, ImageCatalog } from '../../src/index.js';
 
 let nats: Started;
@@ -18,15 +19,32 @@ after(async () => {
 test('a durable event published before its consumer exists is delivered once, validated', async () => {
   const nc = await connectNats(nats.url, 'bus-test', log);
   const bus = new EventBus(nc, 'test', log);
+  const waitFor = async (got: string[], n: number) => {
+    const deadline = Date.now() + 5000;
+    while (got.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  };
   await bus.publish(Events.nodeStateChanged, { nodeId: 'n-1', from: 'queued', to: 'admitted' }, 'n-1');
-  const got: string[] = [];
+  const first: string[] = [];
   const stop = await bus.consume(Events.nodeStateChanged, 'bus-test', async (data, ev) => {
-    got.push(`${ev.subject}:${data.from}->${data.to}`);
+    first.push(`${ev.subject}:${data.from}->${data.to}`);
   });
-  const deadline = Date.now() + 5000;
-  while (got.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(first, 1);
   await stop();
-  assert.deepEqual(got, ['n-1:queued->admitted']);
+  // acknowledged: nothing waits for an ack, so JetStream will not redeliver it after ack_wait
+  const info = await (await jetstreamManager(nc)).consumers.info(Stream.name, `bus-test-${Events.nodeStateChanged.type.replace(/\./g, '_')}`);
+  assert.equal(info.num_ack_pending, 0);
+  // The same durable consumer, resumed after a second event: it gets only that one, so the first
+  // was acknowledged and is not delivered again.
+  await bus.publish(Events.nodeStateChanged, { nodeId: 'n-2', from: 'admitted', to: 'dhcp' }, 'n-2');
+  const resumed: string[] = [];
+  const stopResumed = await bus.consume(Events.nodeStateChanged, 'bus-test', async (data, ev) => {
+    resumed.push(`${ev.subject}:${data.from}->${data.to}`);
+  });
+  await waitFor(resumed, 1);
+  await new Promise((r) => setTimeout(r, 200));
+  await stopResumed();
+  assert.deepEqual(first, ['n-1:queued->admitted']);
+  assert.deepEqual(resumed, ['n-2:admitted->dhcp']);
   await assert.rejects(bus.publish(Events.nodeStateChanged, { nodeId: 'n-1', from: 'nope', to: 'admitted' } as never, 'n-1'), { code: 'EVENT_INVALID' });
   await nc.drain();
 });

@@ -34,7 +34,7 @@ export function deploymentRoutes(app: FastifyInstance, core: SchedulerCore, cata
 
   app.post<{ Params: DeploymentIdParams }>(
     '/v1/deployments/:id/release',
-    { schema: { tags: ['deployments'], summary: 'Release the installed nodes (their agents stop seeding and reboot)', params: DeploymentIdParams, response: { 200: Deployment, ...errors(400, 404) } } },
+    { schema: { tags: ['deployments'], summary: 'Release the installed nodes: their agents stop seeding; a real node then boots its installed system (reboot or kexec), an emulated one exits. Power is not touched', params: DeploymentIdParams, response: { 200: Deployment, ...errors(400, 404) } } },
     async (req) => core.releaseDeployment(req.params.id),
   );
 }

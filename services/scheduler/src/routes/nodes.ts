@@ -64,7 +64,7 @@ export function nodeRoutes(app: FastifyInstance, core: SchedulerCore): void {
 
   app.get<{ Params: NodeIdParams; Querystring: LogsQuery }>(
     '/v1/nodes/:id/logs',
-    { schema: { tags: ['nodes'], summary: 'Log lines of a node (syslog, netconsole), oldest first', params: NodeIdParams, querystring: LogsQuery, response: { 200: LogLines, ...errors(400, 404) } } },
+    { schema: { tags: ['nodes'], summary: 'Log lines of a node received by the log sink over UDP syslog (RFC 5424, RFC 3164), oldest first', params: NodeIdParams, querystring: LogsQuery, response: { 200: LogLines, ...errors(400, 404) } } },
     async (req) => core.logs(req.params.id, req.query.limit, req.query.after),
   );
 

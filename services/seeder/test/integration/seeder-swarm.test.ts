@@ -104,7 +104,7 @@ before(async () => {
   bus = new EventBus(nc, 'swarmboot/seeder-test', log);
   catalog = new ImageCatalog(redis);
   unsubscribe = bus.subscribe(Events.imageAdded, (data) => events.push(data));
-  tracker = buildTracker({ log, lookup: (h) => catalog.nameByInfoHash(h), redis, registry: new Registry(), config: { intervalSeconds: 30, peersPerSwarm: 100_000, admissionTtlMs: 0 } });
+  tracker = buildTracker({ log, lookup: (h) => catalog.nameByInfoHash(h), redis, registry: new Registry(), config: { intervalSeconds: 30, admissionTtlMs: 0 } });
   announceUrl = `http://127.0.0.1:${(await tracker.listen('127.0.0.1', 0)).port}/announce`;
   scratch = await mkdtemp(join(tmpdir(), 'sb-seeder-test-'));
   dataDir = join(scratch, 'data');

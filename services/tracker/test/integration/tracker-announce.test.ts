@@ -63,7 +63,7 @@ before(async () => {
     lookup: (h) => catalog.nameByInfoHash(h),
     redis,
     registry,
-    config: { intervalSeconds: 30, peersPerSwarm: 100_000 },
+    config: { intervalSeconds: 30 },
   });
   port = (await tracker.listen('127.0.0.1', 0)).port;
 });
