@@ -498,7 +498,6 @@ export class ConsoleWatcher {
 
 /** Removes ANSI escape sequences and backspaces (SeaBIOS, iPXE and getty draw with them). */
 export function stripTerminal(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return s.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b[A-Za-z=>]/g, '').replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, '');
 }
 
