@@ -7,6 +7,8 @@ export const RedisKeys = {
   lease: (chaddr: string) => `sb:dhcp:lease:${chaddr}`,
   /** string: chaddr holding an address (dhcp) */
   leaseByIp: (ip: string) => `sb:dhcp:ip:${ip}`,
+  /** string: next pool offset to try when allocating in a subnet (dhcp; round robin, see its offer script) */
+  poolCursor: (subnetCidr: string) => `sb:dhcp:cursor:${subnetCidr}`,
   /** hash: image record (seeder writes, others read) — fields of ImageRecord */
   image: (name: string) => `sb:image:${name}`,
   /** set of image names */

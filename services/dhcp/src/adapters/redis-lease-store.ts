@@ -6,15 +6,6 @@ import type { CommitResult, LeaseRecord, LeaseStore, NodeDirectory, NodeInfo } f
 import type { Subnet } from '../domain/subnets.js';
 
 /**
- * Keys of this service beyond those in `RedisKeys` (all under `sb:dhcp:`).
- * TODO(contracts): move into `RedisKeys` when packages/contracts is next touched.
- */
-export const DhcpLocalKeys = {
-  /** string: next pool offset to try when allocating in a subnet (round robin, see offer.lua) */
-  cursor: (subnetCidr: string) => `sb:dhcp:cursor:${subnetCidr}`,
-} as const;
-
-/**
  * How long a lease record outlives its lease (ms), so a client that comes back gets its old
  * address (RFC 2131 §4.3.1 "the client's previous address") while nobody else took it.
  */
@@ -195,7 +186,7 @@ export class RedisLeaseStore implements LeaseStore {
     }
     const result = await offerScript.run(
       this.redis,
-      [RedisKeys.lease(req.chaddr), DhcpLocalKeys.cursor(req.subnet.cidr)],
+      [RedisKeys.lease(req.chaddr), RedisKeys.poolCursor(req.subnet.cidr)],
       [req.chaddr, this.ipPrefix, req.subnet.poolStart, req.subnet.poolEnd, requested, req.reserveSeconds * 1000, Date.now(), req.subnet.cidr, RETAIN_MS],
     );
     return typeof result === 'string' ? result : undefined;
