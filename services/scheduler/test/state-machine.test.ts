@@ -26,11 +26,8 @@ test('late or duplicated events cannot move a node back', () => {
 });
 
 test('stages cannot be skipped and a state is not a transition to itself', () => {
-  assert.equal(canTransition('registered', 'admitted'), false);
-  assert.equal(canTransition('queued', 'dhcp'), false);
-  assert.equal(canTransition('booting', 'verifying'), false);
-  assert.equal(canTransition('installing', 'installed'), false);
-  assert.equal(canTransition('registered', 'installed'), false);
+  const skips: [NodeState, NodeState][] = [['registered', 'admitted'], ['queued', 'dhcp'], ['booting', 'verifying'], ['installing', 'installed'], ['registered', 'installed']];
+  for (const [from, to] of skips) assert.equal(canTransition(from, to), false, `${from} → ${to}`);
   for (const s of ALL) assert.equal(canTransition(s, s), false, s);
 });
 
@@ -49,27 +46,30 @@ test('every state has an entry in the transition table and targets are states', 
 });
 
 test('agent stages map to states', () => {
-  assert.equal(stageTarget('booted'), 'installing');
-  assert.equal(stageTarget('downloading'), 'installing');
-  assert.equal(stageTarget('verifying'), 'verifying');
-  assert.equal(stageTarget('installed'), 'installed');
-  assert.equal(stageTarget('failed'), 'failed');
+  assert.deepEqual(
+    (['booted', 'downloading', 'verifying', 'installed', 'failed'] as const).map((stage) => [stage, stageTarget(stage)]),
+    [['booted', 'installing'], ['downloading', 'installing'], ['verifying', 'verifying'], ['installed', 'installed'], ['failed', 'failed']],
+  );
 });
 
 test('classifyReport: apply, same (retry or progress), behind (late or release polling), invalid', () => {
-  assert.equal(classifyReport('booting', 'installing'), 'apply');
-  assert.equal(classifyReport('verifying', 'installed'), 'apply');
-  assert.equal(classifyReport('installing', 'failed'), 'apply');
-  assert.equal(classifyReport('installing', 'installing'), 'same');
-  assert.equal(classifyReport('verifying', 'installing'), 'behind');
-  assert.equal(classifyReport('released', 'installed'), 'behind');
-  assert.equal(classifyReport('installed', 'installing'), 'behind');
-  assert.equal(classifyReport('booting', 'installed'), 'invalid');
-  assert.equal(classifyReport('installing', 'installed'), 'invalid');
-  assert.equal(classifyReport('failed', 'installing'), 'invalid');
-  assert.equal(classifyReport('failed', 'failed'), 'same');
-  assert.equal(classifyReport('installed', 'failed'), 'invalid');
-  assert.equal(classifyReport('queued', 'installing'), 'invalid');
+  // [state the node is in, state the report asks for, verdict]
+  const cases: [NodeState, NodeState, ReturnType<typeof classifyReport>][] = [
+    ['booting', 'installing', 'apply'],
+    ['verifying', 'installed', 'apply'],
+    ['installing', 'failed', 'apply'],
+    ['installing', 'installing', 'same'],
+    ['failed', 'failed', 'same'],
+    ['verifying', 'installing', 'behind'],
+    ['released', 'installed', 'behind'],
+    ['installed', 'installing', 'behind'],
+    ['booting', 'installed', 'invalid'],
+    ['installing', 'installed', 'invalid'],
+    ['failed', 'installing', 'invalid'],
+    ['installed', 'failed', 'invalid'],
+    ['queued', 'installing', 'invalid'],
+  ];
+  for (const [state, target, verdict] of cases) assert.equal(classifyReport(state, target), verdict, `${state} + report ${target}`);
 });
 
 test('boot decisions: install while admitted…verifying, wait while queued, local disk otherwise', () => {
