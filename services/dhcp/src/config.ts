@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { Value } from '@sinclair/typebox/value';
 import { DefaultPorts, SwarmbootError } from '@swarmboot/contracts';
 import { CommonConfig, ipToInt, parseConfig, parseHostPort } from '@swarmboot/kit';
-import type { DhcpSettings, Reservation } from './app.js';
+import type { DhcpSettings, Reservation } from './settings.js';
 import { BootFiles } from './domain/boot.js';
 import { parseSubnets, poolContains, subnetContains, type SubnetSpec } from './domain/subnets.js';
 

@@ -1,6 +1,8 @@
 export { main } from './main.js';
 export { buildDhcpServer } from './app.js';
-export type { DhcpServer, DhcpServerDeps, DhcpSettings, DropReason, Outcome, Reservation, QueueSettings } from './app.js';
+export type { DhcpServer, DhcpServerDeps } from './app.js';
+export type { DhcpSettings, Reservation, QueueSettings } from './settings.js';
+export type { DropReason, Outcome } from './domain/outcome.js';
 export { loadDhcpConfig, parseSubnetsEnv, readDhcpFile, DhcpEnv, DhcpFileSchema, DEFAULT_SUBNETS } from './config.js';
 export type { DhcpConfig, DhcpFile } from './config.js';
 export { InventoryCache } from './adapters/inventory-cache.js';
