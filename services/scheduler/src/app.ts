@@ -6,7 +6,8 @@ import { ImageCatalog, Registry, type EventBus, type Logger } from '@swarmboot/k
 import type { SchedulerConfig } from './config.js';
 import { SchedulerStore } from './adapters/store.js';
 import { startEventConsumers } from './adapters/event-consumers.js';
-import { SchedulerCore, type BootSettings } from './scheduler.js';
+import { createScheduler } from './scheduler.js';
+import type { BootSettings } from './boot.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { bootRoutes, bootenvFilesPresent } from './routes/boot.js';
@@ -93,7 +94,7 @@ const FASTIFY_STATUS_CODES: Readonly<Record<number, string>> = { 400: 'VALIDATIO
 export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
   const log = deps.log.child({ component: 'api' });
   const catalog = new ImageCatalog(deps.redis);
-  const core = new SchedulerCore({
+  const scheduler = createScheduler({
     store: new SchedulerStore(deps.redis),
     catalog,
     bus: deps.bus,
@@ -153,15 +154,15 @@ export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
 
   void app.register(async (api) => {
     api.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-    nodeRoutes(api, core);
-    deploymentRoutes(api, core, catalog);
-    bootRoutes(api, core, deps.config.SWARMBOOT_BOOTENV_DIR || undefined);
+    nodeRoutes(api, scheduler);
+    deploymentRoutes(api, scheduler.deployments, catalog);
+    bootRoutes(api, scheduler.boot, deps.config.SWARMBOOT_BOOTENV_DIR || undefined);
   });
 
   if (deps.consumeEvents !== false) {
     let stop: (() => Promise<void>) | undefined;
     app.addHook('onReady', async () => {
-      stop = await startEventConsumers(deps.bus, core, deps.log.child({ component: 'events' }));
+      stop = await startEventConsumers(deps.bus, scheduler.lifecycle, deps.log.child({ component: 'events' }));
     });
     app.addHook('onClose', async () => {
       await stop?.();

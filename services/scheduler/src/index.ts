@@ -1,7 +1,11 @@
 export { main } from './main.js';
 export { buildSchedulerApp, ERROR_STATUS, type SchedulerAppDeps } from './app.js';
 export { SchedulerConfig } from './config.js';
-export { SchedulerCore, type Origin, type BootSettings, type DeploymentSummary } from './scheduler.js';
+export { createScheduler, type Scheduler, type SchedulerDeps } from './scheduler.js';
+export { Inventory } from './inventory.js';
+export { Deployments, type DeploymentSummary } from './deployments.js';
+export { NodeLifecycle, type Origin } from './node-lifecycle.js';
+export { BootScripts, type BootSettings } from './boot.js';
 export { SchedulerStore, nodeByIpKey } from './adapters/store.js';
 export { NODE_TRANSITIONS, canTransition, isActive, mayInstall, bootDecision, stageTarget, classifyReport, finishedAs, admissionSteps, type BootDecision, type ReportDecision } from './domain/state-machine.js';
 export { planAdmission, waveOf, type AdmissionPlan } from './domain/admission.js';

@@ -1,19 +1,19 @@
 import { Events } from '@swarmboot/contracts';
 import type { EventBus, Logger } from '@swarmboot/kit';
-import type { SchedulerCore } from '../scheduler.js';
+import type { NodeLifecycle } from '../node-lifecycle.js';
 
 /** Durable consumer name: scheduler replicas share it, so each event is handled by one of them. */
 export const CONSUMER = 'scheduler';
 
 /**
- * Feeds the JetStream events that drive node states into the core: `leaseGranted` (→ dhcp) and
+ * Feeds the JetStream events that drive node states into the node life cycle: `leaseGranted` (→ dhcp) and
  * `tftpTransferCompleted` (→ booting). A handler that throws (Redis down) gets the event
  * redelivered by the bus. Returns a stop function.
  */
-export async function startEventConsumers(bus: EventBus, core: SchedulerCore, log: Logger): Promise<() => Promise<void>> {
+export async function startEventConsumers(bus: EventBus, lifecycle: Pick<NodeLifecycle, 'onLeaseGranted' | 'onTftpTransferCompleted'>, log: Logger): Promise<() => Promise<void>> {
   const stops = [
-    await bus.consume(Events.leaseGranted, CONSUMER, (lease) => core.onLeaseGranted(lease)),
-    await bus.consume(Events.tftpTransferCompleted, CONSUMER, (t) => core.onTftpTransferCompleted(t)),
+    await bus.consume(Events.leaseGranted, CONSUMER, (lease) => lifecycle.onLeaseGranted(lease)),
+    await bus.consume(Events.tftpTransferCompleted, CONSUMER, (t) => lifecycle.onTftpTransferCompleted(t)),
   ];
   log.info({ consumer: CONSUMER }, 'consuming lease and tftp events');
   return async () => {

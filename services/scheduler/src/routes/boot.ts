@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { SwarmbootError } from '@swarmboot/contracts';
-import type { SchedulerCore } from '../scheduler.js';
+import type { BootScripts } from '../boot.js';
 import { MacParams } from './schemas.js';
 
 const Text = { content: { 'text/plain': { schema: Type.String() } } };
@@ -23,7 +23,7 @@ export async function bootenvFilesPresent(dir: string): Promise<boolean> {
  * environment over HTTP — NodeFoundry measured a 100-node boot at 4+ min with kernel and initrd
  * over TFTP and under 90 s over HTTP.
  */
-export function bootRoutes(app: FastifyInstance, core: SchedulerCore, bootenvDir?: string): void {
+export function bootRoutes(app: FastifyInstance, boot: BootScripts, bootenvDir?: string): void {
   if (bootenvDir !== undefined) {
     app.get<{ Params: { file: string } }>(
       '/v1/bootenv/:file',
@@ -58,7 +58,7 @@ export function bootRoutes(app: FastifyInstance, core: SchedulerCore, bootenvDir
       },
     },
     async (req, reply) => {
-      const { script } = await core.bootScript(req.params.mac);
+      const { script } = await boot.bootScript(req.params.mac);
       return reply.type('text/plain; charset=utf-8').send(script);
     },
   );

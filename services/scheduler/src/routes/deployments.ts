@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { Deployment, DeploymentInput, ImageList } from '@swarmboot/contracts';
 import type { ImageCatalog } from '@swarmboot/kit';
-import type { SchedulerCore } from '../scheduler.js';
+import type { Deployments } from '../deployments.js';
 import { DeploymentIdParams, DeploymentList, ListQuery, errors } from './schemas.js';
 
-export function deploymentRoutes(app: FastifyInstance, core: SchedulerCore, catalog: ImageCatalog): void {
+export function deploymentRoutes(app: FastifyInstance, deployments: Deployments, catalog: ImageCatalog): void {
   app.get('/v1/images', { schema: { tags: ['images'], summary: 'The image catalog (written by the seeder)', response: { 200: ImageList } } }, async () => ({ images: await catalog.list() }));
 
   app.post<{ Body: DeploymentInput }>(
@@ -17,24 +17,24 @@ export function deploymentRoutes(app: FastifyInstance, core: SchedulerCore, cata
         response: { 201: Deployment, ...errors(400, 404, 409) },
       },
     },
-    async (req, reply) => reply.code(201).send(await core.createDeployment(req.body)),
+    async (req, reply) => reply.code(201).send(await deployments.createDeployment(req.body)),
   );
 
   app.get<{ Querystring: ListQuery }>(
     '/v1/deployments',
     { schema: { tags: ['deployments'], summary: 'Deployments, newest first, with node counts per state', querystring: ListQuery, response: { 200: DeploymentList } } },
-    async (req) => ({ deployments: await core.listDeployments(req.query.limit) }),
+    async (req) => ({ deployments: await deployments.listDeployments(req.query.limit) }),
   );
 
   app.get<{ Params: DeploymentIdParams }>(
     '/v1/deployments/:id',
     { schema: { tags: ['deployments'], params: DeploymentIdParams, response: { 200: Deployment, ...errors(400, 404) } } },
-    async (req) => core.getDeployment(req.params.id),
+    async (req) => deployments.getDeployment(req.params.id),
   );
 
   app.post<{ Params: DeploymentIdParams }>(
     '/v1/deployments/:id/release',
     { schema: { tags: ['deployments'], summary: 'Release the installed nodes: their agents stop seeding; a real node then boots its installed system (reboot or kexec), an emulated one exits. Power is not touched', params: DeploymentIdParams, response: { 200: Deployment, ...errors(400, 404) } } },
-    async (req) => core.releaseDeployment(req.params.id),
+    async (req) => deployments.releaseDeployment(req.params.id),
   );
 }

@@ -1,21 +1,22 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { AgentReport, AgentReportReply, InstallManifest, LogLines, Node, NodeImport, NodeInput, NodeList, SwarmbootError } from '@swarmboot/contracts';
-import type { SchedulerCore } from '../scheduler.js';
+import type { Scheduler } from '../scheduler.js';
 import { parseNodeCsv } from '../protocol/node-csv.js';
 import { ImportResult, LogsQuery, NodeIdParams, Timeline, TimelineQuery, errors } from './schemas.js';
 
 /** An import of 100 000 nodes as CSV is about 6 MB. */
 const IMPORT_BODY_LIMIT = 32 * 1024 * 1024;
 
-export function nodeRoutes(app: FastifyInstance, core: SchedulerCore): void {
+/** `/v1/nodes…`: the inventory, and the agent's manifest and reports. */
+export function nodeRoutes(app: FastifyInstance, { inventory, boot, lifecycle }: Pick<Scheduler, 'inventory' | 'boot' | 'lifecycle'>): void {
   app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_req, body, done) => done(null, body));
 
   app.post<{ Body: NodeInput }>(
     '/v1/nodes',
     { schema: { tags: ['nodes'], summary: 'Register a node (idempotent for the same id and MAC)', body: NodeInput, response: { 200: Node, 201: Node, ...errors(400, 409) } } },
     async (req, reply) => {
-      const { created, node } = await core.registerNode(req.body);
+      const { created, node } = await inventory.registerNode(req.body);
       return reply.code(created ? 201 : 200).send(node);
     },
   );
@@ -40,37 +41,37 @@ export function nodeRoutes(app: FastifyInstance, core: SchedulerCore): void {
       }
       if (typeof req.body === 'string') {
         const { nodes, lines } = parseNodeCsv(req.body);
-        return core.importNodes(nodes, (i) => `line ${lines[i] ?? '?'}`);
+        return inventory.importNodes(nodes, (i) => `line ${lines[i] ?? '?'}`);
       }
-      return core.importNodes(req.body.nodes, (i) => `nodes[${i}]`);
+      return inventory.importNodes(req.body.nodes, (i) => `nodes[${i}]`);
     },
   );
 
-  app.get('/v1/nodes', { schema: { tags: ['nodes'], summary: 'Every node, in registration order', response: { 200: NodeList } } }, async () => ({ nodes: await core.listNodes() }));
+  app.get('/v1/nodes', { schema: { tags: ['nodes'], summary: 'Every node, in registration order', response: { 200: NodeList } } }, async () => ({ nodes: await inventory.listNodes() }));
 
-  app.get<{ Params: NodeIdParams }>('/v1/nodes/:id', { schema: { tags: ['nodes'], params: NodeIdParams, response: { 200: Node, ...errors(400, 404) } } }, async (req) => core.getNode(req.params.id));
+  app.get<{ Params: NodeIdParams }>('/v1/nodes/:id', { schema: { tags: ['nodes'], params: NodeIdParams, response: { 200: Node, ...errors(400, 404) } } }, async (req) => inventory.getNode(req.params.id));
 
   app.get<{ Params: NodeIdParams }>(
     '/v1/nodes/:id/install',
     { schema: { tags: ['agent'], summary: 'What the agent installs (the node must be admitted)', params: NodeIdParams, response: { 200: InstallManifest, ...errors(400, 404, 409) } } },
-    async (req) => core.installManifest(req.params.id),
+    async (req) => boot.installManifest(req.params.id),
   );
 
   app.post<{ Params: NodeIdParams; Body: AgentReport }>(
     '/v1/nodes/:id/report',
     { schema: { tags: ['agent'], summary: 'Agent progress: booted, downloading, verifying, installed, failed', params: NodeIdParams, body: AgentReport, response: { 200: AgentReportReply, ...errors(400, 404, 409) } } },
-    async (req) => core.report(req.params.id, req.body),
+    async (req) => lifecycle.report(req.params.id, req.body),
   );
 
   app.get<{ Params: NodeIdParams; Querystring: LogsQuery }>(
     '/v1/nodes/:id/logs',
     { schema: { tags: ['nodes'], summary: 'Log lines of a node received by the log sink over UDP syslog (RFC 5424, RFC 3164), oldest first', params: NodeIdParams, querystring: LogsQuery, response: { 200: LogLines, ...errors(400, 404) } } },
-    async (req) => core.logs(req.params.id, req.query.limit, req.query.after),
+    async (req) => inventory.logs(req.params.id, req.query.limit, req.query.after),
   );
 
   app.get<{ Params: NodeIdParams; Querystring: TimelineQuery }>(
     '/v1/nodes/:id/timeline',
     { schema: { tags: ['nodes'], summary: 'State changes of a node, oldest first', params: NodeIdParams, querystring: TimelineQuery, response: { 200: Timeline, ...errors(400, 404) } } },
-    async (req) => core.timeline(req.params.id, req.query.limit),
+    async (req) => inventory.timeline(req.params.id, req.query.limit),
   );
 }

@@ -1,0 +1,225 @@
+import { Events, SwarmbootError, type AgentReport, type AgentReportReply, type LeaseGranted, type NodeState, type TftpTransfer } from '@swarmboot/contracts';
+import type { EventBus, Logger, Registry } from '@swarmboot/kit';
+import { Counter } from 'prom-client';
+import type { AdmitNode, CasResult, SchedulerStore, StoredNode } from './adapters/store.js';
+import { CAS_ATTEMPTS, Conflict, retryOnConflict } from './domain/retry-on-conflict.js';
+import { canRetry, canTransition, classifyReport, finishedAs, stageTarget } from './domain/state-machine.js';
+import { requireNode } from './inventory.js';
+
+/** Where a transition request comes from: API callers get 409 for a forbidden one; events (late, duplicated) are ignored. */
+export type Origin = 'api' | 'event';
+
+export interface NodeLifecycleDeps {
+  store: SchedulerStore;
+  bus: EventBus;
+  log: Logger;
+  registry: Registry;
+  /** install attempts of a real node per deployment */
+  installAttempts: number;
+}
+
+/**
+ * The node state machine at work: transitions asked by the API, by events (leases, TFTP
+ * transfers, boot scripts) and by agent reports, and the install attempts of real nodes. Every
+ * state change is a compare-and-set in Redis (re-decided on fresh state when another replica got
+ * there first, see {@link retryOnConflict}), recorded in the node's timeline and published as
+ * `Events.nodeStateChanged`; a change that finishes a deployment also publishes `Events.jobCompleted`.
+ */
+export class NodeLifecycle {
+  private readonly store: SchedulerStore;
+  private readonly bus: EventBus;
+  private readonly log: Logger;
+  private readonly installAttempts: number;
+  private readonly metrics;
+
+  constructor(deps: NodeLifecycleDeps) {
+    this.store = deps.store;
+    this.bus = deps.bus;
+    this.log = deps.log;
+    this.installAttempts = deps.installAttempts;
+    const registers = [deps.registry];
+    this.metrics = {
+      transitions: new Counter({ name: 'swarmboot_scheduler_transitions_total', help: 'node state transitions applied', labelNames: ['to', 'origin'], registers }),
+      ignored: new Counter({ name: 'swarmboot_scheduler_transitions_ignored_total', help: 'transitions asked by events that the state machine does not allow (late or duplicated events)', labelNames: ['to'], registers }),
+      reports: new Counter({ name: 'swarmboot_scheduler_agent_reports_total', help: 'agent reports received', labelNames: ['stage'], registers }),
+      publishFailed: new Counter({ name: 'swarmboot_scheduler_publish_failed_total', help: 'events that could not be published (state is in Redis; the event is lost)', labelNames: ['type'], registers }),
+      jobs: new Counter({ name: 'swarmboot_scheduler_deployments_completed_total', help: 'deployments whose every node is installed or failed', registers }),
+    };
+  }
+
+  /**
+   * Moves node `nodeId` to `to` when the state machine allows it from its current state.
+   * Not allowed: origin `event` → ignored (debug log, counted), `api` → INVALID_TRANSITION.
+   * Already in `to`: nothing happens. Returns the node's state afterwards and whether this call
+   * changed it; undefined for an event about a node that does not exist (api: NODE_NOT_FOUND).
+   * Throws CONFLICT when the node changed under every attempt.
+   */
+  async transition(nodeId: string, to: NodeState, opts: { origin: Origin; cause: string; reason?: string }): Promise<{ applied: boolean; state: NodeState } | undefined> {
+    return retryOnConflict<{ applied: boolean; state: NodeState } | undefined>(CAS_ATTEMPTS, async () => {
+      const node = await this.store.getNode(nodeId);
+      if (!node) {
+        if (opts.origin === 'api') throw new SwarmbootError('NODE_NOT_FOUND', `no node ${nodeId}`, { context: { nodeId } });
+        this.log.debug({ nodeId, to, cause: opts.cause }, 'transition for a node that does not exist; ignored');
+        return undefined;
+      }
+      if (node.state === to) return { applied: false, state: to };
+      if (!canTransition(node.state, to)) {
+        if (opts.origin === 'api') throw new SwarmbootError('INVALID_TRANSITION', `node ${nodeId} cannot go from ${node.state} to ${to}`, { context: { nodeId, from: node.state, to } });
+        this.metrics.ignored.inc({ to });
+        this.log.debug({ nodeId, from: node.state, to, cause: opts.cause }, 'transition not allowed from the current state (late or duplicated event); ignored');
+        return { applied: false, state: node.state };
+      }
+      const res = await this.store.casTransition(node, to, { reason: opts.reason, counter: finishedAs(to), ...(opts.reason === undefined ? {} : { fields: { reason: opts.reason } }) });
+      if (res.kind === 'stale') return new Conflict(`node ${nodeId} changed concurrently ${CAS_ATTEMPTS} times; giving up`, { nodeId, to });
+      if (res.kind === 'missing') return undefined;
+      await this.afterTransition(node, to, opts.origin, opts.reason, res);
+      return { applied: true, state: to };
+    });
+  }
+
+  /**
+   * Counts and announces the admission of deployment `deploymentId`'s nodes, which the store
+   * applied in one script: one `nodeStateChanged` per step of each node (queued, then admitted for
+   * the nodes of a wave).
+   */
+  async admitted(deploymentId: string, plan: readonly AdmitNode[]): Promise<void> {
+    this.metrics.transitions.inc({ to: 'queued', origin: 'api' }, plan.length);
+    this.metrics.transitions.inc({ to: 'admitted', origin: 'api' }, plan.filter((p) => p.wave !== undefined).length);
+    await Promise.all(
+      plan.map(async (p) => {
+        let from: NodeState = p.expectedState;
+        for (const to of p.steps) {
+          await this.publishStateChanged({ nodeId: p.id, deploymentId, from, to });
+          from = to;
+        }
+      }),
+    );
+  }
+
+  /**
+   * A real node boots the install environment: every such boot is one install attempt (one that
+   * died without reporting included), and the node moves to `booting`. Past `installAttempts` the
+   * node is failed instead (ATTEMPTS_EXHAUSTED). Returns the attempt's number (1-based), or the
+   * failure reason.
+   */
+  async startInstallAttempt(node: StoredNode): Promise<{ attempt: number } | { failed: string }> {
+    const attempt = await this.store.incrAttempts(node.id);
+    if (attempt > this.installAttempts) {
+      const reason = `ATTEMPTS_EXHAUSTED: ${this.installAttempts} install attempts${node.reason ? `; last: ${node.reason}` : ''}`;
+      await this.transition(node.id, 'failed', { origin: 'event', cause: 'install attempts exhausted', reason });
+      return { failed: reason };
+    }
+    await this.transition(node.id, 'booting', { origin: 'event', cause: 'boot script fetched' });
+    return { attempt };
+  }
+
+  /**
+   * POST /v1/nodes/:id/report. `release` is true once the node is released (the agent keeps
+   * seeding until then); `retry` when a failed real node with attempts left was admitted again.
+   * Throws NODE_NOT_FOUND, WRONG_DEPLOYMENT, INVALID_TRANSITION, CONFLICT.
+   */
+  async report(nodeId: string, r: AgentReport): Promise<AgentReportReply> {
+    this.metrics.reports.inc({ stage: r.stage });
+    const target = stageTarget(r.stage);
+    const fields: Record<string, string> = {};
+    if (r.bytes !== undefined || r.total !== undefined) fields.progress = JSON.stringify({ bytes: r.bytes ?? 0, total: r.total ?? 0 });
+    if (r.stage === 'installed' && r.stats !== undefined) fields.stats = JSON.stringify(r.stats);
+    const reason = r.stage === 'failed' ? (r.reason ?? 'agent reported failure') : undefined;
+    if (reason !== undefined) fields.reason = reason;
+    const lost = new Conflict(`node ${nodeId} changed concurrently; retry the report`);
+    return retryOnConflict<AgentReportReply>(CAS_ATTEMPTS, async () => {
+      const node = await requireNode(this.store, nodeId);
+      if (node.deploymentId !== r.deploymentId) {
+        throw new SwarmbootError('WRONG_DEPLOYMENT', `node ${nodeId} is in deployment ${node.deploymentId ?? '(none)'}, not ${r.deploymentId}`, { context: { nodeId, deploymentId: node.deploymentId } });
+      }
+      if (reason !== undefined && canRetry(node.state)) {
+        const dep = await this.store.getDeployment(r.deploymentId);
+        if (dep?.target === 'node' && (node.attempts ?? 0) < this.installAttempts) {
+          // A real node that failed with attempts left boots the environment again (the agent reboots it).
+          const res = await this.store.casTransition(node, 'admitted', { reason: `attempt ${node.attempts ?? 0} failed: ${reason}`, fields: { reason } });
+          if (res.kind === 'stale') return lost;
+          if (res.kind === 'missing') throw new SwarmbootError('NODE_NOT_FOUND', `no node ${nodeId}`);
+          await this.afterTransition(node, 'admitted', 'api', reason, res);
+          return { state: 'admitted', release: false, retry: true };
+        }
+      }
+      const decision = classifyReport(node.state, target);
+      if (decision === 'invalid') {
+        throw new SwarmbootError('INVALID_TRANSITION', `node ${nodeId} is ${node.state}; a ${r.stage} report cannot move it to ${target}`, { context: { nodeId, from: node.state, to: target } });
+      }
+      if (decision === 'behind' || (decision === 'same' && Object.keys(fields).length === 0)) return reply(node.state);
+      const to = decision === 'same' ? node.state : target;
+      const res = await this.store.casTransition(node, to, { reason, fields, counter: decision === 'apply' ? finishedAs(to) : undefined });
+      if (res.kind === 'stale') return lost;
+      if (res.kind === 'missing') throw new SwarmbootError('NODE_NOT_FOUND', `no node ${nodeId}`);
+      if (r.stage === 'downloading' || r.stage === 'booted') this.publishProgress(node, r);
+      if (decision === 'same') return reply(node.state);
+      await this.afterTransition(node, to, 'api', reason, res);
+      if (to === 'installed') {
+        const dep = await this.store.getDeployment(r.deploymentId);
+        if (dep?.state === 'released') {
+          const out = await this.transition(nodeId, 'released', { origin: 'event', cause: 'deployment already released' });
+          return reply(out?.state ?? to);
+        }
+      }
+      return reply(to);
+    });
+  }
+
+  /** `Events.leaseGranted`: remember the node's address; admitted → dhcp. Unknown MACs are not ours. */
+  async onLeaseGranted(lease: LeaseGranted): Promise<void> {
+    const nodeId = await this.store.nodeIdByMac(lease.chaddr);
+    if (nodeId === undefined) {
+      this.log.debug({ chaddr: lease.chaddr, xid: lease.xid }, 'lease for an unregistered MAC; ignored');
+      return;
+    }
+    await this.store.setNodeIp(nodeId, lease.yiaddr);
+    await this.transition(nodeId, 'dhcp', { origin: 'event', cause: 'lease granted' });
+  }
+
+  /** `Events.tftpTransferCompleted`: the node behind clientAddress loaded its boot file; dhcp → booting. */
+  async onTftpTransferCompleted(t: TftpTransfer): Promise<void> {
+    const nodeId = await this.store.nodeIdByIp(t.clientAddress);
+    if (nodeId === undefined) {
+      this.log.debug({ clientAddress: t.clientAddress, transferId: t.transferId }, 'tftp transfer by an unknown address; ignored');
+      return;
+    }
+    await this.transition(nodeId, 'booting', { origin: 'event', cause: 'tftp transfer completed' });
+  }
+
+  private async afterTransition(node: StoredNode, to: NodeState, origin: Origin, reason: string | undefined, res: CasResult): Promise<void> {
+    this.metrics.transitions.inc({ to, origin });
+    this.log.info({ nodeId: node.id, deploymentId: node.deploymentId, from: node.state, to, ...(reason === undefined ? {} : { reason }) }, 'node state changed');
+    await this.publishStateChanged({ nodeId: node.id, deploymentId: node.deploymentId, from: node.state, to, reason });
+    if (res.kind === 'completed' && node.deploymentId !== undefined) {
+      this.metrics.jobs.inc();
+      const data = { deploymentId: node.deploymentId, image: res.image, installed: res.installed, failed: res.failed, durationMs: Math.max(0, Date.now() - res.createdAtMs) };
+      this.log.info(data, 'deployment completed');
+      await this.publishSafe('jobCompleted', () => this.bus.publish(Events.jobCompleted, data));
+    }
+  }
+
+  private async publishStateChanged(e: { nodeId: string; deploymentId: string | undefined; from: NodeState; to: NodeState; reason?: string | undefined }): Promise<void> {
+    const data = { nodeId: e.nodeId, from: e.from, to: e.to, ...(e.deploymentId === undefined ? {} : { deploymentId: e.deploymentId }), ...(e.reason === undefined ? {} : { reason: e.reason }) };
+    await this.publishSafe('nodeStateChanged', () => this.bus.publish(Events.nodeStateChanged, data, e.nodeId));
+  }
+
+  private publishProgress(node: StoredNode, r: AgentReport): void {
+    if (r.bytes === undefined && r.total === undefined) return;
+    void this.publishSafe('nodeProgress', () => this.bus.publish(Events.nodeProgress, { nodeId: node.id, deploymentId: r.deploymentId, stage: r.stage, bytes: r.bytes ?? 0, total: r.total ?? 0 }, node.id));
+  }
+
+  /** Redis holds the truth; an event that cannot be published is logged and counted, the request still succeeds. */
+  private async publishSafe(type: string, publish: () => Promise<void>): Promise<void> {
+    try {
+      await publish();
+    } catch (err) {
+      this.metrics.publishFailed.inc({ type });
+      this.log.error({ err, type }, 'event publish failed');
+    }
+  }
+}
+
+function reply(state: NodeState): AgentReportReply {
+  return { state, release: state === 'released' };
+}
