@@ -1,12 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import { createLogger, parseConfig, parseHostPort, normalizeMac } from '@swarmboot/kit';
-import { SwarmbootError } from '@swarmboot/contracts';
+import { DemoNet, SwarmbootError } from '@swarmboot/contracts';
 import { runAgent } from './agent.js';
 
 export const AgentConfig = Type.Object({
   SWARMBOOT_AGENT_MAC: Type.String({ description: 'the node MAC (chaddr)' }),
   SWARMBOOT_AGENT_DHCP: Type.String({ default: '127.0.0.1:6767', description: 'dhcp service host:port the relay forwards to' }),
-  SWARMBOOT_AGENT_GIADDR: Type.String({ default: '127.77.0.1', description: 'relay address on the node subnet' }),
+  SWARMBOOT_AGENT_GIADDR: Type.String({ default: DemoNet.relay, description: 'relay address on the node subnet' }),
   SWARMBOOT_AGENT_TFTP_PORT: Type.Integer({ default: 6969, minimum: 1, maximum: 65535 }),
   SWARMBOOT_AGENT_ARCH: Type.Integer({ default: 7, minimum: 0, maximum: 65535 }),
   SWARMBOOT_AGENT_WORK: Type.String({ minLength: 1, description: 'the node disk directory' }),

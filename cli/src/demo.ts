@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SwarmbootError, type Deployment, type ImageRecord, type Node } from '@swarmboot/contracts';
+import { DemoNet, SwarmbootError, type Deployment, type ImageRecord, type Node } from '@swarmboot/contracts';
 import { SwarmbootClient } from './api-client.js';
 import { CLI_ENTRY, SERVICES, startStack, type StackPorts } from './stack.js';
 import { assetPaths, ensureAssets } from './assets.js';
@@ -136,7 +136,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
           ...process.env,
           SWARMBOOT_AGENT_MAC: n.mac,
           SWARMBOOT_AGENT_DHCP: `127.0.0.1:${ports.dhcp}`,
-          SWARMBOOT_AGENT_GIADDR: '127.77.0.1',
+          SWARMBOOT_AGENT_GIADDR: DemoNet.relay,
           SWARMBOOT_AGENT_TFTP_PORT: String(ports.tftp),
           SWARMBOOT_AGENT_WORK: join(workDir, 'nodes', n.id),
         },

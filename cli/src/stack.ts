@@ -4,7 +4,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SwarmbootError, DefaultPorts } from '@swarmboot/contracts';
+import { SwarmbootError, DefaultPorts, DemoNet } from '@swarmboot/contracts';
 import { waitForListener } from '@swarmboot/kit';
 
 /** The services, in start order (the scheduler before the dhcp that names its boot-script URL is not required, but tidy). */
@@ -105,7 +105,7 @@ export function serviceEnv(o: StackOptions, natsUrl: string, redisUrl: string): 
       ...ops('dhcp'),
       SWARMBOOT_DHCP_LISTEN: `${o.bind}:${p.dhcp}`,
       SWARMBOOT_DHCP_SERVER_ID: h,
-      SWARMBOOT_DHCP_SUBNETS: JSON.stringify([{ subnet: '127.77.0.0/16', pool: '127.77.1.1-127.77.255.254', nextServer: h }]),
+      SWARMBOOT_DHCP_SUBNETS: JSON.stringify([{ subnet: DemoNet.subnet, pool: DemoNet.pool, nextServer: h }]),
       SWARMBOOT_DHCP_BOOT_SCRIPT_URL: `http://${h}:${p.scheduler}/v1/boot/\${mac}`,
     },
   };

@@ -13,3 +13,14 @@ export const DefaultPorts = {
   syslog: 5514,
   ops: { dhcp: 9101, tftp: 9102, tracker: 9103, seeder: 9104, scheduler: 9105, logsink: 9106 },
 } as const;
+
+/**
+ * The node network of the demo and of `swarmboot up`: emulated nodes live on loopback addresses
+ * (Linux routes all of 127.0.0.0/8 to lo), each relaying its DHCP through `relay`, the subnet's
+ * giaddr and router; leases come from `pool`.
+ */
+export const DemoNet = {
+  subnet: '127.77.0.0/16',
+  pool: '127.77.1.1-127.77.255.254',
+  relay: '127.77.0.1',
+} as const;

@@ -6,3 +6,5 @@ export * from './ops.js';
 export * from './lifecycle.js';
 export * from './image-catalog.js';
 export * from './net.js';
+export * from './udp.js';
+export * from './run-service.js';

@@ -157,7 +157,7 @@ export function spawnMain(entry: string, env: Record<string, string>): MainProce
 /** Real NATS and Redis for one test file, connected: see startBackends. */
 export interface Backends {
   redis: Awaited<ReturnType<typeof connectRedis>>;
-  /** the event bus on the NATS connection (`bus.nc`), CloudEvents source /swarmboot/<name> */
+  /** the event bus on the NATS connection (`bus.nc`), CloudEvents source swarmboot/<name> */
   bus: EventBus;
   /** drains NATS, quits Redis, stops both servers */
   stop(): Promise<void>;
@@ -179,7 +179,7 @@ export async function startBackends(name: string, log: Logger): Promise<Backends
     await Promise.all([natsSrv.stop(), redisSrv.stop()]);
     throw err;
   }
-  const bus = new EventBus(nc, `/swarmboot/${name}`, log);
+  const bus = new EventBus(nc, `swarmboot/${name}`, log);
   return {
     redis,
     bus,

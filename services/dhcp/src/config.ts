@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import { parse as parseYaml } from 'yaml';
 import { Value } from '@sinclair/typebox/value';
-import { DefaultPorts, SwarmbootError } from '@swarmboot/contracts';
+import { DefaultPorts, DemoNet, SwarmbootError } from '@swarmboot/contracts';
 import { CommonConfig, ipToInt, parseConfig, parseHostPort } from '@swarmboot/kit';
 import type { DhcpSettings, Reservation } from './settings.js';
 import { BootFiles } from './domain/boot.js';
@@ -10,8 +10,8 @@ import { parseSubnets, poolContains, subnetContains, type SubnetSpec } from './d
 
 const Ipv4 = Type.String({ pattern: '^\\d{1,3}(\\.\\d{1,3}){3}$' });
 
-/** The subnets of the demo: every emulated node relays from 127.77.0.1. */
-export const DEFAULT_SUBNETS: readonly SubnetSpec[] = [{ subnet: '127.77.0.0/16', pool: '127.77.1.1-127.77.255.254', router: '127.77.0.1', nextServer: '127.0.0.1' }];
+/** The subnets of the demo: every emulated node relays from DemoNet.relay. */
+export const DEFAULT_SUBNETS: readonly SubnetSpec[] = [{ subnet: DemoNet.subnet, pool: DemoNet.pool, router: DemoNet.relay, nextServer: '127.0.0.1' }];
 
 const Mac = Type.String({ pattern: '^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$' });
 

@@ -2,7 +2,7 @@ import type { RemoteInfo } from 'node:dgram';
 import type { Redis } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 import { Events, isSwarmbootError, type LogLine } from '@swarmboot/contracts';
-import { parseHostPort, type EventBus, type Logger } from '@swarmboot/kit';
+import { parseHostPort, plainAddress, type EventBus, type Logger, type UdpPeer } from '@swarmboot/kit';
 import type { LogsinkConfig } from './config.js';
 import { parseSyslog, type SyslogMalformedReason } from './protocol/syslog.js';
 import { NodeMapper, type MappingResult, type NodeDirectory } from './domain/node-mapper.js';
@@ -26,12 +26,6 @@ export interface ReceivedLine {
   message: string;
 }
 
-/** A datagram's sender. */
-export interface Sender {
-  address: string;
-  port: number;
-}
-
 /**
  * Why a line was dropped: a parser reason, `overload` (too many lines waiting for Redis), or
  * `internal` (the parser failed in a way it should not: a bug, logged at error).
@@ -52,6 +46,8 @@ export interface LogsinkDeps {
   /** overrides of the Redis-backed directory and store (other backends); default Redis */
   directory?: NodeDirectory;
   store?: LogStore;
+  /** the fatal path: the syslog socket failed after binding (runService's `onFatal`); without it the error is only logged */
+  onFatal?: (err: Error) => void;
 }
 
 export interface Logsink {
@@ -60,11 +56,11 @@ export interface Logsink {
    * stream and publishes it on `Events.logLine` (core NATS, not awaited). Never rejects;
    * resolves with the stored LogLine, or undefined when it was dropped or could not be stored.
    */
-  handleLine(line: ReceivedLine, from: Sender): Promise<LogLine | undefined>;
+  handleLine(line: ReceivedLine, from: UdpPeer): Promise<LogLine | undefined>;
   /** One syslog datagram (RFC 5424 or 3164): parse, then `handleLine`; malformed ones are counted and dropped. Never rejects. */
-  handleSyslogDatagram(datagram: Buffer, from: Sender): Promise<LogLine | undefined>;
+  handleSyslogDatagram(datagram: Buffer, from: UdpPeer): Promise<LogLine | undefined>;
   /** Binds the syslog UDP socket on SWARMBOOT_SYSLOG_LISTEN; resolves with the bound address. */
-  listen(): Promise<{ address: string; port: number }>;
+  listen(): Promise<UdpPeer>;
   /** Closes the socket and waits (at most 5 s) for lines still being stored. */
   close(): Promise<void>;
 }
@@ -72,11 +68,6 @@ export interface Logsink {
 const FORMATS: LogLine['format'][] = ['rfc5424', 'rfc3164', 'netconsole'];
 const MAPPINGS: MappingResult[] = ['lease', 'hostname', 'unknown'];
 const DROP_REASONS: DropReason[] = ['empty', 'oversized', 'no_pri', 'bad_pri', 'truncated', 'bad_header', 'bad_structured_data', 'overload', 'internal'];
-
-/** `::ffff:10.0.0.1` (a v4 sender on a dual-stack socket) → `10.0.0.1`: leases are keyed by the v4 address. */
-function plainIp(address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-}
 
 /** Builds the log sink: syslog over UDP → node (lease, hostname, `unknown`) → Redis stream + NATS. */
 export function buildLogsink(deps: LogsinkDeps): Logsink {
@@ -112,7 +103,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
   let drained: (() => void) | undefined;
   let listener: UdpListener | undefined;
 
-  const drop = (reason: DropReason, from: Sender, bytes: number, limiter: RateLimiter, head?: Buffer): void => {
+  const drop = (reason: DropReason, from: UdpPeer, bytes: number, limiter: RateLimiter, head?: Buffer): void => {
     droppedTotal.inc({ reason });
     const gate = limiter.take();
     if (!gate.allowed) return;
@@ -123,7 +114,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
     );
   };
 
-  async function handleLine(received: ReceivedLine, from: Sender): Promise<LogLine | undefined> {
+  async function handleLine(received: ReceivedLine, from: UdpPeer): Promise<LogLine | undefined> {
     if (inFlight >= maxInFlight) {
       drop('overload', from, received.message.length, overloadWarn);
       return undefined;
@@ -131,7 +122,8 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
     inFlight++;
     try {
       linesTotal.inc({ format: received.format });
-      const ip = plainIp(from.address);
+      // leases are keyed by the v4 address, also when a dual-stack socket saw `::ffff:10.0.0.1`
+      const ip = plainAddress(from.address);
       const mapping = await mapper.map(ip, received.hostname);
       mappedTotal.inc({ result: mapping.by });
       const line: LogLine = {
@@ -167,7 +159,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
     }
   }
 
-  async function handleSyslogDatagram(datagram: Buffer, from: Sender): Promise<LogLine | undefined> {
+  async function handleSyslogDatagram(datagram: Buffer, from: UdpPeer): Promise<LogLine | undefined> {
     let parsed;
     try {
       parsed = parseSyslog(datagram);
@@ -194,7 +186,10 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
         host,
         port,
         (msg: Buffer, rinfo: RemoteInfo) => void handleSyslogDatagram(msg, rinfo),
-        (err) => log.error({ err }, 'syslog socket error'),
+        (err) => {
+          log.error({ err }, 'syslog socket failed');
+          deps.onFatal?.(err);
+        },
       );
       log.info({ address: listener.address.address, port: listener.address.port }, 'syslog listening (UDP, RFC 5424/3164)');
       return listener.address;

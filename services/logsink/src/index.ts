@@ -1,5 +1,5 @@
 export { main } from './main.js';
-export { buildLogsink, type Logsink, type LogsinkDeps, type ReceivedLine, type Sender, type DropReason } from './app.js';
+export { buildLogsink, type Logsink, type LogsinkDeps, type ReceivedLine, type DropReason } from './app.js';
 export { loadConfig, LogsinkConfigSchema, type LogsinkConfig } from './config.js';
 export {
   parseSyslog,

@@ -32,8 +32,8 @@ export interface SeederDeps {
   redis: Redis;
   registry: Registry;
   config: SeederAppConfig;
-  /** called when the BitTorrent listener fails after start (main passes `Lifecycle.fail`) */
-  onError?: (err: Error) => void;
+  /** the fatal path: the BitTorrent listener failed after start (runService's `onFatal`) */
+  onFatal?: (err: Error) => void;
 }
 
 /** Status of each error code of the API (body `{ code, message }`). */
@@ -77,7 +77,7 @@ export function buildSeederApp(deps: SeederDeps): FastifyInstance {
     uploadLimit: deps.config.uploadLimit,
     superSeedPieces: deps.config.superSeedPieces ?? 4,
     announce: [deps.config.announceUrl],
-    ...(deps.onError ? { onError: deps.onError } : {}),
+    ...(deps.onFatal ? { onError: deps.onFatal } : {}),
   });
   const registers = [deps.registry];
   const added = new Counter({ name: 'swarmboot_seeder_images_added_total', help: 'images stored, hashed and seeded', registers });

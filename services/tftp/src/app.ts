@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { Events, isSwarmbootError, type TftpTransfer } from '@swarmboot/contracts';
-import { Registry, type EventBus, type Logger } from '@swarmboot/kit';
+import { bindUdp, plainAddress, Registry, type EventBus, type Logger, type UdpPeer } from '@swarmboot/kit';
 import { decodeTftp, TftpErrorCode, toNetascii, type TftpPacket, type TftpRequest } from './protocol/tftp.js';
 import { BLKSIZE_MAX, negotiateRead } from './domain/options.js';
 import { ReadTransfer, type TransferOutcome } from './domain/read-transfer.js';
 import { FileStore } from './adapters/file-store.js';
 import { createTftpMetrics, type TftpMetrics } from './adapters/metrics.js';
 import { TransmitScheduler } from './adapters/scheduler.js';
-import { bindEphemeral, sendPacket, TransferSession, type Peer } from './adapters/transfer-session.js';
+import { sendPacket, TransferSession } from './adapters/transfer-session.js';
 
 export interface TftpServerConfig {
   /** listen address (IPv4 or IPv6 literal) */
@@ -40,17 +40,17 @@ export interface TftpServerConfig {
 export interface TftpServerDeps {
   readonly log: Logger;
   readonly config: TftpServerConfig;
-  /** transfer events go here when given; without it the server runs standalone */
-  readonly bus?: EventBus;
+  /** transfer events go here; undefined (or absent) runs the server standalone, without events */
+  readonly bus?: EventBus | undefined;
   /** metrics registry (the ops endpoint's); a private one when absent */
   readonly registry?: Registry;
-  /** called when the listening socket fails after start-up (main passes Lifecycle.fail) */
+  /** the fatal path: the listening socket failed after start-up (runService's `onFatal`) */
   readonly onFatal?: (err: unknown) => void;
 }
 
 export interface TftpServer {
   /** Binds the listener; resolves with the bound address. Throws TFTP_ROOT_INVALID, or the bind error. */
-  listen(): Promise<Peer>;
+  listen(): Promise<UdpPeer>;
   /** Closes the listener and ends every transfer (reported as failed: shutdown). */
   close(): Promise<void>;
   readonly registry: Registry;
@@ -59,11 +59,6 @@ export interface TftpServer {
 }
 
 const DEFAULTS = { timeoutMs: 1000, minRtoMs: 40, retries: 5, maxBlksize: BLKSIZE_MAX, maxWindowsize: 64, rateBytesPerSec: 0, maxTransfers: 0, admitWithinMs: 900, cacheBytes: 256 * 1024 * 1024 } as const;
-
-/** IPv4-mapped IPv6 (`::ffff:10.0.0.1`, seen on a dual-stack listener) → the IPv4 address. */
-function plainAddress(address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-}
 
 /**
  * The read-only TFTP server (RFC 1350 with RFC 2347/2348/2349 options). Each accepted read
@@ -101,31 +96,36 @@ export function buildTftpServer(deps: TftpServerDeps): TftpServer {
   /** transfers by client TID `address:port` (a retransmitted RRQ must not start a second transfer) */
   const sessions = new Map<string, TransferSession | 'opening' | 'waiting'>();
   /** requests waiting for a transfer slot (FIFO) */
-  const waiting: { req: TftpRequest; client: Peer; key: string; timer: NodeJS.Timeout }[] = [];
+  const waiting: { req: TftpRequest; client: UdpPeer; key: string; timer: NodeJS.Timeout }[] = [];
   let running = 0;
   let listener: Socket | undefined;
   let listening = false;
   let closing = false;
+
+  /** A fresh socket on the listen address, port chosen by the kernel: a new TID (RFC 1350 §4). */
+  function bindTid(): Promise<Socket> {
+    return bindUdp({ host: cfg.host, port: 0 });
+  }
 
   function publish(def: typeof Events.tftpTransferStarted, data: TftpTransfer): void {
     if (!deps.bus) return;
     deps.bus.publish(def, data).catch((err: unknown) => log.warn({ err, type: def.type, transferId: data.transferId }, 'event publish failed'));
   }
 
-  function eventData(id: string, client: Peer, file: string, fields: Partial<TftpTransfer>): TftpTransfer {
+  function eventData(id: string, client: UdpPeer, file: string, fields: Partial<TftpTransfer>): TftpTransfer {
     return { transferId: id, clientAddress: plainAddress(client.address), clientPort: client.port, file, bytes: 0, durationMs: 0, blksize: 512, windowsize: 1, retransmissions: 0, ...fields };
   }
 
   /** Answers a request with an ERROR from a fresh socket (the reply of a new TID, as a transfer would come). */
-  async function refuse(id: string, req: TftpRequest, client: Peer, code: number, message: string, tlog: Logger): Promise<void> {
+  async function refuse(id: string, req: TftpRequest, client: UdpPeer, code: number, message: string, tlog: Logger): Promise<void> {
     metrics.transfers.inc({ result: 'refused' });
     tlog.info({ code, reason: message }, 'tftp request refused');
     publish(Events.tftpTransferFailed, eventData(id, client, req.filename, { error: `refused (ERROR ${code}): ${message}` }));
-    const socket = await bindEphemeral(cfg.host);
+    const socket = await bindTid();
     sendPacket(scheduler, socket, { kind: 'ERROR', code, message }, client, tlog, true, () => socket.close());
   }
 
-  async function startRead(req: TftpRequest, client: Peer, key: string): Promise<void> {
+  async function startRead(req: TftpRequest, client: UdpPeer, key: string): Promise<void> {
     const id = randomUUID();
     const tlog = log.child({ transferId: id, client: `${client.address}:${client.port}`, file: req.filename });
     try {
@@ -146,7 +146,7 @@ export function buildTftpServer(deps: TftpServerDeps): TftpServer {
       // RFC 2349: the client resends after `timeout` s; resend at half of it at the latest so it never has to.
       const maxMs = negotiated.timeoutMs === undefined ? cfg.timeoutMs : Math.min(cfg.timeoutMs, negotiated.timeoutMs / 2);
       const rto = { initialMs: maxMs, minMs: Math.min(cfg.minRtoMs, maxMs), maxMs, giveUpMs: (cfg.retries + 1) * Math.max(maxMs, negotiated.timeoutMs ?? 0) };
-      const socket = await bindEphemeral(cfg.host);
+      const socket = await bindTid();
       const session = new TransferSession({
         id,
         client,
@@ -183,7 +183,7 @@ export function buildTftpServer(deps: TftpServerDeps): TftpServer {
     }
   }
 
-  function admit(req: TftpRequest, client: Peer, key: string): void {
+  function admit(req: TftpRequest, client: UdpPeer, key: string): void {
     running++;
     sessions.set(key, 'opening');
     void startRead(req, client, key);
@@ -219,7 +219,7 @@ export function buildTftpServer(deps: TftpServerDeps): TftpServer {
       log.warn({ err, from: `${rinfo.address}:${rinfo.port}`, length: msg.length }, 'dropped a malformed tftp packet');
       return;
     }
-    const client: Peer = { address: rinfo.address, port: rinfo.port };
+    const client: UdpPeer = { address: rinfo.address, port: rinfo.port };
     if (packet.kind === 'WRQ') {
       const id = randomUUID();
       void refuse(id, packet, client, TftpErrorCode.accessViolation, 'read-only server', log.child({ transferId: id, client: `${client.address}:${client.port}`, file: packet.filename })).catch((err: unknown) => log.error({ err }, 'refusal failed'));
@@ -273,16 +273,9 @@ export function buildTftpServer(deps: TftpServerDeps): TftpServer {
     get activeTransfers() {
       return [...sessions.values()].filter((s) => typeof s !== 'string').length;
     },
-    async listen(): Promise<Peer> {
+    async listen(): Promise<UdpPeer> {
       await files.init();
-      const socket = createSocket({ type: cfg.host.includes(':') ? 'udp6' : 'udp4' });
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind(cfg.port, cfg.host, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      });
+      const socket = await bindUdp({ host: cfg.host, port: cfg.port });
       socket.on('message', onRequest);
       socket.on('error', (err) => {
         log.error({ err }, 'tftp listener failed');

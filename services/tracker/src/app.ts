@@ -1,10 +1,10 @@
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { Server, type TrackerAnnounceParams, type TrackerPeer, type TrackerSwarmLike } from 'bittorrent-tracker';
 import { Counter, Gauge } from 'prom-client';
 import { SwarmbootError, isSwarmbootError } from '@swarmboot/contracts';
-import type { Logger, Registry } from '@swarmboot/kit';
+import { bindUdp, type Logger, type Registry } from '@swarmboot/kit';
 import { InfoHashAdmission, type InfoHashLookup } from './domain/admission.js';
 import { selectPeers } from './domain/peer-selection.js';
 import { RackResolver } from './adapters/rack-resolver.js';
@@ -46,8 +46,8 @@ export interface TrackerDeps {
     /** how long a registered infohash is trusted without asking Redis again (ms); default 60 s */
     admissionTtlMs?: number;
   };
-  /** called when a listener fails after start (main passes `Lifecycle.fail`) */
-  onError?: (err: Error) => void;
+  /** the fatal path: a listener failed after start (runService's `onFatal`) */
+  onFatal?: (err: Error) => void;
 }
 
 export interface Tracker {
@@ -199,7 +199,7 @@ export function buildTracker(deps: TrackerDeps): Tracker {
   server.on('error', (err: Error) => {
     if (!listening) return; // reported by listen()
     log.error({ err }, 'tracker listener failed');
-    deps.onError?.(err);
+    deps.onFatal?.(err);
   });
 
   new Gauge({
@@ -239,19 +239,13 @@ export function buildTracker(deps: TrackerDeps): Tracker {
       // Our own IPv4 socket instead of the library's udp4+udp6 pair (which binds both to one
       // hostname and sets reuseAddr, so two replicas on one port would split the announces
       // silently); its datagrams go to the library's BEP 15 parser and the same _onRequest path.
-      const sock = createSocket({ type: 'udp4' });
-      await new Promise<void>((resolve, reject) => {
-        sock.once('error', (err) => reject(new SwarmbootError('TRACKER_LISTEN_FAILED', `tracker cannot listen on udp ${udpAt.host}:${udpAt.port}: ${err.message}`, { cause: err })));
-        sock.bind(udpAt.port, udpAt.host, () => resolve());
-      }).catch(async (err: unknown) => {
-        sock.close();
+      const sock = await bindUdp({ host: udpAt.host, port: udpAt.port, family: 'udp4' }).catch(async (err: unknown) => {
         await closeServer();
-        throw err;
+        throw new SwarmbootError('TRACKER_LISTEN_FAILED', `tracker cannot listen on udp ${udpAt.host}:${udpAt.port}: ${(err as Error).message}`, { cause: err });
       });
-      sock.removeAllListeners('error');
       sock.on('error', (err) => {
         log.error({ err }, 'UDP tracker socket failed');
-        deps.onError?.(err);
+        deps.onFatal?.(err);
       });
       sock.on('message', (msg, rinfo) => server.onUdpRequest(msg, rinfo));
       server.udp4 = sock;

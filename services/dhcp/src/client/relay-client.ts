@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { SwarmbootError } from '@swarmboot/contracts';
-import { normalizeMac } from '@swarmboot/kit';
+import { bindUdp, normalizeMac } from '@swarmboot/kit';
 import { decodeDhcp, encodeDhcp, type DhcpMessage } from '../protocol/codec.js';
 import { BootOp, DhcpOption, HTYPE_ETHERNET, MessageType, RelayAgentSubOption } from '../protocol/constants.js';
 import {
@@ -142,19 +142,9 @@ export async function requestLeaseViaRelay(opts: RelayLeaseOptions): Promise<Dhc
   const mac = normalizeMac(opts.chaddr);
   if (mac === undefined) throw new SwarmbootError('DHCP_INVALID_ARGUMENT', `chaddr ${JSON.stringify(opts.chaddr)} is not a MAC address`);
   const chaddr = macToChaddr(mac);
-  const socket = createSocket('udp4');
-  try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, opts.giaddr, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (err) {
-    socket.close();
+  const socket = await bindUdp({ host: opts.giaddr, port: 0, family: 'udp4' }).catch((err: unknown) => {
     throw new SwarmbootError('DHCP_SOCKET', `cannot bind UDP ${opts.giaddr}:0: ${(err as Error).message}`, { cause: err });
-  }
+  });
   // later errors surface through send callbacks; keep the socket from throwing unhandled
   socket.on('error', () => undefined);
 

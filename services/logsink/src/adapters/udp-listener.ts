@@ -1,17 +1,18 @@
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import type { RemoteInfo } from 'node:dgram';
+import { bindUdp, type UdpPeer } from '@swarmboot/kit';
 
 /** Kernel receive buffer asked for (bytes): room for a few thousand lines of a boot storm while the event loop is busy. Linux caps it at net.core.rmem_max. */
 const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export interface UdpListener {
-  address: { address: string; port: number };
+  address: UdpPeer;
   close(): Promise<void>;
 }
 
 /**
  * Binds a UDP socket on host:port (port 0: any free port) and hands every datagram to
- * `onDatagram`. Errors after binding go to `onError`; the socket stays open.
+ * `onDatagram`. Rejects with the bind error. A socket error after binding goes to `onError`
+ * (the listener is dead: the caller takes the process down).
  */
 export async function listenUdp(
   host: string,
@@ -19,21 +20,9 @@ export async function listenUdp(
   onDatagram: (msg: Buffer, rinfo: RemoteInfo) => void,
   onError: (err: Error) => void,
 ): Promise<UdpListener> {
-  const socket: Socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(port, host, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
+  const socket = await bindUdp({ host, port, recvBufferBytes: RECV_BUFFER_BYTES });
   socket.on('error', onError);
   socket.on('message', onDatagram);
-  try {
-    socket.setRecvBufferSize(RECV_BUFFER_BYTES);
-  } catch {
-    /* capped or refused by the kernel: the default buffer still works */
-  }
   const { address, port: bound } = socket.address();
   return {
     address: { address, port: bound },

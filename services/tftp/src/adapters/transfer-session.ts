@@ -1,34 +1,16 @@
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import type { Logger } from '@swarmboot/kit';
+import type { RemoteInfo, Socket } from 'node:dgram';
+import type { Logger, UdpPeer } from '@swarmboot/kit';
 import { decodeTftp, encodeTftp, TftpErrorCode, type TftpPacket } from '../protocol/tftp.js';
 import type { ReadTransfer, TransferOutcome, TransferStep } from '../domain/read-transfer.js';
 import type { TftpMetrics } from './metrics.js';
 import type { TransmitScheduler } from './scheduler.js';
-
-export interface Peer {
-  readonly address: string;
-  readonly port: number;
-}
-
-/** Binds a fresh UDP socket on `host`, port chosen by the kernel: a new TID (RFC 1350 §4). */
-export async function bindEphemeral(host: string): Promise<Socket> {
-  const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(0, host, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
-  return socket;
-}
 
 /**
  * Encodes one packet and hands it to the scheduler; `done` runs once the datagram has left (or
  * failed to). A send error is logged, not thrown: for the protocol it is a lost packet, which the
  * timer covers.
  */
-export function sendPacket(scheduler: TransmitScheduler, socket: Socket, packet: TftpPacket, to: Peer, log: Logger, urgent: boolean, done?: (at: number) => void): void {
+export function sendPacket(scheduler: TransmitScheduler, socket: Socket, packet: TftpPacket, to: UdpPeer, log: Logger, urgent: boolean, done?: (at: number) => void): void {
   scheduler.enqueue({
     socket,
     bytes: encodeTftp(packet),
@@ -56,7 +38,7 @@ export interface RtoPolicy {
 
 export interface TransferSessionOptions {
   readonly id: string;
-  readonly client: Peer;
+  readonly client: UdpPeer;
   /** a socket bound for this transfer only; the session closes it */
   readonly socket: Socket;
   readonly transfer: ReadTransfer;
@@ -110,7 +92,7 @@ export class TransferSession {
     return this.opts.id;
   }
 
-  get client(): Peer {
+  get client(): UdpPeer {
     return this.opts.client;
   }
 
@@ -225,7 +207,7 @@ export class TransferSession {
     }
   }
 
-  private sendOne(packet: TftpPacket, to: Peer, urgent: boolean, onSent?: (at: number) => void): void {
+  private sendOne(packet: TftpPacket, to: UdpPeer, urgent: boolean, onSent?: (at: number) => void): void {
     this.pending++;
     sendPacket(this.opts.scheduler, this.opts.socket, packet, to, this.opts.log, urgent, (at) => {
       this.pending--;

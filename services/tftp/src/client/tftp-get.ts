@@ -1,6 +1,7 @@
-import { createSocket, type RemoteInfo } from 'node:dgram';
+import type { RemoteInfo } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { SwarmbootError } from '@swarmboot/contracts';
+import { bindUdp } from '@swarmboot/kit';
 import { BLKSIZE_MAX, BLKSIZE_MIN, DEFAULT_BLKSIZE } from '../domain/options.js';
 import { decodeTftp, encodeTftp, TftpErrorCode, type TftpPacket } from '../protocol/tftp.js';
 
@@ -66,15 +67,7 @@ export async function tftpGet(opts: TftpGetOptions): Promise<TftpGetResult> {
     asked.set('windowsize', String(opts.windowsize));
   }
 
-  const family = isIPv6(opts.localAddress ?? opts.host) ? 'udp6' : 'udp4';
-  const socket = createSocket(family);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind({ port: 0, ...(opts.localAddress === undefined ? {} : { address: opts.localAddress }) }, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
+  const socket = await bindUdp({ host: opts.localAddress, port: 0, family: isIPv6(opts.localAddress ?? opts.host) ? 'udp6' : 'udp4' });
 
   return new Promise<TftpGetResult>((resolve, reject) => {
     const listener = { address: opts.host, port: opts.port };
