@@ -1,11 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { Events, type LeaseGranted } from '@swarmboot/contracts';
-import type { EventBus, Logger } from '@swarmboot/kit';
+import type { EventBus, Logger, UdpPeer } from '@swarmboot/kit';
 import { InventoryCache } from './adapters/inventory-cache.js';
 import { RedisLeaseStore } from './adapters/redis-lease-store.js';
 import { UdpTransport } from './adapters/udp-transport.js';
-import type { Peer } from './domain/destination.js';
 import type { LeaseStore, NodeDirectory } from './domain/leases.js';
 import type { Outcome } from './domain/outcome.js';
 import { DhcpHandler } from './handler.js';
@@ -15,8 +14,8 @@ import { resolveDhcpSettings, type DhcpSettings } from './settings.js';
 
 export interface DhcpServerDeps {
   log: Logger;
-  /** `subscribe` (optional) keeps the default inventory cache fresh */
-  bus: Pick<EventBus, 'publish'> & Partial<Pick<EventBus, 'subscribe'>>;
+  /** lease events out, node changes in (keeps the default inventory cache fresh); undefined: standalone, no events */
+  bus: EventBus | undefined;
   redis: Redis;
   config: DhcpSettings;
   /** registry of `swarmboot_dhcp_*` metrics (one per server instance) */
@@ -25,15 +24,15 @@ export interface DhcpServerDeps {
   leases?: LeaseStore;
   /** defaults to an {@link InventoryCache} on `redis`, started by `listen()` */
   nodes?: NodeDirectory;
-  /** a socket error after bind (the listener died); main.ts takes the process down */
-  onSocketError?: (err: Error) => void;
+  /** a socket error after bind (the listener died): runService's fatal path */
+  onFatal?: (err: Error) => void;
 }
 
 export interface DhcpServer {
   /** Binds the UDP socket(s); resolves with the address of the main one. */
-  listen(): Promise<Peer>;
+  listen(): Promise<UdpPeer>;
   /** The proxyDHCP (4011) socket's address, when bound. */
-  proxyAddress(): Peer | undefined;
+  proxyAddress(): UdpPeer | undefined;
   /** Closes the sockets; in-flight requests finish without sending. */
   close(): Promise<void>;
   /**
@@ -41,7 +40,7 @@ export interface DhcpServer {
    * its destination, or a drop with its reason. `port`: which socket it came in on.
    * Throws DHCP_MALFORMED for malformed options.
    */
-  handle(req: DhcpMessage, from: Peer, port?: 'main' | 'proxy'): Promise<Outcome>;
+  handle(req: DhcpMessage, from: UdpPeer, port?: 'main' | 'proxy'): Promise<Outcome>;
 }
 
 /**
@@ -57,8 +56,10 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
   const log = deps.log.child({ component: 'dhcp' });
   const ownCache = deps.nodes === undefined ? new InventoryCache(deps.redis, log) : undefined;
 
+  const bus = deps.bus;
   const publishLease = (lease: LeaseGranted): void => {
-    deps.bus.publish(Events.leaseGranted, lease).catch((err: unknown) => {
+    if (bus === undefined) return;
+    bus.publish(Events.leaseGranted, lease).catch((err: unknown) => {
       log.error({ err, chaddr: lease.chaddr, yiaddr: lease.yiaddr }, 'publishing lease.granted failed');
     });
   };
@@ -70,7 +71,7 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
     metrics: new DhcpMetrics(deps.registry),
     handle: (req, from, port) => handler.handle(req, from, port),
     onLeaseSent: publishLease,
-    ...(deps.onSocketError === undefined ? {} : { onSocketError: deps.onSocketError }),
+    ...(deps.onFatal === undefined ? {} : { onFatal: deps.onFatal }),
   });
   const handler = new DhcpHandler({
     settings,
@@ -85,7 +86,7 @@ export function buildDhcpServer(deps: DhcpServerDeps): DhcpServer {
     handle: (req, from, port) => handler.handle(req, from, port),
     async listen() {
       if (ownCache !== undefined) {
-        await ownCache.start(deps.bus.subscribe === undefined ? undefined : { subscribe: deps.bus.subscribe.bind(deps.bus) });
+        await ownCache.start(bus);
       }
       await transport.listen();
       const addr = transport.address()!;

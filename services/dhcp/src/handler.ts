@@ -1,7 +1,7 @@
 import { SwarmbootError, isSwarmbootError, type LeaseGranted } from '@swarmboot/contracts';
-import { ipToInt, type Logger } from '@swarmboot/kit';
+import { ipToInt, type Logger, type UdpPeer } from '@swarmboot/kit';
 import { chooseBootFile, clientKind, type ClientKind } from './domain/boot.js';
-import { replyDestination, type Peer } from './domain/destination.js';
+import { replyDestination } from './domain/destination.js';
 import type { LeaseStore, NodeDirectory, NodeInfo } from './domain/leases.js';
 import type { DropReason, Outcome } from './domain/outcome.js';
 import { buildGrant, buildNak, classifyRequest } from './domain/reply.js';
@@ -81,7 +81,7 @@ export class DhcpHandler {
    * proxyDHCP port). Lease store failures and timeouts become a `store_error` drop.
    * Throws DHCP_MALFORMED for malformed options.
    */
-  async handle(req: DhcpMessage, from: Peer, port: 'main' | 'proxy' = 'main'): Promise<Outcome> {
+  async handle(req: DhcpMessage, from: UdpPeer, port: 'main' | 'proxy' = 'main'): Promise<Outcome> {
     const cfg = this.cfg;
     if (req.op !== BootOp.request) return drop('not_request', 'debug', `op ${req.op} is not BOOTREQUEST`);
     const type = getMessageType(req);
@@ -114,7 +114,7 @@ export class DhcpHandler {
     }
   }
 
-  private async discover(req: DhcpMessage, c: ClientRequest, subnet: Subnet, from: Peer, rlog: RequestLog): Promise<Outcome> {
+  private async discover(req: DhcpMessage, c: ClientRequest, subnet: Subnet, from: UdpPeer, rlog: RequestLog): Promise<Outcome> {
     const cfg = this.cfg;
     const dest = replyDestination(req, MessageType.offer, from, c.relaySourcePort, this.policy);
     if ('unroutable' in dest) return drop('unroutable', 'debug', dest.unroutable);
@@ -138,7 +138,7 @@ export class DhcpHandler {
     return { kind: 'reply', type: MessageType.offer, message, to: dest.to };
   }
 
-  private async request(req: DhcpMessage, c: ClientRequest, subnet: Subnet, from: Peer, rlog: RequestLog): Promise<Outcome> {
+  private async request(req: DhcpMessage, c: ClientRequest, subnet: Subnet, from: UdpPeer, rlog: RequestLog): Promise<Outcome> {
     const cfg = this.cfg;
     const intent = classifyRequest(req);
     if (intent === undefined) return drop('invalid_request', 'warn', 'DHCPREQUEST fits none of SELECTING, INIT-REBOOT, RENEWING/REBINDING (RFC 2131 §4.3.2)');
@@ -225,7 +225,7 @@ export class DhcpHandler {
   }
 
   /** DHCPINFORM (RFC 2131 §4.3.5): an ACK with local configuration, no lease, yiaddr 0, to ciaddr. */
-  private inform(req: DhcpMessage, c: ClientRequest, subnet: Subnet, from: Peer): Outcome {
+  private inform(req: DhcpMessage, c: ClientRequest, subnet: Subnet, from: UdpPeer): Outcome {
     if (req.ciaddr === '0.0.0.0' && req.giaddr === '0.0.0.0') return drop('invalid_request', 'debug', 'DHCPINFORM without ciaddr');
     const dest = replyDestination(req, MessageType.ack, from, c.relaySourcePort, this.policy);
     if ('unroutable' in dest) return drop('unroutable', 'debug', dest.unroutable);
@@ -240,14 +240,14 @@ export class DhcpHandler {
    * option 43 discovery control 8; a REQUEST (or DISCOVER) on the proxy port gets the same as
    * an ACK, unicast back to where it came from. The site's DHCP server does everything else.
    */
-  private proxy(req: DhcpMessage, c: ClientRequest, from: Peer, port: 'main' | 'proxy'): Outcome {
+  private proxy(req: DhcpMessage, c: ClientRequest, from: UdpPeer, port: 'main' | 'proxy'): Outcome {
     const cfg = this.cfg;
     if (c.kind !== 'pxe' && c.kind !== 'ipxe') return drop('not_pxe', 'debug', `vendor class ${c.vendorClass ?? '(none)'} is not PXEClient`);
     const subnet = (req.giaddr !== '0.0.0.0' ? subnetFor(cfg.subnets, req.giaddr) : this.directSubnet(req)) ?? cfg.subnets[0];
     if (subnet === undefined) return drop('no_subnet', 'warn', 'no subnet configured');
     const bootFile = this.bootFileFor(c);
     let type: typeof MessageType.offer | typeof MessageType.ack;
-    let to: Peer;
+    let to: UdpPeer;
     if (port === 'proxy' && (c.type === MessageType.request || c.type === MessageType.discover || c.type === MessageType.inform)) {
       type = MessageType.ack;
       to = from;

@@ -15,4 +15,3 @@ export { chooseBootFile, clientKind, BootFiles, HttpBootArch, IPXE_USER_CLASS } 
 export type { BootRequest, BootPolicy, BootFileSet, ClientKind } from './domain/boot.js';
 export { parseSubnet, parseSubnets, subnetFor } from './domain/subnets.js';
 export type { Subnet, SubnetSpec } from './domain/subnets.js';
-export type { Peer } from './domain/destination.js';

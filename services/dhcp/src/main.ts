@@ -19,7 +19,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     nats: { url: config.env.SWARMBOOT_NATS_URL, need: 'optional' },
     redis: { url: config.env.SWARMBOOT_REDIS_URL },
     async start({ log, lifecycle, registry, bus, redis, onFatal }) {
-      const server = buildDhcpServer({ log, bus: bus ?? { publish: async () => undefined }, redis, config: config.settings, registry, onSocketError: onFatal });
+      const server = buildDhcpServer({ log, bus, redis, config: config.settings, registry, onFatal });
       await server.listen();
       lifecycle.add('dhcp socket', () => server.close());
     },

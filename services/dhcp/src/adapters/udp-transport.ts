@@ -1,7 +1,6 @@
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { isSwarmbootError, type LeaseGranted } from '@swarmboot/contracts';
-import type { Logger } from '@swarmboot/kit';
-import type { Peer } from '../domain/destination.js';
+import { bindUdp, type Logger, type UdpPeer } from '@swarmboot/kit';
 import type { Outcome } from '../domain/outcome.js';
 import { ReceiveQueue } from '../domain/receive-queue.js';
 import type { DhcpMetrics } from '../metrics.js';
@@ -18,21 +17,21 @@ export interface UdpTransportDeps {
   log: Logger;
   metrics: DhcpMetrics;
   /** the core handler; throws DHCP_MALFORMED for malformed options */
-  handle: (req: DhcpMessage, from: Peer, port: DhcpPort) => Promise<Outcome>;
+  handle: (req: DhcpMessage, from: UdpPeer, port: DhcpPort) => Promise<Outcome>;
   /** an ACK carrying `lease` was sent */
   onLeaseSent: (lease: LeaseGranted) => void;
   /** a socket error after bind (the listener died) */
-  onSocketError?: (err: Error) => void;
+  onFatal?: (err: Error) => void;
 }
 
 /** One received datagram, decoded, waiting in the queue. */
 interface Datagram {
   req: DhcpMessage;
-  from: Peer;
+  from: UdpPeer;
   port: DhcpPort;
 }
 
-const show = (p: Peer) => `${p.address}:${p.port}`;
+const show = (p: UdpPeer) => `${p.address}:${p.port}`;
 
 /**
  * The UDP edge of the DHCP server: binds the main socket and (when `proxyPort` ≠ 0) the
@@ -71,7 +70,7 @@ export class UdpTransport {
   }
 
   /** The bound address of the main socket, or of the proxyDHCP one; undefined when not bound. */
-  address(which: DhcpPort = 'main'): Peer | undefined {
+  address(which: DhcpPort = 'main'): UdpPeer | undefined {
     const s = which === 'proxy' ? this.proxySocket : this.socket;
     if (s === undefined) return undefined;
     const a = s.address();
@@ -148,26 +147,13 @@ export class UdpTransport {
   }
 
   private async bind(host: string, port: number, which: DhcpPort): Promise<Socket> {
-    const s = createSocket({ type: 'udp4', reuseAddr: this.deps.settings.reuseAddr });
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.bind(port, host, () => {
-        s.off('error', reject);
-        resolve();
-      });
-    });
-    // direct clients may need a broadcast reply (RFC 2131 §4.1)
-    s.setBroadcast(true);
-    try {
-      // a boot storm arrives faster than Redis answers: let the kernel hold a few thousand datagrams
-      s.setRecvBufferSize(8 * 1024 * 1024);
-    } catch {
-      // capped by net.core.rmem_max: fine
-    }
+    // direct clients may need a broadcast reply (RFC 2131 §4.1); a boot storm arrives faster
+    // than Redis answers: let the kernel hold a few thousand datagrams
+    const s = await bindUdp({ host, port, family: 'udp4', reuseAddr: this.deps.settings.reuseAddr, broadcast: true, recvBufferBytes: 8 * 1024 * 1024 });
     s.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo, which));
     s.on('error', (err) => {
       this.log.error({ err }, 'DHCP socket failed');
-      this.deps.onSocketError?.(err);
+      this.deps.onFatal?.(err);
     });
     return s;
   }

@@ -1,13 +1,10 @@
+import type { UdpPeer } from '@swarmboot/kit';
 import type { DhcpMessage } from '../protocol/codec.js';
 import { FLAG_BROADCAST, MessageType } from '../protocol/constants.js';
 
-export interface Peer {
-  address: string;
-  port: number;
-}
 
 /** Where a reply goes, or why it cannot be sent. */
-export type Destination = { to: Peer } | { unroutable: string };
+export type Destination = { to: UdpPeer } | { unroutable: string };
 
 export interface DestinationPolicy {
   /** port of relay agents that did not ask for their source port (RFC 2131 §4.1: 67) */
@@ -28,7 +25,7 @@ const BROADCAST = '255.255.255.255';
  *   the reply is broadcast instead: every client accepts a broadcast reply whose xid and chaddr
  *   match (RFC 2131 §4.1 allows the server to broadcast when it cannot unicast).
  */
-export function replyDestination(req: DhcpMessage, replyType: number, from: Peer, relaySourcePort: boolean, policy: DestinationPolicy): Destination {
+export function replyDestination(req: DhcpMessage, replyType: number, from: UdpPeer, relaySourcePort: boolean, policy: DestinationPolicy): Destination {
   if (req.giaddr !== '0.0.0.0') return { to: { address: req.giaddr, port: relaySourcePort ? from.port : policy.relayPort } };
   if (replyType === MessageType.nak) return { to: { address: BROADCAST, port: policy.clientPort } };
   if (req.ciaddr !== '0.0.0.0') return { to: { address: req.ciaddr, port: policy.clientPort } };

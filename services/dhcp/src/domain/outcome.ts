@@ -1,6 +1,6 @@
+import type { UdpPeer } from '@swarmboot/kit';
 import type { LeaseGranted } from '@swarmboot/contracts';
 import type { DhcpMessage } from '../protocol/codec.js';
-import type { Peer } from './destination.js';
 
 /** Why a request got no reply; the `reason` label of `swarmboot_dhcp_dropped_total`. */
 export type DropReason =
@@ -28,6 +28,6 @@ export type DropReason =
 
 /** What the core handler decided for one request. */
 export type Outcome =
-  | { kind: 'reply'; type: number; message: DhcpMessage; to: Peer; lease?: LeaseGranted }
+  | { kind: 'reply'; type: number; message: DhcpMessage; to: UdpPeer; lease?: LeaseGranted }
   | { kind: 'done'; change: 'released' | 'declined' | 'ignored' }
   | { kind: 'drop'; reason: DropReason; level: 'debug' | 'warn'; detail: string };
