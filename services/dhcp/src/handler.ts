@@ -334,15 +334,17 @@ export class DhcpHandler {
 
 function readRequest(req: DhcpMessage, type: number): ClientRequest {
   const mac = formatMac(req.chaddr);
-  const r: ClientRequest = { type, mac, key: mac, kind: 'other', relaySourcePort: hasRelaySourcePort(req) };
-  const arch = getClientArch(req);
-  if (arch !== undefined) r.arch = arch;
-  const userClasses = getUserClasses(req);
-  if (userClasses !== undefined) r.userClasses = userClasses;
-  const vendorClass = getVendorClass(req);
-  if (vendorClass !== undefined) r.vendorClass = vendorClass;
-  const requestedIp = getRequestedIp(req);
-  if (requestedIp !== undefined) r.requestedIp = requestedIp;
+  const r: ClientRequest = {
+    type,
+    mac,
+    key: mac,
+    kind: 'other',
+    relaySourcePort: hasRelaySourcePort(req),
+    arch: getClientArch(req),
+    userClasses: getUserClasses(req),
+    vendorClass: getVendorClass(req),
+    requestedIp: getRequestedIp(req),
+  };
   r.kind = clientKind(r);
   // RFC 6842 / RFC 2132 §9.14: option 61 identifies the client when sent. Boot clients are the
   // exception: the PXE ROM sends 61 = 0x00+UUID or none, iPXE sends 0x01+MAC, the installed OS

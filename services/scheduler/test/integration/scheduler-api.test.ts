@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { Events, RedisKeys, type AgentReportReply, type Deployment, type ImageRecord, type InstallManifest, type JobCompleted, type LogLine, type Node, type NodeStateChanged, type NodeProgress } from '@swarmboot/contracts';
-import { EventBus, ImageCatalog, connectNats, connectRedis, createLogger, parseConfig } from '@swarmboot/kit';
-import { startNats, startRedis, waitFor } from '@swarmboot/testkit';
+import { ImageCatalog, createLogger, parseConfig } from '@swarmboot/kit';
+import { startBackends, waitFor } from '@swarmboot/testkit';
 import { buildSchedulerApp } from '../../src/app.js';
 import { SchedulerConfig } from '../../src/config.js';
 
@@ -22,15 +22,10 @@ const IMAGE: ImageRecord = {
 };
 
 test('scheduler API against real NATS and Redis: inventory, deployment, boot, events, reports, release, timeline, logs', async (t) => {
-  const nats = await startNats();
-  const redisServer = await startRedis();
   const log = createLogger('scheduler-test', 'warn');
-  const nc = await connectNats(nats.url, 'scheduler-test', log);
-  const redis = await connectRedis(redisServer.url, log);
-  const bus = new EventBus(nc, 'test', log);
+  const backends = await startBackends('scheduler-test', log);
+  const { bus, redis } = backends;
   const config = parseConfig(SchedulerConfig, {
-    SWARMBOOT_NATS_URL: nats.url,
-    SWARMBOOT_REDIS_URL: redisServer.url,
     SWARMBOOT_PUBLIC_URL: 'http://127.0.0.1:18080',
     SWARMBOOT_TFTP_URL: 'tftp://127.0.0.1:16969',
   });
@@ -43,10 +38,7 @@ test('scheduler API against real NATS and Redis: inventory, deployment, boot, ev
   t.after(async () => {
     await app.close();
     await replica.close();
-    await nc.drain();
-    await redis.quit();
-    await nats.stop();
-    await redisServer.stop();
+    await backends.stop();
   });
 
   const stateChanges: NodeStateChanged[] = [];
@@ -58,7 +50,7 @@ test('scheduler API against real NATS and Redis: inventory, deployment, boot, ev
     bus.subscribe(Events.nodeProgress, (d) => progress.push(d)),
   ];
   t.after(() => unsub.forEach((u) => u()));
-  await nc.flush();
+  await bus.nc.flush();
 
   const json = async <T>(method: 'GET' | 'POST', url: string, body?: unknown, via = app): Promise<{ status: number; body: T }> => {
     const res = await via.inject({ method, url, ...(body === undefined ? {} : { payload: body as object }) });

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { AgentReportReply, Deployment, ImageRecord, InstallManifest, Node } from '@swarmboot/contracts';
-import { EventBus, ImageCatalog, connectNats, connectRedis, createLogger, parseConfig } from '@swarmboot/kit';
-import { startNats, startRedis } from '@swarmboot/testkit';
+import { ImageCatalog, createLogger, parseConfig } from '@swarmboot/kit';
+import { startBackends } from '@swarmboot/testkit';
 import { buildSchedulerApp } from '../../src/app.js';
 import { SchedulerConfig } from '../../src/config.js';
 
@@ -26,29 +26,22 @@ const image = (name: string, bootable: boolean): ImageRecord => ({
 });
 
 test('real nodes: bootable images only, the install environment over HTTP, attempts, retries and local boot', async (t) => {
-  const nats = await startNats();
-  const redisServer = await startRedis();
   const bootenv = await mkdtemp(join(tmpdir(), 'sb-bootenv-'));
   const log = createLogger('scheduler-test', 'warn');
-  const nc = await connectNats(nats.url, 'scheduler-test', log);
-  const redis = await connectRedis(redisServer.url, log);
+  const backends = await startBackends('scheduler-test', log);
+  const { bus, redis } = backends;
   const config = parseConfig(SchedulerConfig, {
-    SWARMBOOT_NATS_URL: nats.url,
-    SWARMBOOT_REDIS_URL: redisServer.url,
     SWARMBOOT_PUBLIC_URL: 'http://10.0.0.5:8080',
     SWARMBOOT_SYSLOG_TARGET: '10.0.0.5:514',
     SWARMBOOT_BOOTENV_DIR: bootenv,
     SWARMBOOT_INSTALL_ATTEMPTS: '2',
   });
-  const app = buildSchedulerApp({ log, bus: new EventBus(nc, 'test', log), redis, config });
+  const app = buildSchedulerApp({ log, bus, redis, config });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   t.after(async () => {
     await app.close();
-    await nc.drain();
-    await redis.quit();
-    await nats.stop();
-    await redisServer.stop();
+    await backends.stop();
     await rm(bootenv, { recursive: true, force: true });
   });
   const catalog = new ImageCatalog(redis);
