@@ -5,6 +5,7 @@ export * from './bus.js';
 export * from './ops.js';
 export * from './lifecycle.js';
 export * from './image-catalog.js';
+export * from './node-inventory.js';
 export * from './net.js';
 export * from './udp.js';
 export * from './run-service.js';
