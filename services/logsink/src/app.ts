@@ -2,12 +2,11 @@ import type { RemoteInfo } from 'node:dgram';
 import type { Redis } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 import { Events, isSwarmbootError, type LogLine } from '@swarmboot/contracts';
-import { parseHostPort, plainAddress, type EventBus, type Logger, type UdpPeer } from '@swarmboot/kit';
+import { NodeInventory, parseHostPort, plainAddress, type EventBus, type Logger, type UdpPeer } from '@swarmboot/kit';
 import type { LogsinkConfig } from './config.js';
 import { parseSyslog, type SyslogMalformedReason } from './protocol/syslog.js';
 import { NodeMapper, type MappingResult, type NodeDirectory } from './domain/node-mapper.js';
 import { RateLimiter } from './domain/rate-limit.js';
-import { RedisNodeDirectory } from './adapters/redis-node-directory.js';
 import { RedisLogStore, type LogStore } from './adapters/redis-log-store.js';
 import { listenUdp, type UdpListener } from './adapters/udp-listener.js';
 
@@ -90,7 +89,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
   const lookupWarn = new RateLimiter();
   const overloadWarn = new RateLimiter();
 
-  const mapper = new NodeMapper(deps.directory ?? new RedisNodeDirectory(deps.redis), {
+  const mapper = new NodeMapper(deps.directory ?? new NodeInventory(deps.redis), {
     ttlMs: deps.mappingTtlMs ?? 5000,
     onLookupError: (err) => {
       const gate = lookupWarn.take();

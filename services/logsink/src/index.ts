@@ -16,5 +16,4 @@ export {
 } from './protocol/syslog.js';
 export { createSyslogSender, type SyslogSender, type SyslogSenderOptions } from './adapters/syslog-sender.js';
 export { NodeMapper, UNKNOWN_NODE, type NodeDirectory, type NodeMapping, type MappingResult } from './domain/node-mapper.js';
-export { RedisNodeDirectory } from './adapters/redis-node-directory.js';
 export { RedisLogStore, type LogStore } from './adapters/redis-log-store.js';

@@ -1,10 +1,7 @@
-/** Where node ids come from; `RedisNodeDirectory` reads the DHCP leases and the scheduler's indexes. */
-export interface NodeDirectory {
-  /** The node holding the DHCP lease on `ip` (dotted quad), if any. */
-  nodeByIp(ip: string): Promise<string | undefined>;
-  /** The node registered under `hostname`, if any. */
-  nodeByHostname(hostname: string): Promise<string | undefined>;
-}
+import type { NodeInventory } from '@swarmboot/kit';
+
+/** Where nodes are looked up: kit's `NodeInventory` (DHCP leases and the scheduler's indexes). */
+export type NodeDirectory = Pick<NodeInventory, 'byIp' | 'byHostname'>;
 
 /** The node id lines from unmapped senders are filed under (kept, not lost). */
 export const UNKNOWN_NODE = 'unknown';
@@ -58,10 +55,10 @@ export class NodeMapper {
   }
 
   async map(ip: string, hostname: string | undefined): Promise<NodeMapping> {
-    const byLease = await this.cached(this.byIp, ip, () => this.directory.nodeByIp(ip));
+    const byLease = await this.cached(this.byIp, ip, async () => (await this.directory.byIp(ip))?.id);
     if (byLease !== undefined) return { nodeId: byLease, by: 'lease' };
     if (hostname !== undefined && hostname !== '') {
-      const byName = await this.cached(this.byHost, hostname, () => this.directory.nodeByHostname(hostname));
+      const byName = await this.cached(this.byHost, hostname, async () => (await this.directory.byHostname(hostname))?.id);
       if (byName !== undefined) return { nodeId: byName, by: 'hostname' };
     }
     return { nodeId: UNKNOWN_NODE, by: 'unknown' };

@@ -2,10 +2,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
 import { RedisKeys } from '@swarmboot/contracts';
-import { connectRedis, createLogger } from '@swarmboot/kit';
+import { connectRedis, createLogger, NodeInventory } from '@swarmboot/kit';
 import { startRedis, type Started } from '@swarmboot/testkit';
 import { NodeMapper } from '../../src/domain/node-mapper.js';
-import { RedisNodeDirectory } from '../../src/adapters/redis-node-directory.js';
 
 const log = createLogger('test', 'silent');
 let server: Started;
@@ -34,7 +33,7 @@ async function getCalls(): Promise<number> {
 }
 
 test('NodeMapper over Redis: lease first, then hostname (as sent, lower-case, first label), else unknown', async () => {
-  const mapper = new NodeMapper(new RedisNodeDirectory(redis));
+  const mapper = new NodeMapper(new NodeInventory(redis));
   assert.deepEqual(await mapper.map('127.77.2.1', 'rack2-n1'), { nodeId: 'n-lease', by: 'lease' }, 'the lease wins over the claimed hostname');
   assert.deepEqual(await mapper.map('127.77.2.2', undefined), { nodeId: 'n-dash', by: 'lease' }, 'chaddr normalised');
   assert.deepEqual(await mapper.map('127.77.2.3', 'rack2-n1'), { nodeId: 'n-host', by: 'hostname' }, 'lease without node → hostname');
@@ -45,12 +44,12 @@ test('NodeMapper over Redis: lease first, then hostname (as sent, lower-case, fi
 
 test('NodeMapper caches hits and misses for its TTL and shares concurrent lookups', async () => {
   let now = 0;
-  const mapper = new NodeMapper(new RedisNodeDirectory(redis), { ttlMs: 1000, now: () => now });
+  const mapper = new NodeMapper(new NodeInventory(redis), { ttlMs: 1000, now: () => now });
   const before = await getCalls();
   const results = await Promise.all(Array.from({ length: 500 }, () => mapper.map('127.77.2.1', undefined)));
   assert.ok(results.every((r) => r.nodeId === 'n-lease'));
   await Promise.all(Array.from({ length: 500 }, () => mapper.map('127.0.0.1', 'stranger')));
-  // lease: GET ip + GET mac; miss: GET ip + MGET hostnames — once each, not per line
+  // lease: MGET of the address indexes + MGET mac; miss: that MGET + MGET hostnames — once each, not per line
   assert.equal((await getCalls()) - before, 4);
 
   await redis.set(RedisKeys.nodeByMac('52:54:00:77:02:01'), 'n-moved');
@@ -63,7 +62,7 @@ test('NodeMapper caches hits and misses for its TTL and shares concurrent lookup
 test('NodeMapper: a failing lookup files the line under unknown, reports, and is not cached', async () => {
   const client = await connectRedis(server.url, log);
   const errors: unknown[] = [];
-  const mapper = new NodeMapper(new RedisNodeDirectory(client), { onLookupError: (e) => errors.push(e) });
+  const mapper = new NodeMapper(new NodeInventory(client), { onLookupError: (e) => errors.push(e) });
   assert.equal((await mapper.map('127.77.2.1', undefined)).by, 'lease');
   mapper.clear();
   await client.quit();
