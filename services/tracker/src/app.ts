@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { Server, type TrackerAnnounceParams, type TrackerPeer, type TrackerSwarmLike } from 'bittorrent-tracker';
 import { Counter, Gauge } from 'prom-client';
 import { SwarmbootError, isSwarmbootError } from '@swarmboot/contracts';
-import { bindUdp, type Logger, type Registry } from '@swarmboot/kit';
+import { bindUdp, NodeInventory, type Logger, type Registry } from '@swarmboot/kit';
 import { InfoHashAdmission, type InfoHashLookup } from './domain/admission.js';
 import { selectPeers } from './domain/peer-selection.js';
 import { RackResolver } from './adapters/rack-resolver.js';
@@ -121,7 +121,7 @@ export function buildTracker(deps: TrackerDeps): Tracker {
 
   // A peer silent for three intervals is gone (a node rebooted into its installed OS without a `stopped`).
   const store = new RedisPeerStore(deps.redis, 3 * intervalMs);
-  const racks = new RackResolver(deps.redis);
+  const racks = new RackResolver(new NodeInventory(deps.redis));
   /** last seen counts per swarm, for the gauge (the truth is in Redis) */
   const counts = new Map<string, { complete: number; incomplete: number }>();
   const swarms = new Map<string, TrackerSwarmLike>();
