@@ -6,7 +6,7 @@ export { Inventory } from './inventory.js';
 export { Deployments, type DeploymentSummary } from './deployments.js';
 export { NodeLifecycle, type Origin } from './node-lifecycle.js';
 export { BootScripts, type BootSettings } from './boot.js';
-export { SchedulerStore, nodeByIpKey } from './adapters/store.js';
+export { SchedulerStore } from './adapters/store.js';
 export { NODE_TRANSITIONS, canTransition, isActive, mayInstall, bootDecision, stageTarget, classifyReport, finishedAs, admissionSteps, type BootDecision, type ReportDecision } from './domain/state-machine.js';
 export { planAdmission, waveOf, type AdmissionPlan } from './domain/admission.js';
 export { parseSelector, matchesSelector, type Selector } from './domain/selector.js';

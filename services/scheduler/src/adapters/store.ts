@@ -1,15 +1,9 @@
 import type { Redis } from 'ioredis';
 import { Value } from '@sinclair/typebox/value';
 import { NodeState, RedisKeys, TransferStats, type AfterInstall, type DeploymentTarget, type Node } from '@swarmboot/contracts';
+import { NodeInventory } from '@swarmboot/kit';
 import type { NodeRegistration } from '../domain/inventory.js';
 import { ADMIT, RELEASE_DEPLOYMENT, SET_IP, TRANSITION, UPSERT_NODES } from './scripts.js';
-
-/**
- * string: node id by its leased IPv4 address. The scheduler's own index (written when it sees a
- * lease), so a TFTP event can be tied to a node without reading the DHCP server's keys.
- * Not (yet) in `RedisKeys`: no other service reads it.
- */
-export const nodeByIpKey = RedisKeys.nodeByIp;
 
 /** A timeline stream keeps about this many entries per node (XADD MAXLEN ~). */
 const TIMELINE_MAXLEN = 1000;
@@ -72,7 +66,11 @@ export interface AdmitNode {
  * deployments, timelines. Every multi-key change is one Lua script (see scripts.ts).
  */
 export class SchedulerStore {
-  constructor(private readonly redis: Redis) {}
+  private readonly inventory: NodeInventory;
+
+  constructor(private readonly redis: Redis) {
+    this.inventory = new NodeInventory(redis);
+  }
 
   async upsertNodes(nodes: readonly NodeRegistration[]): Promise<UpsertResult> {
     const args: string[] = [RedisKeys.node(''), RedisKeys.nodeByMac(''), RedisKeys.nodeByHostname(''), RedisKeys.nodeTimeline(''), new Date().toISOString(), String(TIMELINE_MAXLEN)];
@@ -113,17 +111,17 @@ export class SchedulerStore {
     return (await this.redis.get(RedisKeys.nodeByMac(mac))) ?? undefined;
   }
 
-  /** By the scheduler's own index, else through the DHCP server's lease index (`leaseByIp` → chaddr). */
+  /** The node using `ip`: its DHCP lease holder, else this store's ip index (kit's `NodeInventory.byIp`). */
   async nodeIdByIp(ip: string): Promise<string | undefined> {
-    const own = await this.redis.get(nodeByIpKey(ip));
-    if (own !== null) return own;
-    const chaddr = await this.redis.get(RedisKeys.leaseByIp(ip));
-    return chaddr === null ? undefined : this.nodeIdByMac(chaddr);
+    return (await this.inventory.byIp(ip))?.id;
   }
 
-  /** Stores the node's leased address and indexes it; false when the node does not exist. */
+  /**
+   * Stores the node's leased address and indexes it (`RedisKeys.nodeByIp`, so a TFTP event can be
+   * tied to a node after the DHCP server's lease key expired); false when the node does not exist.
+   */
   async setNodeIp(id: string, ip: string): Promise<boolean> {
-    const r = await SET_IP.run(this.redis, [RedisKeys.node(id), nodeByIpKey(ip)], [nodeByIpKey(''), id, ip, new Date().toISOString()]);
+    const r = await SET_IP.run(this.redis, [RedisKeys.node(id), RedisKeys.nodeByIp(ip)], [RedisKeys.nodeByIp(''), id, ip, new Date().toISOString()]);
     return Number(r) === 1;
   }
 
