@@ -9,7 +9,7 @@ export { InventoryCache } from './adapters/inventory-cache.js';
 export * from './protocol/index.js';
 export { requestLeaseViaRelay } from './client/relay-client.js';
 export type { DhcpLease, RelayLeaseOptions } from './client/relay-client.js';
-export { RedisLeaseStore, RedisNodeDirectory } from './adapters/redis-lease-store.js';
+export { RedisLeaseStore } from './adapters/redis-lease-store.js';
 export type { LeaseStore, LeaseRecord, CommitResult, NodeDirectory, NodeInfo } from './domain/leases.js';
 export { chooseBootFile, clientKind, BootFiles, HttpBootArch, IPXE_USER_CLASS } from './domain/boot.js';
 export type { BootRequest, BootPolicy, BootFileSet, ClientKind } from './domain/boot.js';

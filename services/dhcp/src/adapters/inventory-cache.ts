@@ -1,20 +1,22 @@
 import type { Redis } from 'ioredis';
-import { Events, RedisKeys } from '@swarmboot/contracts';
-import type { EventBus, Logger } from '@swarmboot/kit';
+import { Events } from '@swarmboot/contracts';
+import { NodeInventory, type EventBus, type InventoryNode, type Logger } from '@swarmboot/kit';
 import type { NodeDirectory, NodeInfo } from '../domain/leases.js';
 
 /**
  * The scheduler's inventory (MAC → node id, hostname) held in memory, so that answering a
- * DHCP request never waits for an inventory read: loaded from Redis at start
- * (`RedisKeys.nodes` → `RedisKeys.node(id)`.mac/hostname), refreshed per node on
- * `Events.nodeStateChanged` (core NATS subscription; subject id = node id), and reloaded in full
- * every `reloadMs` (default 60 s) to catch registrations that changed no state.
+ * DHCP request never waits for an inventory read: loaded from Redis at start (kit's
+ * `NodeInventory.list`), refreshed per node on `Events.nodeStateChanged` (core NATS
+ * subscription; subject id = node id), and reloaded in full every `reloadMs` (default 60 s) to
+ * catch registrations that changed no state.
  * `lookupByMac` reads Redis for a MAC it does not know and remembers the answer; the server
- * only waits for that read as long as the lease write takes (see app.ts).
+ * only waits for that read as long as the lease write takes (see app.ts). Not started, the
+ * cache is a plain read-through directory.
  */
 const MISS_TTL_MS = 10_000;
 
 export class InventoryCache implements NodeDirectory {
+  private readonly inventory: NodeInventory;
   private byMac = new Map<string, NodeInfo>();
   /** MACs Redis did not know, until when (ms): a storm of unknown clients reads Redis once per MAC and 10 s */
   private misses = new Map<string, number>();
@@ -22,10 +24,12 @@ export class InventoryCache implements NodeDirectory {
   private unsubscribe: (() => void) | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly log: Logger,
     private readonly reloadMs = 60_000,
-  ) {}
+  ) {
+    this.inventory = new NodeInventory(redis);
+  }
 
   /** Number of MACs known. */
   get size(): number {
@@ -56,20 +60,11 @@ export class InventoryCache implements NodeDirectory {
     this.unsubscribe?.();
   }
 
-  /** Replaces the whole map from Redis. */
+  /** Replaces the whole map from Redis (nodes without a MAC are skipped). */
   async reload(): Promise<void> {
-    const ids = await this.redis.zrange(RedisKeys.nodes, 0, -1);
     const next = new Map<string, NodeInfo>();
-    for (let i = 0; i < ids.length; i += 1000) {
-      const chunk = ids.slice(i, i + 1000);
-      const pipe = this.redis.pipeline();
-      for (const id of chunk) pipe.hmget(RedisKeys.node(id), 'mac', 'hostname');
-      const res = (await pipe.exec()) ?? [];
-      res.forEach(([err, v], k) => {
-        if (err) return;
-        const [mac, hostname] = v as [string | null, string | null];
-        if (mac) next.set(mac.toLowerCase(), hostname ? { nodeId: chunk[k]!, hostname } : { nodeId: chunk[k]! });
-      });
+    for (const node of await this.inventory.list()) {
+      if (node.mac !== undefined) next.set(node.mac, nodeInfo(node));
     }
     this.byMac = next;
     this.misses.clear();
@@ -77,10 +72,10 @@ export class InventoryCache implements NodeDirectory {
 
   /** Re-reads one node. */
   async refresh(nodeId: string): Promise<void> {
-    const [mac, hostname] = await this.redis.hmget(RedisKeys.node(nodeId), 'mac', 'hostname');
-    if (mac) {
-      this.byMac.set(mac.toLowerCase(), hostname ? { nodeId, hostname } : { nodeId });
-      this.misses.delete(mac.toLowerCase());
+    const node = await this.inventory.byId(nodeId);
+    if (node?.mac !== undefined) {
+      this.byMac.set(node.mac, nodeInfo(node));
+      this.misses.delete(node.mac);
     }
   }
 
@@ -89,16 +84,19 @@ export class InventoryCache implements NodeDirectory {
     if (hit !== undefined) return hit;
     const now = Date.now();
     if ((this.misses.get(mac) ?? 0) > now) return undefined;
-    const nodeId = await this.redis.get(RedisKeys.nodeByMac(mac));
-    if (nodeId === null || nodeId === '') {
+    const node = await this.inventory.byMac(mac);
+    if (node === undefined) {
       if (this.misses.size > 100_000) this.misses.clear();
       this.misses.set(mac, now + MISS_TTL_MS);
       return undefined;
     }
     this.misses.delete(mac);
-    const hostname = await this.redis.hget(RedisKeys.node(nodeId), 'hostname');
-    const info = hostname === null || hostname === '' ? { nodeId } : { nodeId, hostname };
+    const info = nodeInfo(node);
     this.byMac.set(mac, info);
     return info;
   }
+}
+
+function nodeInfo(node: InventoryNode): NodeInfo {
+  return node.hostname === undefined ? { nodeId: node.id } : { nodeId: node.id, hostname: node.hostname };
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RedisKeys } from '@swarmboot/contracts';
 import { ipToInt } from '@swarmboot/kit';
-import type { CommitResult, LeaseRecord, LeaseStore, NodeDirectory, NodeInfo } from '../domain/leases.js';
+import type { CommitResult, LeaseRecord, LeaseStore } from '../domain/leases.js';
 import type { Subnet } from '../domain/subnets.js';
 
 /**
@@ -229,17 +229,5 @@ export class RedisLeaseStore implements LeaseStore {
 
   async holderOf(ip: string): Promise<string | undefined> {
     return (await this.redis.get(RedisKeys.leaseByIp(ip))) ?? undefined;
-  }
-}
-
-/** {@link NodeDirectory} over the scheduler's inventory keys (`nodeByMac` → id, `node(id)`.hostname). */
-export class RedisNodeDirectory implements NodeDirectory {
-  constructor(private readonly redis: Redis) {}
-
-  async lookupByMac(mac: string): Promise<NodeInfo | undefined> {
-    const nodeId = await this.redis.get(RedisKeys.nodeByMac(mac));
-    if (nodeId === null || nodeId === '') return undefined;
-    const hostname = await this.redis.hget(RedisKeys.node(nodeId), 'hostname');
-    return hostname === null || hostname === '' ? { nodeId } : { nodeId, hostname };
   }
 }

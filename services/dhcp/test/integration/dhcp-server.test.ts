@@ -17,7 +17,7 @@ import {
   type DhcpMessage,
   type DhcpServer,
   type DhcpSettings,
-  RedisNodeDirectory,
+  InventoryCache,
 } from '../../src/index.js';
 import { GIADDR, bootRequest, counter, randomMac, startDhcpBackends, startDhcp, type DhcpBackends } from './harness.js';
 
@@ -156,7 +156,7 @@ test('a stalled inventory holds the reply back at most lookupTimeoutMs and costs
     const mac = randomMac();
     await inventory.set(RedisKeys.nodeByMac(mac), 'n-043');
     await inventory.hset(RedisKeys.node('n-043'), 'hostname', 'rack1-node43');
-    const { port: p } = await startDhcp(backends, log, new Registry(), { patch: { lookupTimeoutMs: 100 }, nodes: new RedisNodeDirectory(inventory) });
+    const { port: p } = await startDhcp(backends, log, new Registry(), { patch: { lookupTimeoutMs: 100 }, nodes: new InventoryCache(inventory, log) });
     await inventory.call('CLIENT', 'PAUSE', '5000', 'ALL');
     const started = Date.now();
     const l = await lease(mac, { arch: 7, serverPort: p });
