@@ -86,7 +86,6 @@ export function buildSeederApp(deps: SeederDeps): FastifyInstance {
     log: deps.log,
     store,
     catalog,
-    redis: deps.redis,
     bus: deps.bus,
     swarm,
     publicUrl: deps.config.publicUrl.replace(/\/+$/, ''),

@@ -1,7 +1,6 @@
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { Redis } from 'ioredis';
-import { Events, RedisKeys, SwarmbootError, type ImageAdded, type ImageFormat, type ImageRecord } from '@swarmboot/contracts';
+import { Events, SwarmbootError, type ImageAdded, type ImageFormat, type ImageRecord } from '@swarmboot/contracts';
 import type { EventBus, ImageCatalog, Logger } from '@swarmboot/kit';
 import type { ImagePaths, ImageStore } from './adapters/image-store.js';
 import type { TorrentSwarm } from './adapters/swarm.js';
@@ -28,7 +27,6 @@ export interface ImageServiceDeps {
   log: Logger;
   store: ImageStore;
   catalog: ImageCatalog;
-  redis: Redis;
   bus: EventBus;
   swarm: TorrentSwarm;
   /** public base URL of this seeder, no trailing slash */
@@ -37,12 +35,6 @@ export interface ImageServiceDeps {
   announceUrl: string;
   onAdded?: () => void;
 }
-
-/**
- * Drops an infohash → name entry when it still names this image. ImageCatalog.put adds the new
- * infohash but leaves the replaced one; without this the tracker would keep serving a dead swarm.
- */
-const DROP_OLD_INFOHASH = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0`;
 
 /** Adding, replacing and re-seeding images: the seeder's one path from bytes to a seeded torrent. */
 export class ImageService {
@@ -105,9 +97,9 @@ export class ImageService {
 
       const added: ImageAdded = { name, file, format, bootable: traits.bootable ?? false, size: staged.size, sha256: staged.sha256, infoHash, pieceLength, ...urls };
       const record: ImageRecord = { ...added, addedAt: new Date().toISOString() };
-      // catalog first: the tracker admits the seeder's own first announce only once the infohash is registered
+      // catalog first: the tracker admits the seeder's own first announce only once the infohash is
+      // registered (put also unregisters the replaced image's infohash, so its dead swarm is refused)
       await this.deps.catalog.put(record);
-      if (previous && previous.infoHash !== infoHash) await this.deps.redis.eval(DROP_OLD_INFOHASH, 1, RedisKeys.imageInfoHashes, previous.infoHash, name);
       // we hashed these bytes a moment ago: no need to read them a second time
       await this.deps.swarm.seed(torrent, paths.dir, { skipVerify: true, name });
       this.local.set(name, { record, paths });

@@ -2,7 +2,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startNats, startRedis, type Started } from '@swarmboot/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { Events, Stream } from '@swarmboot/contracts';
+import { Events, RedisKeys, Stream } from '@swarmboot/contracts';
 import { connectNats, connectRedis, createLogger, EventBus, ImageCatalog } from '../../src/index.js';
 
 let nats: Started;
@@ -60,5 +60,31 @@ test('the image catalog round-trips a record and indexes its infohash', async ()
   assert.deepEqual(await catalog.get('img'), rec);
   assert.equal(await catalog.nameByInfoHash('B'.repeat(40)), 'img');
   assert.deepEqual((await catalog.list()).map((r) => r.name), ['img']);
+  await redis.quit();
+});
+
+test('putting a record again unregisters the replaced infohash, unless another image holds it now', async () => {
+  const redis = await connectRedis(redisSrv.url, log);
+  const catalog = new ImageCatalog(redis);
+  const rec = (name: string, infoHash: string) => ({
+    name, file: `${name}.tar`, format: 'rootfs-tar' as const, bootable: false, size: 10, sha256: 'a'.repeat(64), infoHash, pieceLength: 16384,
+    torrentUrl: 'http://x/t', webSeedUrl: 'http://x/w', addedAt: new Date(0).toISOString(),
+  });
+  await catalog.put(rec('x', 'c'.repeat(40)));
+  await catalog.put(rec('x', 'd'.repeat(40)));
+  assert.equal(await catalog.nameByInfoHash('c'.repeat(40)), undefined, 'the replaced swarm is no longer admitted');
+  assert.equal(await catalog.nameByInfoHash('d'.repeat(40)), 'x');
+
+  // the same bytes uploaded as y: replacing x must not unregister y's swarm
+  await catalog.put(rec('y', 'd'.repeat(40)));
+  await catalog.put(rec('x', 'e'.repeat(40)));
+  assert.equal(await catalog.nameByInfoHash('d'.repeat(40)), 'y');
+  assert.equal((await catalog.get('x'))?.infoHash, 'e'.repeat(40));
+
+  // a record that is not JSON any more is replaced all the same
+  await redis.hset(RedisKeys.image('x'), 'json', '{not json');
+  await catalog.put(rec('x', 'f'.repeat(40)));
+  assert.equal(await catalog.nameByInfoHash('f'.repeat(40)), 'x');
+  assert.equal(await catalog.nameByInfoHash('e'.repeat(40)), 'x', 'unreadable: its infohash cannot be known, so it stays');
   await redis.quit();
 });
