@@ -2,12 +2,11 @@ import { spawn } from 'node:child_process';
 import { mkdir, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SwarmbootError, type TransferStats } from '@swarmboot/contracts';
-import { parseHostPort, type Logger } from '@swarmboot/kit';
+import { AgentApiClient, parseHostPort, type Logger } from '@swarmboot/kit';
 import { requestLeaseViaRelay } from '@swarmboot/dhcp';
 import { tftpGet } from '@swarmboot/tftp';
 import { createSyslogSender } from '@swarmboot/logsink';
 import { parseBootScript, parseTftpUrl, swarmbootArgs } from './boot-script.js';
-import { AgentApiClient } from './api-client.js';
 import { installFromSwarm, reportFailure } from './install.js';
 
 export interface AgentOptions {

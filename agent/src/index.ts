@@ -1,6 +1,5 @@
 export { runAgent, type AgentOptions, type AgentResult } from './agent.js';
 export { installFromSwarm, reportFailure, failureReason, sha256File, type InstallOptions, type Say } from './install.js';
-export { AgentApiClient } from './api-client.js';
 export { joinSwarm, type SwarmOptions, type SwarmDownload } from './swarm.js';
 export { parseBootScript, parseTftpUrl, swarmbootArgs, type BootScript } from './boot-script.js';
 export { main, AgentConfig } from './main.js';

@@ -3,8 +3,7 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SwarmbootError, isSwarmbootError, type AgentReportReply, type InstallManifest, type TransferStats } from '@swarmboot/contracts';
-import type { Logger } from '@swarmboot/kit';
-import type { AgentApiClient } from './api-client.js';
+import type { AgentApiClient, Logger } from '@swarmboot/kit';
 import { joinSwarm } from './swarm.js';
 
 /** Sends one syslog line (RFC 5424 severity 0–7). */

@@ -1,9 +1,8 @@
 import { mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { SwarmbootError, type AfterInstall, type TransferStats } from '@swarmboot/contracts';
-import { parseHostPort, type Logger } from '@swarmboot/kit';
+import { AgentApiClient, parseHostPort, type Logger } from '@swarmboot/kit';
 import { createSyslogSender } from '@swarmboot/logsink';
-import { AgentApiClient } from './api-client.js';
 import { failureReason, installFromSwarm, reportFailure, type Say } from './install.js';
 import { listDisks, requiredDiskBytes, selectDisk, writeImage, type BlockDisk, type WriteResult } from './disk/index.js';
 import { run } from './disk/spawn.js';

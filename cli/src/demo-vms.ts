@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { SwarmbootError, type AfterInstall, type Deployment, type ImageFormat, type Node, type TransferStats } from '@swarmboot/contracts';
-import { SwarmbootClient } from './api-client.js';
+import { SwarmbootClient } from '@swarmboot/kit';
 import { assetPaths, ensureAssets } from './assets.js';
 import { mb, waitUntil } from './demo.js';
 import { defaultPorts, startStack, type Stack } from './stack.js';

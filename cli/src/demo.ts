@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DemoNet, SwarmbootError, type Deployment, type ImageRecord, type Node } from '@swarmboot/contracts';
-import { SwarmbootClient } from './api-client.js';
+import { SwarmbootClient } from '@swarmboot/kit';
 import { CLI_ENTRY, SERVICES, startStack, type StackPorts } from './stack.js';
 import { assetPaths, ensureAssets } from './assets.js';
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isSwarmbootError, SwarmbootError, type AfterInstall, type Deployment, type DeploymentTarget, type ImageFormat } from '@swarmboot/contracts';
-import { SwarmbootClient } from './api-client.js';
+import { SwarmbootClient } from '@swarmboot/kit';
 import { formatSummary, runDemo } from './demo.js';
 import { formatVmSummary, runVmDemo } from './demo-vms.js';
 import { defaultPorts, SERVICES, startStack } from './stack.js';

@@ -7,13 +7,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { isSwarmbootError, type Deployment, type Node } from '@swarmboot/contracts';
-import { EventBus, ImageCatalog, Registry, connectNats, connectRedis, createLogger, parseConfig } from '@swarmboot/kit';
+import { EventBus, ImageCatalog, Registry, SwarmbootClient, connectNats, connectRedis, createLogger, parseConfig } from '@swarmboot/kit';
 import { freePort, startNats, startRedis } from '@swarmboot/testkit';
 import { buildTracker } from '@swarmboot/tracker';
 import { buildSeederApp } from '@swarmboot/seeder';
 import { SchedulerConfig, buildSchedulerApp } from '@swarmboot/scheduler';
 import { makeRaw, runNodeAgent } from '@swarmboot/agent';
-import { SwarmbootClient } from '../../src/api-client.js';
 import { assetPaths } from '../../src/assets.js';
 import { sparseFile } from '../../src/vm-lab.js';
 

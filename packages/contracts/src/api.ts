@@ -35,6 +35,13 @@ export type NodeInput = Static<typeof NodeInput>;
 export const NodeImport = Type.Object({ nodes: Type.Array(NodeInput, { maxItems: 100000 }) }, { additionalProperties: false });
 export type NodeImport = Static<typeof NodeImport>;
 
+/** POST /v1/nodes/import */
+export const ImportResult = Type.Object({
+  imported: Type.Integer({ description: 'nodes created' }),
+  updated: Type.Integer({ description: 'nodes that existed (same id and MAC): hostname and labels replaced' }),
+});
+export type ImportResult = Static<typeof ImportResult>;
+
 /** Where a node's bytes came from (bytes). */
 export const TransferStats = Type.Object({
   bytesFromSeeder: Type.Integer({ minimum: 0 }),
@@ -111,6 +118,12 @@ export const Deployment = Type.Object({
 });
 export type Deployment = Static<typeof Deployment>;
 
+/** A deployment without its nodes (GET /v1/deployments lists these). */
+export const DeploymentSummary = Type.Omit(Deployment, ['nodes']);
+export type DeploymentSummary = Static<typeof DeploymentSummary>;
+export const DeploymentList = Type.Object({ deployments: Type.Array(DeploymentSummary) });
+export type DeploymentList = Static<typeof DeploymentList>;
+
 /** What an agent needs to install its node (GET /v1/nodes/{id}/install). */
 export const InstallManifest = Type.Object({
   nodeId: Type.String(),
@@ -158,6 +171,8 @@ export type AgentReport = Static<typeof AgentReport>;
 export const AgentReportReply = Type.Object({ state: NodeStateSchema, release: Type.Boolean(), retry: Type.Optional(Type.Boolean()) });
 export type AgentReportReply = Static<typeof AgentReportReply>;
 
+/** GET /v1/nodes/{id}/logs: a page of log lines, oldest first; `id` is the Redis stream id to pass as `after` */
 export const LogLines = Type.Object({
   lines: Type.Array(Type.Object({ id: Type.String(), line: Type.Unknown() })),
 });
+export type LogLines = Static<typeof LogLines>;

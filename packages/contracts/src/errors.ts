@@ -1,11 +1,135 @@
 /**
- * The one base error of swarmboot: a string `code` callers branch on, a `cause`, and context fields.
- * The HTTP API maps codes to a status and a body `{ code, message }`.
+ * Every error code of swarmboot, spelled once: `SwarmbootError.code`, the `code` of an HTTP error
+ * body `{ code, message }`, and the `CODE:` prefix of a node's failure reason (AgentReport.reason).
+ *
+ * `status` is the HTTP status the APIs answer with the code. `http: false` marks codes that are
+ * never an API answer (protocol engines, start-up, CLI, agent); should one escape to an API
+ * anyway it is a 500.
+ */
+export const ErrorCodes = {
+  // --- API requests (scheduler and seeder) ---
+  VALIDATION: { status: 400, meaning: 'the request does not match its schema (body, query, params) or a field value is invalid' },
+  BAD_REQUEST: { status: 400, meaning: 'the HTTP layer refused the request (a 4xx of fastify with no more specific code); the status is fastify’s' },
+  NOT_FOUND: { status: 404, meaning: 'no such route, or no such file under it' },
+  PAYLOAD_TOO_LARGE: { status: 413, meaning: 'the request body exceeds the body limit' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'the request body’s content-type is not one the route accepts' },
+  INTERNAL: { status: 500, meaning: 'an unexpected error; the server logged it, the message is generic' },
+  CONFLICT: { status: 409, meaning: 'a concurrent change won (compare-and-set failed), or the id exists' },
+  REDIS_UNAVAILABLE: { status: 503, meaning: 'Redis cannot be reached' },
+  NATS_UNAVAILABLE: { status: 503, meaning: 'NATS cannot be reached' },
+
+  // --- scheduler: inventory, deployments, agent API ---
+  IMPORT_INVALID: { status: 400, meaning: 'a node import (CSV or JSON) is malformed; the message names the line or entry' },
+  NO_NODES: { status: 400, meaning: 'a deployment selects no node' },
+  NODE_NOT_FOUND: { status: 404, meaning: 'no node with this id or MAC' },
+  DEPLOYMENT_NOT_FOUND: { status: 404, meaning: 'no deployment with this id' },
+  NODE_EXISTS: { status: 409, meaning: 'a node with this id exists with another MAC' },
+  MAC_IN_USE: { status: 409, meaning: 'the MAC belongs to another node' },
+  HOSTNAME_IN_USE: { status: 409, meaning: 'the hostname belongs to another node' },
+  NODE_BUSY: { status: 409, meaning: 'the node is in an active deployment' },
+  NOT_ADMITTED: { status: 409, meaning: 'the node is not admitted in an active deployment' },
+  WRONG_DEPLOYMENT: { status: 409, meaning: 'the agent reports for a deployment the node is not in' },
+  INVALID_TRANSITION: { status: 409, meaning: 'the node state machine does not allow this change' },
+  BOOTENV_MISSING: { status: 409, meaning: 'the install environment (kernel, initrd) real nodes boot is not available' },
+  IMAGE_NOT_BOOTABLE: { status: 422, meaning: 'real nodes need an image marked bootable' },
+  ATTEMPTS_EXHAUSTED: { status: 500, http: false, meaning: 'node failure reason: the node failed every install attempt and boots its disk' },
+
+  // --- seeder: image upload and serving ---
+  IMAGE_NOT_FOUND: { status: 404, meaning: 'no image with this name in the catalog or on this seeder' },
+  IMAGE_NAME_INVALID: { status: 400, meaning: 'the image name does not match IMAGE_NAME_PATTERN' },
+  IMAGE_FILE_INVALID: { status: 400, meaning: 'the image file name does not match FILE_NAME_PATTERN' },
+  IMAGE_EMPTY: { status: 400, meaning: 'the uploaded image is empty' },
+  IMAGE_FORMAT_UNKNOWN: { status: 400, meaning: 'the uploaded bytes are neither tar nor a disk image (GPT/MBR), compressed or not' },
+  IMAGE_FORMAT_MISMATCH: { status: 400, meaning: 'the uploaded bytes are not of the declared format' },
+  IMAGE_UPLOAD_ABORTED: { status: 400, meaning: 'the upload ended before its body did' },
+  STORAGE_FULL: { status: 507, meaning: 'no space left in the seeder data directory' },
+  IMAGE_STORE_FAILED: { status: 500, meaning: 'the seeder could not store an uploaded image' },
+  TORRENT_CREATE_FAILED: { status: 500, meaning: 'the seeder could not create the .torrent of an image' },
+  TORRENT_INVALID: { status: 500, meaning: 'a stored .torrent does not parse' },
+  SEEDER_NOT_STARTED: { status: 500, meaning: 'the seeder’s BitTorrent client is not running' },
+  SEEDER_SEED_FAILED: { status: 500, meaning: 'the seeder could not seed an image' },
+  SEEDER_TORRENT_LISTEN_FAILED: { status: 500, http: false, meaning: 'the seeder’s BitTorrent client cannot listen on its port' },
+
+  // --- API clients (CLI, agent) ---
+  API_UNREACHABLE: { status: 500, http: false, meaning: 'client side: the API did not answer (connection refused, DNS, reset, aborted)' },
+  API_ERROR: { status: 500, http: false, meaning: 'client side: the API answered non-2xx without a known code' },
+  API_RESPONSE_INVALID: { status: 500, http: false, meaning: 'client side: a 2xx answer is not JSON or does not match its contracts schema' },
+
+  // --- start-up and wiring ---
+  CONFIG_INVALID: { status: 500, http: false, meaning: 'an environment variable or config file is invalid; the message names it' },
+  EVENT_INVALID: { status: 500, http: false, meaning: 'an event payload does not match its contracts schema' },
+  EVENT_NOT_DURABLE: { status: 500, http: false, meaning: 'a JetStream consumer was asked for a core-NATS event' },
+  TIMEOUT: { status: 500, http: false, meaning: 'an operation took longer than its limit' },
+
+  // --- protocol engines (never HTTP answers; malformed input is dropped, not answered) ---
+  DHCP_MALFORMED: { status: 500, http: false, meaning: 'a DHCP packet does not decode (dropped)' },
+  DHCP_ENCODE: { status: 500, http: false, meaning: 'a DHCP field or option cannot be encoded' },
+  DHCP_INVALID_ARGUMENT: { status: 500, http: false, meaning: 'DHCP client: an argument is invalid (e.g. chaddr)' },
+  DHCP_NAK: { status: 500, http: false, meaning: 'DHCP client: the server answered DHCPNAK' },
+  DHCP_SOCKET: { status: 500, http: false, meaning: 'DHCP client: the UDP socket failed' },
+  DHCP_TIMEOUT: { status: 500, http: false, meaning: 'DHCP client: no reply after the retransmissions' },
+  TFTP_MALFORMED: { status: 500, http: false, meaning: 'a TFTP packet does not decode (dropped)' },
+  TFTP_FILE_NOT_FOUND: { status: 500, http: false, meaning: 'TFTP: no such file (answered with TFTP error 1)' },
+  TFTP_ACCESS_VIOLATION: { status: 500, http: false, meaning: 'TFTP: the path leaves the root or is not a readable regular file (TFTP error 2)' },
+  TFTP_ROOT_INVALID: { status: 500, http: false, meaning: 'the TFTP root is not a readable directory' },
+  TFTP_ERROR: { status: 500, http: false, meaning: 'TFTP client: the server answered an ERROR packet' },
+  TFTP_INVALID_ARGUMENT: { status: 500, http: false, meaning: 'TFTP client: an option is out of range (blksize, windowsize)' },
+  TFTP_PROTOCOL: { status: 500, http: false, meaning: 'TFTP client: the server broke the protocol' },
+  TFTP_SOCKET_ERROR: { status: 500, http: false, meaning: 'TFTP client: the UDP socket failed' },
+  TFTP_TIMEOUT: { status: 500, http: false, meaning: 'TFTP client: no answer after the retransmissions' },
+  TFTP_SHORT: { status: 500, http: false, meaning: 'TFTP client: fewer bytes than the announced tsize' },
+  TRACKER_UNKNOWN_INFOHASH: { status: 500, http: false, meaning: 'tracker: announce for an infohash not in the catalog (BEP 3 failure reason)' },
+  TRACKER_UNAVAILABLE: { status: 500, http: false, meaning: 'tracker: its store failed; the peer should retry (BEP 3 failure reason)' },
+  TRACKER_LISTEN_FAILED: { status: 500, http: false, meaning: 'the tracker cannot listen on its HTTP or UDP port' },
+  SYSLOG_MALFORMED: { status: 500, http: false, meaning: 'a syslog datagram does not parse (dropped)' },
+  SYSLOG_INVALID: { status: 500, http: false, meaning: 'a syslog facility or severity to encode is out of range' },
+
+  // --- agent: node failure reasons (AgentReport.reason is `CODE: message`) ---
+  AGENT_ERROR: { status: 500, http: false, meaning: 'node failure reason: an error of the agent without a code of its own' },
+  BOOT_SCRIPT_INVALID: { status: 500, http: false, meaning: 'the iPXE script the agent fetched is not usable' },
+  UNPACK_FAILED: { status: 500, http: false, meaning: 'tar could not unpack the image (emulated nodes)' },
+  IMAGE_CORRUPT: { status: 500, http: false, meaning: 'node failure reason: the downloaded image’s sha256 differs from the catalog’s' },
+  DISK_NOT_FOUND: { status: 500, http: false, meaning: 'node failure reason: no block disk, or the root-disk hint matches none' },
+  DISK_TOO_SMALL: { status: 500, http: false, meaning: 'node failure reason: the chosen disk is smaller than the image needs' },
+  DISK_MOUNTED: { status: 500, http: false, meaning: 'node failure reason: the chosen disk, a partition or a holder is mounted or swap' },
+  DISK_WRITE_FAILED: { status: 500, http: false, meaning: 'node failure reason: partitioning, mkfs, unpacking, streaming or growing failed' },
+  BOOTLOADER_FAILED: { status: 500, http: false, meaning: 'node failure reason: grub-install or grub-mkconfig failed in the image’s chroot' },
+  BOOTLOADER_MISSING: { status: 500, http: false, meaning: 'node failure reason: a bootable image brings no grub' },
+  IMAGE_FORMAT_INVALID: { status: 500, http: false, meaning: 'node failure reason: the image is not a known tar/raw format, or truncated' },
+  KEXEC_FAILED: { status: 500, http: false, meaning: 'the agent could not kexec into the installed kernel' },
+
+  // --- CLI (demo, VM lab, local stack) ---
+  ASSETS_FAILED: { status: 500, http: false, meaning: 'building the demo assets (images, install environment) failed' },
+  DEMO_INVALID: { status: 500, http: false, meaning: 'a demo option or input file is invalid' },
+  DEMO_SERVICE_DIED: { status: 500, http: false, meaning: 'a service of the demo stack exited during the demo' },
+  DEMO_TIMEOUT: { status: 500, http: false, meaning: 'the demo waited too long for a deployment or a condition' },
+  STACK_START_FAILED: { status: 500, http: false, meaning: 'a service of the local stack did not start or become healthy' },
+  LAB_FAILED: { status: 500, http: false, meaning: 'the VM lab could not set up its network or start qemu' },
+  VM_CONSOLE_TIMEOUT: { status: 500, http: false, meaning: 'a VM’s console did not show the expected text in time' },
+  VM_EXITED: { status: 500, http: false, meaning: 'a VM exited while the lab waited for it' },
+} as const satisfies Record<string, { status: number; http?: false; meaning: string }>;
+
+/** A code of the registry: a typo in `new SwarmbootError('…')` fails to compile. */
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** Whether `code` (e.g. read from an HTTP body) is one of the registry's. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ErrorCodes, code);
+}
+
+/** The HTTP status an API answers `code` with (500 for codes that are never an API answer). */
+export function httpStatusOf(code: ErrorCode): number {
+  return ErrorCodes[code].status;
+}
+
+/**
+ * The one base error of swarmboot: a `code` of the registry callers branch on, a `cause`, and
+ * context fields. The HTTP APIs answer it with `httpStatusOf(code)` and a body `{ code, message }`.
  */
 export class SwarmbootError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly context: Readonly<Record<string, unknown>>;
-  constructor(code: string, message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SwarmbootError';
     this.code = code;
@@ -13,6 +137,6 @@ export class SwarmbootError extends Error {
   }
 }
 
-export function isSwarmbootError(err: unknown, code?: string): err is SwarmbootError {
+export function isSwarmbootError(err: unknown, code?: ErrorCode): err is SwarmbootError {
   return err instanceof SwarmbootError && (code === undefined || err.code === code);
 }

@@ -9,3 +9,5 @@ export * from './node-inventory.js';
 export * from './net.js';
 export * from './udp.js';
 export * from './run-service.js';
+export * from './http-errors.js';
+export * from './api-client.js';

@@ -1,8 +1,7 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Redis } from 'ioredis';
-import { isSwarmbootError } from '@swarmboot/contracts';
-import { ImageCatalog, Registry, type EventBus, type Logger } from '@swarmboot/kit';
+import { ImageCatalog, Registry, httpErrors, type EventBus, type Logger } from '@swarmboot/kit';
 import type { SchedulerConfig } from './config.js';
 import { SchedulerStore } from './adapters/store.js';
 import { startEventConsumers } from './adapters/event-consumers.js';
@@ -11,13 +10,6 @@ import type { BootSettings } from './boot.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { bootRoutes, bootenvFilesPresent } from './routes/boot.js';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** errors of this route are `text/plain` (`CODE: message`), for clients that are not JSON clients (iPXE) */
-    textErrors?: boolean;
-  }
-}
 
 export interface SchedulerAppDeps {
   log: Logger;
@@ -29,29 +21,6 @@ export interface SchedulerAppDeps {
   /** consume lease and TFTP events while the app is up (default true) */
   consumeEvents?: boolean;
 }
-
-/** HTTP status of each error code of the API; other codes are 500. */
-export const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
-  VALIDATION: 400,
-  IMPORT_INVALID: 400,
-  NO_NODES: 400,
-  NOT_FOUND: 404,
-  NODE_NOT_FOUND: 404,
-  IMAGE_NOT_FOUND: 404,
-  DEPLOYMENT_NOT_FOUND: 404,
-  NODE_EXISTS: 409,
-  MAC_IN_USE: 409,
-  HOSTNAME_IN_USE: 409,
-  NODE_BUSY: 409,
-  NOT_ADMITTED: 409,
-  IMAGE_NOT_BOOTABLE: 422,
-  BOOTENV_MISSING: 409,
-  WRONG_DEPLOYMENT: 409,
-  INVALID_TRANSITION: 409,
-  CONFLICT: 409,
-  REDIS_UNAVAILABLE: 503,
-  NATS_UNAVAILABLE: 503,
-});
 
 /** UDP port of netconsole when SWARMBOOT_NETCONSOLE_TARGET names none (the log sink's, DESIGN.md). */
 const NETCONSOLE_PORT = 6666;
@@ -82,9 +51,6 @@ export function bootSettings(c: SchedulerConfig): BootSettings {
     lingerSeconds: c.SWARMBOOT_LINGER_SECONDS,
   };
 }
-
-/** fastify's own 4xx errors (bad JSON, body too large, …) in the API's vocabulary */
-const FASTIFY_STATUS_CODES: Readonly<Record<number, string>> = { 400: 'VALIDATION', 404: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' };
 
 /**
  * The scheduler's HTTP API (`/v1`, OpenAPI 3.1 at `GET /v1/openapi.json`), built, not started:
@@ -122,31 +88,7 @@ export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
     },
   });
 
-  app.setErrorHandler((err: FastifyError, req, reply) => {
-    let status: number;
-    let code: string;
-    let message = err.message;
-    if (isSwarmbootError(err)) {
-      code = err.code;
-      status = ERROR_STATUS[code] ?? 500;
-    } else if (err.validation) {
-      status = 400;
-      code = 'VALIDATION';
-    } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      status = err.statusCode;
-      code = FASTIFY_STATUS_CODES[status] ?? 'BAD_REQUEST';
-    } else {
-      status = 500;
-      code = 'INTERNAL';
-      message = 'internal error';
-    }
-    if (status >= 500) req.log.error({ err, method: req.method, url: req.url }, 'request failed');
-    else req.log.debug({ code, method: req.method, url: req.url }, message);
-    if (req.routeOptions.config.textErrors === true) return reply.code(status).type('text/plain; charset=utf-8').send(`${code}: ${message}\n`);
-    return reply.code(status).send({ code, message });
-  });
-
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` }));
+  void app.register(httpErrors);
 
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');

@@ -1,5 +1,5 @@
 export { main } from './main.js';
-export { buildSchedulerApp, ERROR_STATUS, type SchedulerAppDeps } from './app.js';
+export { buildSchedulerApp, type SchedulerAppDeps } from './app.js';
 export { SchedulerConfig } from './config.js';
 export { createScheduler, type Scheduler, type SchedulerDeps } from './scheduler.js';
 export { Inventory } from './inventory.js';

@@ -1,10 +1,10 @@
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
 import { Type, type Static } from '@sinclair/typebox';
-import { ApiError, ImageFormatSchema, ImageList, ImageRecord, SwarmbootError, isSwarmbootError } from '@swarmboot/contracts';
-import { ImageCatalog, type EventBus, type Logger, type Registry } from '@swarmboot/kit';
+import { ApiError, ImageFormatSchema, ImageList, ImageRecord, SwarmbootError } from '@swarmboot/contracts';
+import { ImageCatalog, httpErrors, type EventBus, type Logger, type Registry } from '@swarmboot/kit';
 import { ImageStore } from './adapters/image-store.js';
 import { TorrentSwarm } from './adapters/swarm.js';
 import { FILE_NAME_PATTERN, IMAGE_NAME_PATTERN, checkFileName, checkImageName } from './domain/names.js';
@@ -35,18 +35,6 @@ export interface SeederDeps {
   /** the fatal path: the BitTorrent listener failed after start (runService's `onFatal`) */
   onFatal?: (err: Error) => void;
 }
-
-/** Status of each error code of the API (body `{ code, message }`). */
-const statusOf: Record<string, number> = {
-  IMAGE_NAME_INVALID: 400,
-  IMAGE_FILE_INVALID: 400,
-  IMAGE_EMPTY: 400,
-  IMAGE_FORMAT_UNKNOWN: 400,
-  IMAGE_FORMAT_MISMATCH: 400,
-  IMAGE_UPLOAD_ABORTED: 400,
-  IMAGE_NOT_FOUND: 404,
-  STORAGE_FULL: 507,
-};
 
 const NameParams = Type.Object({ name: Type.String({ description: `image name, ${IMAGE_NAME_PATTERN}` }) });
 const FileParams = Type.Object({ name: Type.String(), file: Type.String({ description: `file name, ${FILE_NAME_PATTERN}` }) });
@@ -107,6 +95,8 @@ export function buildSeederApp(deps: SeederDeps): FastifyInstance {
 
   // typed as the base logger so the instance is a plain FastifyInstance for callers
   const app = Fastify({ loggerInstance: log as FastifyBaseLogger });
+  // before the routes: errors answer in the registry's vocabulary, never a framework code
+  void app.register(httpErrors);
   // reply.sendFile for the web seed (Range, If-Range, ETag, HEAD); nothing served by prefix
   void app.register(fastifyStatic, { serve: false });
 
@@ -117,25 +107,6 @@ export function buildSeederApp(deps: SeederDeps): FastifyInstance {
   });
   app.addHook('onClose', async () => {
     await swarm.destroy();
-  });
-
-  app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` });
-  });
-  app.setErrorHandler((err: FastifyError | SwarmbootError | Error, req, reply) => {
-    if (isSwarmbootError(err) && statusOf[err.code] !== undefined) {
-      return reply.code(statusOf[err.code] ?? 400).send({ code: err.code, message: err.message });
-    }
-    const fe = err as FastifyError;
-    if (fe.validation) return reply.code(400).send({ code: 'REQUEST_INVALID', message: fe.message });
-    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || fe.statusCode === 415) {
-      return reply.code(415).send({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the image as application/octet-stream' });
-    }
-    if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-      return reply.code(fe.statusCode).send({ code: fe.code ?? 'BAD_REQUEST', message: fe.message });
-    }
-    req.log.error({ err }, 'request failed');
-    return reply.code(500).send({ code: isSwarmbootError(err) ? err.code : 'INTERNAL', message: 'internal error; see the seeder log' });
   });
 
   void app.register(async (api) => {

@@ -1,4 +1,4 @@
-import { SwarmbootError, type NodeInput } from '@swarmboot/contracts';
+import { SwarmbootError, type ErrorCode, type NodeInput } from '@swarmboot/contracts';
 import { normalizeMac } from '@swarmboot/kit';
 
 /** A node as registered: MAC lower-case colon form, hostname defaulted to the id. */
@@ -18,7 +18,7 @@ const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
  * and ids, MACs or hostnames given twice, throw SwarmbootError `code` naming the entry with
  * `where(i)` (e.g. `line 4`). Conflicts with nodes already stored are checked atomically in Redis.
  */
-export function normalizeNodes(inputs: readonly NodeInput[], code: string, where: (i: number) => string): NodeRegistration[] {
+export function normalizeNodes(inputs: readonly NodeInput[], code: ErrorCode, where: (i: number) => string): NodeRegistration[] {
   const ids = new Map<string, number>();
   const macs = new Map<string, number>();
   const hosts = new Map<string, number>();

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { Deployment, DeploymentInput, ImageList } from '@swarmboot/contracts';
+import { Deployment, DeploymentInput, DeploymentList, ImageList } from '@swarmboot/contracts';
 import type { ImageCatalog } from '@swarmboot/kit';
 import type { Deployments } from '../deployments.js';
-import { DeploymentIdParams, DeploymentList, ListQuery, errors } from './schemas.js';
+import { DeploymentIdParams, ListQuery, errors } from './schemas.js';
 
 export function deploymentRoutes(app: FastifyInstance, deployments: Deployments, catalog: ImageCatalog): void {
   app.get('/v1/images', { schema: { tags: ['images'], summary: 'The image catalog (written by the seeder)', response: { 200: ImageList } } }, async () => ({ images: await catalog.list() }));

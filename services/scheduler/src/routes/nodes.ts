@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { AgentReport, AgentReportReply, InstallManifest, LogLines, Node, NodeImport, NodeInput, NodeList, SwarmbootError } from '@swarmboot/contracts';
+import { AgentReport, AgentReportReply, ImportResult, InstallManifest, LogLines, Node, NodeImport, NodeInput, NodeList, SwarmbootError } from '@swarmboot/contracts';
 import type { Scheduler } from '../scheduler.js';
 import { parseNodeCsv } from '../protocol/node-csv.js';
-import { ImportResult, LogsQuery, NodeIdParams, Timeline, TimelineQuery, errors } from './schemas.js';
+import { LogsQuery, NodeIdParams, Timeline, TimelineQuery, errors } from './schemas.js';
 
 /** An import of 100 000 nodes as CSV is about 6 MB. */
 const IMPORT_BODY_LIMIT = 32 * 1024 * 1024;

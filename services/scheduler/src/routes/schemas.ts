@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { ApiError, Deployment, NodeStateSchema } from '@swarmboot/contracts';
+import { ApiError, NodeStateSchema } from '@swarmboot/contracts';
 
 /*
  * Route schemas the contracts do not have (params, query strings, a few replies). The shapes of
@@ -15,10 +15,6 @@ export type DeploymentIdParams = Static<typeof DeploymentIdParams>;
 export const MacParams = Type.Object({ mac: Type.String({ maxLength: 64, description: 'MAC, `aa:bb:cc:dd:ee:ff` or `aa-bb-…` (iPXE `${net0/mac}`)' }) });
 export type MacParams = Static<typeof MacParams>;
 
-export const ImportResult = Type.Object({ imported: Type.Integer({ description: 'nodes created' }), updated: Type.Integer({ description: 'nodes that existed (same id and MAC): hostname and labels replaced' }) });
-
-export const DeploymentSummary = Type.Omit(Deployment, ['nodes']);
-export const DeploymentList = Type.Object({ deployments: Type.Array(DeploymentSummary) });
 export const ListQuery = Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }) });
 export type ListQuery = Static<typeof ListQuery>;
 

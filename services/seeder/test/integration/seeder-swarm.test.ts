@@ -238,6 +238,13 @@ test('bad requests get 4xx with a code', async () => {
   assert.equal(json.statusCode, 415);
   assert.equal(json.json<{ code: string }>().code, 'UNSUPPORTED_MEDIA_TYPE');
 
+  // the query schema refuses an unknown format: the one request-validation code of every API
+  const badFormat = await app.inject({ method: 'PUT', url: '/v1/images/good?file=x.img&format=floppy', payload: Buffer.from('x'), headers: { 'content-type': 'application/octet-stream' } });
+  assert.deepEqual([badFormat.statusCode, badFormat.json<{ code: string }>().code], [400, 'VALIDATION']);
+
+  const noRoute = await app.inject({ method: 'DELETE', url: '/v1/images/good' });
+  assert.deepEqual([noRoute.statusCode, noRoute.json<{ code: string }>().code], [404, 'NOT_FOUND']);
+
   assert.equal(await catalog.get('good'), undefined, 'nothing was registered');
   assert.deepEqual(await readdir(join(dataDir, 'incoming')), [], 'no upload left behind');
 });

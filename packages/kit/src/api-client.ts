@@ -1,0 +1,185 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Readable } from 'node:stream';
+import type { Static, TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import {
+  AgentReportReply,
+  Deployment,
+  DeploymentList,
+  ImageList,
+  ImageRecord,
+  ImportResult,
+  InstallManifest,
+  LogLines,
+  Node,
+  SwarmbootError,
+  isErrorCode,
+  type AgentReport,
+  type DeploymentInput,
+  type ImageFormat,
+  type NodeInput,
+} from '@swarmboot/contracts';
+
+/** A request body: JSON (serialised here), text with its type, or a stream of known length (an image upload). */
+export type ApiBody = { json: unknown } | { text: string; contentType: string } | { stream: ReadableStream<Uint8Array>; contentType: string; contentLength: number };
+
+/**
+ * The one HTTP path of swarmboot's API clients (scheduler `/v1`, seeder image API), on `fetch`.
+ * Every failure is a SwarmbootError:
+ * - no answer (refused, DNS, reset) → `API_UNREACHABLE` (an abort of `signal` rethrows the abort as it is);
+ * - non-2xx → the server's `code` from its `{ code, message }` body, or `API_ERROR` when it has no
+ *   code of the registry; message `METHOD URL: STATUS server message`, context `{ status, serverCode }`;
+ * - a 2xx body that is not JSON or fails its contracts schema → `API_RESPONSE_INVALID` naming the
+ *   JSON path that failed.
+ */
+export class ApiTransport {
+  constructor(private readonly signal?: AbortSignal) {}
+
+  /** `method url` with `body`; resolves with the JSON answer checked against `schema`. */
+  async json<S extends TSchema>(schema: S, method: string, url: string, body?: ApiBody): Promise<Static<S>> {
+    const text = await (await this.send(method, url, body)).text();
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw new SwarmbootError('API_RESPONSE_INVALID', `${method} ${url}: answer is not JSON: ${text.slice(0, 200)}`, { cause: err });
+    }
+    if (!Value.Check(schema, value)) {
+      const first = Value.Errors(schema, value).First();
+      throw new SwarmbootError('API_RESPONSE_INVALID', `${method} ${url}: answer does not match its schema at ${first?.path || '/'}: ${first?.message ?? 'invalid'}`, {
+        context: { path: first?.path ?? '' },
+      });
+    }
+    return value;
+  }
+
+  /** GET `url` as bytes (a .torrent, a file). */
+  async bytes(url: string): Promise<ArrayBuffer> {
+    return (await this.send('GET', url)).arrayBuffer();
+  }
+
+  private async send(method: string, url: string, body?: ApiBody): Promise<Response> {
+    const init: RequestInit & { duplex?: 'half' } = { method, signal: this.signal ?? null };
+    if (body !== undefined) {
+      if ('json' in body) Object.assign(init, { body: JSON.stringify(body.json), headers: { 'content-type': 'application/json' } });
+      else if ('text' in body) Object.assign(init, { body: body.text, headers: { 'content-type': body.contentType } });
+      // a stream body needs half duplex (fetch spec); content-length lets the server refuse early
+      else Object.assign(init, { body: body.stream, duplex: 'half', headers: { 'content-type': body.contentType, 'content-length': String(body.contentLength) } });
+    }
+    let res: Response;
+    try {
+      res = await fetch(url, init);
+    } catch (err) {
+      if (this.signal?.aborted === true) throw err;
+      throw new SwarmbootError('API_UNREACHABLE', `${method} ${url}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    if (res.ok) return res;
+    const text = await res.text();
+    let serverCode: unknown;
+    let message = text.slice(0, 500);
+    try {
+      const parsed = JSON.parse(text) as { code?: unknown; message?: unknown };
+      serverCode = parsed.code;
+      if (typeof parsed.message === 'string') message = parsed.message;
+    } catch {
+      /* not JSON: the text is the message */
+    }
+    throw new SwarmbootError(isErrorCode(serverCode) ? serverCode : 'API_ERROR', `${method} ${url}: ${res.status} ${message}`, {
+      context: { status: res.status, ...(serverCode === undefined ? {} : { serverCode }) },
+    });
+  }
+}
+
+/**
+ * The operator's side of the public APIs (scheduler `/v1` at `apiUrl`, seeder image upload at
+ * `seederUrl`), as a ticketing system would call them. Errors: see ApiTransport.
+ */
+export class SwarmbootClient {
+  private readonly http: ApiTransport;
+  constructor(
+    readonly apiUrl: string,
+    readonly seederUrl: string,
+    signal?: AbortSignal,
+  ) {
+    this.http = new ApiTransport(signal);
+  }
+
+  /**
+   * Streams the image file `file` to the seeder (PUT /v1/images/:name); resolves with the catalog
+   * record. Without `format` the seeder reads it from the bytes; `bootable` (default false) lets
+   * real nodes get it.
+   */
+  async addImage(file: string, name: string, traits: { format?: ImageFormat; bootable?: boolean } = {}): Promise<ImageRecord> {
+    const size = (await stat(file)).size;
+    const stream = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
+    const q = new URLSearchParams({ file: basename(file) });
+    if (traits.format !== undefined) q.set('format', traits.format);
+    if (traits.bootable !== undefined) q.set('bootable', String(traits.bootable));
+    const url = `${this.seederUrl}/v1/images/${encodeURIComponent(name)}?${q.toString()}`;
+    return this.http.json(ImageRecord, 'PUT', url, { stream, contentType: 'application/octet-stream', contentLength: size });
+  }
+  images(): Promise<ImageList> {
+    return this.http.json(ImageList, 'GET', `${this.apiUrl}/v1/images`);
+  }
+  importNodes(nodes: NodeInput[]): Promise<ImportResult> {
+    return this.http.json(ImportResult, 'POST', `${this.apiUrl}/v1/nodes/import`, { json: { nodes } });
+  }
+  /** CSV with header `id,mac,hostname[,labels]` (labels `k=v;k=v`) */
+  importNodesCsv(csv: string): Promise<ImportResult> {
+    return this.http.json(ImportResult, 'POST', `${this.apiUrl}/v1/nodes/import`, { text: csv, contentType: 'text/csv' });
+  }
+  deploy(input: DeploymentInput): Promise<Deployment> {
+    return this.http.json(Deployment, 'POST', `${this.apiUrl}/v1/deployments`, { json: input });
+  }
+  deployment(id: string): Promise<Deployment> {
+    return this.http.json(Deployment, 'GET', `${this.apiUrl}/v1/deployments/${encodeURIComponent(id)}`);
+  }
+  /** newest first, without their nodes */
+  deployments(): Promise<DeploymentList> {
+    return this.http.json(DeploymentList, 'GET', `${this.apiUrl}/v1/deployments`);
+  }
+  release(id: string): Promise<Deployment> {
+    return this.http.json(Deployment, 'POST', `${this.apiUrl}/v1/deployments/${encodeURIComponent(id)}/release`, { json: {} });
+  }
+  node(id: string): Promise<Node> {
+    return this.http.json(Node, 'GET', `${this.apiUrl}/v1/nodes/${encodeURIComponent(id)}`);
+  }
+  /** at most `limit` lines after stream id `after` (exclusive), oldest first */
+  logs(id: string, after?: string, limit = 1000): Promise<LogLines> {
+    const q = new URLSearchParams({ limit: String(limit), ...(after ? { after } : {}) });
+    return this.http.json(LogLines, 'GET', `${this.apiUrl}/v1/nodes/${encodeURIComponent(id)}/logs?${q.toString()}`);
+  }
+}
+
+/**
+ * The node's side of the scheduler API (`/v1/nodes/:id/…`) for the agent, in both modes, bound
+ * to one node and deployment. `api` is the scheduler's base URL without a trailing slash.
+ * Errors: see ApiTransport.
+ */
+export class AgentApiClient {
+  private readonly http: ApiTransport;
+  constructor(
+    private readonly api: string,
+    readonly nodeId: string,
+    readonly deploymentId: string,
+    signal?: AbortSignal,
+  ) {
+    this.http = new ApiTransport(signal);
+  }
+
+  report(r: Omit<AgentReport, 'deploymentId'>): Promise<AgentReportReply> {
+    return this.http.json(AgentReportReply, 'POST', `${this.api}/v1/nodes/${this.nodeId}/report`, { json: { deploymentId: this.deploymentId, ...r } });
+  }
+  manifest(): Promise<InstallManifest> {
+    return this.http.json(InstallManifest, 'GET', `${this.api}/v1/nodes/${this.nodeId}/install`);
+  }
+  node(): Promise<Node> {
+    return this.http.json(Node, 'GET', `${this.api}/v1/nodes/${this.nodeId}`);
+  }
+  /** any URL the manifest names (the image's .torrent) */
+  getBytes(url: string): Promise<ArrayBuffer> {
+    return this.http.bytes(url);
+  }
+}
