@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SwarmbootError, isSwarmbootError, type AgentReportReply, type InstallManifest, type TransferStats } from '@swarmboot/contracts';
+import { SwarmbootError, isSwarmbootError, type AgentReportReply, type ErrorCode, type InstallManifest, type TransferStats } from '@swarmboot/contracts';
 import type { AgentApiClient, Logger } from '@swarmboot/kit';
 import { joinSwarm } from './swarm.js';
 
@@ -85,7 +85,7 @@ export async function reportFailure(client: AgentApiClient, say: Say, err: unkno
 
 /** `CODE: message` of a SwarmbootError (AGENT_ERROR for anything else), at most 2000 characters (AgentReport.reason). */
 export function failureReason(err: unknown): string {
-  const text = isSwarmbootError(err) ? (err.message.startsWith(`${err.code}:`) ? err.message : `${err.code}: ${err.message}`) : `AGENT_ERROR: ${err instanceof Error ? err.message : String(err)}`;
+  const text = isSwarmbootError(err) ? (err.message.startsWith(`${err.code}:`) ? err.message : `${err.code}: ${err.message}`) : `${'AGENT_ERROR' satisfies ErrorCode}: ${err instanceof Error ? err.message : String(err)}`;
   return text.slice(0, 2000);
 }
 

@@ -1,7 +1,8 @@
-import { SwarmbootError } from '@swarmboot/contracts';
+import { SwarmbootError, type ErrorCode } from '@swarmboot/contracts';
 
 /**
- * The closed set of codes the disk module throws (as `SwarmbootError.code`), also usable as node failure reasons.
+ * The closed set of codes the disk module throws (as `SwarmbootError.code`), also usable as node failure
+ * reasons; a subset of contracts' ErrorCodes (the registry gives each its meaning).
  * - DISK_NOT_FOUND: no block disk at all, or the hint matches none.
  * - DISK_TOO_SMALL: the chosen (or every) candidate disk is smaller than the image needs.
  * - DISK_MOUNTED: the chosen disk, one of its partitions or a holder is mounted or used as swap.
@@ -16,7 +17,7 @@ export const DiskErrorCode = {
   DISK_WRITE_FAILED: 'DISK_WRITE_FAILED',
   BOOTLOADER_FAILED: 'BOOTLOADER_FAILED',
   IMAGE_FORMAT_INVALID: 'IMAGE_FORMAT_INVALID',
-} as const;
+} as const satisfies Record<string, ErrorCode>;
 export type DiskErrorCode = (typeof DiskErrorCode)[keyof typeof DiskErrorCode];
 
 export function diskError(code: DiskErrorCode, message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}): SwarmbootError {

@@ -1,4 +1,4 @@
-import { SwarmbootError } from '@swarmboot/contracts';
+import { SwarmbootError, type ErrorCode } from '@swarmboot/contracts';
 import { DhcpOption, FIXED_HEADER_LENGTH, MAGIC_COOKIE, MIN_BOOTP_LENGTH } from './constants.js';
 
 /**
@@ -31,7 +31,7 @@ export interface DhcpMessage {
 }
 
 /** Error code of every decode failure: the packet is dropped, never answered. */
-export const DHCP_MALFORMED = 'DHCP_MALFORMED';
+export const DHCP_MALFORMED = 'DHCP_MALFORMED' satisfies ErrorCode;
 
 export function malformed(message: string, context: Record<string, unknown> = {}): SwarmbootError {
   return new SwarmbootError(DHCP_MALFORMED, message, { context });
