@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { NodeState, SwarmbootError, type Deployment, type DeploymentInput } from '@swarmboot/contracts';
+import { NodeState, SwarmbootError, type Deployment, type DeploymentInput, type DeploymentSummary } from '@swarmboot/contracts';
 import type { ImageCatalog, Logger } from '@swarmboot/kit';
 import type { DeploymentRecord, SchedulerStore, StoredNode } from './adapters/store.js';
 import { planAdmission, waveOf } from './domain/admission.js';
@@ -8,9 +8,6 @@ import { matchesSelector, parseSelector } from './domain/selector.js';
 import { admissionSteps, isActive } from './domain/state-machine.js';
 import { toPublicNode } from './inventory.js';
 import type { NodeLifecycle } from './node-lifecycle.js';
-
-/** A deployment without its node records (GET /v1/deployments). */
-export type DeploymentSummary = Omit<Deployment, 'nodes'>;
 
 export interface DeploymentsDeps {
   store: SchedulerStore;

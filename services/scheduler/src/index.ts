@@ -3,7 +3,7 @@ export { buildSchedulerApp, type SchedulerAppDeps } from './app.js';
 export { SchedulerConfig } from './config.js';
 export { createScheduler, type Scheduler, type SchedulerDeps } from './scheduler.js';
 export { Inventory } from './inventory.js';
-export { Deployments, type DeploymentSummary } from './deployments.js';
+export { Deployments } from './deployments.js';
 export { NodeLifecycle, type Origin } from './node-lifecycle.js';
 export { BootScripts, type BootSettings } from './boot.js';
 export { SchedulerStore } from './adapters/store.js';

@@ -1,4 +1,4 @@
-import { Events, SwarmbootError, type AgentReport, type AgentReportReply, type LeaseGranted, type NodeState, type TftpTransfer } from '@swarmboot/contracts';
+import { Events, SwarmbootError, type AgentReport, type AgentReportReply, type ErrorCode, type LeaseGranted, type NodeState, type TftpTransfer } from '@swarmboot/contracts';
 import type { EventBus, Logger, Registry } from '@swarmboot/kit';
 import { Counter } from 'prom-client';
 import type { AdmitNode, CasResult, SchedulerStore, StoredNode } from './adapters/store.js';
@@ -105,7 +105,7 @@ export class NodeLifecycle {
   async startInstallAttempt(node: StoredNode): Promise<{ attempt: number } | { failed: string }> {
     const attempt = await this.store.incrAttempts(node.id);
     if (attempt > this.installAttempts) {
-      const reason = `ATTEMPTS_EXHAUSTED: ${this.installAttempts} install attempts${node.reason ? `; last: ${node.reason}` : ''}`;
+      const reason = `${'ATTEMPTS_EXHAUSTED' satisfies ErrorCode}: ${this.installAttempts} install attempts${node.reason ? `; last: ${node.reason}` : ''}`;
       await this.transition(node.id, 'failed', { origin: 'event', cause: 'install attempts exhausted', reason });
       return { failed: reason };
     }
