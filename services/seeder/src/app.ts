@@ -115,6 +115,8 @@ export function buildSeederApp(deps: SeederDeps): FastifyInstance {
     // Only raw bytes are an image: a JSON or text body is refused with 415 before the handler runs.
     api.removeAllContentTypeParsers();
     api.addContentTypeParser('application/octet-stream', (_req, _payload, done) => done(null));
+    // any other type: the registry's 415, with what to send instead of fastify's bare "Unsupported Media Type"
+    api.addContentTypeParser('*', (_req, _payload, done) => done(new SwarmbootError('UNSUPPORTED_MEDIA_TYPE', 'send the image as application/octet-stream'), undefined));
 
     api.put<{ Params: { name: string }; Querystring: Static<typeof PutQuery> }>(
       '/v1/images/:name',

@@ -237,6 +237,7 @@ test('bad requests get 4xx with a code', async () => {
   const json = await app.inject({ method: 'PUT', url: '/v1/images/good?file=x.img', payload: { a: 1 } });
   assert.equal(json.statusCode, 415);
   assert.equal(json.json<{ code: string }>().code, 'UNSUPPORTED_MEDIA_TYPE');
+  assert.match(json.json<{ message: string }>().message, /application\/octet-stream/);
 
   // the query schema refuses an unknown format: the one request-validation code of every API
   const badFormat = await app.inject({ method: 'PUT', url: '/v1/images/good?file=x.img&format=floppy', payload: Buffer.from('x'), headers: { 'content-type': 'application/octet-stream' } });
