@@ -17,7 +17,7 @@ declare module 'fastify' {
 const FASTIFY_STATUS_CODES: Readonly<Record<number, ErrorCode>> = { 400: 'VALIDATION', 404: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' };
 
 /** What an error becomes on the wire: status, registry code, message for the client. */
-export function httpErrorOf(err: FastifyError | Error): { status: number; code: ErrorCode; message: string } {
+function httpErrorOf(err: FastifyError | Error): { status: number; code: ErrorCode; message: string } {
   if (isSwarmbootError(err)) return { status: httpStatusOf(err.code), code: err.code, message: err.message };
   const fe = err as Partial<FastifyError>;
   if (fe.validation) return { status: 400, code: 'VALIDATION', message: err.message };
