@@ -25,7 +25,7 @@ before(async () => {
       { id: 'n2', mac: '52:54:00:aa:00:02', labels: { rack: 'r2' } },
       { id: 'n3', mac: '52:54:00:aa:00:03' },
     ],
-    'NODE_INVALID',
+    'VALIDATION',
     (i) => `node ${i}`,
   );
   assert.deepEqual(await store.upsertNodes(nodes), { kind: 'ok', imported: 3, updated: 0 });
@@ -45,7 +45,7 @@ test('nodes registered by the store are found by MAC, hostname and listing, labe
 });
 
 test('a re-registration moves the hostname and labels the inventory reads', async () => {
-  await store.upsertNodes(normalizeNodes([{ id: 'n3', mac: '52:54:00:aa:00:03', hostname: 'rack3-n3', labels: { rack: 'r3' } }], 'NODE_INVALID', (i) => `node ${i}`));
+  await store.upsertNodes(normalizeNodes([{ id: 'n3', mac: '52:54:00:aa:00:03', hostname: 'rack3-n3', labels: { rack: 'r3' } }], 'VALIDATION', (i) => `node ${i}`));
   assert.equal(await inventory.byHostname('n3'), undefined);
   assert.equal((await inventory.byHostname('rack3-n3'))?.rack, 'r3');
 });
