@@ -67,21 +67,26 @@ export interface DhcpSettings {
 /** {@link DhcpSettings} with every default applied (see {@link resolveDhcpSettings}). */
 export type ResolvedDhcpSettings = Readonly<Required<Omit<DhcpSettings, 'queue'>>> & { readonly queue: Readonly<Required<QueueSettings>> };
 
-/** RFC 2131 §4.1: clients listen on 68 */
-const DEFAULT_CLIENT_PORT = 68;
-/** PXE spec 2.1 §2.2.1: the PXE boot server (proxyDHCP) port */
-const DEFAULT_PROXY_PORT = 4011;
-/** long enough for a PXE ROM to collect offers and send its REQUEST (it waits ~4 s at most) */
-const DEFAULT_OFFER_RESERVE_SECONDS = 60;
-/** RFC 2131 §4.3.3 leaves it to the server; ISC dhcpd and Kea use about this */
-const DEFAULT_DECLINE_QUARANTINE_SECONDS = 600;
-/** DESIGN.md: a server that looks things up slowly before answering overflows its backlog */
-const DEFAULT_LOOKUP_TIMEOUT_MS = 100;
-const DEFAULT_STORE_TIMEOUT_MS = 2000;
-const DEFAULT_QUEUE_MAX = 4096;
-/** a PXE ROM retransmits after 4 s (PXE spec 2.1 §2.2.1): older work answers nobody */
-const DEFAULT_QUEUE_MAX_AGE_MS = 4000;
-const DEFAULT_CONCURRENCY = 256;
+/** The defaults {@link resolveDhcpSettings} applies, each with its reason. */
+const DEFAULTS = {
+  /** RFC 2131 §4.1: clients listen on 68 */
+  clientPort: 68,
+  /** PXE spec 2.1 §2.2.1: the PXE boot server (proxyDHCP) port, bound in proxy mode */
+  proxyPort: 4011,
+  /** long enough for a PXE ROM to collect offers and send its REQUEST (it waits ~4 s at most) */
+  offerReserveSeconds: 60,
+  /** RFC 2131 §4.3.3 leaves it to the server; ISC dhcpd and Kea use about this */
+  declineQuarantineSeconds: 600,
+  /** DESIGN.md: a server that looks things up slowly before answering overflows its backlog */
+  lookupTimeoutMs: 100,
+  storeTimeoutMs: 2000,
+  queue: {
+    max: 4096,
+    /** a PXE ROM retransmits after 4 s (PXE spec 2.1 §2.2.1): older work answers nobody */
+    maxAgeMs: 4000,
+    concurrency: 256,
+  },
+} as const;
 
 /** Applies the defaults documented on {@link DhcpSettings}; returns a frozen object. */
 export function resolveDhcpSettings(s: DhcpSettings): ResolvedDhcpSettings {
@@ -89,18 +94,18 @@ export function resolveDhcpSettings(s: DhcpSettings): ResolvedDhcpSettings {
   return Object.freeze({
     ...s,
     mode,
-    proxyPort: s.proxyPort ?? (mode === 'proxy' ? DEFAULT_PROXY_PORT : 0),
+    proxyPort: s.proxyPort ?? (mode === 'proxy' ? DEFAULTS.proxyPort : 0),
     bootFiles: s.bootFiles ?? BootFiles,
     reservations: s.reservations ?? [],
-    clientPort: s.clientPort ?? DEFAULT_CLIENT_PORT,
-    offerReserveSeconds: s.offerReserveSeconds ?? DEFAULT_OFFER_RESERVE_SECONDS,
-    declineQuarantineSeconds: s.declineQuarantineSeconds ?? DEFAULT_DECLINE_QUARANTINE_SECONDS,
-    lookupTimeoutMs: s.lookupTimeoutMs ?? DEFAULT_LOOKUP_TIMEOUT_MS,
-    storeTimeoutMs: s.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS,
+    clientPort: s.clientPort ?? DEFAULTS.clientPort,
+    offerReserveSeconds: s.offerReserveSeconds ?? DEFAULTS.offerReserveSeconds,
+    declineQuarantineSeconds: s.declineQuarantineSeconds ?? DEFAULTS.declineQuarantineSeconds,
+    lookupTimeoutMs: s.lookupTimeoutMs ?? DEFAULTS.lookupTimeoutMs,
+    storeTimeoutMs: s.storeTimeoutMs ?? DEFAULTS.storeTimeoutMs,
     queue: Object.freeze({
-      max: s.queue?.max ?? DEFAULT_QUEUE_MAX,
-      maxAgeMs: s.queue?.maxAgeMs ?? DEFAULT_QUEUE_MAX_AGE_MS,
-      concurrency: s.queue?.concurrency ?? DEFAULT_CONCURRENCY,
+      max: s.queue?.max ?? DEFAULTS.queue.max,
+      maxAgeMs: s.queue?.maxAgeMs ?? DEFAULTS.queue.maxAgeMs,
+      concurrency: s.queue?.concurrency ?? DEFAULTS.queue.concurrency,
     }),
     reuseAddr: s.reuseAddr === true,
   });
