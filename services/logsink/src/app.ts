@@ -6,6 +6,7 @@ import { NodeInventory, parseHostPort, plainAddress, type EventBus, type Logger,
 import type { LogsinkConfig } from './config.js';
 import { parseSyslog, type SyslogMalformedReason } from './protocol/syslog.js';
 import { NodeMapper, type MappingResult, type NodeDirectory } from './domain/node-mapper.js';
+import { InFlight } from './domain/in-flight.js';
 import { RateLimiter } from './domain/rate-limit.js';
 import { RedisLogStore, type LogStore } from './adapters/redis-log-store.js';
 import { listenUdp, type UdpListener } from './adapters/udp-listener.js';
@@ -98,8 +99,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
   });
   const store = deps.store ?? new RedisLogStore(deps.redis, deps.config.SWARMBOOT_LOG_MAXLEN);
 
-  let inFlight = 0;
-  let drained: (() => void) | undefined;
+  const inFlight = new InFlight();
   let listener: UdpListener | undefined;
 
   const drop = (reason: DropReason, from: UdpPeer, bytes: number, limiter: RateLimiter, head?: Buffer): void => {
@@ -114,11 +114,11 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
   };
 
   async function handleLine(received: ReceivedLine, from: UdpPeer): Promise<LogLine | undefined> {
-    if (inFlight >= maxInFlight) {
+    if (inFlight.count >= maxInFlight) {
       drop('overload', from, received.message.length, overloadWarn);
       return undefined;
     }
-    inFlight++;
+    inFlight.begin();
     try {
       linesTotal.inc({ format: received.format });
       // leases are keyed by the v4 address, also when a dual-stack socket saw `::ffff:10.0.0.1`
@@ -153,8 +153,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
         return undefined;
       }
     } finally {
-      inFlight--;
-      if (inFlight === 0) drained?.();
+      inFlight.end();
     }
   }
 
@@ -197,15 +196,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
       const l = listener;
       listener = undefined;
       await l?.close();
-      if (inFlight > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 5000);
-          drained = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
+      await inFlight.drained(5000);
     },
   };
 }

@@ -46,19 +46,9 @@ const WAIT_RETRY_SECONDS = 10;
 
 /** The node-facing boot path: the iPXE script a node boots, and the manifest its agent installs. */
 export class BootScripts {
-  private readonly store: SchedulerStore;
-  private readonly catalog: ImageCatalog;
-  private readonly lifecycle: BootScriptsDeps['lifecycle'];
-  private readonly boot: BootSettings;
-  private readonly syslogTarget: string;
   private readonly served: Counter<'decision'>;
 
-  constructor(deps: BootScriptsDeps) {
-    this.store = deps.store;
-    this.catalog = deps.catalog;
-    this.lifecycle = deps.lifecycle;
-    this.boot = deps.boot;
-    this.syslogTarget = deps.syslogTarget;
+  constructor(private readonly deps: BootScriptsDeps) {
     this.served = new Counter({ name: 'swarmboot_scheduler_boot_scripts_total', help: 'iPXE scripts served', labelNames: ['decision'], registers: [deps.registry] });
   }
 
@@ -72,12 +62,12 @@ export class BootScripts {
   async bootScript(macText: string): Promise<{ nodeId: string; script: string }> {
     const mac = normalizeMac(macText);
     if (mac === undefined) throw new SwarmbootError('VALIDATION', `not a MAC address: ${JSON.stringify(macText.slice(0, 40))}`);
-    const nodeId = await this.store.nodeIdByMac(mac);
-    const node = nodeId === undefined ? undefined : await this.store.getNode(nodeId);
+    const nodeId = await this.deps.store.nodeIdByMac(mac);
+    const node = nodeId === undefined ? undefined : await this.deps.store.getNode(nodeId);
     if (!node) throw new SwarmbootError('NODE_NOT_FOUND', `no node has MAC ${mac}`, { context: { chaddr: mac } });
     const decision = bootDecision(node.state);
     this.served.inc({ decision });
-    const b = this.boot;
+    const b = this.deps.boot;
     const api = b.publicUrl.replace(/\/+$/, '');
     if (decision === 'wait') {
       return { nodeId: node.id, script: waitScript(`swarmboot: node ${node.id} is queued in deployment ${node.deploymentId ?? '-'}; waiting for admission`, `${api}/v1/boot/${mac}`, WAIT_RETRY_SECONDS) };
@@ -91,12 +81,12 @@ export class BootScripts {
             : `no deployment (state ${node.state})`;
       return { nodeId: node.id, script: localBootScript(`swarmboot: node ${node.id}: ${why}; booting from local disk`) };
     }
-    const dep = await this.store.getDeployment(node.deploymentId);
+    const dep = await this.deps.store.getDeployment(node.deploymentId);
     if (dep?.target !== 'node') {
-      await this.lifecycle.transition(node.id, 'booting', { origin: 'event', cause: 'boot script fetched' });
+      await this.deps.lifecycle.transition(node.id, 'booting', { origin: 'event', cause: 'boot script fetched' });
       return { nodeId: node.id, script: installScript({ tftpUrl: b.tftpUrl, kernel: b.kernel, initrd: b.initrd, cmdline: b.cmdline, publicUrl: b.publicUrl, nodeId: node.id, deploymentId: node.deploymentId }) };
     }
-    const started = await this.lifecycle.startInstallAttempt(node);
+    const started = await this.deps.lifecycle.startInstallAttempt(node);
     if ('failed' in started) {
       this.served.inc({ decision: 'local' });
       return { nodeId: node.id, script: localBootScript(`swarmboot: node ${node.id} failed: ${started.failed}; booting from local disk`) };
@@ -105,21 +95,21 @@ export class BootScripts {
       nodeId: node.id,
       script: environmentScript({
         bootenvUrl: b.bootenv.url, cmdline: b.bootenv.cmdline, publicUrl: b.publicUrl, nodeId: node.id, deploymentId: node.deploymentId,
-        mac, syslog: this.syslogTarget, netconsole: b.netconsole, attempt: started.attempt, attempts: b.installAttempts,
+        mac, syslog: this.deps.syslogTarget, netconsole: b.netconsole, attempt: started.attempt, attempts: b.installAttempts,
       }),
     };
   }
 
   /** GET /v1/nodes/:id/install. Throws NODE_NOT_FOUND, NOT_ADMITTED, IMAGE_NOT_FOUND. */
   async installManifest(nodeId: string): Promise<InstallManifest> {
-    const node = await requireNode(this.store, nodeId);
-    const dep = node.deploymentId === undefined ? undefined : await this.store.getDeployment(node.deploymentId);
+    const node = await requireNode(this.deps.store, nodeId);
+    const dep = node.deploymentId === undefined ? undefined : await this.deps.store.getDeployment(node.deploymentId);
     if (!mayInstall(node.state) || !dep) throw new SwarmbootError('NOT_ADMITTED', `node ${nodeId} is ${node.state}, not admitted in an active deployment`, { context: { nodeId, state: node.state } });
-    const image = await this.catalog.get(dep.image);
+    const image = await this.deps.catalog.get(dep.image);
     if (!image) throw new SwarmbootError('IMAGE_NOT_FOUND', `image ${dep.image} of deployment ${dep.id} is no longer in the catalog`, { context: { image: dep.image } });
     const m: InstallManifest = {
-      nodeId, deploymentId: dep.id, image, syslog: this.syslogTarget, target: dep.target, afterInstall: dep.afterInstall,
-      lingerMs: 1000 * (dep.lingerSeconds ?? this.boot.lingerSeconds),
+      nodeId, deploymentId: dep.id, image, syslog: this.deps.syslogTarget, target: dep.target, afterInstall: dep.afterInstall,
+      lingerMs: 1000 * (dep.lingerSeconds ?? this.deps.boot.lingerSeconds),
     };
     if (node.rootDisk !== undefined) m.rootDisk = node.rootDisk;
     return m;

@@ -21,19 +21,7 @@ export interface DeploymentsDeps {
 
 /** Deployments: an image onto a set of nodes, admitted in one compare-and-set, later released. */
 export class Deployments {
-  private readonly store: SchedulerStore;
-  private readonly catalog: ImageCatalog;
-  private readonly log: Logger;
-  private readonly lifecycle: DeploymentsDeps['lifecycle'];
-  private readonly bootenvAvailable: () => Promise<boolean>;
-
-  constructor(deps: DeploymentsDeps) {
-    this.store = deps.store;
-    this.catalog = deps.catalog;
-    this.log = deps.log;
-    this.lifecycle = deps.lifecycle;
-    this.bootenvAvailable = deps.bootenvAvailable;
-  }
+  constructor(private readonly deps: DeploymentsDeps) {}
 
   /**
    * POST /v1/deployments. Throws IMAGE_NOT_FOUND, NODE_NOT_FOUND, NO_NODES, NODE_BUSY, VALIDATION,
@@ -42,14 +30,14 @@ export class Deployments {
    * BOOTENV_MISSING (no install environment to serve).
    */
   async createDeployment(input: DeploymentInput): Promise<Deployment> {
-    const image = await this.catalog.get(input.image);
+    const image = await this.deps.catalog.get(input.image);
     if (!image) throw new SwarmbootError('IMAGE_NOT_FOUND', `no image named ${input.image}`, { context: { image: input.image } });
     const target = input.target ?? 'node';
     if (target === 'node') {
       if (!image.bootable) {
         throw new SwarmbootError('IMAGE_NOT_BOOTABLE', `image ${image.name} is not marked bootable (no kernel and boot loader of its own): real nodes could not start it; add it with bootable=true, or deploy with target "emulated"`, { context: { image: image.name } });
       }
-      if (!(await this.bootenvAvailable())) {
+      if (!(await this.deps.bootenvAvailable())) {
         throw new SwarmbootError('BOOTENV_MISSING', 'the install environment is not available (build it with scripts/build-bootenv.sh and set SWARMBOOT_BOOTENV_DIR, or SWARMBOOT_BOOTENV_URL)');
       }
     }
@@ -61,12 +49,12 @@ export class Deployments {
       let nodes: StoredNode[];
       if (input.nodes !== undefined) {
         const ids = [...new Set(input.nodes)];
-        const found = await this.store.getNodes(ids);
+        const found = await this.deps.store.getNodes(ids);
         const missing = ids.filter((_, i) => found[i] === undefined);
         if (missing.length > 0) throw new SwarmbootError('NODE_NOT_FOUND', `no such node: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`, { context: { nodes: missing } });
         nodes = found as StoredNode[];
       } else if (selector !== undefined) {
-        nodes = (await this.store.listNodes()).filter((n) => matchesSelector(n.labels, selector));
+        nodes = (await this.deps.store.listNodes()).filter((n) => matchesSelector(n.labels, selector));
       } else {
         nodes = [];
       }
@@ -80,26 +68,26 @@ export class Deployments {
         const wave = waves.get(n.id);
         return { id: n.id, expectedState: n.state, expectedDeploymentId: n.deploymentId, steps: admissionSteps(wave !== undefined), wave };
       });
-      const r = await this.store.admit(id, image.name, options, planned);
+      const r = await this.deps.store.admit(id, image.name, options, planned);
       if (r.kind === 'exists') throw new SwarmbootError('CONFLICT', `deployment id ${id} exists`);
       if (r.kind === 'stale') return new Conflict(`node ${r.nodeId} changed while the deployment was created; retry`);
       return planned;
     });
-    this.log.info({ deploymentId: id, image: image.name, nodes: plan.length }, 'deployment created');
-    await this.lifecycle.admitted(id, plan);
+    this.deps.log.info({ deploymentId: id, image: image.name, nodes: plan.length }, 'deployment created');
+    await this.deps.lifecycle.admitted(id, plan);
     return this.getDeployment(id);
   }
 
   /** Throws DEPLOYMENT_NOT_FOUND. */
   async getDeployment(id: string): Promise<Deployment> {
-    const rec = await this.store.getDeployment(id);
+    const rec = await this.deps.store.getDeployment(id);
     if (!rec) throw new SwarmbootError('DEPLOYMENT_NOT_FOUND', `no deployment ${id}`, { context: { deploymentId: id } });
     return this.deploymentView(rec);
   }
 
   /** Newest first, without node records. */
   async listDeployments(limit: number): Promise<DeploymentSummary[]> {
-    const recs = await this.store.listDeployments(limit);
+    const recs = await this.deps.store.listDeployments(limit);
     return Promise.all(
       recs.map(async (rec) => {
         const { nodes: _nodes, ...summary } = await this.deploymentView(rec);
@@ -113,18 +101,18 @@ export class Deployments {
    * `released` (nodes still installing are released as they finish). Idempotent. Throws DEPLOYMENT_NOT_FOUND.
    */
   async releaseDeployment(id: string): Promise<Deployment> {
-    if (!(await this.store.markReleased(id))) throw new SwarmbootError('DEPLOYMENT_NOT_FOUND', `no deployment ${id}`, { context: { deploymentId: id } });
-    const rec = await this.store.getDeployment(id);
-    const nodes = await this.store.getNodes(rec?.nodeIds ?? []);
+    if (!(await this.deps.store.markReleased(id))) throw new SwarmbootError('DEPLOYMENT_NOT_FOUND', `no deployment ${id}`, { context: { deploymentId: id } });
+    const rec = await this.deps.store.getDeployment(id);
+    const nodes = await this.deps.store.getNodes(rec?.nodeIds ?? []);
     for (const n of nodes) {
-      if (n && n.deploymentId === id && n.state === 'installed') await this.lifecycle.transition(n.id, 'released', { origin: 'event', cause: 'deployment released' });
+      if (n && n.deploymentId === id && n.state === 'installed') await this.deps.lifecycle.transition(n.id, 'released', { origin: 'event', cause: 'deployment released' });
     }
-    this.log.info({ deploymentId: id }, 'deployment released');
+    this.deps.log.info({ deploymentId: id }, 'deployment released');
     return this.getDeployment(id);
   }
 
   private async deploymentView(rec: DeploymentRecord): Promise<Deployment> {
-    const nodes = (await this.store.getNodes(rec.nodeIds)).filter((n): n is StoredNode => n !== undefined).map(toPublicNode);
+    const nodes = (await this.deps.store.getNodes(rec.nodeIds)).filter((n): n is StoredNode => n !== undefined).map(toPublicNode);
     const counts: Record<string, number> = Object.fromEntries(Object.values(NodeState).map((s) => [s, 0]));
     for (const n of nodes) counts[n.state] = (counts[n.state] ?? 0) + 1;
     const d: Deployment = { id: rec.id, image: rec.image, state: rec.state, target: rec.target, createdAt: rec.createdAt, counts, nodes };

@@ -60,6 +60,13 @@ async function exchange(payloads: Buffer[], port: number, waitMs: number): Promi
   return { replies, from };
 }
 
+/** The one reply to `payloads` (see exchange), decoded; the test fails when there is none or more. */
+async function onlyReply(payloads: Buffer[], port: number, waitMs: number): Promise<DhcpMessage> {
+  const { replies } = await exchange(payloads, port, waitMs);
+  assert.equal(replies.length, 1);
+  return decodeDhcp(replies[0]!);
+}
+
 /** option 61 as requestLeaseViaRelay sends it (type 1 + MAC): the lease key of a non-PXE client */
 const clientId = (mac: string): [number, Buffer] => [DhcpOption.clientId, Buffer.concat([Buffer.from([1]), macToChaddr(mac)])];
 
@@ -108,9 +115,7 @@ test('DECLINE quarantines the address and the client gets another one', async ()
 test('INFORM gets an ACK with configuration, no lease time and yiaddr 0', async () => {
   const { port } = await start();
   const mac = randomMac();
-  const { replies } = await exchange([message(MessageType.inform, mac, [sourcePort], { ciaddr: '127.77.9.9' })], port, 500);
-  assert.equal(replies.length, 1);
-  const ack = decodeDhcp(replies[0]!);
+  const ack = await onlyReply([message(MessageType.inform, mac, [sourcePort], { ciaddr: '127.77.9.9' })], port, 500);
   assert.equal(getMessageType(ack), MessageType.ack);
   assert.equal(ack.yiaddr, '0.0.0.0');
   assert.equal(ack.ciaddr, '127.77.9.9');
@@ -124,9 +129,7 @@ test('INFORM gets an ACK with configuration, no lease time and yiaddr 0', async 
 test('a REQUEST naming another server is not answered and our offer is freed', async () => {
   const { port, registry } = await start();
   const mac = randomMac();
-  const offer = await exchange([message(MessageType.discover, mac, [sourcePort])], port, 400);
-  assert.equal(offer.replies.length, 1);
-  const ip = decodeDhcp(offer.replies[0]!).yiaddr;
+  const ip = (await onlyReply([message(MessageType.discover, mac, [sourcePort])], port, 400)).yiaddr;
   assert.equal(await redis.get(RedisKeys.leaseByIp(ip)), mac);
   const req = message(MessageType.request, mac, [
     [DhcpOption.requestedIp, ipOption(ip)],
@@ -176,9 +179,7 @@ test('proxyDHCP: PXE clients get boot parameters without an address; others and 
   assert.equal(server.proxyAddress()?.port, proxyPort);
   const pxe = message(MessageType.discover, randomMac(), [[DhcpOption.vendorClass, textOption('PXEClient:Arch:00000:UNDI:002001')], [DhcpOption.clientArch, u16Option(0)], sourcePort]);
   const plain = message(MessageType.discover, randomMac(), [sourcePort]);
-  const { replies } = await exchange([pxe, plain], port, 500);
-  assert.equal(replies.length, 1);
-  const offer = decodeDhcp(replies[0]!);
+  const offer = await onlyReply([pxe, plain], port, 500);
   assert.equal(getMessageType(offer), MessageType.offer);
   assert.equal(offer.yiaddr, '0.0.0.0');
   assert.equal(offer.siaddr, '127.0.0.1');

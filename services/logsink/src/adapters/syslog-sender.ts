@@ -1,5 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { InFlight } from '../domain/in-flight.js';
 import { formatRfc5424, SyslogFacility } from '../protocol/syslog.js';
 
 export interface SyslogSenderOptions {
@@ -36,8 +37,7 @@ export function createSyslogSender(opts: SyslogSenderOptions): SyslogSender {
   const family = isIPv6(opts.target.host) ? 'udp6' : 'udp4';
   const socket: Socket = createSocket({ type: family });
   const onError = opts.onError ?? (() => undefined);
-  let pending = 0;
-  let idle: (() => void) | undefined;
+  const pending = new InFlight();
   let closed = false;
   let bound = false;
   let bindFailed = false;
@@ -48,8 +48,7 @@ export function createSyslogSender(opts: SyslogSenderOptions): SyslogSender {
       // later send would silently bind to the wildcard address, so the sink could no longer map
       // us by lease. Stop sending instead.
       bindFailed = true;
-      pending = 0;
-      idle?.();
+      pending.clear();
     }
     onError(err);
   });
@@ -59,8 +58,7 @@ export function createSyslogSender(opts: SyslogSenderOptions): SyslogSender {
 
   const settle = (err: Error | null): void => {
     if (err) onError(err);
-    pending = Math.max(0, pending - 1);
-    if (pending === 0) idle?.();
+    pending.end();
   };
 
   return {
@@ -72,22 +70,14 @@ export function createSyslogSender(opts: SyslogSenderOptions): SyslogSender {
       );
       if (closed || bindFailed) return;
       for (const d of datagrams) {
-        pending++;
+        pending.begin();
         socket.send(d, opts.target.port, opts.target.host, settle);
       }
     },
     async close() {
       if (closed) return;
       closed = true;
-      if (pending > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 2000);
-          idle = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
+      await pending.drained(2000);
       await new Promise<void>((resolve) => socket.close(() => resolve()));
     },
   };

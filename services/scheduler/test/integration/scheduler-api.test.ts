@@ -1,11 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { Events, RedisKeys, type AgentReportReply, type Deployment, type ImageRecord, type InstallManifest, type JobCompleted, type LogLine, type Node, type NodeStateChanged, type NodeProgress } from '@swarmboot/contracts';
-import { ImageCatalog, createLogger, parseConfig } from '@swarmboot/kit';
-import { startBackends, waitFor } from '@swarmboot/testkit';
-import { buildSchedulerApp } from '../../src/app.js';
-import { SchedulerConfig } from '../../src/config.js';
+import { ImageCatalog } from '@swarmboot/kit';
+import { waitFor } from '@swarmboot/testkit';
+import { startScheduler } from './harness.js';
 
 const IMAGE: ImageRecord = {
   name: 'debian-12',
@@ -22,24 +20,12 @@ const IMAGE: ImageRecord = {
 };
 
 test('scheduler API against real NATS and Redis: inventory, deployment, boot, events, reports, release, timeline, logs', async (t) => {
-  const log = createLogger('scheduler-test', 'warn');
-  const backends = await startBackends('scheduler-test', log);
-  const { bus, redis } = backends;
-  const config = parseConfig(SchedulerConfig, {
+  const { app, base, bus, redis, startReplica, json } = await startScheduler(t, {
     SWARMBOOT_PUBLIC_URL: 'http://127.0.0.1:18080',
     SWARMBOOT_TFTP_URL: 'tftp://127.0.0.1:16969',
   });
-  const app = buildSchedulerApp({ log, bus, redis, config });
   // a second replica on the same Redis and NATS (it shares the durable consumer)
-  const replica = buildSchedulerApp({ log, bus, redis, config });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  await replica.ready();
-  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  t.after(async () => {
-    await app.close();
-    await replica.close();
-    await backends.stop();
-  });
+  const replica = await startReplica();
 
   const stateChanges: NodeStateChanged[] = [];
   const jobs: JobCompleted[] = [];
@@ -52,10 +38,6 @@ test('scheduler API against real NATS and Redis: inventory, deployment, boot, ev
   t.after(() => unsub.forEach((u) => u()));
   await bus.nc.flush();
 
-  const json = async <T>(method: 'GET' | 'POST', url: string, body?: unknown, via = app): Promise<{ status: number; body: T }> => {
-    const res = await via.inject({ method, url, ...(body === undefined ? {} : { payload: body as object }) });
-    return { status: res.statusCode, body: res.json<T>() };
-  };
   const report = (id: string, body: object, via = app) => json<AgentReportReply & { code?: string }>('POST', `/v1/nodes/${id}/report`, body, via);
   const node = async (id: string) => (await json<Node>('GET', `/v1/nodes/${id}`)).body;
 

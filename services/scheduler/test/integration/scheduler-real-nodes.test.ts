@@ -4,12 +4,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import type { AgentReportReply, Deployment, ImageRecord, InstallManifest, Node } from '@swarmboot/contracts';
-import { ImageCatalog, createLogger, parseConfig } from '@swarmboot/kit';
-import { startBackends } from '@swarmboot/testkit';
-import { buildSchedulerApp } from '../../src/app.js';
-import { SchedulerConfig } from '../../src/config.js';
+import { ImageCatalog } from '@swarmboot/kit';
+import { startScheduler } from './harness.js';
 
 const image = (name: string, bootable: boolean): ImageRecord => ({
   name,
@@ -27,31 +24,17 @@ const image = (name: string, bootable: boolean): ImageRecord => ({
 
 test('real nodes: bootable images only, the install environment over HTTP, attempts, retries and local boot', async (t) => {
   const bootenv = await mkdtemp(join(tmpdir(), 'sb-bootenv-'));
-  const log = createLogger('scheduler-test', 'warn');
-  const backends = await startBackends('scheduler-test', log);
-  const { bus, redis } = backends;
-  const config = parseConfig(SchedulerConfig, {
+  t.after(() => rm(bootenv, { recursive: true, force: true }));
+  const { base, redis, json } = await startScheduler(t, {
     SWARMBOOT_PUBLIC_URL: 'http://10.0.0.5:8080',
     SWARMBOOT_SYSLOG_TARGET: '10.0.0.5:514',
     SWARMBOOT_BOOTENV_DIR: bootenv,
     SWARMBOOT_INSTALL_ATTEMPTS: '2',
   });
-  const app = buildSchedulerApp({ log, bus, redis, config });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  t.after(async () => {
-    await app.close();
-    await backends.stop();
-    await rm(bootenv, { recursive: true, force: true });
-  });
   const catalog = new ImageCatalog(redis);
   await catalog.put(image('minbase', false));
   await catalog.put(image('debian-12', true));
 
-  const json = async <T>(method: 'GET' | 'POST', url: string, body?: unknown): Promise<{ status: number; body: T }> => {
-    const res = await app.inject({ method, url, ...(body === undefined ? {} : { payload: body as object }) });
-    return { status: res.statusCode, body: res.json<T>() };
-  };
   const boot = async (mac: string): Promise<string> => {
     const res = await fetch(`${base}/v1/boot/${mac}`);
     assert.equal(res.status, 200);

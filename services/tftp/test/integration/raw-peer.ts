@@ -49,3 +49,13 @@ export class RawPeer {
   }
 }
 
+
+/** Runs `use` with a bound {@link RawPeer}, closed afterwards however `use` ends; resolves to what `use` does. */
+export async function withPeer<T>(use: (peer: RawPeer) => Promise<T>): Promise<T> {
+  const peer = await new RawPeer().bind();
+  try {
+    return await use(peer);
+  } finally {
+    peer.close();
+  }
+}

@@ -8,7 +8,7 @@ import { createLogger } from '@swarmboot/kit';
 import { waitFor } from '@swarmboot/testkit';
 import { buildTftpServer, type TftpServer } from '../../src/app.js';
 import type { TftpPacket } from '../../src/protocol/tftp.js';
-import { RawPeer } from './raw-peer.js';
+import { RawPeer, withPeer } from './raw-peer.js';
 
 /**
  * Scripted exchanges against servers with the production defaults (timeout 1 s, RTO floor
@@ -46,73 +46,58 @@ async function metric(s: TftpServer, name: string): Promise<number> {
   return m ? ((await m.get()).values[0]?.value ?? 0) : 0;
 }
 
-test('windowsize 4: a window per ACK; an ACK of an earlier block resumes after it; a duplicate ACK is not answered', async () => {
-  const peer = await new RawPeer().bind();
-  try {
-    peer.send({ kind: 'RRQ', filename: 'f.bin', mode: 'octet', options: new Map([['BlkSize', '8'], ['WINDOWSIZE', '4']]) }, port);
-    const oack = await peer.next();
-    // option names are case-insensitive; the answer carries exactly what was asked and granted
-    assert.deepEqual(oack?.packet.kind === 'OACK' && [...oack.packet.options], [['blksize', '8'], ['windowsize', '4']]);
-    const tid = oack!.from.port;
-    peer.send({ kind: 'ACK', block: 0 }, tid);
-    const w1 = [await peer.next(), await peer.next(), await peer.next(), await peer.next()].map((m) => blockOf(m?.packet));
-    assert.deepEqual(w1, [1, 2, 3, 4]);
-    // the client lost block 3: it acknowledges 2, the server resumes at 3
-    peer.send({ kind: 'ACK', block: 2 }, tid);
-    const w2 = [await peer.next(), await peer.next(), await peer.next(), await peer.next()].map((m) => blockOf(m?.packet));
-    assert.deepEqual(w2, [3, 4, 5, 6]);
-    peer.send({ kind: 'ACK', block: 2 }, tid); // duplicate: no answer …
-    peer.send({ kind: 'ACK', block: 6 }, tid); // … the next ACK moves on
-    const w3 = [await peer.next(), await peer.next(), await peer.next(), await peer.next()].map((m) => blockOf(m?.packet));
-    assert.deepEqual(w3, [7, 8, 9, 10]);
-    peer.send({ kind: 'ERROR', code: 0, message: 'enough' }, tid);
-  } finally {
-    peer.close();
-  }
-});
+test('windowsize 4: a window per ACK; an ACK of an earlier block resumes after it; a duplicate ACK is not answered', () => withPeer(async (peer) => {
+  peer.send({ kind: 'RRQ', filename: 'f.bin', mode: 'octet', options: new Map([['BlkSize', '8'], ['WINDOWSIZE', '4']]) }, port);
+  const oack = await peer.next();
+  // option names are case-insensitive; the answer carries exactly what was asked and granted
+  assert.deepEqual(oack?.packet.kind === 'OACK' && [...oack.packet.options], [['blksize', '8'], ['windowsize', '4']]);
+  const tid = oack!.from.port;
+  peer.send({ kind: 'ACK', block: 0 }, tid);
+  const w1 = [await peer.next(), await peer.next(), await peer.next(), await peer.next()].map((m) => blockOf(m?.packet));
+  assert.deepEqual(w1, [1, 2, 3, 4]);
+  // the client lost block 3: it acknowledges 2, the server resumes at 3
+  peer.send({ kind: 'ACK', block: 2 }, tid);
+  const w2 = [await peer.next(), await peer.next(), await peer.next(), await peer.next()].map((m) => blockOf(m?.packet));
+  assert.deepEqual(w2, [3, 4, 5, 6]);
+  peer.send({ kind: 'ACK', block: 2 }, tid); // duplicate: no answer …
+  peer.send({ kind: 'ACK', block: 6 }, tid); // … the next ACK moves on
+  const w3 = [await peer.next(), await peer.next(), await peer.next(), await peer.next()].map((m) => blockOf(m?.packet));
+  assert.deepEqual(w3, [7, 8, 9, 10]);
+  peer.send({ kind: 'ERROR', code: 0, message: 'enough' }, tid);
+}));
 
-test('RFC 2349 timeout is echoed and honoured: the server resends within half of it, before the client would', async () => {
-  const peer = await new RawPeer().bind();
-  try {
-    peer.send({ kind: 'RRQ', filename: 'f.bin', mode: 'octet', options: new Map([['timeout', '1'], ['tsize', '0']]) }, port);
-    const oack = await peer.next();
-    const t0 = performance.now();
-    assert.deepEqual(oack?.packet.kind === 'OACK' && [...oack.packet.options], [['timeout', '1'], ['tsize', String(FILE.length)]]);
-    // no ACK 0: the OACK comes again after the initial RTO, min(1 s, timeout / 2) = 500 ms
-    const again = await peer.next(2000);
-    const waited = performance.now() - t0;
-    assert.equal(again?.packet.kind, 'OACK');
-    assert.ok(waited >= 400 && waited < 900, `OACK resent after ${waited.toFixed(0)} ms`);
-    peer.send({ kind: 'ERROR', code: 8, message: 'probe' }, oack!.from.port);
-  } finally {
-    peer.close();
-  }
-});
+test('RFC 2349 timeout is echoed and honoured: the server resends within half of it, before the client would', () => withPeer(async (peer) => {
+  peer.send({ kind: 'RRQ', filename: 'f.bin', mode: 'octet', options: new Map([['timeout', '1'], ['tsize', '0']]) }, port);
+  const oack = await peer.next();
+  const t0 = performance.now();
+  assert.deepEqual(oack?.packet.kind === 'OACK' && [...oack.packet.options], [['timeout', '1'], ['tsize', String(FILE.length)]]);
+  // no ACK 0: the OACK comes again after the initial RTO, min(1 s, timeout / 2) = 500 ms
+  const again = await peer.next(2000);
+  const waited = performance.now() - t0;
+  assert.equal(again?.packet.kind, 'OACK');
+  assert.ok(waited >= 400 && waited < 900, `OACK resent after ${waited.toFixed(0)} ms`);
+  peer.send({ kind: 'ERROR', code: 8, message: 'probe' }, oack!.from.port);
+}));
 
-test('the retransmission timer follows the measured RTT: a lost ACK is covered in well under the 1 s default', async () => {
-  const peer = await new RawPeer().bind();
-  try {
-    const before = await metric(server, 'swarmboot_tftp_retransmissions_total');
-    peer.send({ kind: 'RRQ', filename: 'f.bin', mode: 'octet', options: new Map([['blksize', '8']]) }, port);
-    const oack = await peer.next();
-    const tid = oack!.from.port;
-    peer.send({ kind: 'ACK', block: 0 }, tid);
-    // ten prompt ACKs give the server RTT samples of well under a millisecond on loopback
-    for (let b = 1; b <= 10; b++) {
-      assert.equal(blockOf((await peer.next())?.packet), b);
-      if (b < 10) peer.send({ kind: 'ACK', block: b }, tid);
-    }
-    const t0 = performance.now();
-    const resent = await peer.next(2000);
-    const waited = performance.now() - t0;
-    assert.equal(blockOf(resent?.packet), 10);
-    assert.ok(waited < 250, `block 10 resent after ${waited.toFixed(0)} ms (RTO floor 40 ms, default timeout 1000 ms)`);
-    await waitFor('the retransmission counted', async () => (await metric(server, 'swarmboot_tftp_retransmissions_total')) >= before + 1);
-    peer.send({ kind: 'ERROR', code: 0, message: 'enough' }, tid);
-  } finally {
-    peer.close();
+test('the retransmission timer follows the measured RTT: a lost ACK is covered in well under the 1 s default', () => withPeer(async (peer) => {
+  const before = await metric(server, 'swarmboot_tftp_retransmissions_total');
+  peer.send({ kind: 'RRQ', filename: 'f.bin', mode: 'octet', options: new Map([['blksize', '8']]) }, port);
+  const oack = await peer.next();
+  const tid = oack!.from.port;
+  peer.send({ kind: 'ACK', block: 0 }, tid);
+  // ten prompt ACKs give the server RTT samples of well under a millisecond on loopback
+  for (let b = 1; b <= 10; b++) {
+    assert.equal(blockOf((await peer.next())?.packet), b);
+    if (b < 10) peer.send({ kind: 'ACK', block: b }, tid);
   }
-});
+  const t0 = performance.now();
+  const resent = await peer.next(2000);
+  const waited = performance.now() - t0;
+  assert.equal(blockOf(resent?.packet), 10);
+  assert.ok(waited < 250, `block 10 resent after ${waited.toFixed(0)} ms (RTO floor 40 ms, default timeout 1000 ms)`);
+  await waitFor('the retransmission counted', async () => (await metric(server, 'swarmboot_tftp_retransmissions_total')) >= before + 1);
+  peer.send({ kind: 'ERROR', code: 0, message: 'enough' }, tid);
+}));
 
 test('saturated (max 1 transfer): a new request waits for a slot, but is answered within 1 s; a freed slot admits the next at once', async () => {
   const a = await new RawPeer().bind();

@@ -13,7 +13,7 @@ import { startNats, waitFor, type Started } from '@swarmboot/testkit';
 import { buildTftpServer, type TftpServer } from '../../src/app.js';
 import { tftpGet } from '../../src/client/tftp-get.js';
 import type { TftpPacket } from '../../src/protocol/tftp.js';
-import { RawPeer } from './raw-peer.js';
+import { RawPeer, withPeer } from './raw-peer.js';
 
 const pexec = promisify(execFile);
 const HOST = '127.0.0.1';
@@ -105,22 +105,17 @@ for (const [file, blksize] of [
   });
 }
 
-test('without options the server answers DATA 1 directly (no OACK); absolute paths are relative to the root', async () => {
-  const peer = await new RawPeer().bind();
-  try {
-    peer.send({ kind: 'RRQ', filename: '/boot/pxelinux.0', mode: 'octet', options: new Map() }, port);
-    const first = await peer.next();
-    assert.equal(first?.packet.kind, 'DATA');
-    assert.notEqual(first?.from.port, port, 'a transfer must come from a new TID');
-    assert.equal(first?.packet.kind === 'DATA' && first.packet.block, 1);
-    assert.ok(first?.packet.kind === 'DATA' && first.packet.data.equals(FILES['boot/pxelinux.0']!.subarray(0, 512)));
-    // end it here, so its retransmissions do not run into the other tests
-    peer.send({ kind: 'ERROR', code: 0, message: 'enough' }, first!.from.port);
-    await waitFor('the ended transfer', () => failed.find((e) => e.file === '/boot/pxelinux.0' && /client error 0/.test(e.error ?? '')), 5000);
-  } finally {
-    peer.close();
-  }
-});
+test('without options the server answers DATA 1 directly (no OACK); absolute paths are relative to the root', () => withPeer(async (peer) => {
+  peer.send({ kind: 'RRQ', filename: '/boot/pxelinux.0', mode: 'octet', options: new Map() }, port);
+  const first = await peer.next();
+  assert.equal(first?.packet.kind, 'DATA');
+  assert.notEqual(first?.from.port, port, 'a transfer must come from a new TID');
+  assert.equal(first?.packet.kind === 'DATA' && first.packet.block, 1);
+  assert.ok(first?.packet.kind === 'DATA' && first.packet.data.equals(FILES['boot/pxelinux.0']!.subarray(0, 512)));
+  // end it here, so its retransmissions do not run into the other tests
+  peer.send({ kind: 'ERROR', code: 0, message: 'enough' }, first!.from.port);
+  await waitFor('the ended transfer', () => failed.find((e) => e.file === '/boot/pxelinux.0' && /client error 0/.test(e.error ?? '')), 5000);
+}));
 
 test('tftp-hpa fetches files byte for byte (octet and netascii)', { skip: (await pexec('sh', ['-c', 'command -v tftp']).then(() => false, () => 'tftp (tftp-hpa) is not installed')) }, async () => {
   const dest = join(base, 'hpa.out');
@@ -163,17 +158,12 @@ test('path traversal and symlinks leaving the root are refused with ERROR 2; a m
   await waitFor('failed event for the symlink', () => failed.find((e) => e.file === 'passwd-link' && /refused/.test(e.error ?? '')), 5000);
 });
 
-test('a write request is refused with ERROR 2', async () => {
-  const peer = await new RawPeer().bind();
-  try {
-    peer.send({ kind: 'WRQ', filename: 'upload.bin', mode: 'octet', options: new Map() }, port);
-    const reply = await peer.next();
-    assert.equal(reply?.packet.kind, 'ERROR');
-    assert.equal(reply?.packet.kind === 'ERROR' && reply.packet.code, 2);
-  } finally {
-    peer.close();
-  }
-});
+test('a write request is refused with ERROR 2', () => withPeer(async (peer) => {
+  peer.send({ kind: 'WRQ', filename: 'upload.bin', mode: 'octet', options: new Map() }, port);
+  const reply = await peer.next();
+  assert.equal(reply?.packet.kind, 'ERROR');
+  assert.equal(reply?.packet.kind === 'ERROR' && reply.packet.code, 2);
+}));
 
 test('a packet from a stranger TID gets ERROR 5 and does not disturb the transfer', async () => {
   const client = await new RawPeer().bind();
@@ -214,78 +204,58 @@ test('a packet from a stranger TID gets ERROR 5 and does not disturb the transfe
   }
 });
 
-test('a duplicate ACK is not answered (Sorcerer\'s Apprentice); a timeout resends; bounded retries fail the transfer', async () => {
-  const peer = await new RawPeer().bind();
-  try {
-    const retransBefore = await metric('swarmboot_tftp_retransmissions_total');
-    peer.send({ kind: 'RRQ', filename: 'slow.bin', mode: 'octet', options: new Map() }, port);
-    const d1 = await peer.next();
-    const tid = d1!.from.port;
-    peer.send({ kind: 'ACK', block: 1 }, tid);
-    const d2 = await peer.next();
-    assert.equal(d2?.packet.kind === 'DATA' && d2.packet.block, 2);
-    peer.send({ kind: 'ACK', block: 1 }, tid); // duplicate
-    const early = await peer.next(TIMEOUT_MS / 2);
-    assert.equal(early, undefined, 'a duplicate ACK must not trigger a resend');
-    // no ACK 2: the server resends DATA 2 after its timeout, twice (retries 2), then gives up
-    const r1 = await peer.next(TIMEOUT_MS * 3);
-    assert.equal(r1?.packet.kind === 'DATA' && r1.packet.block, 2);
-    const r2 = await peer.next(TIMEOUT_MS * 3);
-    assert.equal(r2?.packet.kind === 'DATA' && r2.packet.block, 2);
-    const end = await peer.next(TIMEOUT_MS * 3);
-    assert.equal(end?.packet.kind, 'ERROR');
-    const event = await waitFor('failed event', () => failed.find((e) => e.file === 'slow.bin' && e.clientPort === peer.socket.address().port), 5000);
-    assert.match(event.error ?? '', /timeout/);
-    assert.equal(event.retransmissions, 2);
-    assert.equal(event.bytes, 1024);
-    assert.equal((await metric('swarmboot_tftp_retransmissions_total')) - retransBefore, 2);
-  } finally {
-    peer.close();
-  }
-});
+test('a duplicate ACK is not answered (Sorcerer\'s Apprentice); a timeout resends; bounded retries fail the transfer', () => withPeer(async (peer) => {
+  const retransBefore = await metric('swarmboot_tftp_retransmissions_total');
+  peer.send({ kind: 'RRQ', filename: 'slow.bin', mode: 'octet', options: new Map() }, port);
+  const d1 = await peer.next();
+  const tid = d1!.from.port;
+  peer.send({ kind: 'ACK', block: 1 }, tid);
+  const d2 = await peer.next();
+  assert.equal(d2?.packet.kind === 'DATA' && d2.packet.block, 2);
+  peer.send({ kind: 'ACK', block: 1 }, tid); // duplicate
+  const early = await peer.next(TIMEOUT_MS / 2);
+  assert.equal(early, undefined, 'a duplicate ACK must not trigger a resend');
+  // no ACK 2: the server resends DATA 2 after its timeout, twice (retries 2), then gives up
+  const r1 = await peer.next(TIMEOUT_MS * 3);
+  assert.equal(r1?.packet.kind === 'DATA' && r1.packet.block, 2);
+  const r2 = await peer.next(TIMEOUT_MS * 3);
+  assert.equal(r2?.packet.kind === 'DATA' && r2.packet.block, 2);
+  const end = await peer.next(TIMEOUT_MS * 3);
+  assert.equal(end?.packet.kind, 'ERROR');
+  const event = await waitFor('failed event', () => failed.find((e) => e.file === 'slow.bin' && e.clientPort === peer.socket.address().port), 5000);
+  assert.match(event.error ?? '', /timeout/);
+  assert.equal(event.retransmissions, 2);
+  assert.equal(event.bytes, 1024);
+  assert.equal((await metric('swarmboot_tftp_retransmissions_total')) - retransBefore, 2);
+}));
 
-test('ERROR 8 after the OACK (UEFI tsize probe) ends the transfer quietly', async () => {
-  const peer = await new RawPeer().bind();
-  try {
-    const abortedBefore = await metric('swarmboot_tftp_transfers_total', { result: 'aborted' });
-    peer.send({ kind: 'RRQ', filename: 'probe.bin', mode: 'octet', options: new Map([['tsize', '0'], ['windowsize', '8']]) }, port);
-    const oack = await peer.next();
-    assert.equal(oack?.packet.kind, 'OACK');
-    // only the asked and accepted options come back, in the order asked
-    assert.deepEqual(oack?.packet.kind === 'OACK' && [...oack.packet.options], [['tsize', String(FILES['probe.bin']!.length)], ['windowsize', '8']]);
-    peer.send({ kind: 'ERROR', code: 8, message: 'tsize probe' }, oack!.from.port);
-    await waitFor('aborted transfer counted', async () => (await metric('swarmboot_tftp_transfers_total', { result: 'aborted' })) === abortedBefore + 1);
-    assert.equal(await peer.next(TIMEOUT_MS * 2), undefined, 'no resend after the probe ended');
-    assert.equal(failed.find((e) => e.file === 'probe.bin'), undefined, 'a probe is not a failure');
-  } finally {
-    peer.close();
-  }
-});
+test('ERROR 8 after the OACK (UEFI tsize probe) ends the transfer quietly', () => withPeer(async (peer) => {
+  const abortedBefore = await metric('swarmboot_tftp_transfers_total', { result: 'aborted' });
+  peer.send({ kind: 'RRQ', filename: 'probe.bin', mode: 'octet', options: new Map([['tsize', '0'], ['windowsize', '8']]) }, port);
+  const oack = await peer.next();
+  assert.equal(oack?.packet.kind, 'OACK');
+  // only the asked and accepted options come back, in the order asked
+  assert.deepEqual(oack?.packet.kind === 'OACK' && [...oack.packet.options], [['tsize', String(FILES['probe.bin']!.length)], ['windowsize', '8']]);
+  peer.send({ kind: 'ERROR', code: 8, message: 'tsize probe' }, oack!.from.port);
+  await waitFor('aborted transfer counted', async () => (await metric('swarmboot_tftp_transfers_total', { result: 'aborted' })) === abortedBefore + 1);
+  assert.equal(await peer.next(TIMEOUT_MS * 2), undefined, 'no resend after the probe ended');
+  assert.equal(failed.find((e) => e.file === 'probe.bin'), undefined, 'a probe is not a failure');
+}));
 
-test('a malformed datagram is counted and not answered', async () => {
-  const peer = await new RawPeer().bind();
-  try {
-    const before = await metric('swarmboot_tftp_dropped_total', { reason: 'malformed' });
-    peer.sendRaw(Buffer.from([0x00, 0x09, 0x41, 0x00]), port); // opcode 9
-    peer.sendRaw(Buffer.from([0x00, 0x01, 0x66, 0x69, 0x6c, 0x65]), port); // RRQ without NUL
-    await waitFor('two malformed datagrams counted', async () => (await metric('swarmboot_tftp_dropped_total', { reason: 'malformed' })) === before + 2);
-    assert.equal(await peer.next(500), undefined);
-  } finally {
-    peer.close();
-  }
-});
+test('a malformed datagram is counted and not answered', () => withPeer(async (peer) => {
+  const before = await metric('swarmboot_tftp_dropped_total', { reason: 'malformed' });
+  peer.sendRaw(Buffer.from([0x00, 0x09, 0x41, 0x00]), port); // opcode 9
+  peer.sendRaw(Buffer.from([0x00, 0x01, 0x66, 0x69, 0x6c, 0x65]), port); // RRQ without NUL
+  await waitFor('two malformed datagrams counted', async () => (await metric('swarmboot_tftp_dropped_total', { reason: 'malformed' })) === before + 2);
+  assert.equal(await peer.next(500), undefined);
+}));
 
-test('tftpGet resends its RRQ on timeout and gives up with TFTP_TIMEOUT', async () => {
-  const silent = await new RawPeer().bind();
-  try {
-    await assert.rejects(
-      tftpGet({ host: HOST, port: silent.socket.address().port, file: 'x', timeoutMs: 100, retries: 2 }),
-      (err: unknown) => isSwarmbootError(err, 'TFTP_TIMEOUT'),
-    );
-    const seen: TftpPacket[] = [];
-    for (let m = await silent.next(50); m; m = await silent.next(50)) seen.push(m.packet);
-    assert.deepEqual(seen.map((p) => p.kind), ['RRQ', 'RRQ', 'RRQ']);
-  } finally {
-    silent.close();
-  }
-});
+test('tftpGet resends its RRQ on timeout and gives up with TFTP_TIMEOUT', () => withPeer(async (silent) => {
+  await assert.rejects(
+    tftpGet({ host: HOST, port: silent.socket.address().port, file: 'x', timeoutMs: 100, retries: 2 }),
+    (err: unknown) => isSwarmbootError(err, 'TFTP_TIMEOUT'),
+  );
+  const seen: TftpPacket[] = [];
+  for (let m = await silent.next(50); m; m = await silent.next(50)) seen.push(m.packet);
+  assert.deepEqual(seen.map((p) => p.kind), ['RRQ', 'RRQ', 'RRQ']);
+}));
