@@ -2,7 +2,7 @@
 // have, request, piece, choke, ...; received: _onHave, _onPiece, _onChoke, ...) and prints the
 // counts as one JSON line on stderr at SIGTERM. With run.sh:
 //   NODE_SCRIPT=node-count.mjs KEEP_DIR=/tmp/keep sudo -E bench/swarm/run.sh swarm 4 IMG 32
-// then /tmp/keep/run-32/<i>.err holds node i's counts.
+// then /tmp/keep/run-32-swarm/<i>.err holds node i's counts.
 import Wire from 'bittorrent-protocol';
 
 const counts = {};
