@@ -165,7 +165,7 @@ curl = subprocess.Popen(["curl", "-sSf", "-o", "/dev/null", sys.argv[1]])
 signal.signal(signal.SIGTERM, lambda *_: (curl.terminate(), sys.exit(1)))
 if curl.wait() == 0:
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(json.dumps({"node": int(sys.argv[2]), "doneAt": int(time.time() * 1000), "cpuMs": round((ru.ru_utime + ru.ru_stime) * 1000)}))' \
+    print(json.dumps({"node": int(sys.argv[2]), "doneAt": int(time.time() * 1000), "cpuMs": round((ru.ru_utime + ru.ru_stime) * 1000)}, separators=(",", ":")))' \
         "$WEBSEED" "$i" > "$out/$i.json" 2> "$out/$i.err" & ;;
     aria2)
       # seed-ratio 0 with no seed-time: seed until killed, as the agents do; peers from the tracker
