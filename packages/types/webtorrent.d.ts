@@ -64,6 +64,14 @@ declare module 'webtorrent' {
     peerPieces: { get(index: number): boolean };
     /** sends HAVE(index) (BEP 3) */
     have(index: number): void;
+    /** our requests to the peer not yet answered (BEP 3 REQUEST) */
+    readonly requests: readonly unknown[];
+    /** the peer chokes us: requests would be refused */
+    readonly peerChoking: boolean;
+    /** bytes/s received from the peer; called with a byte count per block received (bittorrent-protocol's `throughput` meter, replaceable) */
+    downloadSpeed: (delta?: number) => number;
+    /** bytes/s sent to the peer; called with a byte count per block sent */
+    uploadSpeed: (delta?: number) => number;
   }
 
   export interface Torrent extends EventEmitter {
@@ -95,6 +103,11 @@ declare module 'webtorrent' {
     destroy(cb?: (err?: Error | null) => void): void;
     /** internal: re-plans every wire's requests; see coalesceUpdates in agent/src/swarm.ts */
     _update(): void;
+    /** internal: the torrent's rate meters (bytes/s), called per block */
+    _downloadSpeed: (delta?: number) => number;
+    _uploadSpeed: (delta?: number) => number;
+    /** internal: plans one wire's requests up to its pipeline length; see refillOnBlock in agent/src/swarm.ts */
+    _updateWire(wire: Wire): void;
     /** internal: a selection; `isStreamSelection` ones are kept apart and removed exactly */
     _select(start: number, end: number, priority: number, notify: undefined, isStreamSelection: boolean): void;
     _deselect(start: number, end: number, isStreamSelection: boolean): void;
@@ -113,5 +126,8 @@ declare module 'webtorrent' {
     address(): AddressInfo | null;
     throttleUpload(rate: number): void;
     destroy(cb?: (err?: Error | null) => void): void;
+    /** internal: the client's rate meters (bytes/s), called per block of every torrent */
+    _downloadSpeed: (delta?: number) => number;
+    _uploadSpeed: (delta?: number) => number;
   }
 }
