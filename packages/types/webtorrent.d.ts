@@ -106,7 +106,7 @@ declare module 'webtorrent' {
     /** internal: the torrent's rate meters (bytes/s), called per block */
     _downloadSpeed: (delta?: number) => number;
     _uploadSpeed: (delta?: number) => number;
-    /** internal: plans one wire's requests up to its pipeline length; see refillOnBlock in agent/src/swarm.ts */
+    /** internal: plans one wire's requests up to its pipeline length; see keepPipelineFull in agent/src/swarm.ts */
     _updateWire(wire: Wire): void;
     /** internal: a selection; `isStreamSelection` ones are kept apart and removed exactly */
     _select(start: number, end: number, priority: number, notify: undefined, isStreamSelection: boolean): void;
