@@ -67,7 +67,7 @@ function skipRedundantHaves(wire: Wire): void {
  * until the next plan. That capped a wire at a pipeline per interval: measured with bench/swarm
  * at 1000 Mbit/s, a lone node got 1.3 MB/s from the super-seeding seeder, which offers 4 pieces
  * and the next only after our HAVE — 4 pieces per 100 ms plan. So on every block received and
- * every HAVE, a wire with fewer requests in flight than webtorrent's low-water mark (its
+ * every HAVE of a piece we lack, a wire with fewer requests in flight than webtorrent's low-water mark (its
  * measured rate × 0.5 s, + 2 blocks) is refilled at once, alone: `_updateWire` plans this one
  * wire, O(its selections), not every wire's.
  */
@@ -77,7 +77,10 @@ function keepPipelineFull(t: Torrent, wire: Wire): void {
     if (wire.requests.length < 2 + Math.ceil((0.5 * wire.downloadSpeed()) / BLOCK_LENGTH)) t._updateWire(wire);
   };
   wire.on('download', refill);
-  wire.on('have', refill);
+  // only a piece we lack can refill; HAVEs of pieces we hold (most of them, late on) cost nothing
+  wire.on('have', (index: number) => {
+    if (!t.bitfield.get(index)) refill();
+  });
 }
 
 /** Pieces put ahead of the in-order selection at a time, and how often they are re-chosen (ms). */
