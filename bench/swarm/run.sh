@@ -101,7 +101,12 @@ ip netns exec "$srv" env "${common[@]}" SWARMBOOT_SEEDER_LISTEN=10.213.0.1:8001 
 SEEDER_PID=$!
 PIDS+=($SEEDER_PID)
 for _ in $(seq 1 60); do ip netns exec "$srv" curl -sf http://127.0.0.1:9104/healthz >/dev/null 2>&1 && break; sleep 0.5; done
-ip netns exec "$srv" curl -sf -T "$IMG" -X PUT -H 'content-type: application/octet-stream' "http://10.213.0.1:8001/v1/images/bench?file=bench.img&format=raw-disk" > "$WORK/record.json"
+# the seeder reads the format from the bytes (a tarball is rootfs-tar); bytes it cannot place
+# (random data) are declared raw-disk
+upload() { ip netns exec "$srv" curl -s -o "$WORK/record.json" -w '%{http_code}' -T "$IMG" -X PUT -H 'content-type: application/octet-stream' "http://10.213.0.1:8001/v1/images/bench?file=bench.img$1"; }
+status=$(upload '')
+if [ "$status" != 201 ] && grep -q IMAGE_FORMAT_UNKNOWN "$WORK/record.json"; then status=$(upload '&format=raw-disk'); fi
+[ "$status" = 201 ] || { echo "image upload failed ($status): $(cat "$WORK/record.json")" >&2; exit 1; }
 BYTES=$(stat -c %s "$IMG")
 record() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$WORK/record.json" "$1"; }
 WEBSEED=$(record webSeedUrl)
