@@ -14,7 +14,7 @@ export const SeederConfig = Type.Object({
     default: 4,
     minimum: 0,
     maximum: 1024,
-    description: 'super-seeding (BEP 16): pieces offered to each peer at a time, so the seeder uploads distinct pieces first; 0 advertises every piece',
+    description: 'super-seeding (BEP 16): pieces offered to each peer at a time (plus what the peer takes from the seeder in 0.25 s at its measured rate), so the seeder uploads distinct pieces first where its upload is scarce; 0 advertises every piece',
   }),
   SWARMBOOT_SEEDER_TORRENT_PORT: Type.Integer({ default: 6881, minimum: 0, maximum: 65535, description: 'BitTorrent TCP port' }),
   SWARMBOOT_OPS_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.ops.seeder}`, description: '/healthz and /metrics host:port' }),
