@@ -18,7 +18,11 @@ function sourceOf(wire: Wire): Source {
 /** BEP 3's block (request) size, bytes: webtorrent's Piece.BLOCK_LENGTH. */
 const BLOCK_LENGTH = 16 * 1024;
 
-/** Least time between two request plans (ms): webtorrent keeps 0.5–1 s of blocks in flight per wire (PIPELINE_MIN/MAX_DURATION), so a plan 100 ms late never drains a pipeline; webtorrent itself defers plans up to 250 ms in browsers. */
+/**
+ * Least time between two plans of every wire (ms). webtorrent keeps 0.5–1 s of its measured rate in
+ * flight per wire (PIPELINE_MIN/MAX_DURATION), but a wire that just started, or one offered a few
+ * pieces at a time, drains faster than that: {@link keepPipelineFull} refills such a wire at once.
+ */
 export const PLAN_INTERVAL_MS = 100;
 
 /**
@@ -67,9 +71,9 @@ function skipRedundantHaves(wire: Wire): void {
  * until the next plan. That capped a wire at a pipeline per interval: measured with bench/swarm
  * at 1000 Mbit/s, a lone node got 1.3 MB/s from the super-seeding seeder, which offers 4 pieces
  * and the next only after our HAVE — 4 pieces per 100 ms plan. So on every block received and
- * every HAVE of a piece we lack, a wire with fewer requests in flight than webtorrent's low-water mark (its
- * measured rate × 0.5 s, + 2 blocks) is refilled at once, alone: `_updateWire` plans this one
- * wire, O(its selections), not every wire's.
+ * every HAVE of a piece we lack, a wire with fewer requests in flight than webtorrent's low-water
+ * mark (its measured rate × 0.5 s, + 2 blocks) is refilled at once, alone: `_updateWire` plans
+ * this one wire, O(its selections), not every wire's.
  */
 function keepPipelineFull(t: Torrent, wire: Wire): void {
   const refill = (): void => {
