@@ -3,6 +3,7 @@ import WebTorrent, { type Torrent, type Wire } from 'webtorrent';
 import type { Logger } from '@swarmboot/kit';
 import { UNCHOKE_ALL, type TransferStats } from '@swarmboot/contracts';
 import { rateMeter } from './rate-meter.js';
+import { RequestPlanner } from './request-planner.js';
 
 /** ASCII prefix of the seeder's peer id (services/seeder SEEDER_PEER_ID_PREFIX), hex-encoded as wires report it. */
 const SEEDER_PREFIX_HEX = Buffer.from('-SB0001-SEEDER', 'ascii').toString('hex');
@@ -14,9 +15,6 @@ function sourceOf(wire: Wire): Source {
   if (wire.type === 'webSeed') return 'bytesFromWebSeed';
   return wire.peerId?.startsWith(SEEDER_PREFIX_HEX) ? 'bytesFromSeeder' : 'bytesFromPeers';
 }
-
-/** BEP 3's block (request) size, bytes: webtorrent's Piece.BLOCK_LENGTH. */
-const BLOCK_LENGTH = 16 * 1024;
 
 /**
  * Least time between two plans of every wire (ms). webtorrent keeps 0.5–1 s of its measured rate in
@@ -34,13 +32,14 @@ export const PLAN_INTERVAL_MS = 100;
  * Here plans run at most once per PLAN_INTERVAL_MS, each covering every block and HAVE since the
  * last one; the first after a quiet spell runs at once (setImmediate, after the turn's reads).
  */
-function coalesceUpdates(t: Torrent): void {
+function coalesceUpdates(t: Torrent, beforePlan: () => void): void {
   const update = t._update.bind(t);
   let queued = false;
   let last = -Infinity;
   const run = (): void => {
     queued = false;
     last = performance.now();
+    beforePlan();
     update();
   };
   t._update = () => {
@@ -71,19 +70,19 @@ function skipRedundantHaves(wire: Wire): void {
  * until the next plan. That capped a wire at a pipeline per interval: measured with bench/swarm
  * at 1000 Mbit/s, a lone node got 1.3 MB/s from the super-seeding seeder, which offers 4 pieces
  * and the next only after our HAVE — 4 pieces per 100 ms plan. So on every block received and
- * every HAVE of a piece we lack, a wire with fewer requests in flight than webtorrent's low-water
- * mark (its measured rate × 0.5 s, + 2 blocks) is refilled at once, alone: `_updateWire` plans
- * this one wire, O(its selections), not every wire's.
+ * every HAVE of a piece we lack, this one wire is planned at once ({@link RequestPlanner.plan}:
+ * nothing happens above its low mark).
  */
-function keepPipelineFull(t: Torrent, wire: Wire): void {
+function keepPipelineFull(t: Torrent, wire: Wire, planner: () => RequestPlanner | undefined): void {
   const refill = (): void => {
-    if (t.destroyed || t.done || wire.peerChoking) return;
-    if (wire.requests.length < 2 + Math.ceil((0.5 * wire.downloadSpeed()) / BLOCK_LENGTH)) t._updateWire(wire);
+    if (!t.destroyed && !t.done) t._updateWire(wire);
   };
   wire.on('download', refill);
   // only a piece we lack can refill; HAVEs of pieces we hold (most of them, late on) cost nothing
   wire.on('have', (index: number) => {
-    if (!t.bitfield.get(index)) refill();
+    if (t.bitfield.get(index)) return;
+    planner()?.wake(wire);
+    refill();
   });
 }
 
@@ -94,13 +93,12 @@ export const RAREST_INTERVAL_MS = 500;
 /**
  * Rarest first among what other nodes hold (BEP 3): every RAREST_INTERVAL_MS, the RAREST_PIECES
  * missing pieces held by the fewest connected nodes (at least one; the seeder and web seeds not
- * counted — the seeder's super-seeding offers decide what it serves) become single-piece
- * selections above the in-order ones, so a piece fresh from the seeder spreads from the node
+ * counted — the seeder's super-seeding offers decide what it serves) are the planner's `rare`
+ * pieces, requested before the in-order ones, so a piece fresh from the seeder spreads from the node
  * that has it before everyone walks on in order. O(wires × pieces) per round, unlike
  * webtorrent's own 'rarest' picker (a rescan of every piece per candidate). Returns the timer.
  */
-function rarestFirst(t: Torrent): NodeJS.Timeout {
-  let chosen: number[] = [];
+function rarestFirst(t: Torrent, planner: RequestPlanner): NodeJS.Timeout {
   return setInterval(() => {
     if (t.done || t.destroyed) return;
     const n = t.pieces.length;
@@ -116,12 +114,7 @@ function rarestFirst(t: Torrent): NodeJS.Timeout {
       const j = Math.floor(Math.random() * (i + 1));
       [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
     }
-    const next = candidates.sort((a, b) => holders[a]! - holders[b]!).slice(0, RAREST_PIECES);
-    const keep = new Set(next);
-    for (const i of chosen) if (!keep.has(i)) t._deselect(i, i, true);
-    const had = new Set(chosen);
-    for (const i of next) if (!had.has(i)) t._select(i, i, 2, undefined, true);
-    chosen = next;
+    planner.rare = candidates.sort((a, b) => holders[a]! - holders[b]!).slice(0, RAREST_PIECES);
   }, RAREST_INTERVAL_MS);
 }
 
@@ -171,7 +164,8 @@ export function joinSwarm(opts: SwarmOptions): SwarmDownload {
     void mkdir(opts.dir, { recursive: true }).then(() => {
       torrent = client.add(opts.torrent, { path: opts.dir, deselect: true, uploads: UNCHOKE_ALL });
       const t = torrent;
-      coalesceUpdates(t);
+      let planner: RequestPlanner | undefined;
+      coalesceUpdates(t, () => planner?.reset());
       // cheaper meters than webtorrent's (see rate-meter.ts), as for the client and each wire
       t._downloadSpeed = rateMeter(5000);
       t._uploadSpeed = rateMeter(5000);
@@ -186,7 +180,10 @@ export function joinSwarm(opts: SwarmOptions): SwarmDownload {
         const start = Math.floor(Math.random() * n);
         t.select(start, n - 1, 1);
         if (start > 0) t.select(0, start - 1, 0);
-        rarestTimer = rarestFirst(t);
+        const p = new RequestPlanner(t, start, t._updateWire.bind(t), PLAN_INTERVAL_MS);
+        planner = p;
+        t._updateWire = (wire) => p.plan(wire);
+        rarestTimer = rarestFirst(t, p);
       });
       t.on('wire', (wire: Wire) => {
         const source = sourceOf(wire);
@@ -194,7 +191,7 @@ export function joinSwarm(opts: SwarmOptions): SwarmDownload {
         wire.downloadSpeed = rateMeter(1000);
         wire.uploadSpeed = rateMeter(1000);
         if (source === 'bytesFromPeers') skipRedundantHaves(wire);
-        if (source !== 'bytesFromWebSeed') keepPipelineFull(t, wire);
+        if (source !== 'bytesFromWebSeed') keepPipelineFull(t, wire, () => planner);
         wire.on('download', (n: number) => {
           stats[source] += n;
           lastByteAt = Date.now();

@@ -26,8 +26,9 @@
 # Env: DEADLINE_S (default 1800) bounds one N's run of one mode; SUPER_SEED goes to the seeder
 # as SWARMBOOT_SEEDER_SUPER_SEED (default: the seeder's default); NODE_FLAGS go to every swarm
 # node's node (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); NODE_SCRIPT replaces node.mjs
-# (node-count.mjs counts wire messages); KEEP_DIR keeps each run's per-node JSON and stderr (in
-# KEEP_DIR/run-<N>-<mode>); RESULTS names the file the rows are appended to.
+# (node-count.mjs counts wire messages); BUNDLE=0 runs it unbundled (see NODE_JS); KEEP_DIR
+# keeps each run's per-node JSON and stderr (in KEEP_DIR/run-<N>-<mode>); RESULTS names the file
+# the rows are appended to.
 # Needs root (namespaces, tc), a built tree (npx tsc -b), redis-server, nats-server, curl, aria2c.
 set -euo pipefail
 MODE=$1 C=$2 IMG=$3
@@ -149,6 +150,15 @@ printf '{"node":%s,"doneAt":%s,"cpuMs":%s}\n' "$SBSW_NODE" "$done_at" "$((($1 + 
 SH
 chmod +x "$WORK/aria2-done.sh"
 
+# The swarm node as a node runs it: the install environment runs the agent as one esbuild bundle
+# (agent/bootenv/bundle.mjs), which loads in about 0.2 CPU-s here against about 0.85 for the
+# same modules from dist/ and node_modules. BUNDLE=0 runs the script from the tree.
+NODE_JS=$ROOT/bench/swarm/${NODE_SCRIPT:-node.mjs}
+if [ "${BUNDLE:-1}" != 0 ]; then
+  node "$ROOT/agent/bootenv/bundle.mjs" "$NODE_JS" "$WORK/node.mjs" --no-wrap > /dev/null
+  NODE_JS=$WORK/node.mjs
+fi
+
 cpu_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
 proc_cpu_ms() { awk '{print ($14+$15)*10}' "/proc/$1/stat"; }
 now_ms() { date +%s%3N; }
@@ -161,7 +171,7 @@ start_node() { # mode index out
   local mode=$1 i=$2 out=$3
   case $mode in
     swarm)
-      ip netns exec "$TAG-$i" node ${NODE_FLAGS:-} "$ROOT/bench/swarm/${NODE_SCRIPT:-node.mjs}" http://10.213.0.1:8001 bench "$out/d$i" "$i" > "$out/$i.json" 2> "$out/$i.err" & ;;
+      ip netns exec "$TAG-$i" node ${NODE_FLAGS:-} "$NODE_JS" http://10.213.0.1:8001 bench "$out/d$i" "$i" > "$out/$i.json" 2> "$out/$i.err" & ;;
     http)
       # curl's CPU is read from its rusage once it exited (user + sys, ms); SIGTERM ends curl too
       ip netns exec "$TAG-$i" python3 -c '

@@ -68,6 +68,9 @@ declare module 'webtorrent' {
     readonly requests: readonly unknown[];
     /** the peer chokes us: requests would be refused */
     readonly peerChoking: boolean;
+    readonly destroyed: boolean;
+    /** the peer's BEP 10 extended handshake (`reqq`: the most requests it queues) */
+    readonly peerExtendedHandshake?: { reqq?: number };
     /** bytes/s received from the peer; called with a byte count per block received (bittorrent-protocol's `throughput` meter, replaceable) */
     downloadSpeed: (delta?: number) => number;
     /** bytes/s sent to the peer; called with a byte count per block sent */
@@ -108,9 +111,8 @@ declare module 'webtorrent' {
     _uploadSpeed: (delta?: number) => number;
     /** internal: plans one wire's requests up to its pipeline length; see keepPipelineFull in agent/src/swarm.ts */
     _updateWire(wire: Wire): void;
-    /** internal: a selection; `isStreamSelection` ones are kept apart and removed exactly */
-    _select(start: number, end: number, priority: number, notify: undefined, isStreamSelection: boolean): void;
-    _deselect(start: number, end: number, isStreamSelection: boolean): void;
+    /** internal: requests one block of piece `index` from `wire`; false when none is left to reserve or the wire's pipeline is full */
+    _request(wire: Wire, index: number, hotswap: boolean): boolean;
   }
 
   export default class WebTorrent extends EventEmitter {
