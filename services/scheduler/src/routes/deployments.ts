@@ -10,6 +10,7 @@ export function deploymentRoutes(app: FastifyInstance, deployments: Deployments,
   app.post<{ Body: DeploymentInput }>(
     '/v1/deployments',
     {
+      config: { idempotent: true },
       schema: {
         tags: ['deployments'],
         summary: 'Install an image onto nodes given by id or by label selector (`k=v,k=v`, `*` for all)',
@@ -34,7 +35,7 @@ export function deploymentRoutes(app: FastifyInstance, deployments: Deployments,
 
   app.post<{ Params: DeploymentIdParams }>(
     '/v1/deployments/:id/release',
-    { schema: { tags: ['deployments'], summary: 'Release the installed nodes: their agents stop seeding; a real node then boots its installed system (reboot or kexec), an emulated one exits. Power is not touched', params: DeploymentIdParams, response: { 200: Deployment, ...errors(400, 404) } } },
+    { config: { idempotent: true }, schema: { tags: ['deployments'], summary: 'Release the installed nodes: their agents stop seeding; a real node then boots its installed system (reboot or kexec), an emulated one exits. Power is not touched', params: DeploymentIdParams, response: { 200: Deployment, ...errors(400, 404) } } },
     async (req) => deployments.releaseDeployment(req.params.id),
   );
 }

@@ -14,7 +14,7 @@ export function nodeRoutes(app: FastifyInstance, { inventory, boot, lifecycle }:
 
   app.post<{ Body: NodeInput }>(
     '/v1/nodes',
-    { schema: { tags: ['nodes'], summary: 'Register a node (idempotent for the same id and MAC)', body: NodeInput, response: { 200: Node, 201: Node, ...errors(400, 409) } } },
+    { config: { idempotent: true }, schema: { tags: ['nodes'], summary: 'Register a node (idempotent for the same id and MAC)', body: NodeInput, response: { 200: Node, 201: Node, ...errors(400, 409) } } },
     async (req, reply) => {
       const { created, node } = await inventory.registerNode(req.body);
       return reply.code(created ? 201 : 200).send(node);
@@ -26,6 +26,7 @@ export function nodeRoutes(app: FastifyInstance, { inventory, boot, lifecycle }:
     {
       bodyLimit: IMPORT_BODY_LIMIT,
       attachValidation: true,
+      config: { idempotent: true },
       schema: {
         tags: ['nodes'],
         summary: 'Import nodes, all or nothing: JSON NodeImport, or CSV with the header id,mac,hostname[,labels] (labels k=v;k=v)',
@@ -59,7 +60,7 @@ export function nodeRoutes(app: FastifyInstance, { inventory, boot, lifecycle }:
 
   app.post<{ Params: NodeIdParams; Body: AgentReport }>(
     '/v1/nodes/:id/report',
-    { schema: { tags: ['agent'], summary: 'Agent progress: booted, downloading, verifying, installed, failed', params: NodeIdParams, body: AgentReport, response: { 200: AgentReportReply, ...errors(400, 404, 409) } } },
+    { config: { idempotent: true }, schema: { tags: ['agent'], summary: 'Agent progress: booted, downloading, verifying, installed, failed', params: NodeIdParams, body: AgentReport, response: { 200: AgentReportReply, ...errors(400, 404, 409) } } },
     async (req) => lifecycle.report(req.params.id, req.body),
   );
 
