@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Deployment, DeploymentInput, DeploymentList, ImageList } from '@swarmboot/contracts';
 import type { ImageCatalog } from '@swarmboot/kit';
 import type { Deployments } from '../deployments.js';
-import { DeploymentIdParams, ListQuery, errors } from './schemas.js';
+import { DeploymentIdParams, DeploymentListQuery, errors } from './schemas.js';
 
 export function deploymentRoutes(app: FastifyInstance, deployments: Deployments, catalog: ImageCatalog): void {
   app.get('/v1/images', { schema: { tags: ['images'], summary: 'The image catalog (written by the seeder)', response: { 200: ImageList } } }, async () => ({ images: await catalog.list() }));
@@ -21,10 +21,10 @@ export function deploymentRoutes(app: FastifyInstance, deployments: Deployments,
     async (req, reply) => reply.code(201).send(await deployments.createDeployment(req.body)),
   );
 
-  app.get<{ Querystring: ListQuery }>(
+  app.get<{ Querystring: DeploymentListQuery }>(
     '/v1/deployments',
-    { schema: { tags: ['deployments'], summary: 'Deployments, newest first, with node counts per state', querystring: ListQuery, response: { 200: DeploymentList } } },
-    async (req) => ({ deployments: await deployments.listDeployments(req.query.limit) }),
+    { schema: { tags: ['deployments'], summary: 'Deployments, newest first, with node counts per state; a page at a time (nextCursor)', querystring: DeploymentListQuery, response: { 200: DeploymentList, ...errors(400) } } },
+    async (req) => deployments.listDeployments(req.query.limit, req.query.cursor),
   );
 
   app.get<{ Params: DeploymentIdParams }>(
