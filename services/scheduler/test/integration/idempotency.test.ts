@@ -1,23 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import { RedisKeys, type Deployment, type ImageRecord } from '@swarmboot/contracts';
+import { RedisKeys } from '@swarmboot/contracts';
 import { ImageCatalog } from '@swarmboot/kit';
-import { startScheduler } from './harness.js';
-
-const IMAGE: ImageRecord = {
-  name: 'debian-12',
-  file: 'debian-12.img',
-  format: 'raw-disk',
-  bootable: true,
-  size: 1 << 20,
-  sha256: 'a'.repeat(64),
-  infoHash: 'b'.repeat(40),
-  pieceLength: 16384,
-  torrentUrl: 'http://127.0.0.1:8001/torrents/debian-12.torrent',
-  webSeedUrl: 'http://127.0.0.1:8001/images/debian-12.img',
-  addedAt: new Date().toISOString(),
-};
+import { TEST_IMAGE as IMAGE, startScheduler } from './harness.js';
 
 interface Answer {
   status: number;

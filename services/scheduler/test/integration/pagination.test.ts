@@ -1,22 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DeploymentList, ImageRecord, NodeInput, NodeList } from '@swarmboot/contracts';
+import type { DeploymentList, NodeInput, NodeList } from '@swarmboot/contracts';
 import { ImageCatalog } from '@swarmboot/kit';
-import { startScheduler } from './harness.js';
-
-const IMAGE: ImageRecord = {
-  name: 'debian-12',
-  file: 'debian-12.img',
-  format: 'raw-disk',
-  bootable: true,
-  size: 1 << 20,
-  sha256: 'a'.repeat(64),
-  infoHash: 'b'.repeat(40),
-  pieceLength: 16384,
-  torrentUrl: 'http://127.0.0.1:8001/torrents/debian-12.torrent',
-  webSeedUrl: 'http://127.0.0.1:8001/images/debian-12.img',
-  addedAt: new Date().toISOString(),
-};
+import { TEST_IMAGE as IMAGE, startScheduler } from './harness.js';
 
 const mac = (i: number) => `52:54:00:cc:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
 const nodeInputs = (from: number, n: number): NodeInput[] => Array.from({ length: n }, (_, k) => ({ id: `p${from + k}`, mac: mac(from + k) }));
