@@ -208,7 +208,7 @@ program
   .action(async (id: string | undefined, o: { watch?: boolean; api: string }) => {
     const c = client(o);
     for (;;) {
-      const depId = id ?? (await c.deployments()).deployments[0]?.id;
+      const depId = id ?? (await c.deployments({ limit: 1 })).deployments[0]?.id;
       if (!depId) {
         process.stdout.write('no deployments\n');
         return;

@@ -71,7 +71,11 @@ export const Node = Type.Object({
 });
 export type Node = Static<typeof Node>;
 
-export const NodeList = Type.Object({ nodes: Type.Array(Node) });
+/** Of a page of a list (GET /v1/nodes, /v1/deployments): pass it as `cursor` for the next page; absent on the last page. Opaque. */
+export const NextCursor = Type.Optional(Type.String({ description: 'opaque; pass it as ?cursor= for the next page; absent on the last page' }));
+
+/** A page of the nodes, in registration order (GET /v1/nodes). */
+export const NodeList = Type.Object({ nodes: Type.Array(Node), nextCursor: NextCursor });
 export type NodeList = Static<typeof NodeList>;
 
 export const ImageList = Type.Object({ images: Type.Array(ImageRecord) });
@@ -121,7 +125,8 @@ export type Deployment = Static<typeof Deployment>;
 /** A deployment without its nodes (GET /v1/deployments lists these). */
 export const DeploymentSummary = Type.Omit(Deployment, ['nodes']);
 export type DeploymentSummary = Static<typeof DeploymentSummary>;
-export const DeploymentList = Type.Object({ deployments: Type.Array(DeploymentSummary) });
+/** A page of the deployments, newest first (GET /v1/deployments). */
+export const DeploymentList = Type.Object({ deployments: Type.Array(DeploymentSummary), nextCursor: NextCursor });
 export type DeploymentList = Static<typeof DeploymentList>;
 
 /** What an agent needs to install its node (GET /v1/nodes/{id}/install). */

@@ -15,6 +15,10 @@ export const ErrorCodes = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'the request body’s content-type is not one the route accepts' },
   INTERNAL: { status: 500, meaning: 'an unexpected error; the server logged it, the message is generic' },
   CONFLICT: { status: 409, meaning: 'a concurrent change won (compare-and-set failed), or the id exists' },
+  IDEMPOTENCY_KEY_INVALID: { status: 400, meaning: 'the Idempotency-Key header is empty, longer than 255 characters, or has a character outside printable ASCII' },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, meaning: 'a request with this Idempotency-Key is still running; retry after it finished' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, meaning: 'this Idempotency-Key was used with another request (method, path or body) on this route' },
+  CURSOR_INVALID: { status: 400, meaning: 'the cursor of a list request is not a nextCursor this list returned' },
   REDIS_UNAVAILABLE: { status: 503, meaning: 'Redis cannot be reached' },
   NATS_UNAVAILABLE: { status: 503, meaning: 'NATS cannot be reached' },
 

@@ -33,6 +33,12 @@ export const RedisKeys = {
   nodeLog: (nodeId: string) => `sb:log:${nodeId}`,
   /** stream: a node's timeline (state changes with reasons) */
   nodeTimeline: (nodeId: string) => `sb:timeline:${nodeId}`,
+  /**
+   * string, JSON: an Idempotency-Key's claim and then its stored response (kit `idempotency`);
+   * `route` is the method and route pattern (`POST /v1/deployments`), so a key is scoped per route.
+   * Expires: the claim after IDEMPOTENCY_CLAIM_MS, the response after the service's TTL.
+   */
+  idempotency: (route: string, key: string) => `sb:idem:${route}:${key}`,
   /** sorted set: peers (`ip:port`) of a swarm, score = last announce (ms); shared by tracker replicas */
   trackerPeers: (infoHash: string) => `sb:tracker:{${infoHash}}:peers`,
   /** sorted set: the seeding (left = 0) subset of trackerPeers, same scores */

@@ -136,9 +136,15 @@ export class SwarmbootClient {
   deployment(id: string): Promise<Deployment> {
     return this.http.json(Deployment, 'GET', `${this.apiUrl}/v1/deployments/${encodeURIComponent(id)}`);
   }
-  /** newest first, without their nodes */
-  deployments(): Promise<DeploymentList> {
-    return this.http.json(DeploymentList, 'GET', `${this.apiUrl}/v1/deployments`);
+  /**
+   * A page of the deployments, newest first, without their nodes: at most `limit` (the server's
+   * default 50, at most 1000) after `cursor` (the `nextCursor` of the previous page).
+   */
+  deployments(page: { limit?: number; cursor?: string } = {}): Promise<DeploymentList> {
+    const q = new URLSearchParams();
+    if (page.limit !== undefined) q.set('limit', String(page.limit));
+    if (page.cursor !== undefined) q.set('cursor', page.cursor);
+    return this.http.json(DeploymentList, 'GET', `${this.apiUrl}/v1/deployments${q.size > 0 ? `?${q.toString()}` : ''}`);
   }
   release(id: string): Promise<Deployment> {
     return this.http.json(Deployment, 'POST', `${this.apiUrl}/v1/deployments/${encodeURIComponent(id)}/release`, { json: {} });

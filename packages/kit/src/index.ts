@@ -10,4 +10,5 @@ export * from './net.js';
 export * from './udp.js';
 export * from './run-service.js';
 export * from './http-errors.js';
+export * from './idempotency.js';
 export * from './api-client.js';

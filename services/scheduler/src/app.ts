@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Redis } from 'ioredis';
-import { ImageCatalog, Registry, httpErrors, type EventBus, type Logger } from '@swarmboot/kit';
+import { ImageCatalog, Registry, httpErrors, idempotency, type EventBus, type Logger } from '@swarmboot/kit';
 import type { SchedulerConfig } from './config.js';
 import { SchedulerStore } from './adapters/store.js';
 import { startEventConsumers } from './adapters/event-consumers.js';
@@ -89,6 +89,8 @@ export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
   });
 
   void app.register(httpErrors);
+  // routes opt in with config.idempotent
+  void app.register(idempotency, { redis: deps.redis, ttlSeconds: deps.config.SWARMBOOT_SCHEDULER_IDEMPOTENCY_TTL_SECONDS });
 
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');

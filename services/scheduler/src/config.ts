@@ -32,6 +32,12 @@ export const SchedulerConfig = Type.Object({
   }),
   SWARMBOOT_INSTALL_ATTEMPTS: Type.Integer({ default: 3, minimum: 1, maximum: 100, description: 'install attempts of a real node per deployment before it is failed and boots its local disk' }),
   SWARMBOOT_LINGER_SECONDS: Type.Integer({ default: 900, minimum: 0, maximum: 86400, description: 'an installed real node seeds until released, or this long at most (s)' }),
+  SWARMBOOT_SCHEDULER_IDEMPOTENCY_TTL_SECONDS: Type.Integer({
+    default: 86400,
+    minimum: 60,
+    maximum: 30 * 86400,
+    description: 'how long the answer to a POST with an Idempotency-Key is kept for replay (s); a retry after that runs again',
+  }),
   SWARMBOOT_SYSLOG_TARGET: Type.String({ default: `127.0.0.1:${DefaultPorts.syslog}`, description: 'syslog host:port given to agents in the install manifest' }),
   SWARMBOOT_OPS_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.ops.scheduler}`, description: 'host:port of /healthz and /metrics' }),
 });

@@ -5,6 +5,7 @@ import type { DeploymentRecord, SchedulerStore, StoredNode } from './adapters/st
 import { planAdmission, waveOf } from './domain/admission.js';
 import { CAS_ATTEMPTS, Conflict, retryOnConflict } from './domain/retry-on-conflict.js';
 import { matchesSelector, parseSelector } from './domain/selector.js';
+import { decodeCursor, encodeCursor } from './protocol/cursor.js';
 import { admissionSteps, isActive } from './domain/state-machine.js';
 import { toPublicNode } from './inventory.js';
 import type { NodeLifecycle } from './node-lifecycle.js';
@@ -85,15 +86,16 @@ export class Deployments {
     return this.deploymentView(rec);
   }
 
-  /** Newest first, without node records. */
-  async listDeployments(limit: number): Promise<DeploymentSummary[]> {
-    const recs = await this.deps.store.listDeployments(limit);
-    return Promise.all(
-      recs.map(async (rec) => {
+  /** GET /v1/deployments: a page of at most `limit` deployments, newest first, without node records, after `cursor`. Throws CURSOR_INVALID. */
+  async listDeployments(limit: number, cursor: string | undefined): Promise<{ deployments: DeploymentSummary[]; nextCursor?: string }> {
+    const { deployments, next } = await this.deps.store.pageDeployments(limit, cursor === undefined ? undefined : decodeCursor('deployments', cursor));
+    const page = await Promise.all(
+      deployments.map(async (rec) => {
         const { nodes: _nodes, ...summary } = await this.deploymentView(rec);
         return summary;
       }),
     );
+    return next === undefined ? { deployments: page } : { deployments: page, nextCursor: encodeCursor('deployments', next) };
   }
 
   /**

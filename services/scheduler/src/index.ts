@@ -12,4 +12,5 @@ export { planAdmission, waveOf, type AdmissionPlan } from './domain/admission.js
 export { parseSelector, matchesSelector, type Selector } from './domain/selector.js';
 export { normalizeNodes, type NodeRegistration } from './domain/inventory.js';
 export { parseNodeCsv, parseLabels } from './protocol/node-csv.js';
+export { encodeCursor, decodeCursor, type CursorList, type Position } from './protocol/cursor.js';
 export { installScript, localBootScript, waitScript, type InstallBoot } from './protocol/ipxe.js';

@@ -2,6 +2,7 @@ import { SwarmbootError, type Node, type NodeInput } from '@swarmboot/contracts'
 import type { Logger } from '@swarmboot/kit';
 import type { SchedulerStore, StoredNode, TimelineEntry } from './adapters/store.js';
 import { normalizeNodes } from './domain/inventory.js';
+import { decodeCursor, encodeCursor } from './protocol/cursor.js';
 
 export interface InventoryDeps {
   store: SchedulerStore;
@@ -41,8 +42,11 @@ export class Inventory {
     return { imported: r.imported, updated: r.updated };
   }
 
-  async listNodes(): Promise<Node[]> {
-    return (await this.store.listNodes()).map(toPublicNode);
+  /** GET /v1/nodes: a page of at most `limit` nodes in registration order, after `cursor`. Throws CURSOR_INVALID. */
+  async listNodes(limit: number, cursor: string | undefined): Promise<{ nodes: Node[]; nextCursor?: string }> {
+    const { nodes, next } = await this.store.pageNodes(limit, cursor === undefined ? undefined : decodeCursor('nodes', cursor));
+    const page = nodes.map(toPublicNode);
+    return next === undefined ? { nodes: page } : { nodes: page, nextCursor: encodeCursor('nodes', next) };
   }
 
   /** Throws NODE_NOT_FOUND. */

@@ -3,6 +3,7 @@ import { Value } from '@sinclair/typebox/value';
 import { NodeState, RedisKeys, TransferStats, type AfterInstall, type DeploymentTarget, type Node } from '@swarmboot/contracts';
 import { NodeInventory } from '@swarmboot/kit';
 import type { NodeRegistration } from '../domain/inventory.js';
+import type { Position } from '../protocol/cursor.js';
 import { ADMIT, RELEASE_DEPLOYMENT, SET_IP, TRANSITION, UPSERT_NODES } from './scripts.js';
 
 /** A timeline stream keeps about this many entries per node (XADD MAXLEN ~). */
@@ -107,6 +108,13 @@ export class SchedulerStore {
     return (await this.getNodes(ids)).filter((n): n is StoredNode => n !== undefined);
   }
 
+  /** Up to `limit` nodes after `after`, in registration order; `next` when more follow. */
+  async pageNodes(limit: number, after: Position | undefined): Promise<{ nodes: StoredNode[]; next?: Position }> {
+    const { members, next } = await this.page(RedisKeys.nodes, 'asc', limit, after);
+    const nodes = (await this.getNodes(members)).filter((n): n is StoredNode => n !== undefined);
+    return next === undefined ? { nodes } : { nodes, next };
+  }
+
   async nodeIdByMac(mac: string): Promise<string | undefined> {
     return (await this.redis.get(RedisKeys.nodeByMac(mac))) ?? undefined;
   }
@@ -166,13 +174,38 @@ export class SchedulerStore {
     return parseDeployment(await this.redis.hgetall(RedisKeys.deployment(id)));
   }
 
-  /** Newest first. */
-  async listDeployments(limit: number): Promise<DeploymentRecord[]> {
-    const ids = await this.redis.zrevrange(RedisKeys.deployments, 0, limit - 1);
+  /** Up to `limit` deployments after `after`, newest first; `next` when more follow. */
+  async pageDeployments(limit: number, after: Position | undefined): Promise<{ deployments: DeploymentRecord[]; next?: Position }> {
+    const { members, next } = await this.page(RedisKeys.deployments, 'desc', limit, after);
     const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hgetall(RedisKeys.deployment(id));
+    for (const id of members) pipe.hgetall(RedisKeys.deployment(id));
     const res = (await pipe.exec()) ?? [];
-    return res.map(([, h]) => parseDeployment(h as Record<string, string>)).filter((d): d is DeploymentRecord => d !== undefined);
+    const deployments = res.map(([, h]) => parseDeployment(h as Record<string, string>)).filter((d): d is DeploymentRecord => d !== undefined);
+    return next === undefined ? { deployments } : { deployments, next };
+  }
+
+  /**
+   * Up to `limit` members of the sorted set `key` after `after` (exclusive), by score ascending
+   * or descending, and the position of the last one when more follow. Members of equal score come
+   * in Redis's order, by name (reversed when descending), so a page that ended inside a tie (two
+   * deployments in one ms) resumes by name. One MULTI reads the tie and what follows at one instant.
+   */
+  private async page(key: string, order: 'asc' | 'desc', limit: number, after: Position | undefined): Promise<{ members: string[]; next?: Position }> {
+    const asc = order === 'asc';
+    const multi = this.redis.multi();
+    const range = (from: string, to: string, ...rest: (string | number)[]) => multi.call(asc ? 'ZRANGEBYSCORE' : 'ZREVRANGEBYSCORE', key, from, to, 'WITHSCORES', ...rest);
+    if (after !== undefined) range(String(after.score), String(after.score));
+    range(after === undefined ? (asc ? '-inf' : '+inf') : `(${after.score}`, asc ? '+inf' : '-inf', 'LIMIT', 0, limit + 1);
+    const res = (await multi.exec()) ?? [];
+    const replies = res.map(([err, r]) => {
+      if (err) throw err;
+      return positions(r as string[]);
+    });
+    const ties = after === undefined ? [] : (replies.shift() ?? []).filter((p) => (asc ? p.member > after.member : p.member < after.member));
+    const rows = [...ties, ...(replies[0] ?? [])];
+    const taken = rows.slice(0, limit);
+    const last = taken.at(-1);
+    return rows.length > limit && last !== undefined ? { members: taken.map((p) => p.member), next: last } : { members: taken.map((p) => p.member) };
   }
 
   /** false when the deployment does not exist. Idempotent. */
@@ -215,6 +248,13 @@ export class SchedulerStore {
 const STATES = new Set<string>(Object.values(NodeState));
 function isNodeState(s: string | undefined): s is NodeState {
   return s !== undefined && STATES.has(s);
+}
+
+/** A WITHSCORES reply ([member, score, …]) as positions. Ids are ASCII, so JS string order is Redis's byte order. */
+function positions(reply: string[]): Position[] {
+  const out: Position[] = [];
+  for (let i = 0; i + 1 < reply.length; i += 2) out.push({ member: reply[i]!, score: Number(reply[i + 1]) });
+  return out;
 }
 
 function pairs(fields: string[]): Record<string, string> {

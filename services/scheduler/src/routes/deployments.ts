@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Deployment, DeploymentInput, DeploymentList, ImageList } from '@swarmboot/contracts';
 import type { ImageCatalog } from '@swarmboot/kit';
 import type { Deployments } from '../deployments.js';
-import { DeploymentIdParams, ListQuery, errors } from './schemas.js';
+import { DeploymentIdParams, DeploymentListQuery, errors } from './schemas.js';
 
 export function deploymentRoutes(app: FastifyInstance, deployments: Deployments, catalog: ImageCatalog): void {
   app.get('/v1/images', { schema: { tags: ['images'], summary: 'The image catalog (written by the seeder)', response: { 200: ImageList } } }, async () => ({ images: await catalog.list() }));
@@ -10,6 +10,7 @@ export function deploymentRoutes(app: FastifyInstance, deployments: Deployments,
   app.post<{ Body: DeploymentInput }>(
     '/v1/deployments',
     {
+      config: { idempotent: true },
       schema: {
         tags: ['deployments'],
         summary: 'Install an image onto nodes given by id or by label selector (`k=v,k=v`, `*` for all)',
@@ -20,10 +21,10 @@ export function deploymentRoutes(app: FastifyInstance, deployments: Deployments,
     async (req, reply) => reply.code(201).send(await deployments.createDeployment(req.body)),
   );
 
-  app.get<{ Querystring: ListQuery }>(
+  app.get<{ Querystring: DeploymentListQuery }>(
     '/v1/deployments',
-    { schema: { tags: ['deployments'], summary: 'Deployments, newest first, with node counts per state', querystring: ListQuery, response: { 200: DeploymentList } } },
-    async (req) => ({ deployments: await deployments.listDeployments(req.query.limit) }),
+    { schema: { tags: ['deployments'], summary: 'Deployments, newest first, with node counts per state; a page at a time (nextCursor)', querystring: DeploymentListQuery, response: { 200: DeploymentList, ...errors(400) } } },
+    async (req) => deployments.listDeployments(req.query.limit, req.query.cursor),
   );
 
   app.get<{ Params: DeploymentIdParams }>(
@@ -34,7 +35,7 @@ export function deploymentRoutes(app: FastifyInstance, deployments: Deployments,
 
   app.post<{ Params: DeploymentIdParams }>(
     '/v1/deployments/:id/release',
-    { schema: { tags: ['deployments'], summary: 'Release the installed nodes: their agents stop seeding; a real node then boots its installed system (reboot or kexec), an emulated one exits. Power is not touched', params: DeploymentIdParams, response: { 200: Deployment, ...errors(400, 404) } } },
+    { config: { idempotent: true }, schema: { tags: ['deployments'], summary: 'Release the installed nodes: their agents stop seeding; a real node then boots its installed system (reboot or kexec), an emulated one exits. Power is not touched', params: DeploymentIdParams, response: { 200: Deployment, ...errors(400, 404) } } },
     async (req) => deployments.releaseDeployment(req.params.id),
   );
 }

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { AgentReport, AgentReportReply, ImportResult, InstallManifest, LogLines, Node, NodeImport, NodeInput, NodeList, SwarmbootError } from '@swarmboot/contracts';
 import type { Scheduler } from '../scheduler.js';
 import { parseNodeCsv } from '../protocol/node-csv.js';
-import { LogsQuery, NodeIdParams, Timeline, TimelineQuery, errors } from './schemas.js';
+import { LogsQuery, NodeIdParams, NodeListQuery, Timeline, TimelineQuery, errors } from './schemas.js';
 
 /** An import of 100 000 nodes as CSV is about 6 MB. */
 const IMPORT_BODY_LIMIT = 32 * 1024 * 1024;
@@ -14,7 +14,7 @@ export function nodeRoutes(app: FastifyInstance, { inventory, boot, lifecycle }:
 
   app.post<{ Body: NodeInput }>(
     '/v1/nodes',
-    { schema: { tags: ['nodes'], summary: 'Register a node (idempotent for the same id and MAC)', body: NodeInput, response: { 200: Node, 201: Node, ...errors(400, 409) } } },
+    { config: { idempotent: true }, schema: { tags: ['nodes'], summary: 'Register a node (idempotent for the same id and MAC)', body: NodeInput, response: { 200: Node, 201: Node, ...errors(400, 409) } } },
     async (req, reply) => {
       const { created, node } = await inventory.registerNode(req.body);
       return reply.code(created ? 201 : 200).send(node);
@@ -26,6 +26,7 @@ export function nodeRoutes(app: FastifyInstance, { inventory, boot, lifecycle }:
     {
       bodyLimit: IMPORT_BODY_LIMIT,
       attachValidation: true,
+      config: { idempotent: true },
       schema: {
         tags: ['nodes'],
         summary: 'Import nodes, all or nothing: JSON NodeImport, or CSV with the header id,mac,hostname[,labels] (labels k=v;k=v)',
@@ -47,7 +48,11 @@ export function nodeRoutes(app: FastifyInstance, { inventory, boot, lifecycle }:
     },
   );
 
-  app.get('/v1/nodes', { schema: { tags: ['nodes'], summary: 'Every node, in registration order', response: { 200: NodeList } } }, async () => ({ nodes: await inventory.listNodes() }));
+  app.get<{ Querystring: NodeListQuery }>(
+    '/v1/nodes',
+    { schema: { tags: ['nodes'], summary: 'The nodes in registration order, a page at a time (nextCursor)', querystring: NodeListQuery, response: { 200: NodeList, ...errors(400) } } },
+    async (req) => inventory.listNodes(req.query.limit, req.query.cursor),
+  );
 
   app.get<{ Params: NodeIdParams }>('/v1/nodes/:id', { schema: { tags: ['nodes'], params: NodeIdParams, response: { 200: Node, ...errors(400, 404) } } }, async (req) => inventory.getNode(req.params.id));
 
@@ -59,7 +64,7 @@ export function nodeRoutes(app: FastifyInstance, { inventory, boot, lifecycle }:
 
   app.post<{ Params: NodeIdParams; Body: AgentReport }>(
     '/v1/nodes/:id/report',
-    { schema: { tags: ['agent'], summary: 'Agent progress: booted, downloading, verifying, installed, failed', params: NodeIdParams, body: AgentReport, response: { 200: AgentReportReply, ...errors(400, 404, 409) } } },
+    { config: { idempotent: true }, schema: { tags: ['agent'], summary: 'Agent progress: booted, downloading, verifying, installed, failed', params: NodeIdParams, body: AgentReport, response: { 200: AgentReportReply, ...errors(400, 404, 409) } } },
     async (req) => lifecycle.report(req.params.id, req.body),
   );
 

@@ -15,8 +15,24 @@ export type DeploymentIdParams = Static<typeof DeploymentIdParams>;
 export const MacParams = Type.Object({ mac: Type.String({ maxLength: 64, description: 'MAC, `aa:bb:cc:dd:ee:ff` or `aa-bb-…` (iPXE `${net0/mac}`)' }) });
 export type MacParams = Static<typeof MacParams>;
 
-export const ListQuery = Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }) });
-export type ListQuery = Static<typeof ListQuery>;
+/**
+ * The query of a paged list: `limit` entries at most (default `defaultLimit`, at most 1000; a bad
+ * value is 400 VALIDATION) after `cursor`, the `nextCursor` of the previous page (400 CURSOR_INVALID).
+ */
+function pageQuery(defaultLimit: number) {
+  return Type.Object({
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: defaultLimit, description: `entries per page, 1 to 1000 (default ${defaultLimit})` }),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'nextCursor of the previous page' })),
+  });
+}
+
+/** GET /v1/nodes: 1000 by default, so lists up to that size come whole as before pages existed (they had no limit). */
+export const NodeListQuery = pageQuery(1000);
+export type NodeListQuery = Static<typeof NodeListQuery>;
+
+/** GET /v1/deployments: 50 by default, as before pages existed. */
+export const DeploymentListQuery = pageQuery(50);
+export type DeploymentListQuery = Static<typeof DeploymentListQuery>;
 
 export const LogsQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 10000, default: 500 }),

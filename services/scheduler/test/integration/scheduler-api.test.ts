@@ -3,21 +3,7 @@ import assert from 'node:assert/strict';
 import { Events, RedisKeys, type AgentReportReply, type Deployment, type ImageRecord, type InstallManifest, type JobCompleted, type LogLine, type Node, type NodeStateChanged, type NodeProgress } from '@swarmboot/contracts';
 import { ImageCatalog } from '@swarmboot/kit';
 import { waitFor } from '@swarmboot/testkit';
-import { startScheduler } from './harness.js';
-
-const IMAGE: ImageRecord = {
-  name: 'debian-12',
-  file: 'debian-12.img',
-  format: 'raw-disk',
-  bootable: true,
-  size: 1 << 20,
-  sha256: 'a'.repeat(64),
-  infoHash: 'b'.repeat(40),
-  pieceLength: 16384,
-  torrentUrl: 'http://127.0.0.1:8001/torrents/debian-12.torrent',
-  webSeedUrl: 'http://127.0.0.1:8001/images/debian-12.img',
-  addedAt: new Date().toISOString(),
-};
+import { TEST_IMAGE as IMAGE, startScheduler } from './harness.js';
 
 test('scheduler API against real NATS and Redis: inventory, deployment, boot, events, reports, release, timeline, logs', async (t) => {
   const { app, base, bus, redis, startReplica, json } = await startScheduler(t, {
