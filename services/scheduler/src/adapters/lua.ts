@@ -12,12 +12,18 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
+  /**
+   * Keys and arguments go to ioredis as one array (`call(command, args[])`): spread into
+   * the call, a 40 000-node import (several arguments per node) exceeded the JavaScript argument
+   * limit and threw RangeError: Maximum call stack size exceeded (test/integration/import-large).
+   */
   async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    const keysAndArgs = [keys.length, ...keys, ...args];
     try {
-      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+      return await redis.call('evalsha', [this.sha, ...keysAndArgs]);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return redis.eval(this.source, keys.length, ...keys, ...args);
+      return redis.call('eval', [this.source, ...keysAndArgs]);
     }
   }
 }
