@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
 import type { Redis } from 'ioredis';
 import { RedisKeys, type LogLine } from '@swarmboot/contracts';
 import { connectNats, connectRedis, createLogger, EventBus, Registry } from '@swarmboot/kit';
@@ -28,7 +29,11 @@ export interface SinkHarness {
   waitForStored(nodeId: string, message: string): Promise<LogLine>;
   /** the sum of a metric's values whose labels include `labels` */
   counter(name: string, labels?: Record<string, string>): Promise<number>;
-  /** closes the sink, NATS, Redis and both servers */
+  /** a UDP socket bound to `address` (a node's), closed by `close` */
+  udpSocket(address: string): Promise<Socket>;
+  /** sends one datagram to 127.0.0.1:`port` */
+  sendUdp(s: Socket, port: number, datagram: string | Buffer): Promise<void>;
+  /** closes the UDP sockets, the sink, NATS, Redis and both servers */
   close(): Promise<void>;
 }
 
@@ -42,6 +47,8 @@ export async function startSink(overrides: Partial<Omit<LogsinkDeps, 'redis' | '
   const registry = new Registry();
   const sink = buildLogsink({ log, config: { ...LISTEN, SWARMBOOT_LOG_MAXLEN: 100 }, ...overrides, bus, redis, registry });
   const addresses = await sink.listen();
+
+  const sockets: Socket[] = [];
 
   async function stored(nodeId: string): Promise<{ id: string; line: LogLine }[]> {
     const entries = await redis.xrange(RedisKeys.nodeLog(nodeId), '-', '+');
@@ -65,7 +72,15 @@ export async function startSink(overrides: Partial<Omit<LogsinkDeps, 'redis' | '
       const { values } = await metric.get();
       return values.filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want)).reduce((sum, v) => sum + v.value, 0);
     },
+    async udpSocket(address) {
+      const s = createSocket('udp4');
+      sockets.push(s);
+      await new Promise<void>((resolve) => s.bind(0, address, resolve));
+      return s;
+    },
+    sendUdp: (s, port, datagram) => new Promise((resolve, reject) => s.send(datagram, port, '127.0.0.1', (err) => (err ? reject(err) : resolve()))),
     async close() {
+      for (const s of sockets) s.close();
       await sink.close();
       await nc.drain();
       await redis.quit();

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { execFile, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { promisify } from 'node:util';
@@ -18,7 +18,6 @@ let h: SinkHarness;
 let redis: Redis;
 let registry: Registry;
 let port: number;
-const sockets: Socket[] = [];
 /** everything seen on NATS, with the subject id of the event */
 const live: { line: LogLine; event: CloudEvent<LogLine> }[] = [];
 
@@ -39,21 +38,10 @@ before(async () => {
   await h.nc.flush(); // the subscription is on the server before anything is published
 });
 
-after(async () => {
-  for (const s of sockets) s.close();
-  await h.close();
-});
+after(() => h.close());
 
-async function udpSocket(address: string): Promise<Socket> {
-  const s = createSocket('udp4');
-  sockets.push(s);
-  await new Promise<void>((resolve) => s.bind(0, address, resolve));
-  return s;
-}
-
-function sendRaw(s: Socket, datagram: string | Buffer): Promise<void> {
-  return new Promise((resolve, reject) => s.send(datagram, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
-}
+const udpSocket = (address: string): Promise<Socket> => h.udpSocket(address);
+const sendRaw = (s: Socket, datagram: string | Buffer): Promise<void> => h.sendUdp(s, port, datagram);
 
 const stored = (nodeId: string) => h.stored(nodeId);
 const waitForStored = (nodeId: string, message: string) => h.waitForStored(nodeId, message);

@@ -1,13 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { RedisKeys } from '@swarmboot/contracts';
 import { waitFor } from '@swarmboot/testkit';
 import { LISTEN, startSink, type SinkHarness } from './harness.js';
 
 let h: SinkHarness;
 let port: number;
-const sockets: Socket[] = [];
 
 // Nodes 127.77.3.1–3 have leases; the kernel sends from port 6665 (netconsole's default src-port), here any port.
 const NODES = { '127.77.3.1': 'node-nc1', '127.77.3.2': 'node-nc2', '127.77.3.3': 'node-nc3' } as const;
@@ -22,21 +21,10 @@ before(async () => {
   }
 });
 
-after(async () => {
-  for (const s of sockets) s.close();
-  await h.close();
-});
+after(() => h.close());
 
-async function node(ip: keyof typeof NODES): Promise<Socket> {
-  const s = createSocket('udp4');
-  sockets.push(s);
-  await new Promise<void>((resolve) => s.bind(0, ip, resolve));
-  return s;
-}
-
-function send(s: Socket, datagram: string | Buffer): Promise<void> {
-  return new Promise((resolve, reject) => s.send(datagram, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
-}
+const node = (ip: keyof typeof NODES): Promise<Socket> => h.udpSocket(ip);
+const send = (s: Socket, datagram: string | Buffer): Promise<void> => h.sendUdp(s, port, datagram);
 
 const dropped = (reason: string) => h.counter('swarmboot_logsink_dropped_total', { reason });
 
