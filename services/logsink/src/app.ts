@@ -305,7 +305,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
         maxFrameBytes: MAX_SYSLOG_BYTES,
         maxConnections: deps.config.SWARMBOOT_SYSLOG_TCP_MAX_CONNECTIONS,
         idleTimeoutMs: deps.config.SWARMBOOT_SYSLOG_TCP_IDLE_SECONDS * 1000,
-        onFrame: (frame, from) => void handleSyslogDatagram(frame, from),
+        onFrame: (frame, from) => handleSyslogDatagram(frame, from),
         onStreamDrop: (reason, from, bytes) => drop(reason, from, bytes, malformedWarn),
         onRefused: (from) => drop('connection_refused', from, 0, overloadWarn),
         onError: fatal('syslog TCP'),

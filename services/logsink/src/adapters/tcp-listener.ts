@@ -12,8 +12,8 @@ export interface TcpSyslogOptions {
   maxConnections: number;
   /** a connection that sends nothing for this long (ms) is closed */
   idleTimeoutMs: number;
-  /** every whole frame, in the order the connection sent them */
-  onFrame: (frame: Buffer, from: UdpPeer) => void;
+  /** every whole frame, in the order the connection sent them; settles once the frame is handled (stored or dropped) */
+  onFrame: (frame: Buffer, from: UdpPeer) => Promise<unknown>;
   /** the connection broke its framing (it is then closed), or closed mid-frame (`truncated`) */
   onStreamDrop: (reason: SyslogFramingReason | 'truncated', from: UdpPeer, bytes: number) => void;
   /** a connection refused because `maxConnections` were open */
@@ -21,6 +21,13 @@ export interface TcpSyslogOptions {
   /** the listening socket failed after binding (the caller takes the process down) */
   onError: (err: Error) => void;
 }
+
+/**
+ * Frames of one connection being handled at once before it is paused: TCP has flow control, so
+ * a fast sender is slowed down here instead of having lines dropped as `overload` behind it
+ * (bench/logsink at 40 000 lines/s: 14 % of TCP lines dropped as overload without it).
+ */
+const MAX_FRAMES_IN_FLIGHT = 256;
 
 export interface TcpListener {
   address: UdpPeer;
@@ -39,11 +46,20 @@ export async function listenTcpSyslog(opts: TcpSyslogOptions): Promise<TcpListen
     open.add(socket);
     const decoder = new SyslogFrameDecoder(opts.maxFrameBytes);
     let broken = false;
+    let inFlight = 0;
+    const settled = (): void => {
+      inFlight--;
+      if (inFlight === MAX_FRAMES_IN_FLIGHT / 2 && socket.isPaused()) socket.resume();
+    };
     socket.setTimeout(opts.idleTimeoutMs, () => socket.destroy());
     socket.on('data', (chunk: Buffer) => {
       if (broken) return;
       const { frames, error } = decoder.push(chunk);
-      for (const frame of frames) opts.onFrame(frame, from);
+      for (const frame of frames) {
+        inFlight++;
+        void opts.onFrame(frame, from).finally(settled);
+      }
+      if (inFlight >= MAX_FRAMES_IN_FLIGHT) socket.pause();
       if (error) {
         broken = true;
         opts.onStreamDrop(error.context['reason'] as SyslogFramingReason, from, decoder.pending);
