@@ -83,7 +83,7 @@ RUN printf '#!/bin/sh\nexec node /app/cli/dist/src/main.js "$@"\n' > /usr/local/
 USER 1000:1000
 # tracker, seeder (HTTP, BitTorrent), scheduler, logsink (syslog/udp); dhcp 67/udp and tftp
 # 69/udp run on the host network. Ops endpoints (/healthz, /metrics): 9101-9106.
-EXPOSE 8000 8001 6881 8080 5514/udp 9101-9106
+EXPOSE 8000 8001 6881 8080 5514/udp 5514/tcp 6666/udp 9101-9106
 # Probes the ops endpoint of whichever service runs (SWARMBOOT_OPS_LISTEN or its default port).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "/app/healthcheck.cjs"]

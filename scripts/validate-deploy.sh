@@ -287,7 +287,7 @@ PY
       tracker) echo "SWARMBOOT_TRACKER_LISTEN=127.0.0.1:$tracker_port" ;;
       seeder) echo "SWARMBOOT_SEEDER_LISTEN=127.0.0.1:$seeder_port SWARMBOOT_SEEDER_DATA=$tmp/run/seeder SWARMBOOT_SEEDER_TORRENT_PORT=$(freeport) SWARMBOOT_SEEDER_PUBLIC_URL=http://127.0.0.1:$seeder_port SWARMBOOT_TRACKER_ANNOUNCE_URL=http://127.0.0.1:$tracker_port/announce" ;;
       scheduler) echo "SWARMBOOT_SCHEDULER_LISTEN=127.0.0.1:$scheduler_port SWARMBOOT_PUBLIC_URL=http://127.0.0.1:$scheduler_port" ;;
-      logsink) echo "SWARMBOOT_SYSLOG_LISTEN=127.0.0.1:$(freeport)" ;;
+      logsink) echo "SWARMBOOT_SYSLOG_LISTEN=127.0.0.1:$(freeport) SWARMBOOT_SYSLOG_TCP_LISTEN=127.0.0.1:$(freeport) SWARMBOOT_NETCONSOLE_LISTEN=127.0.0.1:$(freeport)" ;;
     esac
   }
   # the image runs `node /app/cli/dist/src/main.js <service>` from /app, as the non-root user

@@ -68,11 +68,11 @@ async function freePortsDistinct(count: number): Promise<number[]> {
 }
 
 async function freePorts(): Promise<StackPorts> {
-  const p = await freePortsDistinct(9 + SERVICES.length);
+  const p = await freePortsDistinct(11 + SERVICES.length);
   const next = (): number => p.shift()!;
   const ops = {} as StackPorts['ops'];
   for (const s of SERVICES) ops[s] = next();
-  return { nats: next(), redis: next(), dhcp: next(), tftp: next(), tracker: next(), seeder: next(), seederTorrent: next(), scheduler: next(), syslog: next(), ops };
+  return { nats: next(), redis: next(), dhcp: next(), tftp: next(), tracker: next(), seeder: next(), seederTorrent: next(), scheduler: next(), syslog: next(), syslogTcp: next(), netconsole: next(), ops };
 }
 
 /** Node i (1-based) of the demo: id, a locally administered MAC (02:…), hostname = id. */

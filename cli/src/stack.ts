@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
+import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,6 +22,9 @@ export interface StackPorts {
   seederTorrent: number;
   scheduler: number;
   syslog: number;
+  /** syslog over TCP (RFC 6587) */
+  syslogTcp: number;
+  netconsole: number;
   ops: Record<ServiceName, number>;
 }
 
@@ -70,6 +74,8 @@ export const defaultPorts = (): StackPorts => ({
   seederTorrent: 6881,
   scheduler: DefaultPorts.scheduler,
   syslog: DefaultPorts.syslog,
+  syslogTcp: DefaultPorts.syslogTcp,
+  netconsole: DefaultPorts.netconsole,
   ops: { ...DefaultPorts.ops },
 });
 
@@ -80,7 +86,13 @@ export function serviceEnv(o: StackOptions, natsUrl: string, redisUrl: string): 
   const common = { SWARMBOOT_NATS_URL: natsUrl, SWARMBOOT_REDIS_URL: redisUrl, SWARMBOOT_LOG_LEVEL: o.logLevel ?? 'info' };
   const ops = (s: ServiceName) => ({ SWARMBOOT_OPS_LISTEN: `${o.bind}:${p.ops[s]}` });
   const envs: Record<ServiceName, Record<string, string>> = {
-    logsink: { ...common, ...ops('logsink'), SWARMBOOT_SYSLOG_LISTEN: `${o.bind}:${p.syslog}` },
+    logsink: {
+      ...common,
+      ...ops('logsink'),
+      SWARMBOOT_SYSLOG_LISTEN: `${o.bind}:${p.syslog}`,
+      SWARMBOOT_SYSLOG_TCP_LISTEN: `${o.bind}:${p.syslogTcp}`,
+      SWARMBOOT_NETCONSOLE_LISTEN: `${o.bind}:${p.netconsole}`,
+    },
     tracker: { ...common, ...ops('tracker'), SWARMBOOT_TRACKER_LISTEN: `${o.bind}:${p.tracker}` },
     seeder: {
       ...common,
@@ -98,6 +110,8 @@ export function serviceEnv(o: StackOptions, natsUrl: string, redisUrl: string): 
       SWARMBOOT_PUBLIC_URL: `http://${h}:${p.scheduler}`,
       SWARMBOOT_TFTP_URL: `tftp://${h}:${p.tftp}`,
       SWARMBOOT_SYSLOG_TARGET: `${h}:${p.syslog}`,
+      // the scheduler accepts only an IPv4 target; otherwise it derives none (or the operator sets it)
+      ...(isIPv4(h) ? { SWARMBOOT_NETCONSOLE_TARGET: `${h}:${p.netconsole}` } : {}),
     },
     tftp: { ...common, ...ops('tftp'), SWARMBOOT_TFTP_LISTEN: `${o.bind}:${p.tftp}`, SWARMBOOT_TFTP_ROOT: o.tftpRoot },
     dhcp: {

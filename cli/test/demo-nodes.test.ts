@@ -27,4 +27,8 @@ test('every service of a stack gets NATS, Redis and its own ops port; operator e
   assert.equal(opsPorts.size, SERVICES.length);
   assert.equal(envs.tftp['SWARMBOOT_TFTP_ROOT'], '/t');
   assert.equal(envs.dhcp['SWARMBOOT_DHCP_BOOT_SCRIPT_URL'], 'http://127.0.0.1:8080/v1/boot/${mac}');
+  // the kernel's netconsole= (from the scheduler) points where the log sink listens
+  const sinkPort = envs.logsink['SWARMBOOT_NETCONSOLE_LISTEN']?.split(':')[1];
+  assert.ok(sinkPort);
+  assert.equal(envs.scheduler['SWARMBOOT_NETCONSOLE_TARGET']?.split(':')[1], sinkPort);
 });

@@ -86,6 +86,8 @@ export const ErrorCodes = {
   TRACKER_UNAVAILABLE: { status: 500, http: false, meaning: 'tracker: its store failed; the peer should retry (BEP 3 failure reason)' },
   TRACKER_LISTEN_FAILED: { status: 500, http: false, meaning: 'the tracker cannot listen on its HTTP or UDP port' },
   SYSLOG_MALFORMED: { status: 500, http: false, meaning: 'a syslog datagram does not parse (dropped)' },
+  NETCONSOLE_MALFORMED: { status: 500, http: false, meaning: 'a netconsole datagram or fragment does not parse (dropped)' },
+  SYSLOG_FRAMING: { status: 500, http: false, meaning: 'an RFC 6587 TCP syslog stream broke its framing (the connection is closed)' },
   SYSLOG_INVALID: { status: 500, http: false, meaning: 'a syslog facility or severity to encode is out of range' },
 
   // --- agent: node failure reasons (AgentReport.reason is `CODE: message`) ---

@@ -161,6 +161,12 @@ export const LogLine = Type.Object({
   hostname: Type.Optional(Type.String()),
   app: Type.Optional(Type.String()),
   message: Type.String(),
+  /** netconsole extended format: the kernel's record sequence number (printk's `seq`) */
+  seq: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** netconsole extended format: the kernel's timestamp, µs since boot (CLOCK_MONOTONIC) */
+  bootTimeUs: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** netconsole extended format: the record's dictionary (`KEY=value` lines, e.g. SUBSYSTEM, DEVICE) */
+  fields: Type.Optional(Type.Record(Type.String(), Type.String())),
 });
 export type LogLine = Static<typeof LogLine>;
 

@@ -10,7 +10,15 @@ export const DefaultPorts = {
   tracker: 8000,
   seeder: 8001,
   scheduler: 8080,
+  /** syslog over UDP (RFC 5426; protocol port 514) */
   syslog: 5514,
+  /**
+   * syslog over TCP (RFC 6587), the same number as UDP as rsyslog and syslog-ng use 514 for both;
+   * RFC 6587 registers no port of its own (601 is RFC 3195's, and needs root).
+   */
+  syslogTcp: 5514,
+  /** netconsole's default target port (Linux Documentation/networking/netconsole.rst, "tgt-port") */
+  netconsole: 6666,
   ops: { dhcp: 9101, tftp: 9102, tracker: 9103, seeder: 9104, scheduler: 9105, logsink: 9106 },
 } as const;
 

@@ -1,17 +1,21 @@
 import type { RemoteInfo } from 'node:dgram';
 import type { Redis } from 'ioredis';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { Events, isSwarmbootError, type LogLine } from '@swarmboot/contracts';
 import { NodeInventory, parseHostPort, plainAddress, type EventBus, type Logger, type UdpPeer } from '@swarmboot/kit';
 import type { LogsinkConfig } from './config.js';
-import { parseSyslog, type SyslogMalformedReason } from './protocol/syslog.js';
+import { MAX_SYSLOG_BYTES, parseSyslog, type SyslogMalformedReason } from './protocol/syslog.js';
+import type { SyslogFramingReason } from './protocol/syslog-framing.js';
+import { decodeNetconsole, extendedLine, type NetconsoleMalformedReason } from './protocol/netconsole.js';
+import { NetconsoleReassembler, SequenceGaps } from './domain/netconsole-reassembly.js';
 import { NodeMapper, type MappingResult, type NodeDirectory } from './domain/node-mapper.js';
 import { InFlight } from './domain/in-flight.js';
 import { RateLimiter } from './domain/rate-limit.js';
 import { RedisLogStore, type LogStore } from './adapters/redis-log-store.js';
 import { listenUdp, type UdpListener } from './adapters/udp-listener.js';
+import { listenTcpSyslog, type TcpListener } from './adapters/tcp-listener.js';
 
-/** A line as any transport decoded it (syslog UDP today; RFC 6587 TCP and netconsole later). */
+/** A line as any transport decoded it (syslog over UDP or TCP, netconsole). */
 export interface ReceivedLine {
   format: LogLine['format'];
   /** 0–23 */
@@ -24,13 +28,39 @@ export interface ReceivedLine {
   hostname?: string;
   app?: string;
   message: string;
+  /** netconsole extended format: printk's sequence number */
+  seq?: number;
+  /** netconsole extended format: the kernel's timestamp, µs since boot */
+  bootTimeUs?: number;
+  /** netconsole extended format: the record's dictionary */
+  fields?: Record<string, string>;
 }
 
 /**
- * Why a line was dropped: a parser reason, `overload` (too many lines waiting for Redis), or
- * `internal` (the parser failed in a way it should not: a bug, logged at error).
+ * Why a line (or a stream) was dropped, the `reason` label of `swarmboot_logsink_dropped_total`:
+ * a syslog parser reason; an RFC 6587 framing reason (`bad_framing`, `oversized`: the connection
+ * is closed) or `truncated` (it closed mid-frame); `connection_refused` (a TCP connection over
+ * the limit); a netconsole reason (`bad_fragment`: an ncfrag out of range, a duplicate or a
+ * total that changed; `fragment_expired`: a message still incomplete after the timeout;
+ * `fragment_evicted`: pushed out by newer messages, the memory bound); `overload` (too many lines
+ * waiting for Redis); or `internal` (a parser failed in a way it should not: a bug, logged at error).
  */
-export type DropReason = SyslogMalformedReason | 'overload' | 'internal';
+export type DropReason =
+  | SyslogMalformedReason
+  | SyslogFramingReason
+  | NetconsoleMalformedReason
+  | 'connection_refused'
+  | 'fragment_expired'
+  | 'fragment_evicted'
+  | 'overload'
+  | 'internal';
+
+/** The bound addresses of the three listeners. */
+export interface LogsinkAddresses {
+  syslogUdp: UdpPeer;
+  syslogTcp: UdpPeer;
+  netconsole: UdpPeer;
+}
 
 export interface LogsinkDeps {
   log: Logger;
@@ -38,7 +68,10 @@ export interface LogsinkDeps {
   redis: Redis;
   /** where the counters are registered (the ops endpoint's registry) */
   registry: Registry;
-  config: Pick<LogsinkConfig, 'SWARMBOOT_SYSLOG_LISTEN' | 'SWARMBOOT_LOG_MAXLEN'>;
+  config: Pick<
+    LogsinkConfig,
+    'SWARMBOOT_SYSLOG_LISTEN' | 'SWARMBOOT_SYSLOG_TCP_LISTEN' | 'SWARMBOOT_SYSLOG_TCP_MAX_CONNECTIONS' | 'SWARMBOOT_SYSLOG_TCP_IDLE_SECONDS' | 'SWARMBOOT_NETCONSOLE_LISTEN' | 'SWARMBOOT_LOG_MAXLEN'
+  >;
   /** how long a sender → node mapping is reused (ms); default 5000 */
   mappingTtlMs?: number;
   /** lines being stored at once before new ones are dropped with reason `overload`; default 10000 */
@@ -46,7 +79,9 @@ export interface LogsinkDeps {
   /** overrides of the Redis-backed directory and store (other backends); default Redis */
   directory?: NodeDirectory;
   store?: LogStore;
-  /** the fatal path: the syslog socket failed after binding (runService's `onFatal`); without it the error is only logged */
+  /** netconsole fragments: an incomplete message is given up after this long (ms); default 2000 */
+  fragmentTimeoutMs?: number;
+  /** the fatal path: a listening socket failed after binding (runService's `onFatal`); without it the error is only logged */
   onFatal?: (err: Error) => void;
 }
 
@@ -57,28 +92,68 @@ export interface Logsink {
    * resolves with the stored LogLine, or undefined when it was dropped or could not be stored.
    */
   handleLine(line: ReceivedLine, from: UdpPeer): Promise<LogLine | undefined>;
-  /** One syslog datagram (RFC 5424 or 3164): parse, then `handleLine`; malformed ones are counted and dropped. Never rejects. */
+  /** One syslog datagram or RFC 6587 frame (RFC 5424 or 3164): parse, then `handleLine`; malformed ones are counted and dropped. Never rejects. */
   handleSyslogDatagram(datagram: Buffer, from: UdpPeer): Promise<LogLine | undefined>;
-  /** Binds the syslog UDP socket on SWARMBOOT_SYSLOG_LISTEN; resolves with the bound address. */
-  listen(): Promise<UdpPeer>;
-  /** Closes the socket and waits (at most 5 s) for lines still being stored. */
+  /**
+   * One netconsole datagram: plain text (each line), a whole extended record, or a fragment (kept
+   * until its message is whole), then `handleLine`; malformed ones are counted and dropped.
+   * Resolves with the lines stored (none for a fragment that did not complete its message). Never rejects.
+   */
+  handleNetconsoleDatagram(datagram: Buffer, from: UdpPeer): Promise<LogLine[]>;
+  /**
+   * Binds syslog UDP (SWARMBOOT_SYSLOG_LISTEN), syslog TCP (SWARMBOOT_SYSLOG_TCP_LISTEN) and
+   * netconsole UDP (SWARMBOOT_NETCONSOLE_LISTEN); resolves with the bound addresses, rejects with
+   * the first bind error (after closing what was bound).
+   */
+  listen(): Promise<LogsinkAddresses>;
+  /** Closes the sockets and waits (at most 5 s) for lines still being stored. */
   close(): Promise<void>;
 }
 
 const FORMATS: LogLine['format'][] = ['rfc5424', 'rfc3164', 'netconsole'];
 const MAPPINGS: MappingResult[] = ['lease', 'hostname', 'unknown'];
-const DROP_REASONS: DropReason[] = ['empty', 'oversized', 'no_pri', 'bad_pri', 'truncated', 'bad_header', 'bad_structured_data', 'overload', 'internal'];
+const DROP_REASONS: DropReason[] = [
+  'empty',
+  'oversized',
+  'no_pri',
+  'bad_pri',
+  'truncated',
+  'bad_header',
+  'bad_structured_data',
+  'bad_framing',
+  'connection_refused',
+  'bad_fragment',
+  'fragment_expired',
+  'fragment_evicted',
+  'overload',
+  'internal',
+];
 
-/** Builds the log sink: syslog over UDP → node (lease, hostname, `unknown`) → Redis stream + NATS. */
+/** Builds the log sink: syslog over UDP and TCP, netconsole → node (lease, hostname, `unknown`) → Redis stream + NATS. */
 export function buildLogsink(deps: LogsinkDeps): Logsink {
   const log = deps.log.child({ component: 'logsink' });
   const maxInFlight = deps.maxInFlight ?? 10_000;
 
   const linesTotal = new Counter({ name: 'swarmboot_logsink_lines_total', help: 'log lines received, by wire format', labelNames: ['format'] as const, registers: [deps.registry] });
   const mappedTotal = new Counter({ name: 'swarmboot_logsink_lines_mapped_total', help: 'log lines by how their sender was mapped to a node (lease, hostname, unknown)', labelNames: ['result'] as const, registers: [deps.registry] });
-  const droppedTotal = new Counter({ name: 'swarmboot_logsink_dropped_total', help: 'datagrams dropped, by reason', labelNames: ['reason'] as const, registers: [deps.registry] });
+  const droppedTotal = new Counter({ name: 'swarmboot_logsink_dropped_total', help: 'datagrams, frames, fragmented messages and connections dropped, by reason', labelNames: ['reason'] as const, registers: [deps.registry] });
   const storeFailures = new Counter({ name: 'swarmboot_logsink_store_failures_total', help: 'log lines that could not be written to Redis', registers: [deps.registry] });
   const publishFailures = new Counter({ name: 'swarmboot_logsink_publish_failures_total', help: 'log lines that could not be published on NATS', registers: [deps.registry] });
+  const seqGapsTotal = new Counter({
+    name: 'swarmboot_logsink_netconsole_seq_gaps_total',
+    help: 'netconsole extended records missing from a sender\'s sequence numbers (lost, or below the console loglevel)',
+    registers: [deps.registry],
+  });
+  const reassembler = new NetconsoleReassembler({ timeoutMs: deps.fragmentTimeoutMs ?? 2000 });
+  const seqGaps = new SequenceGaps();
+  new Gauge({
+    name: 'swarmboot_logsink_netconsole_reassembly_bytes',
+    help: 'bytes held for netconsole messages waiting for fragments (bounded at 4 MiB)',
+    registers: [deps.registry],
+    collect() {
+      this.set(reassembler.bytes);
+    },
+  });
   for (const format of FORMATS) linesTotal.inc({ format }, 0);
   for (const result of MAPPINGS) mappedTotal.inc({ result }, 0);
   for (const reason of DROP_REASONS) droppedTotal.inc({ reason }, 0);
@@ -89,6 +164,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
   const publishWarn = new RateLimiter();
   const lookupWarn = new RateLimiter();
   const overloadWarn = new RateLimiter();
+  const gapWarn = new RateLimiter();
 
   const mapper = new NodeMapper(deps.directory ?? new NodeInventory(deps.redis), {
     ttlMs: deps.mappingTtlMs ?? 5000,
@@ -100,7 +176,8 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
   const store = deps.store ?? new RedisLogStore(deps.redis, deps.config.SWARMBOOT_LOG_MAXLEN);
 
   const inFlight = new InFlight();
-  let listener: UdpListener | undefined;
+  let listeners: { syslogUdp: UdpListener; syslogTcp: TcpListener; netconsole: UdpListener } | undefined;
+  let expiry: NodeJS.Timeout | undefined;
 
   const drop = (reason: DropReason, from: UdpPeer, bytes: number, limiter: RateLimiter, head?: Buffer): void => {
     droppedTotal.inc({ reason });
@@ -109,7 +186,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
     // Only our own fields: the payload is shown as hex of its first bytes, never spread into bindings.
     log.warn(
       { reason, source: `${from.address}:${from.port}`, bytes, ...(head ? { head: head.toString('hex') } : {}), suppressed: gate.suppressedBefore },
-      reason === 'overload' ? 'dropped log line: too many lines waiting for Redis' : 'dropped malformed syslog datagram',
+      DROP_MESSAGES[reason] ?? 'dropped malformed log input',
     );
   };
 
@@ -136,6 +213,9 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
         ...(received.timestamp === undefined ? {} : { timestamp: received.timestamp }),
         ...(received.hostname === undefined ? {} : { hostname: received.hostname }),
         ...(received.app === undefined ? {} : { app: received.app }),
+        ...(received.seq === undefined ? {} : { seq: received.seq }),
+        ...(received.bootTimeUs === undefined ? {} : { bootTimeUs: received.bootTimeUs }),
+        ...(received.fields === undefined ? {} : { fields: received.fields }),
       };
       // Live feed first and not awaited: a slow NATS must not hold the Redis write back.
       deps.bus.publish(Events.logLine, line, mapping.nodeId).catch((err: unknown) => {
@@ -162,41 +242,122 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
     try {
       parsed = parseSyslog(datagram);
     } catch (err) {
-      if (isSwarmbootError(err, 'SYSLOG_MALFORMED')) {
-        drop(err.context['reason'] as SyslogMalformedReason, from, datagram.length, malformedWarn, datagram.subarray(0, 32));
-      } else {
-        droppedTotal.inc({ reason: 'internal' });
-        const gate = malformedWarn.take();
-        if (gate.allowed) log.error({ err, bytes: datagram.length, head: datagram.subarray(0, 32).toString('hex') }, 'syslog parser failed unexpectedly');
-      }
+      parserFailed(err, 'SYSLOG_MALFORMED', datagram, from);
       return undefined;
     }
     return handleLine(parsed, from);
   }
 
+  /** A parser threw: its own typed error is a counted drop, anything else a bug (`internal`, logged at error). */
+  function parserFailed(err: unknown, code: 'SYSLOG_MALFORMED' | 'NETCONSOLE_MALFORMED', datagram: Buffer, from: UdpPeer): void {
+    if (isSwarmbootError(err, code)) {
+      drop(err.context['reason'] as DropReason, from, datagram.length, malformedWarn, datagram.subarray(0, 32));
+      return;
+    }
+    droppedTotal.inc({ reason: 'internal' });
+    const gate = malformedWarn.take();
+    if (gate.allowed) log.error({ err, bytes: datagram.length, head: datagram.subarray(0, 32).toString('hex') }, 'log parser failed unexpectedly');
+  }
+
+  async function handleNetconsoleDatagram(datagram: Buffer, from: UdpPeer): Promise<LogLine[]> {
+    let decoded;
+    try {
+      decoded = decodeNetconsole(datagram);
+    } catch (err) {
+      parserFailed(err, 'NETCONSOLE_MALFORMED', datagram, from);
+      return [];
+    }
+    if (decoded.kind === 'plain') return stored(await Promise.all(decoded.lines.map((line) => handleLine(line, from))));
+    const { header, body } = decoded;
+    const sender = `${from.address}:${from.port}`;
+    const gap = seqGaps.observe(sender, header.seq);
+    if (gap > 0) {
+      seqGapsTotal.inc(gap);
+      const gate = gapWarn.take();
+      if (gate.allowed) log.warn({ source: sender, seq: header.seq, missing: gap, suppressed: gate.suppressedBefore }, 'netconsole records missing');
+    }
+    let whole = body;
+    if (header.fragment) {
+      const { outcome, evicted } = reassembler.add(sender, header.seq, header.fragment, body, Date.now());
+      if (evicted > 0) droppedTotal.inc({ reason: 'fragment_evicted' }, evicted);
+      if (outcome.kind === 'refused') drop('bad_fragment', from, datagram.length, malformedWarn, datagram.subarray(0, 32));
+      if (outcome.kind !== 'complete') return [];
+      whole = outcome.body;
+    }
+    return stored([await handleLine(extendedLine(header, whole), from)]);
+  }
+
+  async function bind(): Promise<NonNullable<typeof listeners>> {
+    const fatal = (what: string) => (err: Error) => {
+      log.error({ err }, `${what} socket failed`);
+      deps.onFatal?.(err);
+    };
+    const udp = parseHostPort(deps.config.SWARMBOOT_SYSLOG_LISTEN, 'SWARMBOOT_SYSLOG_LISTEN');
+    const tcp = parseHostPort(deps.config.SWARMBOOT_SYSLOG_TCP_LISTEN, 'SWARMBOOT_SYSLOG_TCP_LISTEN');
+    const nc = parseHostPort(deps.config.SWARMBOOT_NETCONSOLE_LISTEN, 'SWARMBOOT_NETCONSOLE_LISTEN');
+    const opened: { close(): Promise<void> }[] = [];
+    try {
+      const syslogUdp = await listenUdp(udp.host, udp.port, (msg: Buffer, rinfo: RemoteInfo) => void handleSyslogDatagram(msg, rinfo), fatal('syslog UDP'));
+      opened.push(syslogUdp);
+      const syslogTcp = await listenTcpSyslog({
+        host: tcp.host,
+        port: tcp.port,
+        maxFrameBytes: MAX_SYSLOG_BYTES,
+        maxConnections: deps.config.SWARMBOOT_SYSLOG_TCP_MAX_CONNECTIONS,
+        idleTimeoutMs: deps.config.SWARMBOOT_SYSLOG_TCP_IDLE_SECONDS * 1000,
+        onFrame: (frame, from) => handleSyslogDatagram(frame, from),
+        onStreamDrop: (reason, from, bytes) => drop(reason, from, bytes, malformedWarn),
+        onRefused: (from) => drop('connection_refused', from, 0, overloadWarn),
+        onError: fatal('syslog TCP'),
+      });
+      opened.push(syslogTcp);
+      const netconsole = await listenUdp(nc.host, nc.port, (msg: Buffer, rinfo: RemoteInfo) => void handleNetconsoleDatagram(msg, rinfo), fatal('netconsole'));
+      return { syslogUdp, syslogTcp, netconsole };
+    } catch (err) {
+      await Promise.all(opened.map((l) => l.close()));
+      throw err;
+    }
+  }
+
   return {
     handleLine,
     handleSyslogDatagram,
+    handleNetconsoleDatagram,
     async listen() {
-      if (listener) return listener.address;
-      const { host, port } = parseHostPort(deps.config.SWARMBOOT_SYSLOG_LISTEN, 'SWARMBOOT_SYSLOG_LISTEN');
-      listener = await listenUdp(
-        host,
-        port,
-        (msg: Buffer, rinfo: RemoteInfo) => void handleSyslogDatagram(msg, rinfo),
-        (err) => {
-          log.error({ err }, 'syslog socket failed');
-          deps.onFatal?.(err);
-        },
+      listeners ??= await bind();
+      // Incomplete fragmented messages are given up a few times per timeout, not per datagram.
+      expiry ??= setInterval(() => {
+        const expired = reassembler.expire(Date.now());
+        if (expired > 0) droppedTotal.inc({ reason: 'fragment_expired' }, expired);
+      }, Math.max(100, (deps.fragmentTimeoutMs ?? 2000) / 4)).unref();
+      const addresses = { syslogUdp: listeners.syslogUdp.address, syslogTcp: listeners.syslogTcp.address, netconsole: listeners.netconsole.address };
+      log.info(
+        { syslogUdp: addresses.syslogUdp.port, syslogTcp: addresses.syslogTcp.port, netconsole: addresses.netconsole.port },
+        'listening: syslog UDP (RFC 5426) and TCP (RFC 6587), netconsole UDP (plain and extended)',
       );
-      log.info({ address: listener.address.address, port: listener.address.port }, 'syslog listening (UDP, RFC 5424/3164)');
-      return listener.address;
+      return addresses;
     },
     async close() {
-      const l = listener;
-      listener = undefined;
-      await l?.close();
+      const l = listeners;
+      listeners = undefined;
+      clearInterval(expiry);
+      expiry = undefined;
+      await Promise.all([l?.syslogUdp.close(), l?.syslogTcp.close(), l?.netconsole.close()]);
       await inFlight.drained(5000);
     },
   };
 }
+
+/** Lines that were stored (a line that could not be is `undefined`). */
+function stored(lines: (LogLine | undefined)[]): LogLine[] {
+  return lines.filter((l): l is LogLine => l !== undefined);
+}
+
+/** The warn message of a drop, by reason (the rest are malformed input). */
+const DROP_MESSAGES: Partial<Record<DropReason, string>> = {
+  overload: 'dropped log line: too many lines waiting for Redis',
+  connection_refused: 'refused a syslog TCP connection: too many open',
+  bad_framing: 'closed a syslog TCP connection: RFC 6587 framing broken',
+  truncated: 'dropped malformed or cut-off log input',
+  bad_fragment: 'dropped netconsole fragment',
+};

@@ -6,6 +6,16 @@ import { CommonConfig, parseConfig, parseHostPort } from '@swarmboot/kit';
 export const LogsinkConfigSchema = Type.Object({
   ...CommonConfig,
   SWARMBOOT_SYSLOG_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.syslog}`, description: 'syslog UDP listen address host:port (RFC 5426; the protocol port is 514)' }),
+  SWARMBOOT_SYSLOG_TCP_LISTEN: Type.String({
+    default: `0.0.0.0:${DefaultPorts.syslogTcp}`,
+    description: 'syslog TCP listen address host:port (RFC 6587, octet counting or LF framing; rsyslog and syslog-ng use 514)',
+  }),
+  SWARMBOOT_SYSLOG_TCP_MAX_CONNECTIONS: Type.Integer({ minimum: 1, default: 1000, description: 'TCP syslog connections open at once; more are refused' }),
+  SWARMBOOT_SYSLOG_TCP_IDLE_SECONDS: Type.Integer({ minimum: 1, default: 300, description: 'a TCP syslog connection silent this long is closed' }),
+  SWARMBOOT_NETCONSOLE_LISTEN: Type.String({
+    default: `0.0.0.0:${DefaultPorts.netconsole}`,
+    description: "netconsole UDP listen address host:port (plain and extended format; the scheduler's netconsole= targets port 6666)",
+  }),
   SWARMBOOT_LOG_MAXLEN: Type.Integer({ minimum: 1, default: 20000, description: 'lines kept per node stream (XADD MAXLEN ~)' }),
   SWARMBOOT_OPS_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.ops.logsink}`, description: '/healthz and /metrics listen address host:port' }),
 });
@@ -15,6 +25,8 @@ export type LogsinkConfig = Static<typeof LogsinkConfigSchema>;
 export function loadConfig(env: Record<string, string | undefined>): Readonly<LogsinkConfig> {
   const config = parseConfig(LogsinkConfigSchema, env);
   parseHostPort(config.SWARMBOOT_SYSLOG_LISTEN, 'SWARMBOOT_SYSLOG_LISTEN');
+  parseHostPort(config.SWARMBOOT_SYSLOG_TCP_LISTEN, 'SWARMBOOT_SYSLOG_TCP_LISTEN');
+  parseHostPort(config.SWARMBOOT_NETCONSOLE_LISTEN, 'SWARMBOOT_NETCONSOLE_LISTEN');
   parseHostPort(config.SWARMBOOT_OPS_LISTEN, 'SWARMBOOT_OPS_LISTEN');
   return config;
 }

@@ -1,5 +1,5 @@
 export { main } from './main.js';
-export { buildLogsink, type Logsink, type LogsinkDeps, type ReceivedLine, type DropReason } from './app.js';
+export { buildLogsink, type Logsink, type LogsinkDeps, type LogsinkAddresses, type ReceivedLine, type DropReason } from './app.js';
 export { loadConfig, LogsinkConfigSchema, type LogsinkConfig } from './config.js';
 export {
   parseSyslog,
@@ -14,6 +14,17 @@ export {
   type SyslogMalformedReason,
   type Rfc5424Fields,
 } from './protocol/syslog.js';
+export { SyslogFrameDecoder, type SyslogFraming, type SyslogFramingReason } from './protocol/syslog-framing.js';
+export {
+  decodeNetconsole,
+  extendedLine,
+  MAX_NETCONSOLE_MESSAGE_BYTES,
+  type NetconsoleDatagram,
+  type NetconsoleHeader,
+  type NetconsoleLine,
+  type NetconsoleMalformedReason,
+} from './protocol/netconsole.js';
+export { NetconsoleReassembler, SequenceGaps, type FragmentOutcome, type ReassemblerOptions, type SequenceGapsOptions } from './domain/netconsole-reassembly.js';
 export { createSyslogSender, type SyslogSender, type SyslogSenderOptions } from './adapters/syslog-sender.js';
 export { NodeMapper, UNKNOWN_NODE, type NodeDirectory, type NodeMapping, type MappingResult } from './domain/node-mapper.js';
 export { RedisLogStore, type LogStore } from './adapters/redis-log-store.js';

@@ -3,8 +3,8 @@ import { loadConfig } from './config.js';
 import { buildLogsink } from './app.js';
 
 /**
- * Starts the log sink: config from `env`, NATS and Redis, the syslog UDP socket
- * (SWARMBOOT_SYSLOG_LISTEN) and the ops endpoint (SWARMBOOT_OPS_LISTEN). Resolves once listening;
+ * Starts the log sink: config from `env`, NATS and Redis, syslog over UDP (SWARMBOOT_SYSLOG_LISTEN)
+ * and TCP (SWARMBOOT_SYSLOG_TCP_LISTEN), netconsole (SWARMBOOT_NETCONSOLE_LISTEN) and the ops endpoint (SWARMBOOT_OPS_LISTEN). Resolves once listening;
  * shutdown and failures go through the kit's skeleton (runService). Throws CONFIG_INVALID,
  * NATS_UNAVAILABLE, REDIS_UNAVAILABLE, or the bind error.
  */
@@ -19,7 +19,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     async start({ log, lifecycle, registry, bus, redis, onFatal }) {
       const sink = buildLogsink({ log, bus, redis, registry, config, onFatal });
       await sink.listen();
-      lifecycle.add('syslog', () => sink.close());
+      lifecycle.add('listeners', () => sink.close());
     },
   });
 }

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Redis } from 'ioredis';
+import { DefaultPorts } from '@swarmboot/contracts';
 import { ImageCatalog, Registry, httpErrors, idempotency, type EventBus, type Logger } from '@swarmboot/kit';
 import type { SchedulerConfig } from './config.js';
 import { SchedulerStore } from './adapters/store.js';
@@ -22,9 +23,6 @@ export interface SchedulerAppDeps {
   consumeEvents?: boolean;
 }
 
-/** UDP port of netconsole when SWARMBOOT_NETCONSOLE_TARGET names none (the log sink's, DESIGN.md). */
-const NETCONSOLE_PORT = 6666;
-
 /** The boot part of the config, resolved: defaults that depend on other variables are filled in here. */
 export function bootSettings(c: SchedulerConfig): BootSettings {
   const publicUrl = c.SWARMBOOT_PUBLIC_URL.replace(/\/+$/, '');
@@ -33,7 +31,7 @@ export function bootSettings(c: SchedulerConfig): BootSettings {
   const netconsole =
     c.SWARMBOOT_NETCONSOLE_TARGET === 'off'
       ? undefined
-      : c.SWARMBOOT_NETCONSOLE_TARGET || (/^\d+\.\d+\.\d+\.\d+$/.test(syslogHost) ? `${syslogHost}:${NETCONSOLE_PORT}` : undefined);
+      : c.SWARMBOOT_NETCONSOLE_TARGET || (/^\d+\.\d+\.\d+\.\d+$/.test(syslogHost) ? `${syslogHost}:${DefaultPorts.netconsole}` : undefined);
   return {
     publicUrl,
     tftpUrl: c.SWARMBOOT_TFTP_URL,

@@ -28,7 +28,7 @@ export const SchedulerConfig = Type.Object({
   SWARMBOOT_NETCONSOLE_TARGET: Type.String({
     default: '',
     pattern: '^(\\d+\\.\\d+\\.\\d+\\.\\d+:\\d+|off)?$',
-    description: 'IPv4:port kernel messages go to (netconsole=); empty: the syslog target host, port 6666; off: none',
+    description: `IPv4:port kernel messages go to (netconsole=); empty: the syslog target host, port ${DefaultPorts.netconsole} (the log sink's SWARMBOOT_NETCONSOLE_LISTEN); off: none`,
   }),
   SWARMBOOT_INSTALL_ATTEMPTS: Type.Integer({ default: 3, minimum: 1, maximum: 100, description: 'install attempts of a real node per deployment before it is failed and boots its local disk' }),
   SWARMBOOT_LINGER_SECONDS: Type.Integer({ default: 900, minimum: 0, maximum: 86400, description: 'an installed real node seeds until released, or this long at most (s)' }),

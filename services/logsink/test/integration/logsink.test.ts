@@ -1,92 +1,54 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { execFile, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
 import { Events, RedisKeys, type CloudEvent, type LogLine } from '@swarmboot/contracts';
-import { connectNats, connectRedis, createLogger, EventBus, Registry } from '@swarmboot/kit';
-import { startNats, startRedis, waitFor, type Started } from '@swarmboot/testkit';
+import { Registry } from '@swarmboot/kit';
+import { waitFor } from '@swarmboot/testkit';
 import { pino } from 'pino';
-import { buildLogsink, createSyslogSender, SyslogSeverity, type Logsink } from '../../src/index.js';
+import { buildLogsink, createSyslogSender, SyslogSeverity } from '../../src/index.js';
+import { LISTEN, startSink, type SinkHarness } from './harness.js';
 
 const pexec = promisify(execFile);
-const log = createLogger('test', 'silent');
 
-let natsServer: Started;
-let redisServer: Started;
-let nc: Awaited<ReturnType<typeof connectNats>>;
+let h: SinkHarness;
 let redis: Redis;
-let bus: EventBus;
 let registry: Registry;
-let sink: Logsink;
 let port: number;
-const sockets: Socket[] = [];
 /** everything seen on NATS, with the subject id of the event */
 const live: { line: LogLine; event: CloudEvent<LogLine> }[] = [];
 
 const CHADDR_9 = '52:54:00:77:01:09';
 
 before(async () => {
-  [natsServer, redisServer] = await Promise.all([startNats(), startRedis()]);
-  nc = await connectNats(natsServer.url, 'logsink-test', log);
-  redis = await connectRedis(redisServer.url, log);
-  bus = new EventBus(nc, 'test/logsink', log);
-  registry = new Registry();
   // Stream length 100 so the storm test can see MAXLEN ~ trimming.
-  sink = buildLogsink({ log, bus, redis, registry, config: { SWARMBOOT_SYSLOG_LISTEN: '127.0.0.1:0', SWARMBOOT_LOG_MAXLEN: 100 }, mappingTtlMs: 2000 });
-  port = (await sink.listen()).port;
+  h = await startSink({ mappingTtlMs: 2000 });
+  ({ redis, registry } = h);
+  port = h.addresses.syslogUdp.port;
 
   // The DHCP service's lease and the scheduler's indexes, as they write them.
   await redis.set(RedisKeys.leaseByIp('127.77.1.9'), CHADDR_9);
   await redis.set(RedisKeys.nodeByMac(CHADDR_9), 'node-9');
   await redis.set(RedisKeys.nodeByHostname('rack1-n7'), 'node-7');
 
-  bus.subscribe(Events.logLine, (line, event) => live.push({ line, event }));
-  await nc.flush(); // the subscription is on the server before anything is published
+  h.bus.subscribe(Events.logLine, (line, event) => live.push({ line, event }));
+  await h.nc.flush(); // the subscription is on the server before anything is published
 });
 
-after(async () => {
-  for (const s of sockets) s.close();
-  await sink.close();
-  await nc.drain();
-  await redis.quit();
-  await Promise.all([natsServer.stop(), redisServer.stop()]);
-});
+after(() => h.close());
 
-async function udpSocket(address: string): Promise<Socket> {
-  const s = createSocket('udp4');
-  sockets.push(s);
-  await new Promise<void>((resolve) => s.bind(0, address, resolve));
-  return s;
-}
+const udpSocket = (address: string): Promise<Socket> => h.udpSocket(address);
+const sendRaw = (s: Socket, datagram: string | Buffer): Promise<void> => h.sendUdp(s, port, datagram);
 
-function sendRaw(s: Socket, datagram: string | Buffer): Promise<void> {
-  return new Promise((resolve, reject) => s.send(datagram, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
-}
-
-async function stored(nodeId: string): Promise<{ id: string; line: LogLine }[]> {
-  const entries = await redis.xrange(RedisKeys.nodeLog(nodeId), '-', '+');
-  return entries.map(([id, fields]) => {
-    assert.equal(fields[0], 'json');
-    return { id, line: JSON.parse(fields[1] ?? 'null') as LogLine };
-  });
-}
-
-async function waitForStored(nodeId: string, message: string): Promise<LogLine> {
-  return waitFor(`"${message}" in ${RedisKeys.nodeLog(nodeId)}`, async () => (await stored(nodeId)).find((e) => e.line.message === message)?.line, 10_000);
-}
+const stored = (nodeId: string) => h.stored(nodeId);
+const waitForStored = (nodeId: string, message: string) => h.waitForStored(nodeId, message);
+const counter = (name: string, labels: Record<string, string> = {}) => h.counter(name, labels);
 
 async function waitForLive(message: string): Promise<{ line: LogLine; event: CloudEvent<LogLine> }> {
   return waitFor(`"${message}" on NATS`, () => live.find((l) => l.line.message === message), 10_000);
-}
-
-async function counter(name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  assert.ok(metric, `metric ${name} registered`);
-  const { values } = await metric.get();
-  return values.filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want)).reduce((sum, v) => sum + v.value, 0);
 }
 
 async function totalStoredLines(): Promise<number> {
@@ -176,7 +138,7 @@ test('garbage datagrams are counted by reason and nothing is stored or published
   await waitForStored('node-9', 'after the garbage');
 
   assert.equal(await totalStoredLines(), storedBefore + 1, 'only the sentinel was stored');
-  await nc.flush();
+  await h.nc.flush();
   await waitForLive('after the garbage');
   assert.deepEqual(
     live.slice(liveBefore).map((l) => l.line.message),
@@ -228,14 +190,14 @@ test('a storm of lines costs one lease lookup, is trimmed to MAXLEN ~, and a mov
 test('a storm of garbage yields a handful of warn lines; handleLine is the core any transport can feed', async () => {
   const records: { level: number; msg: string; reason?: string; suppressed?: number }[] = [];
   const captured = pino({ level: 'warn' }, { write: (chunk: string) => void records.push(JSON.parse(chunk) as (typeof records)[number]) });
-  const quiet = buildLogsink({ log: captured, bus, redis, registry: new Registry(), config: { SWARMBOOT_SYSLOG_LISTEN: '127.0.0.1:0', SWARMBOOT_LOG_MAXLEN: 100 } });
+  const quiet = buildLogsink({ log: captured, bus: h.bus, redis, registry: new Registry(), config: { ...LISTEN, SWARMBOOT_LOG_MAXLEN: 100 } });
   const from = { address: '127.77.1.9', port: 514 };
   for (let i = 0; i < 1000; i++) assert.equal(await quiet.handleSyslogDatagram(Buffer.from(`garbage ${i}`), from), undefined);
-  const warns = records.filter((r) => r.msg === 'dropped malformed syslog datagram');
+  const warns = records.filter((r) => r.msg === 'dropped malformed log input');
   assert.ok(warns.length >= 1 && warns.length <= 10, `${warns.length} warn lines for 1000 bad datagrams`);
   assert.equal(warns[0]?.reason, 'no_pri');
 
-  // A netconsole line (the later transport) through the same core: same mapping, store and feed.
+  // A line of another transport through the same core: same mapping, store and feed.
   const line = await quiet.handleLine({ format: 'netconsole', facility: 0, severity: 4, message: '[ 1.5] netconsole: network logging started' }, { address: '127.77.1.9', port: 6666 });
   assert.equal(line?.nodeId, 'node-9');
   const kept = await waitForStored('node-9', '[ 1.5] netconsole: network logging started');

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Log sink bench: redis-server, nats-server and `swarmboot logsink` on loopback, then for each
+# transport a sender process (bench/logsink/send.mjs) sends N lines at RATE lines/s and counts
+# what the sink stored, from Redis.
+#
+# Usage (from the repo root, after `npx tsc -b`):
+#   bench/logsink/run.sh                                   # N=50000 at 10000/s over udp, tcp, netconsole
+#   N=200000 RATE=40000 TRANSPORTS="udp netconsole" bench/logsink/run.sh
+# Prints the load average, one markdown table row per transport, the UDP datagrams the kernel
+# dropped (receive buffer full: lines "lost" that the sink never saw) and the sink's own drops. Everything started is
+# stopped on exit. Traffic stays on 127.0.0.1.
+set -euo pipefail
+
+N=${N:-50000}
+RATE=${RATE:-10000}
+TRANSPORTS=${TRANSPORTS:-"udp tcp netconsole"}
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d /tmp/sb-logsink-bench-XXXXXX)
+pids=()
+
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors … (the second Udp: line holds the values)
+rcvbuf_errors() { awk '$1 == "Udp:" { if (seen) print $6; seen = 1 }' /proc/net/snmp; }
+overflows=()
+free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
+
+redis_port=$(free_port) nats_port=$(free_port) udp_port=$(free_port) tcp_port=$(free_port) nc_port=$(free_port) ops_port=$(free_port)
+redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --dir "$work" > "$work/redis.log" 2>&1 &
+pids+=($!)
+nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$work/nats" > "$work/nats.log" 2>&1 &
+pids+=($!)
+wait_port "$redis_port"
+wait_port "$nats_port"
+
+SWARMBOOT_NATS_URL="nats://127.0.0.1:$nats_port" SWARMBOOT_REDIS_URL="redis://127.0.0.1:$redis_port" \
+SWARMBOOT_SYSLOG_LISTEN="127.0.0.1:$udp_port" SWARMBOOT_SYSLOG_TCP_LISTEN="127.0.0.1:$tcp_port" \
+SWARMBOOT_NETCONSOLE_LISTEN="127.0.0.1:$nc_port" SWARMBOOT_OPS_LISTEN="127.0.0.1:$ops_port" \
+SWARMBOOT_LOG_MAXLEN=$((N * 2)) SWARMBOOT_LOG_LEVEL=warn \
+  node "$REPO/cli/dist/src/main.js" logsink > "$work/logsink.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ops_port/healthz" > /dev/null && break; sleep 0.1; done
+
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
+echo "| transport | N | target/s | sent | send s | stored | lost | stored/s |"
+echo "|---|---|---|---|---|---|---|---|"
+for t in $TRANSPORTS; do
+  case "$t" in udp) port=$udp_port ;; tcp) port=$tcp_port ;; netconsole) port=$nc_port ;; *) echo "unknown transport $t" >&2; exit 2 ;; esac
+  before=$(rcvbuf_errors)
+  (cd "$REPO" && node bench/logsink/send.mjs "$t" "$port" "$N" "$RATE" "redis://127.0.0.1:$redis_port")
+  overflows+=("$t $(($(rcvbuf_errors) - before))")
+done
+echo "UDP datagrams the kernel dropped for a full receive buffer (/proc/net/snmp RcvbufErrors, whole machine): ${overflows[*]}"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "sink drops: $(curl -s "http://127.0.0.1:$ops_port/metrics" | grep '^swarmboot_logsink_dropped_total' | grep -v ' 0$' | tr '\n' ' ')"
