@@ -5,7 +5,7 @@ import type { ImageRecord } from '@swarmboot/contracts';
 import { createLogger, parseConfig } from '@swarmboot/kit';
 import { startBackends, type Backends } from '@swarmboot/testkit';
 import { buildSchedulerApp } from '../../src/app.js';
-import { SchedulerConfig } from '../../src/config.js';
+import { SchedulerConfig, loadWebhooks } from '../../src/config.js';
 
 /** A catalog record for tests that deploy (ImageCatalog.put it): bootable, so real and emulated targets take it. */
 export const TEST_IMAGE: ImageRecord = {
@@ -37,15 +37,16 @@ export interface StartedScheduler {
 
 /**
  * Starts fresh NATS and Redis (testkit's startBackends) and a scheduler app on them, configured
- * from `env` (SWARMBOOT_* variables, parsed as main parses its environment), listening on a free
+ * from `env` (SWARMBOOT_* variables, parsed as main parses its environment, webhooks included), listening on a free
  * port of 127.0.0.1. After `t`, its apps are closed before the backends stop.
  */
 export async function startScheduler(t: TestContext, env: Record<string, string>): Promise<StartedScheduler> {
+  const config = parseConfig(SchedulerConfig, env);
+  const webhooks = await loadWebhooks(config.SWARMBOOT_SCHEDULER_WEBHOOKS);
   const log = createLogger('scheduler-test', 'warn');
   const backends = await startBackends('scheduler-test', log);
   const { bus, redis } = backends;
-  const config = parseConfig(SchedulerConfig, env);
-  const app = buildSchedulerApp({ log, bus, redis, config });
+  const app = buildSchedulerApp({ log, bus, redis, config, webhooks });
   const apps = [app];
   t.after(async () => {
     for (const a of apps) await a.close();
@@ -58,7 +59,7 @@ export async function startScheduler(t: TestContext, env: Record<string, string>
     bus,
     redis,
     startReplica: async () => {
-      const replica = buildSchedulerApp({ log, bus, redis, config });
+      const replica = buildSchedulerApp({ log, bus, redis, config, webhooks });
       apps.push(replica);
       await replica.ready();
       return replica;
