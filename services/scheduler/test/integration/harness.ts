@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { ImageRecord } from '@swarmboot/contracts';
-import { createLogger, parseConfig } from '@swarmboot/kit';
+import { Registry, createLogger, parseConfig } from '@swarmboot/kit';
 import { startBackends, type Backends } from '@swarmboot/testkit';
 import { buildSchedulerApp } from '../../src/app.js';
 import { SchedulerConfig, loadWebhooks } from '../../src/config.js';
@@ -29,6 +29,8 @@ export interface StartedScheduler {
   base: string;
   bus: Backends['bus'];
   redis: Backends['redis'];
+  /** the metrics registry of the first app (as main hands it the ops endpoint's) */
+  registry: Registry;
   /** another app on the same NATS, Redis and config (it shares the durable consumer), ready, not listening */
   startReplica: () => Promise<FastifyInstance>;
   /** `app.inject` (or `via`'s) with a JSON body; the reply's status and parsed JSON body */
@@ -46,7 +48,8 @@ export async function startScheduler(t: TestContext, env: Record<string, string>
   const log = createLogger('scheduler-test', 'warn');
   const backends = await startBackends('scheduler-test', log);
   const { bus, redis } = backends;
-  const app = buildSchedulerApp({ log, bus, redis, config, webhooks });
+  const registry = new Registry();
+  const app = buildSchedulerApp({ log, bus, redis, config, webhooks, registry });
   const apps = [app];
   t.after(async () => {
     for (const a of apps) await a.close();
@@ -58,6 +61,7 @@ export async function startScheduler(t: TestContext, env: Record<string, string>
     base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
     bus,
     redis,
+    registry,
     startReplica: async () => {
       const replica = buildSchedulerApp({ log, bus, redis, config, webhooks });
       apps.push(replica);
