@@ -85,11 +85,6 @@ export class WebhookDispatcher {
     });
   }
 
-  /** The webhooks' filters together: the event types at least one of them wants. */
-  wantedTypes(): string[] {
-    return WEBHOOK_EVENTS.map((e) => e.type).filter((type) => this.outboxes.some((o) => wantsEvent(o.target.types, type)));
-  }
-
   /** Queues `event` for every webhook whose filter takes its type; never waits, never throws. */
   enqueue(event: CloudEvent<unknown>): void {
     if (this.closing.signal.aborted) return;
@@ -187,18 +182,16 @@ export class WebhookDispatcher {
 }
 
 /**
- * Feeds the scheduler's webhook events (those some webhook wants) from JetStream into the
- * dispatcher, through the durable consumer `scheduler-webhooks`: created at the first start
- * with deliver policy `new` (a new webhook does not get the stream's week of history), it then
- * resumes where it stopped, so events published while no scheduler ran go out after the next
- * start. The handler only queues, so the ack follows at once. Returns a stop function.
+ * Feeds the scheduler's webhook events from JetStream into the dispatcher, through the durable
+ * consumer `scheduler-webhooks` (one per event type, whatever the filters, so that none is left
+ * behind at an old position when the filters change): created at the first start with deliver
+ * policy `new` (a new webhook does not get the stream's week of history), it then resumes where
+ * it stopped, so events published while no scheduler ran go out after the next start. The
+ * handler only queues, so the ack follows at once. Returns a stop function.
  */
 export async function startWebhookConsumers(bus: EventBus, dispatcher: WebhookDispatcher, log: Logger): Promise<() => Promise<void>> {
-  const wanted = dispatcher.wantedTypes();
-  const stops = await Promise.all(
-    WEBHOOK_EVENTS.filter((def) => wanted.includes(def.type)).map((def) => bus.consume(def, WEBHOOK_CONSUMER, async (_data, event) => dispatcher.enqueue(event), { from: 'new' })),
-  );
-  log.info({ consumer: WEBHOOK_CONSUMER, types: wanted }, 'delivering events to webhooks');
+  const stops = await Promise.all(WEBHOOK_EVENTS.map((def) => bus.consume(def, WEBHOOK_CONSUMER, async (_data, event) => dispatcher.enqueue(event), { from: 'new' })));
+  log.info({ consumer: WEBHOOK_CONSUMER, types: WEBHOOK_EVENTS.map((e) => e.type) }, 'delivering events to webhooks');
   return async () => {
     await Promise.all(stops.map((stop) => stop()));
   };
