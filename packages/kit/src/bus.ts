@@ -45,9 +45,16 @@ export class EventBus {
   /**
    * Consumes a durable event with a durable consumer named `durable` (replicas sharing the name
    * share the work). Handler errors are logged and the message is redelivered (nak, 1 s later).
+   * A consumer created with `from: 'new'` starts at the events published after its creation
+   * rather than at the stream's first (a week back); once it exists it resumes where it stopped.
    * Returns a stop function.
    */
-  async consume<S extends TSchema>(def: EventDef<S>, durable: string, handler: (data: Static<S>, event: CloudEvent<Static<S>>) => Promise<void>): Promise<() => Promise<void>> {
+  async consume<S extends TSchema>(
+    def: EventDef<S>,
+    durable: string,
+    handler: (data: Static<S>, event: CloudEvent<Static<S>>) => Promise<void>,
+    opts: { from?: 'all' | 'new' } = {},
+  ): Promise<() => Promise<void>> {
     if (!def.durable) throw new SwarmbootError('EVENT_NOT_DURABLE', `${def.type} is not a JetStream event; use subscribe`);
     const jsm = await jetstreamManager(this.nc);
     const name = `${durable}-${def.type.replace(/\./g, '_')}`;
@@ -55,7 +62,7 @@ export class EventBus {
     try {
       await jsm.consumers.info(Stream.name, name);
     } catch {
-      await jsm.consumers.add(Stream.name, { durable_name: name, filter_subject, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30_000_000_000, max_deliver: 10 });
+      await jsm.consumers.add(Stream.name, { durable_name: name, filter_subject, ack_policy: AckPolicy.Explicit, deliver_policy: opts.from === 'new' ? DeliverPolicy.New : DeliverPolicy.All, ack_wait: 30_000_000_000, max_deliver: 10 });
     }
     const consumer = await this.js.consumers.get(Stream.name, name);
     const messages = await consumer.consume({ max_messages: 256 });

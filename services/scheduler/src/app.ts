@@ -3,9 +3,10 @@ import swagger from '@fastify/swagger';
 import type { Redis } from 'ioredis';
 import { DefaultPorts } from '@swarmboot/contracts';
 import { ImageCatalog, Registry, httpErrors, idempotency, type EventBus, type Logger } from '@swarmboot/kit';
-import type { SchedulerConfig } from './config.js';
+import type { SchedulerConfig, WebhookTarget } from './config.js';
 import { SchedulerStore } from './adapters/store.js';
 import { startEventConsumers } from './adapters/event-consumers.js';
+import { WebhookDispatcher, startWebhookConsumers, type WebhookDeliverySettings } from './adapters/webhooks.js';
 import { createScheduler } from './scheduler.js';
 import type { BootSettings } from './boot.js';
 import { nodeRoutes } from './routes/nodes.js';
@@ -21,6 +22,19 @@ export interface SchedulerAppDeps {
   registry?: Registry;
   /** consume lease and TFTP events while the app is up (default true) */
   consumeEvents?: boolean;
+  /** where the scheduler's events go as signed CloudEvents while the app is up (`loadWebhooks`); default none */
+  webhooks?: readonly WebhookTarget[];
+}
+
+/** The webhook delivery part of the config. */
+export function webhookSettings(c: SchedulerConfig): WebhookDeliverySettings {
+  return {
+    attempts: c.SWARMBOOT_SCHEDULER_WEBHOOK_ATTEMPTS,
+    backoff: { baseMs: c.SWARMBOOT_SCHEDULER_WEBHOOK_BACKOFF_MS, capMs: c.SWARMBOOT_SCHEDULER_WEBHOOK_BACKOFF_CAP_MS },
+    timeoutMs: c.SWARMBOOT_SCHEDULER_WEBHOOK_TIMEOUT_MS,
+    concurrency: c.SWARMBOOT_SCHEDULER_WEBHOOK_CONCURRENCY,
+    queueLength: c.SWARMBOOT_SCHEDULER_WEBHOOK_QUEUE,
+  };
 }
 
 /** The boot part of the config, resolved: defaults that depend on other variables are filled in here. */
@@ -53,17 +67,20 @@ export function bootSettings(c: SchedulerConfig): BootSettings {
 /**
  * The scheduler's HTTP API (`/v1`, OpenAPI 3.1 at `GET /v1/openapi.json`), built, not started:
  * `main.ts` listens, tests `inject()`. While the app is ready it also consumes the lease and TFTP
- * events (durable consumer `scheduler`); `close()` stops them. It does not close `redis` or the bus.
+ * events (durable consumer `scheduler`) and, with webhooks configured, delivers the node-state and
+ * job events to them (durable consumer `scheduler-webhooks`); `close()` stops both. It does not
+ * close `redis` or the bus.
  */
 export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
   const log = deps.log.child({ component: 'api' });
   const catalog = new ImageCatalog(deps.redis);
+  const registry = deps.registry ?? new Registry();
   const scheduler = createScheduler({
     store: new SchedulerStore(deps.redis),
     catalog,
     bus: deps.bus,
     log: deps.log.child({ component: 'scheduler' }),
-    registry: deps.registry ?? new Registry(),
+    registry,
     boot: bootSettings(deps.config),
     syslogTarget: deps.config.SWARMBOOT_SYSLOG_TARGET,
   });
@@ -108,6 +125,18 @@ export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
     });
     app.addHook('onClose', async () => {
       await stop?.();
+    });
+  }
+  const webhooks = deps.webhooks ?? [];
+  if (webhooks.length > 0) {
+    const dispatcher = new WebhookDispatcher({ targets: webhooks, settings: webhookSettings(deps.config), log: deps.log.child({ component: 'webhooks' }), registry });
+    let stop: (() => Promise<void>) | undefined;
+    app.addHook('onReady', async () => {
+      stop = await startWebhookConsumers(deps.bus, dispatcher, deps.log.child({ component: 'webhooks' }));
+    });
+    app.addHook('onClose', async () => {
+      await stop?.();
+      await dispatcher.close();
     });
   }
   return app;

@@ -1,6 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { CommonConfig } from '@swarmboot/kit';
-import { DefaultPorts } from '@swarmboot/contracts';
+import { DefaultPorts, SwarmbootError } from '@swarmboot/contracts';
+import { WEBHOOK_EVENT_TYPES } from './domain/webhooks.js';
 
 /** Environment of `swarmboot scheduler`, parsed once by `parseConfig(SchedulerConfig, env)` in main.ts. */
 export const SchedulerConfig = Type.Object({
@@ -38,7 +41,86 @@ export const SchedulerConfig = Type.Object({
     maximum: 30 * 86400,
     description: 'how long the answer to a POST with an Idempotency-Key is kept for replay (s); a retry after that runs again',
   }),
+  SWARMBOOT_SCHEDULER_WEBHOOKS: Type.String({
+    default: '',
+    description: 'webhooks that get the scheduler events as signed CloudEvents: a JSON list of {url, secret, types?, name?}, or the path of a file holding one; empty: none',
+  }),
+  SWARMBOOT_SCHEDULER_WEBHOOK_ATTEMPTS: Type.Integer({ default: 8, minimum: 1, maximum: 50, description: 'attempts of one webhook delivery (network error, timeout, 408, 429, 5xx) before it is dropped' }),
+  SWARMBOOT_SCHEDULER_WEBHOOK_BACKOFF_MS: Type.Integer({ default: 1000, minimum: 1, maximum: 600_000, description: 'the first retry of a webhook delivery waits up to this long (ms), each next up to twice as long (full jitter)' }),
+  SWARMBOOT_SCHEDULER_WEBHOOK_BACKOFF_CAP_MS: Type.Integer({ default: 300_000, minimum: 1, maximum: 3_600_000, description: 'no wait between webhook attempts is longer (ms), a Retry-After included' }),
+  SWARMBOOT_SCHEDULER_WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, maximum: 300_000, description: 'one webhook attempt (connect, send, answer) is given up after this long (ms), then retried' }),
+  SWARMBOOT_SCHEDULER_WEBHOOK_CONCURRENCY: Type.Integer({ default: 8, minimum: 1, maximum: 256, description: 'deliveries in flight per webhook (so events may arrive out of order: order by `time`)' }),
+  SWARMBOOT_SCHEDULER_WEBHOOK_QUEUE: Type.Integer({ default: 10_000, minimum: 1, maximum: 1_000_000, description: 'events waiting per webhook; more are dropped and counted (outcome overflow)' }),
   SWARMBOOT_SYSLOG_TARGET: Type.String({ default: `127.0.0.1:${DefaultPorts.syslog}`, description: 'syslog host:port given to agents in the install manifest' }),
   SWARMBOOT_OPS_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.ops.scheduler}`, description: 'host:port of /healthz and /metrics' }),
 });
 export type SchedulerConfig = Static<typeof SchedulerConfig>;
+
+/**
+ * One webhook as configured: `url` (http or https) gets a POST per event; `secret` is a
+ * Standard Webhooks secret, `whsec_` + base64 of 24 to 64 random bytes (standardwebhooks.com,
+ * "Symmetric signatures"; e.g. `echo whsec_$(openssl rand -base64 32)`); `types` keeps only these
+ * event types (default: all of WEBHOOK_EVENT_TYPES); `name` labels its metrics and logs (default
+ * `webhook-<n>`, its place in the list; never the URL, which may hold a token).
+ */
+export const WebhookConfig = Type.Object(
+  {
+    url: Type.String({ pattern: '^https?://[^\\s]+$' }),
+    secret: Type.String({ pattern: '^whsec_[A-Za-z0-9+/]+={0,2}$' }),
+    types: Type.Optional(Type.Array(Type.Union(WEBHOOK_EVENT_TYPES.map((t) => Type.Literal(t))), { minItems: 1, uniqueItems: true })),
+    name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' })),
+  },
+  { additionalProperties: false },
+);
+
+/** A webhook ready to deliver to (WebhookConfig with its name filled in). */
+export interface WebhookTarget {
+  name: string;
+  url: string;
+  secret: string;
+  types?: readonly string[] | undefined;
+}
+
+const VARIABLE = 'SWARMBOOT_SCHEDULER_WEBHOOKS';
+
+/**
+ * Reads SWARMBOOT_SCHEDULER_WEBHOOKS: empty → none; starting with `[` → the JSON list itself;
+ * else the path of a file holding it (so secrets can come from a mounted Secret rather than the
+ * environment). Throws SwarmbootError CONFIG_INVALID naming the variable, the entry and the field;
+ * the message never holds a secret (nor the variable's value, which contains them).
+ */
+export async function loadWebhooks(value: string, read: (path: string) => Promise<string> = (p) => readFile(p, 'utf8')): Promise<WebhookTarget[]> {
+  const fail = (why: string): never => {
+    throw new SwarmbootError('CONFIG_INVALID', `${VARIABLE}: ${why}`, { context: { variables: [VARIABLE] } });
+  };
+  const raw = value.trim();
+  if (raw === '') return [];
+  let text = raw;
+  if (!raw.startsWith('[')) {
+    try {
+      text = await read(raw);
+    } catch (err) {
+      fail(`cannot read the file ${JSON.stringify(raw)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  let list: unknown;
+  try {
+    list = JSON.parse(text);
+  } catch {
+    fail(raw.startsWith('[') ? 'not JSON' : `the file ${JSON.stringify(raw)} is not JSON`);
+  }
+  if (!Array.isArray(list)) return fail('expected a JSON list of webhooks');
+  const names = new Set<string>();
+  return list.map((entry: unknown, i) => {
+    const first = Value.Errors(WebhookConfig, entry).First();
+    // the path and TypeBox's message name the field and the rule, never the value
+    if (first) fail(`entry ${i}: ${first.path || '(entry)'} ${first.message}`);
+    const w = entry as Static<typeof WebhookConfig>;
+    const keyBytes = Buffer.from(w.secret.slice('whsec_'.length), 'base64').length;
+    if (keyBytes < 24 || keyBytes > 64) fail(`entry ${i}: /secret must hold 24 to 64 bytes (has ${keyBytes})`);
+    const name = w.name ?? `webhook-${i + 1}`;
+    if (names.has(name)) fail(`entry ${i}: the name ${name} is taken`);
+    names.add(name);
+    return { name, url: w.url, secret: w.secret, types: w.types };
+  });
+}

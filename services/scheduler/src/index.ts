@@ -1,12 +1,15 @@
 export { main } from './main.js';
-export { buildSchedulerApp, type SchedulerAppDeps } from './app.js';
-export { SchedulerConfig } from './config.js';
+export { buildSchedulerApp, webhookSettings, type SchedulerAppDeps } from './app.js';
+export { SchedulerConfig, WebhookConfig, loadWebhooks, type WebhookTarget } from './config.js';
 export { createScheduler, type Scheduler, type SchedulerDeps } from './scheduler.js';
 export { Inventory } from './inventory.js';
 export { Deployments } from './deployments.js';
 export { NodeLifecycle, type Origin } from './node-lifecycle.js';
 export { BootScripts, type BootSettings } from './boot.js';
 export { SchedulerStore } from './adapters/store.js';
+export { WebhookDispatcher, startWebhookConsumers, WEBHOOK_CONSUMER, type WebhookDeliverySettings, type WebhookOutcome } from './adapters/webhooks.js';
+export { WEBHOOK_EVENTS, WEBHOOK_EVENT_TYPES, wantsEvent, attemptVerdict, backoffDelay, parseRetryAfter, type AttemptVerdict, type BackoffPolicy } from './domain/webhooks.js';
+export { webhookRequest, CLOUDEVENTS_JSON, type WebhookRequest } from './protocol/webhook.js';
 export { NODE_TRANSITIONS, canTransition, isActive, mayInstall, bootDecision, stageTarget, classifyReport, finishedAs, admissionSteps, type BootDecision, type ReportDecision } from './domain/state-machine.js';
 export { planAdmission, waveOf, type AdmissionPlan } from './domain/admission.js';
 export { parseSelector, matchesSelector, type Selector } from './domain/selector.js';

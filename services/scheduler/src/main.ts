@@ -1,5 +1,5 @@
 import { parseConfig, parseHostPort, runService } from '@swarmboot/kit';
-import { SchedulerConfig } from './config.js';
+import { SchedulerConfig, loadWebhooks } from './config.js';
 import { buildSchedulerApp } from './app.js';
 
 /** `swarmboot scheduler`: wiring only. Resolves once the API and the ops endpoint listen. */
@@ -7,6 +7,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const config = parseConfig(SchedulerConfig, env);
   const listen = parseHostPort(config.SWARMBOOT_SCHEDULER_LISTEN, 'SWARMBOOT_SCHEDULER_LISTEN');
   const ops = parseHostPort(config.SWARMBOOT_OPS_LISTEN, 'SWARMBOOT_OPS_LISTEN');
+  const webhooks = await loadWebhooks(config.SWARMBOOT_SCHEDULER_WEBHOOKS);
   await runService({
     svc: 'scheduler',
     logLevel: config.SWARMBOOT_LOG_LEVEL,
@@ -14,11 +15,12 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     nats: { url: config.SWARMBOOT_NATS_URL, need: 'required' },
     redis: { url: config.SWARMBOOT_REDIS_URL },
     async start({ log, lifecycle, registry, bus, redis, onFatal }) {
-      const app = buildSchedulerApp({ log, bus, redis, config, registry });
+      const app = buildSchedulerApp({ log, bus, redis, config, registry, webhooks });
       lifecycle.add('api', () => app.close());
       await app.listen({ host: listen.host, port: listen.port });
       app.server.on('error', onFatal);
       log.info({ listen: config.SWARMBOOT_SCHEDULER_LISTEN, publicUrl: config.SWARMBOOT_PUBLIC_URL }, 'scheduler API listening');
+      if (webhooks.length > 0) log.info({ webhooks: webhooks.map((w) => ({ name: w.name, origin: new URL(w.url).origin, types: w.types ?? 'all' })) }, 'webhooks configured');
     },
   });
 }

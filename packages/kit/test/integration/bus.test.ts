@@ -49,6 +49,31 @@ test('a durable event published before its consumer exists is delivered once, va
   await nc.drain();
 });
 
+test("a durable consumer created with from: 'new' skips the stream's past events, then resumes where it stopped", async () => {
+  const nc = await connectNats(nats.url, 'bus-test-new', log);
+  const bus = new EventBus(nc, 'test', log);
+  const data = (deploymentId: string) => ({ deploymentId, image: 'debian-12', installed: 1, failed: 0, durationMs: 5 });
+  const waitFor = async (got: string[], n: number) => {
+    const deadline = Date.now() + 5000;
+    while (got.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  };
+  await bus.publish(Events.jobCompleted, data('dep-before'));
+  const got: string[] = [];
+  const consume = () => bus.consume(Events.jobCompleted, 'bus-test-new', async (d) => void got.push(d.deploymentId), { from: 'new' });
+  let stop = await consume();
+  await bus.publish(Events.jobCompleted, data('dep-after'));
+  await waitFor(got, 1);
+  await stop();
+  // published while nobody consumed: the existing consumer resumes at it
+  await bus.publish(Events.jobCompleted, data('dep-while-stopped'));
+  stop = await consume();
+  await waitFor(got, 2);
+  await new Promise((r) => setTimeout(r, 200));
+  await stop();
+  assert.deepEqual(got, ['dep-after', 'dep-while-stopped']);
+  await nc.drain();
+});
+
 test('the image catalog round-trips a record and indexes its infohash', async () => {
   const redis = await connectRedis(redisSrv.url, log);
   const catalog = new ImageCatalog(redis);

@@ -2,10 +2,10 @@ import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { ImageRecord } from '@swarmboot/contracts';
-import { createLogger, parseConfig } from '@swarmboot/kit';
+import { Registry, createLogger, parseConfig } from '@swarmboot/kit';
 import { startBackends, type Backends } from '@swarmboot/testkit';
 import { buildSchedulerApp } from '../../src/app.js';
-import { SchedulerConfig } from '../../src/config.js';
+import { SchedulerConfig, loadWebhooks } from '../../src/config.js';
 
 /** A catalog record for tests that deploy (ImageCatalog.put it): bootable, so real and emulated targets take it. */
 export const TEST_IMAGE: ImageRecord = {
@@ -29,6 +29,8 @@ export interface StartedScheduler {
   base: string;
   bus: Backends['bus'];
   redis: Backends['redis'];
+  /** the metrics registry of the first app (as main hands it the ops endpoint's) */
+  registry: Registry;
   /** another app on the same NATS, Redis and config (it shares the durable consumer), ready, not listening */
   startReplica: () => Promise<FastifyInstance>;
   /** `app.inject` (or `via`'s) with a JSON body; the reply's status and parsed JSON body */
@@ -37,15 +39,17 @@ export interface StartedScheduler {
 
 /**
  * Starts fresh NATS and Redis (testkit's startBackends) and a scheduler app on them, configured
- * from `env` (SWARMBOOT_* variables, parsed as main parses its environment), listening on a free
+ * from `env` (SWARMBOOT_* variables, parsed as main parses its environment, webhooks included), listening on a free
  * port of 127.0.0.1. After `t`, its apps are closed before the backends stop.
  */
 export async function startScheduler(t: TestContext, env: Record<string, string>): Promise<StartedScheduler> {
+  const config = parseConfig(SchedulerConfig, env);
+  const webhooks = await loadWebhooks(config.SWARMBOOT_SCHEDULER_WEBHOOKS);
   const log = createLogger('scheduler-test', 'warn');
   const backends = await startBackends('scheduler-test', log);
   const { bus, redis } = backends;
-  const config = parseConfig(SchedulerConfig, env);
-  const app = buildSchedulerApp({ log, bus, redis, config });
+  const registry = new Registry();
+  const app = buildSchedulerApp({ log, bus, redis, config, webhooks, registry });
   const apps = [app];
   t.after(async () => {
     for (const a of apps) await a.close();
@@ -57,8 +61,9 @@ export async function startScheduler(t: TestContext, env: Record<string, string>
     base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
     bus,
     redis,
+    registry,
     startReplica: async () => {
-      const replica = buildSchedulerApp({ log, bus, redis, config });
+      const replica = buildSchedulerApp({ log, bus, redis, config, webhooks });
       apps.push(replica);
       await replica.ready();
       return replica;
