@@ -74,7 +74,7 @@ export interface LogsinkDeps {
     LogsinkConfig,
     'SWARMBOOT_SYSLOG_LISTEN' | 'SWARMBOOT_SYSLOG_TCP_LISTEN' | 'SWARMBOOT_SYSLOG_TCP_MAX_CONNECTIONS' | 'SWARMBOOT_SYSLOG_TCP_IDLE_SECONDS' | 'SWARMBOOT_NETCONSOLE_LISTEN' | 'SWARMBOOT_LOG_MAXLEN'
   >;
-  /** how long a sender → node mapping is reused (ms); default 5000 */
+  /** how long a sender → node mapping is reused, and a node's rule matches skip the Redis claim after one (ms); default 5000 */
   mappingTtlMs?: number;
   /** lines being stored at once before new ones are dropped with reason `overload`; default 10000 */
   maxInFlight?: number;
