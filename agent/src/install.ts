@@ -46,6 +46,8 @@ export async function installFromSwarm(o: InstallOptions): Promise<TransferStats
     webSeedUrl: image.webSeedUrl,
     log,
     onProgress: (bytes, total) => void client.report({ stage: 'downloading', bytes, total }).catch((err: unknown) => log.warn({ err }, 'progress report failed')),
+    // The log sink's `swarm-stalled` rule reads this line (services/logsink/rules/failure-rules.yaml).
+    onStall: (quietMs) => say(4, `swarm stalled: no bytes for ${Math.round(quietMs / 1000)} s; adding the web seed`),
   });
   try {
     say(6, `downloading image ${image.name} (${image.format}, ${image.size} bytes, infohash ${image.infoHash})`);

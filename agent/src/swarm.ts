@@ -128,6 +128,8 @@ export interface SwarmOptions {
   /** ms without a received byte before the web seed is added (default 10 000) */
   webSeedAfterMs?: number;
   onProgress?: (bytes: number, total: number) => void;
+  /** the swarm delivered nothing for `quietMs` and the web seed is added (once per download) */
+  onStall?: (quietMs: number) => void;
   log: Logger;
 }
 
@@ -202,7 +204,9 @@ export function joinSwarm(opts: SwarmOptions): SwarmDownload {
         const after = opts.webSeedAfterMs ?? 10_000;
         fallbackTimer = setInterval(() => {
           if (!t.done && Date.now() - lastByteAt > after) {
-            opts.log.warn({ url, quietMs: Date.now() - lastByteAt }, 'no bytes from the swarm; adding the web seed');
+            const quietMs = Date.now() - lastByteAt;
+            opts.log.warn({ url, quietMs }, 'no bytes from the swarm; adding the web seed');
+            opts.onStall?.(quietMs);
             t.addWebSeed(url);
             clearInterval(fallbackTimer);
           }

@@ -1,6 +1,7 @@
 // Sender of the log sink bench: N lines over one transport at a target rate, then counts what
-// the sink stored, from Redis (XLEN of the stream the lines land in: they come from 127.0.0.1,
-// which has no lease, so the node is `unknown`).
+// the sink stored, from Redis (XLEN of the stream the lines land in). 127.0.0.1 is given a lease
+// of node `bench` (as the DHCP server and the scheduler write it), so every line goes through the
+// failure rules as a known node's does; `unknown` lines skip them.
 //
 //   node bench/logsink/send.mjs TRANSPORT PORT N RATE REDIS_URL
 //     TRANSPORT  udp (RFC 5424 datagrams), tcp (RFC 6587 octet counting, one connection),
@@ -16,9 +17,12 @@ const [transport, portArg, nArg, rateArg, redisUrl] = process.argv.slice(2);
 const port = Number(portArg);
 const n = Number(nArg);
 const rate = Number(rateArg);
-const KEY = 'sb:log:unknown';
+const KEY = 'sb:log:bench';
 const redis = new Redis(redisUrl);
 await redis.del(KEY);
+// RedisKeys.leaseByIp and RedisKeys.nodeByMac (packages/contracts keys.ts)
+await redis.set('sb:dhcp:ip:127.0.0.1', '52:54:00:be:4c:01');
+await redis.set('sb:node:mac:52:54:00:be:4c:01', 'bench');
 
 const line = (i) => {
   switch (transport) {

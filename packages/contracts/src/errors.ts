@@ -104,6 +104,17 @@ export const ErrorCodes = {
   IMAGE_FORMAT_INVALID: { status: 500, http: false, meaning: 'node failure reason: the image is not a known tar/raw format, or truncated' },
   KEXEC_FAILED: { status: 500, http: false, meaning: 'the agent could not kexec into the installed kernel' },
 
+  // --- log sink: failure reasons read from a node's log lines (services/logsink rules/failure-rules.yaml) ---
+  KERNEL_PANIC: { status: 500, http: false, meaning: 'node failure reason: the kernel panicked (`Kernel panic - not syncing:`)' },
+  KERNEL_OOPS: { status: 500, http: false, meaning: 'node failure reason: a kernel oops or BUG (`Oops:`, `BUG:`)' },
+  DISK_IO_ERROR: { status: 500, http: false, meaning: 'node failure reason: the block layer reported an I/O error on a disk' },
+  FILESYSTEM_ERROR: { status: 500, http: false, meaning: 'node failure reason: ext4 reported an error (`EXT4-fs error`)' },
+  OUT_OF_MEMORY: { status: 500, http: false, meaning: 'node failure reason: the kernel’s OOM killer killed a process' },
+  NO_DHCP_LEASE: { status: 500, http: false, meaning: 'node failure reason: the install environment got no DHCP lease (its /init gave up)' },
+  BOOT_TIMEOUT: { status: 500, http: false, meaning: 'node failure reason: a TFTP or HTTP download of the boot path timed out' },
+  SWARM_STALLED: { status: 500, http: false, meaning: 'node warning: no bytes from the BitTorrent swarm for a while (the agent adds the web seed)' },
+  AGENT_CRASHED: { status: 500, http: false, meaning: 'node failure reason: the agent died (a segfault, or an error without a code of its own)' },
+
   // --- CLI (demo, VM lab, local stack) ---
   ASSETS_FAILED: { status: 500, http: false, meaning: 'building the demo assets (images, install environment) failed' },
   DEMO_INVALID: { status: 500, http: false, meaning: 'a demo option or input file is invalid' },

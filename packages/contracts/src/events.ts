@@ -170,6 +170,37 @@ export const LogLine = Type.Object({
 });
 export type LogLine = Static<typeof LogLine>;
 
+/** How bad a failure rule's match is: `warning` lines (a stalled swarm) do not mean the attempt failed. */
+export const FailureSeverity = { critical: 'critical', error: 'error', warning: 'warning' } as const;
+export type FailureSeverity = (typeof FailureSeverity)[keyof typeof FailureSeverity];
+export const FailureSeveritySchema = Type.Union(Object.values(FailureSeverity).map((s) => Type.Literal(s)));
+
+/**
+ * The log sink matched a node's log line against its failure rules (services/logsink
+ * `rules/failure-rules.yaml`): published once per node, install attempt and kind (one `warning`,
+ * one failure: `critical` or `error`), for the first matching line.
+ */
+export const NodeFailureClassified = Type.Object({
+  nodeId: Type.String(),
+  /** the node's deployment when the line arrived (node hash field), if any */
+  deploymentId: Type.Optional(Type.String()),
+  /** the node's install attempt when the line arrived (node hash field `attempts`; 0 for nodes that count none) */
+  attempt: Type.Integer({ minimum: 0 }),
+  /** the rule's id in the rule file */
+  ruleId: Type.String(),
+  /** the reason code the rule assigns, an ErrorCodes key */
+  code: Type.String(),
+  severity: FailureSeveritySchema,
+  /** the rule's human description */
+  description: Type.String(),
+  /** the matching line's message */
+  line: Type.String(),
+  format: LogLine.properties.format,
+  /** when the sink received the line, ISO 8601 */
+  received: Type.String(),
+});
+export type NodeFailureClassified = Static<typeof NodeFailureClassified>;
+
 /** All events. Subjects follow `swarmboot.<domain>.<event>[.<id>]` (DESIGN.md, Coordination). */
 export const Events = {
   leaseGranted: defineEvent('swarmboot.dhcp.lease.granted', LeaseGranted, true),
@@ -181,6 +212,7 @@ export const Events = {
   jobCompleted: defineEvent('swarmboot.job.completed', JobCompleted, true),
   nodeProgress: defineEvent('swarmboot.progress.*', NodeProgress, false),
   logLine: defineEvent('swarmboot.log.line.*', LogLine, false),
+  nodeFailureClassified: defineEvent('swarmboot.node.failure.classified.*', NodeFailureClassified, true),
 } as const;
 
 /** The JetStream stream holding every durable event. */

@@ -31,6 +31,11 @@ export const RedisKeys = {
   deployments: 'sb:deploys',
   /** stream: a node's log lines (logsink writes, the API reads) */
   nodeLog: (nodeId: string) => `sb:log:${nodeId}`,
+  /**
+   * string (the rule id), expiring: the log sink classified this node's install attempt (`kind`
+   * `failure` or `warning`); SET NX makes the classification once per attempt across sink replicas
+   */
+  nodeClassified: (nodeId: string, deploymentId: string, attempt: number, kind: 'failure' | 'warning') => `sb:classified:${nodeId}:${deploymentId}:${attempt}:${kind}`,
   /** stream: a node's timeline (state changes with reasons) */
   nodeTimeline: (nodeId: string) => `sb:timeline:${nodeId}`,
   /**

@@ -8,11 +8,13 @@ import { MAX_SYSLOG_BYTES, parseSyslog, type SyslogMalformedReason } from './pro
 import type { SyslogFramingReason } from './protocol/syslog-framing.js';
 import { decodeNetconsole, extendedLine, type NetconsoleMalformedReason } from './protocol/netconsole.js';
 import { NetconsoleReassembler, SequenceGaps } from './domain/netconsole-reassembly.js';
-import { NodeMapper, type MappingResult, type NodeDirectory } from './domain/node-mapper.js';
+import { NodeMapper, UNKNOWN_NODE, type MappingResult, type NodeDirectory } from './domain/node-mapper.js';
+import { classifyLine, loadFailureRules, type FailureRule } from './domain/failure-rules.js';
 import { InFlight } from './domain/in-flight.js';
 import { RateLimiter } from './domain/rate-limit.js';
 import { RedisLogStore, type LogStore } from './adapters/redis-log-store.js';
 import { listenUdp, type UdpListener } from './adapters/udp-listener.js';
+import { RedisClassificationStore, type ClassificationStore } from './adapters/redis-classifications.js';
 import { listenTcpSyslog, type TcpListener } from './adapters/tcp-listener.js';
 
 /** A line as any transport decoded it (syslog over UDP or TCP, netconsole). */
@@ -72,13 +74,16 @@ export interface LogsinkDeps {
     LogsinkConfig,
     'SWARMBOOT_SYSLOG_LISTEN' | 'SWARMBOOT_SYSLOG_TCP_LISTEN' | 'SWARMBOOT_SYSLOG_TCP_MAX_CONNECTIONS' | 'SWARMBOOT_SYSLOG_TCP_IDLE_SECONDS' | 'SWARMBOOT_NETCONSOLE_LISTEN' | 'SWARMBOOT_LOG_MAXLEN'
   >;
-  /** how long a sender → node mapping is reused (ms); default 5000 */
+  /** how long a sender → node mapping is reused, and a node's rule matches skip the Redis claim after one (ms); default 5000 */
   mappingTtlMs?: number;
   /** lines being stored at once before new ones are dropped with reason `overload`; default 10000 */
   maxInFlight?: number;
   /** overrides of the Redis-backed directory and store (other backends); default Redis */
   directory?: NodeDirectory;
   store?: LogStore;
+  classifications?: ClassificationStore;
+  /** the compiled failure rules (`loadFailureRules`); default the shipped rules/failure-rules.yaml, [] classifies nothing */
+  failureRules?: readonly FailureRule[];
   /** netconsole fragments: an incomplete message is given up after this long (ms); default 2000 */
   fragmentTimeoutMs?: number;
   /** the fatal path: a listening socket failed after binding (runService's `onFatal`); without it the error is only logged */
@@ -88,7 +93,9 @@ export interface LogsinkDeps {
 export interface Logsink {
   /**
    * The transport-independent core: maps the sender to a node, stores the line in the node's
-   * stream and publishes it on `Events.logLine` (core NATS, not awaited). Never rejects;
+   * stream and publishes it on `Events.logLine` (core NATS, not awaited); a line of a known node
+   * that matches a failure rule classifies the node's install attempt (`Events.nodeFailureClassified`,
+   * once per attempt and kind, not awaited). Never rejects;
    * resolves with the stored LogLine, or undefined when it was dropped or could not be stored.
    */
   handleLine(line: ReceivedLine, from: UdpPeer): Promise<LogLine | undefined>;
@@ -144,6 +151,23 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
     help: 'netconsole extended records missing from a sender\'s sequence numbers (lost, or below the console loglevel)',
     registers: [deps.registry],
   });
+  const ruleMatches = new Counter({
+    name: 'swarmboot_logsink_rule_matches_total',
+    help: 'log lines of known nodes that matched a failure rule, by rule id',
+    labelNames: ['rule'] as const,
+    registers: [deps.registry],
+  });
+  const classified = new Counter({
+    name: 'swarmboot_logsink_failures_classified_total',
+    help: 'install attempts classified (Events.nodeFailureClassified published), by reason code',
+    labelNames: ['code'] as const,
+    registers: [deps.registry],
+  });
+  const classifyFailures = new Counter({
+    name: 'swarmboot_logsink_classify_failures_total',
+    help: 'classifications lost: the Redis claim or the JetStream publish failed',
+    registers: [deps.registry],
+  });
   const reassembler = new NetconsoleReassembler({ timeoutMs: deps.fragmentTimeoutMs ?? 2000 });
   const seqGaps = new SequenceGaps();
   new Gauge({
@@ -157,6 +181,8 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
   for (const format of FORMATS) linesTotal.inc({ format }, 0);
   for (const result of MAPPINGS) mappedTotal.inc({ result }, 0);
   for (const reason of DROP_REASONS) droppedTotal.inc({ reason }, 0);
+  const rules = deps.failureRules ?? loadFailureRules();
+  for (const rule of rules) ruleMatches.inc({ rule: rule.id }, 0);
 
   // One limiter per kind of trouble, so a garbage storm cannot hide Redis failures or the reverse.
   const malformedWarn = new RateLimiter();
@@ -165,6 +191,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
   const lookupWarn = new RateLimiter();
   const overloadWarn = new RateLimiter();
   const gapWarn = new RateLimiter();
+  const classifyWarn = new RateLimiter();
 
   const mapper = new NodeMapper(deps.directory ?? new NodeInventory(deps.redis), {
     ttlMs: deps.mappingTtlMs ?? 5000,
@@ -174,6 +201,11 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
     },
   });
   const store = deps.store ?? new RedisLogStore(deps.redis, deps.config.SWARMBOOT_LOG_MAXLEN);
+  const classifications = deps.classifications ?? new RedisClassificationStore(deps.redis);
+  // node:kind → until when a claim is known to be made: a storm of matching lines (an I/O error
+  // per sector) costs one Redis claim per node and TTL, not one per line.
+  const claimedRecently = new Map<string, number>();
+  const claimTtlMs = deps.mappingTtlMs ?? 5000;
 
   const inFlight = new InFlight();
   let listeners: { syslogUdp: UdpListener; syslogTcp: TcpListener; netconsole: UdpListener } | undefined;
@@ -217,6 +249,10 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
         ...(received.bootTimeUs === undefined ? {} : { bootTimeUs: received.bootTimeUs }),
         ...(received.fields === undefined ? {} : { fields: received.fields }),
       };
+      if (rules.length > 0 && mapping.nodeId !== UNKNOWN_NODE) {
+        const rule = classifyLine(rules, line);
+        if (rule !== undefined) classify(rule, line);
+      }
       // Live feed first and not awaited: a slow NATS must not hold the Redis write back.
       deps.bus.publish(Events.logLine, line, mapping.nodeId).catch((err: unknown) => {
         publishFailures.inc();
@@ -235,6 +271,52 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
     } finally {
       inFlight.end();
     }
+  }
+
+  /**
+   * A line of a known node matched `rule`: claims its attempt's classification (failure or
+   * warning; once across replicas) and publishes `Events.nodeFailureClassified`. Not awaited by
+   * the line; counted in `inFlight` so close() waits for it. Never rejects.
+   */
+  function classify(rule: FailureRule, line: LogLine): void {
+    ruleMatches.inc({ rule: rule.id });
+    const kind = rule.severity === 'warning' ? 'warning' : 'failure';
+    const memo = `${line.nodeId}:${kind}`;
+    const now = Date.now();
+    if ((claimedRecently.get(memo) ?? 0) > now) return;
+    if (claimedRecently.size >= 10_000) claimedRecently.clear();
+    claimedRecently.set(memo, now + claimTtlMs);
+    inFlight.begin();
+    classifications
+      .claim(line.nodeId, kind, rule.id)
+      .then(async (claimed) => {
+        if (claimed === undefined) return;
+        await deps.bus.publish(
+          Events.nodeFailureClassified,
+          {
+            nodeId: line.nodeId,
+            ...claimed,
+            ruleId: rule.id,
+            code: rule.code,
+            severity: rule.severity,
+            description: rule.description,
+            line: line.message,
+            format: line.format,
+            received: line.received,
+          },
+          line.nodeId,
+        );
+        classified.inc({ code: rule.code });
+        log.info({ nodeId: line.nodeId, rule: rule.id, code: rule.code, attempt: claimed.attempt }, 'install attempt classified from its log');
+      })
+      .catch((err: unknown) => {
+        // Forget the memo so the next matching line tries again.
+        claimedRecently.delete(memo);
+        classifyFailures.inc();
+        const gate = classifyWarn.take();
+        if (gate.allowed) log.warn({ err, nodeId: line.nodeId, rule: rule.id, suppressed: gate.suppressedBefore }, 'failure classification lost');
+      })
+      .finally(() => inFlight.end());
   }
 
   async function handleSyslogDatagram(datagram: Buffer, from: UdpPeer): Promise<LogLine | undefined> {

@@ -16,6 +16,10 @@ export const LogsinkConfigSchema = Type.Object({
     default: `0.0.0.0:${DefaultPorts.netconsole}`,
     description: "netconsole UDP listen address host:port (plain and extended format; the scheduler's netconsole= targets port 6666)",
   }),
+  SWARMBOOT_FAILURE_RULES: Type.String({
+    default: '',
+    description: 'failure rule file (YAML or JSON) the log lines are classified with; empty: the shipped rules/failure-rules.yaml',
+  }),
   SWARMBOOT_LOG_MAXLEN: Type.Integer({ minimum: 1, default: 20000, description: 'lines kept per node stream (XADD MAXLEN ~)' }),
   SWARMBOOT_OPS_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.ops.logsink}`, description: '/healthz and /metrics listen address host:port' }),
 });

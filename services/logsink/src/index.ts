@@ -28,3 +28,16 @@ export { NetconsoleReassembler, SequenceGaps, type FragmentOutcome, type Reassem
 export { createSyslogSender, type SyslogSender, type SyslogSenderOptions } from './adapters/syslog-sender.js';
 export { NodeMapper, UNKNOWN_NODE, type NodeDirectory, type NodeMapping, type MappingResult } from './domain/node-mapper.js';
 export { RedisLogStore, type LogStore } from './adapters/redis-log-store.js';
+export {
+  compileFailureRules,
+  loadFailureRules,
+  classifyLine,
+  lineSource,
+  SHIPPED_FAILURE_RULES,
+  FailureRuleSchema,
+  FailureRulesFileSchema,
+  type FailureRule,
+  type FailureRulesFile,
+  type RuleSource,
+} from './domain/failure-rules.js';
+export { RedisClassificationStore, type ClassificationStore, type ClaimedAttempt } from './adapters/redis-classifications.js';
