@@ -97,25 +97,26 @@ export class RequestPlanner {
     const t = this.torrent;
     if (wire.type === 'webSeed') return this.webtorrentPlan(wire);
     if (wire.destroyed || wire.peerChoking || t.done) return;
-    if (wire.requests.length >= pipelineLength(wire, PIPELINE_LOW_S)) return;
+    // the rate, hence both marks, is the same for the whole plan (the meters' clock is per turn)
+    const low = pipelineLength(wire, PIPELINE_LOW_S);
+    if (wire.requests.length >= low) return;
     if (this.starved.get(wire) === this.generation) return;
     const high = pipelineLength(wire, PIPELINE_HIGH_S);
-    /** requests the blocks of piece i this wire can take; true when the wire is full */
+    /** requests the blocks of piece i (which the peer has) this wire can take; true when the wire is full */
     const fill = (i: number): boolean => {
-      if (!wire.peerPieces.get(i)) return false;
       while (wire.requests.length < high && t._request(wire, i, false)) {
         // one block per call
       }
       return wire.requests.length >= high;
     };
-    for (const i of this.rare) if (fill(i)) return;
+    for (const i of this.rare) if (wire.peerPieces.get(i) && fill(i)) return;
     const n = t.pieces.length;
     while (this.cursor < n && !this.open(this.at(this.cursor))) this.cursor++;
     for (let k = this.cursor; k < n; k++) {
       const i = this.at(k);
       if (wire.peerPieces.get(i) && this.open(i) && fill(i)) return;
     }
-    if (wire.requests.length >= pipelineLength(wire, PIPELINE_LOW_S)) return;
+    if (wire.requests.length >= low) return;
     this.starved.set(wire, this.generation);
     if (t.wires.length < 2) return;
     const now = performance.now();

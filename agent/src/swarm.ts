@@ -17,9 +17,10 @@ function sourceOf(wire: Wire): Source {
 }
 
 /**
- * Least time between two plans of every wire (ms). webtorrent keeps 0.5–1 s of its measured rate in
- * flight per wire (PIPELINE_MIN/MAX_DURATION), but a wire that just started, or one offered a few
- * pieces at a time, drains faster than that: {@link keepPipelineFull} refills such a wire at once.
+ * Least time between two plans of every wire (ms). The planner keeps 0.5–1 s of a wire's measured
+ * rate in flight (PIPELINE_LOW_S / PIPELINE_HIGH_S in request-planner.ts), but a wire that just
+ * started, or one offered a few pieces at a time, drains faster than that: {@link keepPipelineFull}
+ * refills such a wire at once.
  */
 export const PLAN_INTERVAL_MS = 100;
 

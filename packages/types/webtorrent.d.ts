@@ -109,7 +109,7 @@ declare module 'webtorrent' {
     /** internal: the torrent's rate meters (bytes/s), called per block */
     _downloadSpeed: (delta?: number) => number;
     _uploadSpeed: (delta?: number) => number;
-    /** internal: plans one wire's requests up to its pipeline length; see keepPipelineFull in agent/src/swarm.ts */
+    /** internal: plans one wire's requests up to its pipeline length; the agent replaces it with RequestPlanner.plan (agent/src/request-planner.ts) and keeps it as the hot-swap fallback */
     _updateWire(wire: Wire): void;
     /** internal: requests one block of piece `index` from `wire`; false when none is left to reserve or the wire's pipeline is full */
     _request(wire: Wire, index: number, hotswap: boolean): boolean;

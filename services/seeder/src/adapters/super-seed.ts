@@ -36,11 +36,10 @@ export const OFFER_AHEAD_S = 0.25;
  * Super-seeding (BEP 16) for a webtorrent torrent that has every piece. webtorrent has none, so
  * each new wire's opening BITFIELD / HAVE ALL is replaced by "nothing" (an empty bitfield, or
  * HAVE NONE with the fast extension, BEP 6) and the peer is offered `perPeer` pieces (more as
- * its rate from us grows: OFFER_AHEAD_S) by HAVE
- * (PieceOffers decides which: the piece the swarm holds least, counting the HAVEs and BITFIELDs
- * every peer sends). When the peer announces one of them (HAVE: it has the piece, from us or
- * from another peer), the next is offered. Requests are served as before: a peer can
- * still ask for anything, it just learns of pieces one at a time.
+ * its rate from us grows: OFFER_AHEAD_S) by HAVE (PieceOffers decides which: the piece the swarm
+ * holds least, counting the HAVEs and BITFIELDs every peer sends). When the peer announces one of
+ * them (HAVE: it has the piece, from us or from another peer), the next is offered. Requests are
+ * served as before: a peer can still ask for anything, it just learns of pieces one at a time.
  */
 export function superSeed(torrent: Torrent, perPeer: number): void {
   let offers: PieceOffers | undefined;
