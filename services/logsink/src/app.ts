@@ -193,11 +193,16 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
   const gapWarn = new RateLimiter();
   const classifyWarn = new RateLimiter();
 
+  /** Logs through `limiter`: a few lines per window, the ones held back counted in the next line's `suppressed`. */
+  const logLimited = (limiter: RateLimiter, level: 'warn' | 'error', bindings: Record<string, unknown>, msg: string): void => {
+    const gate = limiter.take();
+    if (gate.allowed) log[level]({ ...bindings, suppressed: gate.suppressedBefore }, msg);
+  };
+
   const mapper = new NodeMapper(deps.directory ?? new NodeInventory(deps.redis), {
     ttlMs: deps.mappingTtlMs ?? 5000,
     onLookupError: (err) => {
-      const gate = lookupWarn.take();
-      if (gate.allowed) log.warn({ err, suppressed: gate.suppressedBefore }, 'node lookup failed; line filed under unknown');
+      logLimited(lookupWarn, 'warn', { err }, 'node lookup failed; line filed under unknown');
     },
   });
   const store = deps.store ?? new RedisLogStore(deps.redis, deps.config.SWARMBOOT_LOG_MAXLEN);
@@ -213,13 +218,8 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
 
   const drop = (reason: DropReason, from: UdpPeer, bytes: number, limiter: RateLimiter, head?: Buffer): void => {
     droppedTotal.inc({ reason });
-    const gate = limiter.take();
-    if (!gate.allowed) return;
     // Only our own fields: the payload is shown as hex of its first bytes, never spread into bindings.
-    log.warn(
-      { reason, source: `${from.address}:${from.port}`, bytes, ...(head ? { head: head.toString('hex') } : {}), suppressed: gate.suppressedBefore },
-      DROP_MESSAGES[reason] ?? 'dropped malformed log input',
-    );
+    logLimited(limiter, 'warn', { reason, source: `${from.address}:${from.port}`, bytes, ...(head ? { head: head.toString('hex') } : {}) }, DROP_MESSAGES[reason] ?? 'dropped malformed log input');
   };
 
   async function handleLine(received: ReceivedLine, from: UdpPeer): Promise<LogLine | undefined> {
@@ -256,16 +256,14 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
       // Live feed first and not awaited: a slow NATS must not hold the Redis write back.
       deps.bus.publish(Events.logLine, line, mapping.nodeId).catch((err: unknown) => {
         publishFailures.inc();
-        const gate = publishWarn.take();
-        if (gate.allowed) log.warn({ err, nodeId: mapping.nodeId, suppressed: gate.suppressedBefore }, 'log line not published');
+        logLimited(publishWarn, 'warn', { err, nodeId: mapping.nodeId }, 'log line not published');
       });
       try {
         await store.append(line);
         return line;
       } catch (err) {
         storeFailures.inc();
-        const gate = storeWarn.take();
-        if (gate.allowed) log.warn({ err, nodeId: mapping.nodeId, suppressed: gate.suppressedBefore }, 'log line not stored');
+        logLimited(storeWarn, 'warn', { err, nodeId: mapping.nodeId }, 'log line not stored');
         return undefined;
       }
     } finally {
@@ -313,8 +311,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
         // Forget the memo so the next matching line tries again.
         claimedRecently.delete(memo);
         classifyFailures.inc();
-        const gate = classifyWarn.take();
-        if (gate.allowed) log.warn({ err, nodeId: line.nodeId, rule: rule.id, suppressed: gate.suppressedBefore }, 'failure classification lost');
+        logLimited(classifyWarn, 'warn', { err, nodeId: line.nodeId, rule: rule.id }, 'failure classification lost');
       })
       .finally(() => inFlight.end());
   }
@@ -337,8 +334,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
       return;
     }
     droppedTotal.inc({ reason: 'internal' });
-    const gate = malformedWarn.take();
-    if (gate.allowed) log.error({ err, bytes: datagram.length, head: datagram.subarray(0, 32).toString('hex') }, 'log parser failed unexpectedly');
+    logLimited(malformedWarn, 'error', { err, bytes: datagram.length, head: datagram.subarray(0, 32).toString('hex') }, 'log parser failed unexpectedly');
   }
 
   async function handleNetconsoleDatagram(datagram: Buffer, from: UdpPeer): Promise<LogLine[]> {
@@ -355,8 +351,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
     const gap = seqGaps.observe(sender, header.seq);
     if (gap > 0) {
       seqGapsTotal.inc(gap);
-      const gate = gapWarn.take();
-      if (gate.allowed) log.warn({ source: sender, seq: header.seq, missing: gap, suppressed: gate.suppressedBefore }, 'netconsole records missing');
+      logLimited(gapWarn, 'warn', { source: sender, seq: header.seq, missing: gap }, 'netconsole records missing');
     }
     let whole = body;
     if (header.fragment) {
