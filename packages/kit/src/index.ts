@@ -11,4 +11,5 @@ export * from './udp.js';
 export * from './run-service.js';
 export * from './http-errors.js';
 export * from './idempotency.js';
+export * from './lua-script.js';
 export * from './api-client.js';

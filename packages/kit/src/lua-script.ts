@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 /**
  * A Lua script run with EVALSHA, falling back to EVAL when the server does not have it cached yet
  * (after a restart or SCRIPT FLUSH). Redis runs a script atomically, which is what makes the
- * scheduler's multi-key changes safe with several replicas.
+ * scheduler's multi-key changes and dhcp's shared leases safe with several replicas.
  */
 export class LuaScript {
   private readonly sha: string;
@@ -15,7 +15,8 @@ export class LuaScript {
   /**
    * Keys and arguments go to ioredis as one array (`call(command, args[])`): spread into
    * the call, a 40 000-node import (several arguments per node) exceeded the JavaScript argument
-   * limit and threw RangeError: Maximum call stack size exceeded (test/integration/import-large).
+   * limit and threw RangeError: Maximum call stack size exceeded (services/scheduler
+   * test/integration/import-large).
    */
   async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     const keysAndArgs = [keys.length, ...keys, ...args];

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RedisKeys } from '@swarmboot/contracts';
-import { ipToInt } from '@swarmboot/kit';
+import { ipToInt, LuaScript } from '@swarmboot/kit';
 import type { CommitResult, LeaseRecord, LeaseStore } from '../domain/leases.js';
 import type { Subnet } from '../domain/subnets.js';
 
@@ -147,25 +146,9 @@ redis.call('HSET', KEYS[1], 'state', 'released', 'expiresAt', now, 'updatedAt', 
 return 1
 `;
 
-class Script {
-  readonly sha: string;
-  constructor(readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-  /** EVALSHA, loading the script on NOSCRIPT (after a Redis restart or on a fresh server). */
-  async run(redis: Redis, keys: string[], args: (string | number)[]): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return redis.eval(this.source, keys.length, ...keys, ...args);
-    }
-  }
-}
-
-const offerScript = new Script(OFFER_LUA);
-const commitScript = new Script(COMMIT_LUA);
-const releaseScript = new Script(RELEASE_LUA);
+const offerScript = new LuaScript(OFFER_LUA);
+const commitScript = new LuaScript(COMMIT_LUA);
+const releaseScript = new LuaScript(RELEASE_LUA);
 
 const COMMIT_RESULTS: readonly CommitResult[] = ['bound', 'taken', 'out_of_pool', 'mismatch', 'unknown'];
 

@@ -1,4 +1,4 @@
-import { LuaScript } from './lua.js';
+import { LuaScript } from '@swarmboot/kit';
 
 /*
  * Lua scripts of the scheduler's Redis store. Key names never appear here: keys come in KEYS, or,
