@@ -9,6 +9,8 @@ export const RedisKeys = {
   leaseByIp: (ip: string) => `sb:dhcp:ip:${ip}`,
   /** string: next pool offset to try when allocating in a subnet (dhcp; round robin, see its offer script) */
   poolCursor: (subnetCidr: string) => `sb:dhcp:cursor:${subnetCidr}`,
+  /** sorted set: addresses of a subnet held by offers not yet requested → hold expiry, ms (dhcp; bounded per subnet, see its offer script) */
+  heldOffers: (subnetCidr: string) => `sb:dhcp:held:${subnetCidr}`,
   /** hash: image record (seeder writes, others read) — fields of ImageRecord */
   image: (name: string) => `sb:image:${name}`,
   /** set of image names */

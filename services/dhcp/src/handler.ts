@@ -118,12 +118,21 @@ export class DhcpHandler {
     const cfg = this.cfg;
     const dest = replyDestination(req, MessageType.offer, from, c.relaySourcePort, this.policy);
     if ('unroutable' in dest) return drop('unroutable', 'debug', dest.unroutable);
+    const leaseSubnet = this.leaseSubnet(c, subnet);
     const offering = this.storeOp(
-      this.deps.leases.offer({ chaddr: c.key, subnet: this.leaseSubnet(c, subnet), ...(c.requestedIp === undefined ? {} : { requestedIp: c.requestedIp }), reserveSeconds: cfg.offerReserveSeconds }),
+      this.deps.leases.offer({
+        chaddr: c.key,
+        subnet: leaseSubnet,
+        ...(c.requestedIp === undefined ? {} : { requestedIp: c.requestedIp }),
+        reserveSeconds: cfg.offerReserveSeconds,
+        // a reserved address is nobody else's: its offers are not counted against the pool's bound
+        ...(leaseSubnet === subnet ? { maxHeld: Math.max(1, Math.floor((subnet.poolEnd - subnet.poolStart + 1) * cfg.offerHoldShare)) } : {}),
+      }),
       'lease offer',
     );
-    const [ip, node] = await this.withNode(c.mac, offering, rlog);
-    if (ip === undefined) return drop('pool_exhausted', 'warn', `no free address in ${subnet.cidr}`);
+    const [offer, node] = await this.withNode(c.mac, offering, rlog);
+    if (offer === undefined) return drop('pool_exhausted', 'warn', `no free address in ${subnet.cidr}`);
+    const ip = offer.ip;
     const bootFile = this.bootFileFor(c);
     const message = buildGrant(req, {
       type: MessageType.offer,
@@ -135,7 +144,7 @@ export class DhcpHandler {
       ...(bootFile === undefined ? {} : { bootFile }),
       ...(node?.hostname === undefined ? {} : { hostname: node.hostname }),
     });
-    return { kind: 'reply', type: MessageType.offer, message, to: dest.to };
+    return { kind: 'reply', type: MessageType.offer, message, to: dest.to, ...(offer.held ? {} : { unheld: true }) };
   }
 
   private async request(req: DhcpMessage, c: ClientRequest, subnet: Subnet, from: UdpPeer, rlog: RequestLog): Promise<Outcome> {

@@ -10,7 +10,7 @@ export * from './protocol/index.js';
 export { requestLeaseViaRelay } from './client/relay-client.js';
 export type { DhcpLease, RelayLeaseOptions } from './client/relay-client.js';
 export { RedisLeaseStore } from './adapters/redis-lease-store.js';
-export type { LeaseStore, LeaseRecord, CommitResult, NodeDirectory, NodeInfo } from './domain/leases.js';
+export type { LeaseStore, LeaseRecord, CommitResult, NodeDirectory, NodeInfo, Offer, OfferRequest } from './domain/leases.js';
 export { chooseBootFile, clientKind, BootFiles, HttpBootArch, IPXE_USER_CLASS } from './domain/boot.js';
 export type { BootRequest, BootPolicy, BootFileSet, ClientKind } from './domain/boot.js';
 export { parseSubnet, parseSubnets, subnetFor } from './domain/subnets.js';

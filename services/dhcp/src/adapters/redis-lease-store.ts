@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { RedisKeys } from '@swarmboot/contracts';
 import { ipToInt, LuaScript } from '@swarmboot/kit';
-import type { CommitResult, LeaseRecord, LeaseStore } from '../domain/leases.js';
+import type { CommitResult, LeaseRecord, LeaseStore, Offer, OfferRequest } from '../domain/leases.js';
 import type { Subnet } from '../domain/subnets.js';
 
 /**
@@ -34,36 +34,67 @@ end
 `;
 
 /**
- * KEYS: lease hash of chaddr, cursor of the subnet.
+ * KEYS: lease hash of chaddr, cursor of the subnet, held offers of the subnet (sorted set: address
+ * → hold expiry ms).
  * ARGV: chaddr, leaseByIp prefix, pool first, pool last (integers), requested (integer or -1),
- *       reserve ms, now ms, subnet cidr, retain ms.
- * Returns the address, or false when the pool is exhausted.
+ *       reserve ms, now ms, subnet cidr, retain ms, max held offers (-1: no bound).
+ * Returns {address, 1 when the offer holds it | 0}, or false when the pool is exhausted.
+ *
+ * Held offers are bounded per subnet: past `max held`, an offer to a client that does not hold the
+ * address already reserves nothing (Kea's default, offer-lifetime 0): its REQUEST still binds the
+ * address when nobody took it meanwhile, and the round-robin cursor keeps concurrent offers on
+ * distinct addresses. So DISCOVERs from random chaddrs (a starvation flood) hold at most `max
+ * held` addresses, and never the whole pool.
  */
 const OFFER_LUA = `${LUA_COMMON}
 local chaddr, prefix = ARGV[1], ARGV[2]
 local first, last, requested = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local reserveMs, now, subnet, retainMs = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
+local maxHeld = tonumber(ARGV[10])
 
--- reserve n for chaddr when free or already its own; never shortens a longer holding (a binding)
+local room = true
+if maxHeld >= 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+  room = redis.call('ZCARD', KEYS[3]) < maxHeld
+end
+
+-- reserve the free address n for chaddr, while held offers are under the bound
+local function hold(n)
+  if not room then return 0 end
+  local ip = toip(n)
+  redis.call('SET', prefix .. ip, chaddr, 'PX', reserveMs)
+  if maxHeld >= 0 then redis.call('ZADD', KEYS[3], now + reserveMs, ip) end
+  return 1
+end
+
+-- n when free or already chaddr's; never shortens a longer holding (a binding). nil: taken
 local function claim(n)
   local key = prefix .. toip(n)
   local holder = redis.call('GET', key)
-  if holder and holder ~= chaddr then return false end
-  if not holder or redis.call('PTTL', key) < reserveMs then
+  if holder and holder ~= chaddr then return nil end
+  if not holder then return hold(n) end
+  if redis.call('PTTL', key) < reserveMs then
     redis.call('SET', key, chaddr, 'PX', reserveMs)
+    if redis.call('ZSCORE', KEYS[3], toip(n)) then redis.call('ZADD', KEYS[3], now + reserveMs, toip(n)) end
   end
-  return true
+  return 1
 end
 
-local function record(ip)
+local function record(ip, held)
   local h = redis.call('HMGET', KEYS[1], 'ip', 'state', 'expiresAt')
   local stillBound = h[1] == ip and h[2] == 'bound' and tonumber(h[3] or '0') > now
   if not stillBound then
     redis.call('HSET', KEYS[1], 'ip', ip, 'subnet', subnet, 'state', 'offered', 'expiresAt', now + reserveMs)
   end
   redis.call('HSET', KEYS[1], 'updatedAt', now)
-  redis.call('PEXPIRE', KEYS[1], retainMs)
-  return ip
+  -- a client never bound is forgotten with its offer (a flood of chaddrs leaves no records);
+  -- one that was keeps its record RETAIN_MS for stickiness
+  if h[2] == 'offered' or h[2] == false then
+    redis.call('PEXPIRE', KEYS[1], reserveMs)
+  else
+    redis.call('PEXPIRE', KEYS[1], retainMs)
+  end
+  return { ip, held }
 end
 
 -- 1. the address the client holds or held (RFC 2131 section 4.3.1)
@@ -71,7 +102,8 @@ local prev = redis.call('HGET', KEYS[1], 'ip')
 local p = toint(prev)
 if p then
   if p >= first and p <= last then
-    if claim(p) then return record(prev) end
+    local held = claim(p)
+    if held then return record(prev, held) end
   elseif redis.call('GET', prefix .. prev) == chaddr then
     -- the client moved to another subnet: its old address is free
     redis.call('DEL', prefix .. prev)
@@ -79,8 +111,7 @@ if p then
 end
 -- 2. the address it asked for (option 50)
 if requested >= first and requested <= last and redis.call('EXISTS', prefix .. toip(requested)) == 0 then
-  redis.call('SET', prefix .. toip(requested), chaddr, 'PX', reserveMs)
-  return record(toip(requested))
+  return record(toip(requested), hold(requested))
 end
 -- 3. round robin from the cursor: recently freed addresses are handed out last
 local size = last - first + 1
@@ -88,18 +119,16 @@ local cursor = tonumber(redis.call('GET', KEYS[2]) or '') or first
 if cursor < first or cursor > last then cursor = first end
 for i = 0, size - 1 do
   local n = first + (cursor - first + i) % size
-  local key = prefix .. toip(n)
-  if redis.call('EXISTS', key) == 0 then
-    redis.call('SET', key, chaddr, 'PX', reserveMs)
+  if redis.call('EXISTS', prefix .. toip(n)) == 0 then
     redis.call('SET', KEYS[2], first + (n - first + 1) % size)
-    return record(toip(n))
+    return record(toip(n), hold(n))
   end
 end
 return false
 `;
 
 /**
- * KEYS: lease hash of chaddr.
+ * KEYS: lease hash of chaddr, held offers of the subnet.
  * ARGV: chaddr, leaseByIp prefix, ip, pool first, pool last, lease ms, now ms, subnet cidr, retain ms.
  * Returns a CommitResult.
  */
@@ -115,13 +144,15 @@ local prev = redis.call('HGET', KEYS[1], 'ip')
 if not prev then return 'unknown' end
 if prev ~= ip then return 'mismatch' end
 redis.call('SET', prefix .. ip, chaddr, 'PX', leaseMs)
+redis.call('ZREM', KEYS[2], ip)
 redis.call('HSET', KEYS[1], 'ip', ip, 'subnet', subnet, 'state', 'bound', 'expiresAt', now + leaseMs, 'updatedAt', now)
 redis.call('PEXPIRE', KEYS[1], math.max(retainMs, leaseMs))
 return 'bound'
 `;
 
 /**
- * KEYS: lease hash of chaddr. ARGV: chaddr, leaseByIp prefix, ip, now ms, mode, quarantine ms.
+ * KEYS: lease hash of chaddr. ARGV: chaddr, leaseByIp prefix, ip, now ms, mode, quarantine ms,
+ * held-offers prefix (the subnet comes from the lease hash).
  * mode 'offer': frees an address only offered (RFC 2131 §4.3.2, SELECTING another server);
  * mode 'release': frees an offered or bound address, keeping it remembered for stickiness
  * (§4.3.4 "the server SHOULD retain the client's configuration");
@@ -130,8 +161,8 @@ return 'bound'
  * Returns 1 when something changed.
  */
 const RELEASE_LUA = `
-local chaddr, prefix, ip, now, mode, quarantineMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
-local h = redis.call('HMGET', KEYS[1], 'ip', 'state')
+local chaddr, prefix, ip, now, mode, quarantineMs, heldPrefix = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), ARGV[7]
+local h = redis.call('HMGET', KEYS[1], 'ip', 'state', 'subnet')
 if h[1] ~= ip then return 0 end
 if mode == 'offer' and h[2] ~= 'offered' then return 0 end
 local holder = redis.call('GET', prefix .. ip)
@@ -142,6 +173,7 @@ if mode == 'decline' then
 else
   if holder == chaddr then redis.call('DEL', prefix .. ip) end
 end
+if h[3] then redis.call('ZREM', heldPrefix .. h[3], ip) end
 redis.call('HSET', KEYS[1], 'state', 'released', 'expiresAt', now, 'updatedAt', now)
 return 1
 `;
@@ -155,10 +187,11 @@ const COMMIT_RESULTS: readonly CommitResult[] = ['bound', 'taken', 'out_of_pool'
 /** {@link LeaseStore} in Redis; every change is one Lua script, so replicas can share it. */
 export class RedisLeaseStore implements LeaseStore {
   private readonly ipPrefix = RedisKeys.leaseByIp('');
+  private readonly heldPrefix = RedisKeys.heldOffers('');
 
   constructor(private readonly redis: Redis) {}
 
-  async offer(req: { chaddr: string; subnet: Subnet; requestedIp?: string; reserveSeconds: number }): Promise<string | undefined> {
+  async offer(req: OfferRequest): Promise<Offer | undefined> {
     let requested = -1;
     if (req.requestedIp !== undefined) {
       try {
@@ -169,16 +202,19 @@ export class RedisLeaseStore implements LeaseStore {
     }
     const result = await offerScript.run(
       this.redis,
-      [RedisKeys.lease(req.chaddr), RedisKeys.poolCursor(req.subnet.cidr)],
-      [req.chaddr, this.ipPrefix, req.subnet.poolStart, req.subnet.poolEnd, requested, req.reserveSeconds * 1000, Date.now(), req.subnet.cidr, RETAIN_MS],
+      [RedisKeys.lease(req.chaddr), RedisKeys.poolCursor(req.subnet.cidr), RedisKeys.heldOffers(req.subnet.cidr)],
+      [req.chaddr, this.ipPrefix, req.subnet.poolStart, req.subnet.poolEnd, requested, req.reserveSeconds * 1000, Date.now(), req.subnet.cidr, RETAIN_MS, req.maxHeld ?? -1],
     );
-    return typeof result === 'string' ? result : undefined;
+    if (!Array.isArray(result)) return undefined;
+    const [ip, held] = result as [unknown, unknown];
+    if (typeof ip !== 'string') throw new Error(`offer script returned ${String(ip)}`);
+    return { ip, held: held === 1 };
   }
 
   async commit(req: { chaddr: string; ip: string; subnet: Subnet; leaseSeconds: number }): Promise<CommitResult> {
     const result = await commitScript.run(
       this.redis,
-      [RedisKeys.lease(req.chaddr)],
+      [RedisKeys.lease(req.chaddr), RedisKeys.heldOffers(req.subnet.cidr)],
       [req.chaddr, this.ipPrefix, req.ip, req.subnet.poolStart, req.subnet.poolEnd, req.leaseSeconds * 1000, Date.now(), req.subnet.cidr, RETAIN_MS],
     );
     const r = COMMIT_RESULTS.find((c) => c === result);
@@ -199,7 +235,7 @@ export class RedisLeaseStore implements LeaseStore {
   }
 
   private async releaseAs(mode: 'offer' | 'release' | 'decline', req: { chaddr: string; ip: string }, quarantineMs: number): Promise<boolean> {
-    const result = await releaseScript.run(this.redis, [RedisKeys.lease(req.chaddr)], [req.chaddr, this.ipPrefix, req.ip, Date.now(), mode, quarantineMs]);
+    const result = await releaseScript.run(this.redis, [RedisKeys.lease(req.chaddr)], [req.chaddr, this.ipPrefix, req.ip, Date.now(), mode, quarantineMs, this.heldPrefix]);
     return result === 1;
   }
 

@@ -141,6 +141,7 @@ export class UdpTransport {
         return;
       }
       this.metrics.reply(type);
+      if (outcome.unheld === true) this.metrics.unheldOffer();
       if (log.isLevelEnabled('debug')) log.debug({ to: show(to), type: messageTypeName(type), chaddr: formatMac(message.chaddr), yiaddr: message.yiaddr }, 'replied');
       if (lease !== undefined) this.deps.onLeaseSent(lease);
     });

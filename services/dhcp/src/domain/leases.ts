@@ -20,6 +20,27 @@ export interface LeaseRecord {
  */
 export type CommitResult = 'bound' | 'taken' | 'out_of_pool' | 'mismatch' | 'unknown';
 
+/** A DISCOVER's reservation request (see {@link LeaseStore.offer}). */
+export interface OfferRequest {
+  chaddr: string;
+  subnet: Subnet;
+  /** option 50 */
+  requestedIp?: string;
+  /** how long an offered address is held for the client's REQUEST (s) */
+  reserveSeconds: number;
+  /**
+   * At most this many addresses of `subnet` are held by offers not yet requested; past it an
+   * offer holds nothing. Undefined: no bound.
+   */
+  maxHeld?: number;
+}
+
+/** An offered address; `held`: reserved for the client (false: offered past the bound, held by nobody). */
+export interface Offer {
+  ip: string;
+  held: boolean;
+}
+
 /**
  * Address leases, shared by every server replica. The `chaddr` argument is the lease key: the
  * client identifier (option 61, RFC 6842/2132 §9.14) as `id:<hex>` for ordinary clients that send
@@ -31,9 +52,13 @@ export interface LeaseStore {
   /**
    * DISCOVER: picks an address for `chaddr` in `subnet`'s pool — the one it holds or held,
    * else `requestedIp` (option 50) when free, else a free one (RFC 2131 §4.3.1) — and reserves it
-   * for `reserveSeconds` (never shortening a binding). undefined when the pool is exhausted.
+   * for `reserveSeconds` (never shortening a binding) while fewer than `maxHeld` offers of the
+   * subnet hold an address. RFC 2131 §4.3.1 asks that an offered address not be reused before the
+   * client answers, "while not required for correct operation": past the bound an offer reserves
+   * nothing, so DISCOVERs alone cannot hold a whole pool.
+   * undefined when the pool is exhausted (every address bound, held or quarantined).
    */
-  offer(req: { chaddr: string; subnet: Subnet; requestedIp?: string; reserveSeconds: number }): Promise<string | undefined>;
+  offer(req: OfferRequest): Promise<Offer | undefined>;
   /** REQUEST: binds `ip` to `chaddr` for `leaseSeconds` when the rules of {@link CommitResult} allow. */
   commit(req: { chaddr: string; ip: string; subnet: Subnet; leaseSeconds: number }): Promise<CommitResult>;
   /**

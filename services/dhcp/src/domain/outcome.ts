@@ -28,6 +28,7 @@ export type DropReason =
 
 /** What the core handler decided for one request. */
 export type Outcome =
-  | { kind: 'reply'; type: number; message: DhcpMessage; to: UdpPeer; lease?: LeaseGranted }
+  /** `unheld`: an OFFER made past the subnet's bound on held offers, reserving nothing */
+  | { kind: 'reply'; type: number; message: DhcpMessage; to: UdpPeer; lease?: LeaseGranted; unheld?: true }
   | { kind: 'done'; change: 'released' | 'declined' | 'ignored' }
   | { kind: 'drop'; reason: DropReason; level: 'debug' | 'warn'; detail: string };
