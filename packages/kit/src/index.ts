@@ -12,4 +12,5 @@ export * from './run-service.js';
 export * from './http-errors.js';
 export * from './idempotency.js';
 export * from './lua-script.js';
+export * from './allowlist.js';
 export * from './api-client.js';

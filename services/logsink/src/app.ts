@@ -2,7 +2,7 @@ import type { RemoteInfo } from 'node:dgram';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { Events, isSwarmbootError, type LogLine } from '@swarmboot/contracts';
-import { NodeInventory, parseHostPort, plainAddress, type EventBus, type Logger, type UdpPeer } from '@swarmboot/kit';
+import { NodeInventory, parseHostPort, plainAddress, type AddressAllowlist, type EventBus, type Logger, type UdpPeer } from '@swarmboot/kit';
 import type { LogsinkConfig } from './config.js';
 import { MAX_SYSLOG_BYTES, parseSyslog, type SyslogMalformedReason } from './protocol/syslog.js';
 import type { SyslogFramingReason } from './protocol/syslog-framing.js';
@@ -45,7 +45,8 @@ export interface ReceivedLine {
  * the limit); a netconsole reason (`bad_fragment`: an ncfrag out of range, a duplicate or a
  * total that changed; `fragment_expired`: a message still incomplete after the timeout;
  * `fragment_evicted`: pushed out by newer messages, the memory bound); `overload` (too many lines
- * waiting for Redis); or `internal` (a parser failed in a way it should not: a bug, logged at error).
+ * waiting for Redis); `not_allowed` (a datagram or connection from outside
+ * SWARMBOOT_LOGSINK_ALLOWED_SUBNETS); or `internal` (a parser failed in a way it should not: a bug, logged at error).
  */
 export type DropReason =
   | SyslogMalformedReason
@@ -55,6 +56,7 @@ export type DropReason =
   | 'fragment_expired'
   | 'fragment_evicted'
   | 'overload'
+  | 'not_allowed'
   | 'internal';
 
 /** The bound addresses of the three listeners. */
@@ -86,6 +88,8 @@ export interface LogsinkDeps {
   failureRules?: readonly FailureRule[];
   /** netconsole fragments: an incomplete message is given up after this long (ms); default 2000 */
   fragmentTimeoutMs?: number;
+  /** the provisioning networks whose lines are taken (SWARMBOOT_LOGSINK_ALLOWED_SUBNETS); default: anyone */
+  allowed?: AddressAllowlist;
   /** the fatal path: a listening socket failed after binding (runService's `onFatal`); without it the error is only logged */
   onFatal?: (err: Error) => void;
 }
@@ -133,6 +137,7 @@ const DROP_REASONS: DropReason[] = [
   'fragment_expired',
   'fragment_evicted',
   'overload',
+  'not_allowed',
   'internal',
 ];
 
@@ -191,6 +196,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
   const lookupWarn = new RateLimiter();
   const overloadWarn = new RateLimiter();
   const gapWarn = new RateLimiter();
+  const allowWarn = new RateLimiter();
   const classifyWarn = new RateLimiter();
 
   /** Logs through `limiter`: a few lines per window, the ones held back counted in the next line's `suppressed`. */
@@ -364,6 +370,13 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
     return stored([await handleLine(extendedLine(header, whole), from)]);
   }
 
+  /** Whether the listeners take input from `from`: inside the allowed subnets, or no list configured. */
+  const admits = (from: UdpPeer): boolean => {
+    if (deps.allowed === undefined || deps.allowed.allows(from.address)) return true;
+    drop('not_allowed', from, 0, allowWarn);
+    return false;
+  };
+
   async function bind(): Promise<NonNullable<typeof listeners>> {
     const fatal = (what: string) => (err: Error) => {
       log.error({ err }, `${what} socket failed`);
@@ -374,7 +387,9 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
     const nc = parseHostPort(deps.config.SWARMBOOT_NETCONSOLE_LISTEN, 'SWARMBOOT_NETCONSOLE_LISTEN');
     const opened: { close(): Promise<void> }[] = [];
     try {
-      const syslogUdp = await listenUdp(udp.host, udp.port, (msg: Buffer, rinfo: RemoteInfo) => void handleSyslogDatagram(msg, rinfo), fatal('syslog UDP'));
+      const syslogUdp = await listenUdp(udp.host, udp.port, (msg: Buffer, rinfo: RemoteInfo) => {
+          if (admits(rinfo)) void handleSyslogDatagram(msg, rinfo);
+        }, fatal('syslog UDP'));
       opened.push(syslogUdp);
       const syslogTcp = await listenTcpSyslog({
         host: tcp.host,
@@ -385,10 +400,13 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
         onFrame: (frame, from) => handleSyslogDatagram(frame, from),
         onStreamDrop: (reason, from, bytes) => drop(reason, from, bytes, malformedWarn),
         onRefused: (from) => drop('connection_refused', from, 0, overloadWarn),
+        admits,
         onError: fatal('syslog TCP'),
       });
       opened.push(syslogTcp);
-      const netconsole = await listenUdp(nc.host, nc.port, (msg: Buffer, rinfo: RemoteInfo) => void handleNetconsoleDatagram(msg, rinfo), fatal('netconsole'));
+      const netconsole = await listenUdp(nc.host, nc.port, (msg: Buffer, rinfo: RemoteInfo) => {
+          if (admits(rinfo)) void handleNetconsoleDatagram(msg, rinfo);
+        }, fatal('netconsole'));
       return { syslogUdp, syslogTcp, netconsole };
     } catch (err) {
       await Promise.all(opened.map((l) => l.close()));
@@ -437,4 +455,5 @@ const DROP_MESSAGES: Partial<Record<DropReason, string>> = {
   bad_framing: 'closed a syslog TCP connection: RFC 6587 framing broken',
   truncated: 'dropped malformed or cut-off log input',
   bad_fragment: 'dropped netconsole fragment',
+  not_allowed: 'dropped log input from outside the allowed subnets',
 };

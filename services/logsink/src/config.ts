@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DefaultPorts } from '@swarmboot/contracts';
-import { CommonConfig, parseConfig, parseHostPort } from '@swarmboot/kit';
+import { CommonConfig, parseAllowlist, parseConfig, parseHostPort } from '@swarmboot/kit';
 
 /** Environment of the log sink. */
 export const LogsinkConfigSchema = Type.Object({
@@ -20,6 +20,10 @@ export const LogsinkConfigSchema = Type.Object({
     default: '',
     description: 'failure rule file (YAML or JSON) the log lines are classified with; empty: the shipped rules/failure-rules.yaml',
   }),
+  SWARMBOOT_LOGSINK_ALLOWED_SUBNETS: Type.String({
+    default: '',
+    description: 'CIDR ranges (comma-separated) of the provisioning networks whose syslog and netconsole input is taken; datagrams and connections from elsewhere are dropped and counted (reason not_allowed). Empty: anyone',
+  }),
   SWARMBOOT_LOG_MAXLEN: Type.Integer({ minimum: 1, default: 20000, description: 'lines kept per node stream (XADD MAXLEN ~)' }),
   SWARMBOOT_OPS_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.ops.logsink}`, description: '/healthz and /metrics listen address host:port' }),
 });
@@ -32,5 +36,6 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Lo
   parseHostPort(config.SWARMBOOT_SYSLOG_TCP_LISTEN, 'SWARMBOOT_SYSLOG_TCP_LISTEN');
   parseHostPort(config.SWARMBOOT_NETCONSOLE_LISTEN, 'SWARMBOOT_NETCONSOLE_LISTEN');
   parseHostPort(config.SWARMBOOT_OPS_LISTEN, 'SWARMBOOT_OPS_LISTEN');
+  parseAllowlist(config.SWARMBOOT_LOGSINK_ALLOWED_SUBNETS, 'SWARMBOOT_LOGSINK_ALLOWED_SUBNETS');
   return config;
 }

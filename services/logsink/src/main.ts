@@ -1,4 +1,4 @@
-import { parseHostPort, runService } from '@swarmboot/kit';
+import { parseAllowlist, parseHostPort, runService } from '@swarmboot/kit';
 import { loadConfig } from './config.js';
 import { buildLogsink } from './app.js';
 import { loadFailureRules } from './domain/failure-rules.js';
@@ -20,7 +20,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     nats: { url: config.SWARMBOOT_NATS_URL, need: 'required' },
     redis: { url: config.SWARMBOOT_REDIS_URL },
     async start({ log, lifecycle, registry, bus, redis, onFatal }) {
-      const sink = buildLogsink({ log, bus, redis, registry, config, failureRules, onFatal });
+      const allowed = parseAllowlist(config.SWARMBOOT_LOGSINK_ALLOWED_SUBNETS, 'SWARMBOOT_LOGSINK_ALLOWED_SUBNETS');
+      const sink = buildLogsink({ log, bus, redis, registry, config, failureRules, allowed, onFatal });
       await sink.listen();
       lifecycle.add('listeners', () => sink.close());
     },

@@ -1,10 +1,10 @@
 import type { Socket } from 'node:dgram';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket as TcpSocket } from 'node:net';
 import type { Redis } from 'ioredis';
 import { Server, type TrackerAnnounceParams, type TrackerPeer, type TrackerSwarmLike } from 'bittorrent-tracker';
 import { Counter, Gauge } from 'prom-client';
 import { SwarmbootError, isSwarmbootError } from '@swarmboot/contracts';
-import { bindUdp, NodeInventory, type Logger, type Registry } from '@swarmboot/kit';
+import { bindUdp, NodeInventory, type AddressAllowlist, type Logger, type Registry } from '@swarmboot/kit';
 import { InfoHashAdmission, type InfoHashLookup } from './domain/admission.js';
 import { selectPeers } from './domain/peer-selection.js';
 import { RackResolver } from './adapters/rack-resolver.js';
@@ -45,6 +45,8 @@ export interface TrackerDeps {
     intervalSeconds: number;
     /** how long a registered infohash is trusted without asking Redis again (ms); default 60 s */
     admissionTtlMs?: number;
+    /** the provisioning networks served (SWARMBOOT_TRACKER_ALLOWED_SUBNETS); default: anyone */
+    allowed?: AddressAllowlist;
   };
   /** the fatal path: a listener failed after start (runService's `onFatal`) */
   onFatal?: (err: Error) => void;
@@ -117,6 +119,25 @@ export function buildTracker(deps: TrackerDeps): Tracker {
       const req: AnnounceRequest = { transport: params.type, infoHash, peerId: params.peer_id, event: announceEvent(params.event), addr: params.addr };
       void handleAnnounce(req).then((verdict) => cb(verdict.ok ? null : new SwarmbootError(verdict.code, verdict.reason)));
     },
+  });
+
+  // Outside the provisioning networks: HTTP connections are closed as they open (no announce, no
+  // scrape), UDP datagrams dropped unanswered, as a firewall would; counted, logged at debug.
+  const allowed = deps.config.allowed;
+  const refused = new Counter({
+    name: 'swarmboot_tracker_refused_total',
+    help: 'HTTP connections and UDP datagrams from addresses outside SWARMBOOT_TRACKER_ALLOWED_SUBNETS, dropped',
+    labelNames: ['transport'] as const,
+    registers,
+  });
+  const admits = (address: string | undefined, transport: 'http' | 'udp'): boolean => {
+    if (allowed === undefined || allowed.any || (address !== undefined && allowed.allows(address))) return true;
+    refused.inc({ transport });
+    log.debug({ address, transport }, 'request from outside the allowed subnets dropped');
+    return false;
+  };
+  server.http?.on('connection', (sock: TcpSocket) => {
+    if (!admits(sock.remoteAddress, 'http')) sock.destroy();
   });
 
   // A peer silent for three intervals is gone (a node rebooted into its installed OS without a `stopped`).
@@ -247,7 +268,9 @@ export function buildTracker(deps: TrackerDeps): Tracker {
         log.error({ err }, 'UDP tracker socket failed');
         deps.onFatal?.(err);
       });
-      sock.on('message', (msg, rinfo) => server.onUdpRequest(msg, rinfo));
+      sock.on('message', (msg, rinfo) => {
+        if (admits(rinfo.address, 'udp')) server.onUdpRequest(msg, rinfo);
+      });
       server.udp4 = sock;
       udp = sock;
       listening = true;

@@ -16,5 +16,9 @@ export const TrackerConfig = Type.Object({
     maximum: 3600,
     description: 'seconds between re-announces told to clients (BEP 3 `interval`)',
   }),
+  SWARMBOOT_TRACKER_ALLOWED_SUBNETS: Type.String({
+    default: '',
+    description: 'CIDR ranges (comma-separated) of the provisioning networks whose peers may announce, over HTTP and UDP; connections and datagrams from elsewhere are dropped and counted. Empty: anyone',
+  }),
   SWARMBOOT_OPS_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.ops.tracker}`, description: '/healthz and /metrics host:port' }),
 });

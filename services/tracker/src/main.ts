@@ -1,4 +1,4 @@
-import { ImageCatalog, parseConfig, parseHostPort, runService } from '@swarmboot/kit';
+import { ImageCatalog, parseAllowlist, parseConfig, parseHostPort, runService } from '@swarmboot/kit';
 import { buildTracker } from './app.js';
 import { TrackerConfig } from './config.js';
 
@@ -12,6 +12,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const udpRaw = config.SWARMBOOT_TRACKER_UDP_LISTEN.trim();
   const udp = udpRaw === 'off' ? undefined : udpRaw === '' ? listen : parseHostPort(udpRaw, 'SWARMBOOT_TRACKER_UDP_LISTEN');
   const ops = parseHostPort(config.SWARMBOOT_OPS_LISTEN, 'SWARMBOOT_OPS_LISTEN');
+  const allowed = parseAllowlist(config.SWARMBOOT_TRACKER_ALLOWED_SUBNETS, 'SWARMBOOT_TRACKER_ALLOWED_SUBNETS');
   await runService({
     svc: 'tracker',
     logLevel: config.SWARMBOOT_LOG_LEVEL,
@@ -24,7 +25,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
         lookup: (infoHash) => catalog.nameByInfoHash(infoHash),
         redis,
         registry,
-        config: { intervalSeconds: config.SWARMBOOT_TRACKER_INTERVAL },
+        config: { intervalSeconds: config.SWARMBOOT_TRACKER_INTERVAL, allowed },
         onFatal,
       });
       await tracker.listen(listen.host, listen.port, udp);

@@ -16,6 +16,8 @@ export interface TcpSyslogOptions {
   onFrame: (frame: Buffer, from: UdpPeer) => Promise<unknown>;
   /** the connection broke its framing (it is then closed), or closed mid-frame (`truncated`) */
   onStreamDrop: (reason: SyslogFramingReason | 'truncated', from: UdpPeer, bytes: number) => void;
+  /** whether to take a connection from this peer (an allowlist); false: it is closed at once. Default: every peer */
+  admits?: (from: UdpPeer) => boolean;
   /** a connection refused because `maxConnections` were open */
   onRefused: (from: UdpPeer) => void;
   /** the listening socket failed after binding (the caller takes the process down) */
@@ -43,6 +45,10 @@ export async function listenTcpSyslog(opts: TcpSyslogOptions): Promise<TcpListen
   const open = new Set<Socket>();
   const server: Server = createServer({ noDelay: true }, (socket) => {
     const from: UdpPeer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    if (opts.admits !== undefined && !opts.admits(from)) {
+      socket.destroy();
+      return;
+    }
     open.add(socket);
     const decoder = new SyslogFrameDecoder(opts.maxFrameBytes);
     let broken = false;

@@ -8,6 +8,7 @@ import { startRedis, type Started } from '@swarmboot/testkit';
 import { createLogger, ImageCatalog, Registry } from '@swarmboot/kit';
 import { buildTracker, type Tracker } from '../../src/index.js';
 import { imageRecord } from './image-record.js';
+import { escapeBytes } from './bep3.js';
 
 let redisServer: Started;
 let redis: Redis;
@@ -17,8 +18,6 @@ let port: number;
 const registry = new Registry();
 
 
-/** Percent-encodes every byte, as BitTorrent clients do for info_hash and peer_id (BEP 3). */
-const escapeBytes = (b: Buffer): string => [...b].map((x) => '%' + x.toString(16).padStart(2, '0')).join('');
 
 /** A raw BEP 3 HTTP announce from `localAddress` (a 127.77.0.0/16 "node"); the bdecoded reply. */
 function announce(opts: { infoHash: Buffer; peerId: Buffer; peerPort: number; left: number; event?: string; localAddress: string }): Promise<Record<string, unknown>> {

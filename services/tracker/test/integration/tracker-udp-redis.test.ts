@@ -4,10 +4,12 @@ import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startRedis, type Started } from '@swarmboot/testkit';
-import { createLogger, ImageCatalog, Registry } from '@swarmboot/kit';
+import { createLogger, ImageCatalog, parseAllowlist, Registry } from '@swarmboot/kit';
+import { get } from 'node:http';
 import { RedisKeys } from '@swarmboot/contracts';
 import { buildTracker, type Tracker } from '../../src/index.js';
 import { imageRecord } from './image-record.js';
+import { escapeBytes } from './bep3.js';
 
 let redisServer: Started;
 let redis: Redis;
@@ -144,4 +146,43 @@ test('more peers than numwant: the same rack (inventory label) first, a few from
   const inRackA = res.peers.filter((p) => Number(p.split(':')[0]?.split('.')[3]) <= 20).length;
   assert.equal(inRackA, 19, 'every other node of rack a');
   assert.equal(res.peers.length - inRackA, 11, 'the rest from rack b');
+});
+
+test('allowed subnets: peers inside announce over UDP and HTTP; outside, datagrams go unanswered and connections are closed', async () => {
+  const infoHash = randomBytes(20);
+  await catalog.put(imageRecord('allow-img', infoHash));
+  const registry = new Registry();
+  const tracker = buildTracker({
+    log: createLogger('tracker-test', 'silent'),
+    lookup: (h) => catalog.nameByInfoHash(h),
+    redis,
+    registry,
+    config: { intervalSeconds: 30, allowed: parseAllowlist('127.77.3.0/24', 'SWARMBOOT_TRACKER_ALLOWED_SUBNETS') },
+  });
+  const bound = await tracker.listen('127.0.0.1', 0, { host: '127.0.0.1', port: 0 });
+  try {
+    assert.ok(bound.udpPort);
+    const inside = await udpAnnounce(bound.udpPort, { infoHash, peerId: randomBytes(20), left: 5, event: 2, peerPort: 54001, localAddress: '127.77.3.1' });
+    assert.equal(inside.action, 1, inside.error);
+    await assert.rejects(udpAnnounce(bound.udpPort, { infoHash, peerId: randomBytes(20), left: 5, event: 2, peerPort: 54002, localAddress: '127.77.4.1' }), /no UDP tracker reply/);
+
+    const httpGet = (localAddress: string) =>
+      new Promise<number>((resolve, reject) => {
+        const q = `info_hash=${escapeBytes(infoHash)}&peer_id=${escapeBytes(randomBytes(20))}&port=54003&left=5&compact=1`;
+        get({ host: '127.0.0.1', port: bound.port, path: `/announce?${q}`, localAddress, agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        }).on('error', reject);
+      });
+    assert.equal(await httpGet('127.77.3.2'), 200);
+    await assert.rejects(httpGet('127.77.4.2'), /socket hang up|ECONNRESET/);
+
+    const refused = await registry.getSingleMetric('swarmboot_tracker_refused_total')?.get();
+    assert.equal(refused?.values.find((v) => v.labels.transport === 'udp')?.value, 1, 'the connect datagram from outside');
+    assert.equal(refused?.values.find((v) => v.labels.transport === 'http')?.value, 1);
+    const members = await redis.zrange(RedisKeys.trackerPeers(infoHash.toString('hex')), 0, -1);
+    assert.deepEqual(members.sort(), ['127.77.3.1:54001', '127.77.3.2:54003'], 'only the peers inside joined the swarm');
+  } finally {
+    await tracker.close();
+  }
 });
