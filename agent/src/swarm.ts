@@ -4,6 +4,7 @@ import type { Logger } from '@swarmboot/kit';
 import { UNCHOKE_ALL, type TransferStats } from '@swarmboot/contracts';
 import { rateMeter } from './rate-meter.js';
 import { RequestPlanner } from './request-planner.js';
+import { PieceBlame } from './peer-bans.js';
 
 /** ASCII prefix of the seeder's peer id (services/seeder SEEDER_PEER_ID_PREFIX), hex-encoded as wires report it. */
 const SEEDER_PREFIX_HEX = Buffer.from('-SB0001-SEEDER', 'ascii').toString('hex');
@@ -84,6 +85,54 @@ function keepPipelineFull(t: Torrent, wire: Wire, planner: () => RequestPlanner 
     if (t.bitfield.get(index)) return;
     planner()?.wake(wire);
     refill();
+  });
+}
+
+/**
+ * Bans peers whose data fails the pieces' SHA-1 check (BEP 3). webtorrent drops a failed piece and
+ * asks for it again, but keeps the peer that sent it: a hostile or broken node would feed the
+ * swarm corrupt blocks for ever, at the cost of every piece it touches. Blocks are attributed to
+ * peers by each wire's `piece` event (the peer id of the BEP 3 handshake), verdicts come from
+ * webtorrent's `verified` event and its `Piece N failed verification` warning, and
+ * {@link PieceBlame} decides. A banned peer's connections are closed, its address is not dialled
+ * again and a new connection from its peer id is closed after the handshake. Web seeds (BEP 19,
+ * our seeder's HTTP) are not blamed: they have no peer id to ban.
+ */
+function banCorruptPeers(t: Torrent, log: Logger, stats: TransferStats): void {
+  const blame = new PieceBlame<string>();
+  /** `ip:port` of banned peers that we dialled (the tracker's), refused when offered again */
+  const bannedAddrs = new Set<string>();
+  const addrOf = new Map<Wire, string>();
+  const ban = (peerId: string): void => {
+    for (const wire of t.wires) {
+      if (wire.peerId !== peerId) continue;
+      const addr = addrOf.get(wire);
+      if (addr !== undefined) bannedAddrs.add(addr);
+      wire.destroy();
+    }
+    stats.peersBanned = blame.banned;
+    log.warn({ peerId, addresses: [...bannedAddrs] }, 'peer banned: its data failed piece hash checks');
+  };
+  t.on('verified', (index: number) => blame.verified(index));
+  t.on('warning', (err: Error) => {
+    const m = /^Piece (\d+) failed verification$/.exec(err.message);
+    if (m === null) return;
+    stats.piecesFailed = (stats.piecesFailed ?? 0) + 1;
+    for (const peerId of blame.failed(Number(m[1]))) ban(peerId);
+  });
+  const addPeer = t._addPeer.bind(t);
+  t._addPeer = (peer, type, source) => (typeof peer === 'string' && bannedAddrs.has(peer) ? null : addPeer(peer, type, source));
+  t.on('wire', (wire: Wire, addr?: string) => {
+    const peerId = wire.peerId;
+    if (wire.type === 'webSeed' || peerId === null) return;
+    if (addr !== undefined) addrOf.set(wire, addr);
+    wire.once('close', () => addrOf.delete(wire));
+    if (blame.isBanned(peerId)) {
+      // after webtorrent's own set-up of the wire, queued behind this event
+      setImmediate(() => wire.destroy());
+      return;
+    }
+    wire.on('piece', (index: number) => blame.received(index, peerId));
   });
 }
 
@@ -173,6 +222,7 @@ export function joinSwarm(opts: SwarmOptions): SwarmDownload {
       t._downloadSpeed = rateMeter(5000);
       t._uploadSpeed = rateMeter(5000);
       t.on('error', reject);
+      banCorruptPeers(t, opts.log, stats);
       t.once('ready', () => {
         // Random first piece, then in order, wrapping: nodes hold different regions early, so
         // they have something to give each other (BEP 3 recommends a random first piece).

@@ -69,6 +69,8 @@ declare module 'webtorrent' {
     /** the peer chokes us: requests would be refused */
     readonly peerChoking: boolean;
     readonly destroyed: boolean;
+    /** closes the connection (webtorrent then forgets the peer) */
+    destroy(): void;
     /** the peer's BEP 10 extended handshake (`reqq`: the most requests it queues) */
     readonly peerExtendedHandshake?: { reqq?: number };
     /** bytes/s received from the peer; called with a byte count per block received (bittorrent-protocol's `throughput` meter, replaceable) */
@@ -111,6 +113,12 @@ declare module 'webtorrent' {
     _uploadSpeed: (delta?: number) => number;
     /** internal: plans one wire's requests up to its pipeline length; the agent replaces it with RequestPlanner.plan (agent/src/request-planner.ts) and keeps it as the hot-swap fallback */
     _updateWire(wire: Wire): void;
+    /**
+     * internal: adds a peer (`ip:port` from the tracker, or an incoming connection's Peer object)
+     * unless it is known, invalid or blocked; null when refused. The agent wraps it to refuse
+     * banned addresses (banCorruptPeers in agent/src/swarm.ts).
+     */
+    _addPeer(peer: unknown, type: string, source?: string): unknown;
     /** internal: requests one block of piece `index` from `wire`; false when none is left to reserve or the wire's pipeline is full */
     _request(wire: Wire, index: number, hotswap: boolean): boolean;
   }

@@ -13,6 +13,8 @@ import { buildSeederApp } from '@swarmboot/seeder';
  */
 
 export interface SwarmStack {
+  /** the tracker's HTTP announce URL (BEP 3) */
+  announceUrl: string;
   trackerRegistry: Registry;
   seederRegistry: Registry;
   /** the seeder's API and web seed, http://127.0.0.1:port */
@@ -50,6 +52,7 @@ export async function startSwarmStack(name: string, log: Logger, uploadLimit: nu
       await seeder.close();
     })());
   return {
+    announceUrl,
     trackerRegistry,
     seederRegistry,
     seederUrl,

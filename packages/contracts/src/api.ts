@@ -50,6 +50,10 @@ export const TransferStats = Type.Object({
   bytesUploaded: Type.Integer({ minimum: 0 }),
   /** from the first byte asked to the image verified (ms) */
   downloadMs: Type.Number({ minimum: 0 }),
+  /** pieces whose SHA-1 did not match (BEP 3): downloaded again, their senders blamed */
+  piecesFailed: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** peers banned for sending corrupt pieces */
+  peersBanned: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type TransferStats = Static<typeof TransferStats>;
 
