@@ -3,27 +3,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import { Events, RedisKeys, type Deployment, type ImageRecord, type LogLine, type NodeTimeline } from '@swarmboot/contracts';
+import { Events, RedisKeys, type Deployment, type LogLine, type NodeTimeline } from '@swarmboot/contracts';
 import { ImageCatalog, Registry, createLogger, parseConfig } from '@swarmboot/kit';
-import { startBackends, waitFor } from '@swarmboot/testkit';
+import { TEST_IMAGE as IMAGE, startBackends, waitFor } from '@swarmboot/testkit';
 import { SchedulerConfig, buildSchedulerApp } from '@swarmboot/scheduler';
 import { ExitCode } from '../../src/exit-codes.js';
 
 const CLI = fileURLToPath(new URL('../../src/main.js', import.meta.url));
-
-const IMAGE: ImageRecord = {
-  name: 'debian-12',
-  file: 'debian-12.img',
-  format: 'raw-disk',
-  bootable: true,
-  size: 1 << 20,
-  sha256: 'a'.repeat(64),
-  infoHash: 'b'.repeat(40),
-  pieceLength: 16384,
-  torrentUrl: 'http://127.0.0.1:1/torrents/debian-12.torrent',
-  webSeedUrl: 'http://127.0.0.1:1/images/debian-12.img',
-  addedAt: new Date().toISOString(),
-};
 
 /** The built CLI as a child process (stdout a pipe, so no TTY): its output so far, and its exit. */
 function cli(args: string[]) {
