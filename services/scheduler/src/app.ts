@@ -133,6 +133,7 @@ export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
         store,
         timeline,
         log: deps.log.child({ component: 'timeline' }),
+        registry,
         progressEveryMs: deps.config.SWARMBOOT_SCHEDULER_TIMELINE_PROGRESS_SECONDS * 1000,
       });
       stop = async () => {

@@ -1,5 +1,6 @@
 import { Events } from '@swarmboot/contracts';
-import type { EventBus, Logger } from '@swarmboot/kit';
+import type { EventBus, Logger, Registry } from '@swarmboot/kit';
+import { Counter } from 'prom-client';
 import type { SchedulerStore } from './store.js';
 import type { RecordedEntry, TimelineStore } from './timeline-store.js';
 
@@ -16,6 +17,7 @@ export interface TimelineRecorderDeps {
   store: Pick<SchedulerStore, 'nodeIdByMac' | 'nodeIdByIp'>;
   timeline: TimelineStore;
   log: Logger;
+  registry: Registry;
   /** at most one progress entry per node per this long (ms) */
   progressEveryMs: number;
 }
@@ -35,10 +37,21 @@ export interface TimelineRecorderDeps {
  * defines them (the power service's events; not on main when this was written).
  * Returns a stop function.
  */
+/** What became of an event the recorder got: a metric label. */
+type RecordOutcome = 'recorded' | 'duplicate' | 'unknown_node';
+
 export async function startTimelineRecorder(deps: TimelineRecorderDeps): Promise<() => Promise<void>> {
   const { bus, store, timeline, log } = deps;
+  const events = new Counter({
+    name: 'swarmboot_scheduler_timeline_events_total',
+    help: 'events the timeline recorder got, by source and outcome (duplicate: delivered again, already recorded; unknown_node: no registered node has its MAC or address)',
+    labelNames: ['source', 'outcome'],
+    registers: [deps.registry],
+  });
+  const count = (source: RecordedEntry['source'], outcome: RecordOutcome) => events.inc({ source, outcome });
   const record = async (nodeId: string | undefined, entry: RecordedEntry): Promise<void> => {
-    if (nodeId !== undefined) await timeline.record(nodeId, entry);
+    if (nodeId === undefined) return count(entry.source, 'unknown_node');
+    count(entry.source, (await timeline.record(nodeId, entry)) ? 'recorded' : 'duplicate');
   };
   const stops = [
     await bus.consume(Events.leaseGranted, TIMELINE_CONSUMER, async (lease, e) => record(await store.nodeIdByMac(lease.chaddr), { id: `dhcp:${e.id}`, at: e.time, source: 'dhcp', lease })),
@@ -59,7 +72,7 @@ export async function startTimelineRecorder(deps: TimelineRecorderDeps): Promise
       if (gate === undefined) return;
       const { prev } = gate;
       const rate = prev !== null && atMs > prev.ms && p.bytes >= prev.bytes ? Math.round(((p.bytes - prev.bytes) * 1000) / (atMs - prev.ms)) : undefined;
-      await timeline.record(p.nodeId, { id: `progress:${e.id}`, at: e.time, source: 'progress', deploymentId: p.deploymentId, stage: p.stage, bytes: p.bytes, total: p.total, ...(rate === undefined ? {} : { rate }) });
+      await record(p.nodeId, { id: `progress:${e.id}`, at: e.time, source: 'progress', deploymentId: p.deploymentId, stage: p.stage, bytes: p.bytes, total: p.total, ...(rate === undefined ? {} : { rate }) });
     })()
       // progress is a sample: one that cannot be recorded is logged, not retried
       .catch((err: unknown) => log.warn({ err, nodeId: p.nodeId }, 'progress entry not recorded'))

@@ -45,11 +45,15 @@ export class TimelineStore {
 
   /**
    * Adds `entry` to node `nodeId`'s events (idempotent: the member is the entry's JSON, whose
-   * `id` is the event's CloudEvent id), trimmed to {@link EVENTS_MAXLEN}.
+   * `id` is the event's CloudEvent id), trimmed to {@link EVENTS_MAXLEN}. Resolves false when the
+   * entry was there already (an event delivered again).
    */
-  async record(nodeId: string, entry: RecordedEntry): Promise<void> {
+  async record(nodeId: string, entry: RecordedEntry): Promise<boolean> {
     const key = RedisKeys.nodeEvents(nodeId);
-    await this.redis.multi().zadd(key, Date.parse(entry.at), JSON.stringify(entry)).zremrangebyrank(key, 0, -(EVENTS_MAXLEN + 1)).exec();
+    const res = (await this.redis.multi().zadd(key, Date.parse(entry.at), JSON.stringify(entry)).zremrangebyrank(key, 0, -(EVENTS_MAXLEN + 1)).exec()) ?? [];
+    const [err, added] = res[0] ?? [null, 0];
+    if (err) throw err;
+    return Number(added) === 1;
   }
 
   /**

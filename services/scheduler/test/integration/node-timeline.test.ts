@@ -35,7 +35,7 @@ function label(e: TimelineEntry): string {
  * publishes it — one timeline, in time order; replayed events (consumer recreated) add nothing.
  */
 test('a node timeline merges leases, transfers, states, progress, failures and log lines in time order', async (t) => {
-  const { json, bus, redis, startReplica } = await startScheduler(t, { SWARMBOOT_SCHEDULER_TIMELINE_PROGRESS_SECONDS: '1' });
+  const { json, bus, redis, registry, startReplica } = await startScheduler(t, { SWARMBOOT_SCHEDULER_TIMELINE_PROGRESS_SECONDS: '1' });
   await new ImageCatalog(redis).put(TEST_IMAGE);
   assert.equal((await json('POST', '/v1/nodes', { id: 't1', mac: MAC })).status, 201);
   const dep = await json<Deployment>('POST', '/v1/deployments', { image: TEST_IMAGE.name, nodes: ['t1'], target: 'emulated' });
@@ -113,6 +113,17 @@ test('a node timeline merges leases, transfers, states, progress, failures and l
     assert.deepEqual([bad.status, bad.body.code], [400, 'VALIDATION']);
     const ghost = await json<{ code: string }>('GET', '/v1/nodes/ghost/timeline');
     assert.deepEqual([ghost.status, ghost.body.code], [404, 'NODE_NOT_FOUND']);
+  });
+
+  await t.test('a lease of an unregistered MAC is counted, not recorded', async () => {
+    const counted = async (outcome: string) => {
+      const m = await registry.getSingleMetric('swarmboot_scheduler_timeline_events_total')?.get();
+      return m?.values.find((v) => v.labels.source === 'dhcp' && v.labels.outcome === outcome)?.value ?? 0;
+    };
+    assert.equal(await counted('recorded'), 1, 'the lease of t1');
+    await bus.publish(Events.leaseGranted, { chaddr: '52:54:00:cc:00:99', yiaddr: '10.77.0.99', giaddr: '10.77.0.1', xid: 8, leaseSeconds: 3600 });
+    await waitFor('the stranger counted', async () => (await counted('unknown_node')) === 1);
+    assert.deepEqual(await redis.keys(RedisKeys.nodeEvents('*')), [RedisKeys.nodeEvents('t1')]);
   });
 
   await t.test('events delivered again (the recorder consumer recreated, replaying the stream) add no entries', async () => {
