@@ -293,7 +293,7 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
     for (const t of tracked) {
       const vm = t.vm!;
       const node = await getJson<Node>(`${apiUrl}/v1/nodes/${t.node.id}`).catch(() => undefined);
-      const tl = await getJson<{ entries: { at: string; to: string; reason?: string }[] }>(`${apiUrl}/v1/nodes/${t.node.id}/timeline?limit=1000`).catch(() => ({ entries: [] }));
+      const tl = await getJson<{ entries: { at: string; to: string; reason?: string }[] }>(`${apiUrl}/v1/nodes/${t.node.id}/timeline?limit=1000&sources=state`).catch(() => ({ entries: [] }));
       const timeline = tl.entries.map((e) => ({ state: e.to, atMs: Date.parse(e.at) - vm.powerOnAt, ...(e.reason ? { reason: e.reason } : {}) })).filter((e) => e.atMs >= -60_000);
       const inst = timeline.find((e) => e.state === 'installed');
       const dhcpLine = vm.console.lines.find((l) => /Configuring \(net0.*ok|DHCP.*ok|Station IP address/.test(l.text));
@@ -368,7 +368,7 @@ const REBOOT_BANNER = /iPXE initialising devices|iPXE \d+\.\d+\.\d+|BdsDxe: star
 
 /** When the node's timeline says it became installed (ms since the epoch), if it does. */
 async function installedAt(apiUrl: string, id: string): Promise<number | undefined> {
-  const tl = await getJson<{ entries: { at: string; to: string }[] }>(`${apiUrl}/v1/nodes/${encodeURIComponent(id)}/timeline?limit=1000`).catch(() => undefined);
+  const tl = await getJson<{ entries: { at: string; to: string }[] }>(`${apiUrl}/v1/nodes/${encodeURIComponent(id)}/timeline?limit=1000&sources=state`).catch(() => undefined);
   const e = tl?.entries.filter((x) => x.to === 'installed').pop();
   return e ? Date.parse(e.at) : undefined;
 }

@@ -6,12 +6,16 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { isSwarmbootError, SwarmbootError, type AfterInstall, type Deployment, type DeploymentTarget, type ImageFormat } from '@swarmboot/contracts';
+import { Value } from '@sinclair/typebox/value';
+import { isSwarmbootError, LogLine, SwarmbootError, TimelineSource, type AfterInstall, type Deployment, type DeploymentTarget, type ImageFormat } from '@swarmboot/contracts';
 import { SwarmbootClient } from '@swarmboot/kit';
 import { formatSummary, runDemo } from './demo.js';
 import { formatVmSummary, runVmDemo } from './demo-vms.js';
 import { defaultPorts, SERVICES, startStack } from './stack.js';
 import { assetPaths } from './assets.js';
+import { errorExitCode } from './exit-codes.js';
+import { formatLogLine, formatTimeline, printable } from './timeline.js';
+import { formatCounts, watchDeployment } from './watch.js';
 
 /** Each service's `main(env)`, loaded on demand so `swarmboot tftp` does not load webtorrent. */
 const serviceMains: Record<(typeof SERVICES)[number] | 'agent', () => Promise<(env: NodeJS.ProcessEnv) => Promise<void>>> = {
@@ -28,6 +32,13 @@ const int = (name: string, min: number, max: number) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer ${min}..${max}`);
   return n;
+};
+const timelineSources = (v: string): TimelineSource[] => {
+  const names = v.split(',').map((x) => x.trim());
+  const known: readonly string[] = Object.values(TimelineSource);
+  const unknown = names.filter((x) => !known.includes(x));
+  if (unknown.length > 0) throw new InvalidArgumentError(`unknown source ${unknown.join(', ')}; known: ${known.join(', ')}`);
+  return names as TimelineSource[];
 };
 const say = (m: string): void => void process.stderr.write(`${m}\n`);
 const apiOpt = () => new Option('--api <url>', 'scheduler API URL').env('SWARMBOOT_API_URL').default('http://127.0.0.1:8080');
@@ -203,50 +214,68 @@ program
 program
   .command('status [deployment]')
   .description('a deployment with each node (the newest when none is named)')
-  .option('--watch', 'refresh every 2 s until the deployment finishes')
+  .option('--watch', 'follow it until it finishes: progress bars and an ETA on a terminal, else one line per change; exit code 0 all installed, 2 nodes failed, 3 released before done (README, "Exit codes")')
   .addOption(apiOpt())
   .action(async (id: string | undefined, o: { watch?: boolean; api: string }) => {
     const c = client(o);
-    for (;;) {
-      const depId = id ?? (await c.deployments({ limit: 1 })).deployments[0]?.id;
-      if (!depId) {
-        process.stdout.write('no deployments\n');
-        return;
-      }
-      const dep = await c.deployment(depId);
-      process.stdout.write(formatDeployment(dep));
-      if (!o.watch || dep.state !== 'running') return;
-      await sleep(2000);
+    const depId = id ?? (await c.deployments({ limit: 1 })).deployments[0]?.id;
+    if (!depId) {
+      process.stdout.write('no deployments\n');
+      return;
     }
+    if (!o.watch) {
+      process.stdout.write(formatDeployment(await c.deployment(depId)));
+      return;
+    }
+    process.exitCode = await watchDeployment(c, depId, { out: process.stdout, tty: process.stdout.isTTY === true, intervalMs: 1000 });
   });
 
 program
   .command('logs <node>')
-  .description("a node's syslog lines")
-  .option('--follow', 'keep printing new lines')
+  .description("a node's log lines (syslog, netconsole), oldest first")
+  .option('--follow', 'keep printing new lines until Ctrl-C (exit code 0)')
   .addOption(apiOpt())
   .action(async (node: string, o: { follow?: boolean; api: string }) => {
+    const stop = new AbortController();
+    const onSigint = () => stop.abort();
+    process.once('SIGINT', onSigint);
     const c = client(o);
     let after: string | undefined;
-    for (;;) {
-      const { lines } = await c.logs(node, after);
-      for (const l of lines) {
-        const line = l.line as { received?: string; severity?: number; app?: string; message?: string };
-        process.stdout.write(`${line.received ?? ''} <${line.severity ?? '?'}> ${line.app ?? '-'}: ${line.message ?? JSON.stringify(l.line)}\n`);
-        after = l.id;
+    try {
+      while (!stop.signal.aborted) {
+        const { lines } = await c.logs(node, after);
+        for (const l of lines) {
+          process.stdout.write(Value.Check(LogLine, l.line) ? `${l.line.received} ${formatLogLine(l.line)}\n` : `${printable(JSON.stringify(l.line))}\n`);
+          after = l.id;
+        }
+        if (!o.follow) return;
+        await sleep(1000, undefined, { signal: stop.signal }).catch(() => undefined);
       }
-      if (!o.follow) return;
-      await sleep(1000);
+    } finally {
+      process.removeListener('SIGINT', onSigint);
     }
   });
 
+program
+  .command('timeline <node>')
+  .description("a node's flight recorder: leases, boot-file transfers, state changes, swarm progress, failures and log lines in time order")
+  .option('--limit <n>', 'the newest n entries', int('--limit', 1, 10000), 1000)
+  .option('--since <time>', 'entries at or after this ISO 8601 time only')
+  .option('--sources <list>', `comma-separated, of ${Object.values(TimelineSource).join(', ')} (default all)`, timelineSources)
+  .option('--json', 'the API answer as JSON')
+  .addOption(apiOpt())
+  .action(async (node: string, o: { limit: number; since?: string; sources?: TimelineSource[]; json?: boolean; api: string }) => {
+    const tl = await client(o).timeline(node, { limit: o.limit, ...(o.since ? { since: o.since } : {}), ...(o.sources ? { sources: o.sources } : {}) });
+    process.stdout.write(o.json ? `${JSON.stringify(tl)}\n` : formatTimeline(tl.entries) + (tl.truncated ? `(older entries left out: --limit, --since)\n` : ''));
+  });
+
 function formatDeployment(d: Deployment): string {
-  const head = `${d.id} image=${d.image} state=${d.state} ${Object.entries(d.counts).filter(([, v]) => v > 0).map(([k, v]) => `${k}=${v}`).join(' ')}\n`;
+  const head = `${d.id} image=${d.image} state=${d.state} ${formatCounts(d.counts)}\n`;
   return head + d.nodes.map((n) => `  ${n.id.padEnd(12)} ${n.state.padEnd(11)} ${n.ip ?? ''}${n.progress ? ` ${Math.round((100 * n.progress.bytes) / Math.max(1, n.progress.total))}%` : ''}${n.reason ? ` ${n.reason}` : ''}\n`).join('');
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (isSwarmbootError(err)) process.stderr.write(`swarmboot: ${err.code}: ${err.message}\n`);
   else process.stderr.write(`swarmboot: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
+  process.exitCode = errorExitCode(err);
 });

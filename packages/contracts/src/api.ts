@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ImageRecord } from './image.js';
-import { NodeStateSchema } from './events.js';
+import { LeaseGranted, LogLine, NodeFailureClassified, NodeStateSchema, TftpTransfer } from './events.js';
 
 /**
  * Shapes of the scheduler's public REST API (`/v1`). The fastify routes use these schemas, so
@@ -185,3 +185,52 @@ export const LogLines = Type.Object({
   lines: Type.Array(Type.Object({ id: Type.String(), line: Type.Unknown() })),
 });
 export type LogLines = Static<typeof LogLines>;
+
+/**
+ * Where a flight-recorder entry comes from (GET /v1/nodes/{id}/timeline, `?sources=`):
+ * `dhcp` a lease granted (`Events.leaseGranted`), `tftp` a boot-file transfer completed or failed
+ * (`Events.tftpTransferCompleted|Failed`), `state` a state change of the node, `progress` the
+ * agent's download progress (at most one entry per SWARMBOOT_SCHEDULER_TIMELINE_PROGRESS_SECONDS),
+ * `failure` the log sink classified one of its lines (`Events.nodeFailureClassified`), `log` a
+ * kernel or installer log line (the log sink's stream, read at query time).
+ */
+export const TimelineSource = { dhcp: 'dhcp', tftp: 'tftp', state: 'state', progress: 'progress', failure: 'failure', log: 'log' } as const;
+export type TimelineSource = (typeof TimelineSource)[keyof typeof TimelineSource];
+export const TimelineSourceSchema = Type.Union(Object.values(TimelineSource).map((s) => Type.Literal(s)));
+
+/** What every timeline entry has: `id` is unique within the node's timeline (`<source>:<event id or stream id>`), `at` ISO 8601. */
+const entry = <S extends TimelineSource, P extends Parameters<typeof Type.Object>[0]>(source: S, payload: P) =>
+  Type.Object({ id: Type.String(), at: Type.String({ description: 'ISO 8601' }), source: Type.Literal(source), ...payload });
+
+/** A state change (the node's timeline stream, written by the state transition itself). */
+export const StateEntry = entry('state', {
+  from: Type.Optional(NodeStateSchema),
+  to: NodeStateSchema,
+  deploymentId: Type.Optional(Type.String()),
+  reason: Type.Optional(Type.String()),
+});
+export const DhcpEntry = entry('dhcp', { lease: LeaseGranted });
+export const TftpEntry = entry('tftp', { outcome: Type.Union([Type.Literal('completed'), Type.Literal('failed')]), transfer: TftpTransfer });
+export const ProgressEntry = entry('progress', {
+  deploymentId: Type.String(),
+  stage: Type.String(),
+  /** image bytes received so far, of `total` */
+  bytes: Type.Integer({ minimum: 0 }),
+  total: Type.Integer({ minimum: 0 }),
+  /** bytes/s since the previous progress entry of the node, when there was one within 10 min */
+  rate: Type.Optional(Type.Number({ minimum: 0 })),
+});
+export const FailureEntry = entry('failure', { failure: NodeFailureClassified });
+/** A log line as the log sink stored it (`line` is its LogLine; the raw text when the stored JSON is unreadable). */
+export const LogEntry = entry('log', { line: Type.Union([LogLine, Type.String()]) });
+
+export const TimelineEntry = Type.Union([StateEntry, DhcpEntry, TftpEntry, ProgressEntry, FailureEntry, LogEntry]);
+export type TimelineEntry = Static<typeof TimelineEntry>;
+
+/**
+ * GET /v1/nodes/{id}/timeline: the node's flight recorder, every source merged in time order,
+ * oldest first; the newest `limit` entries at or after `since`. `truncated` when older ones
+ * (at or after `since`) were left out.
+ */
+export const NodeTimeline = Type.Object({ nodeId: Type.String(), entries: Type.Array(TimelineEntry), truncated: Type.Boolean() });
+export type NodeTimeline = Static<typeof NodeTimeline>;

@@ -41,6 +41,15 @@ export const RedisKeys = {
   /** stream: a node's timeline (state changes with reasons) */
   nodeTimeline: (nodeId: string) => `sb:timeline:${nodeId}`,
   /**
+   * sorted set: a node's flight-recorder events besides its state changes and log lines (leases,
+   * TFTP transfers, swarm progress, failure classifications), member = the entry as JSON carrying
+   * its CloudEvent id (so a redelivered event adds nothing), score = the event's time (ms);
+   * scheduler's `scheduler-timeline` consumer writes, the timeline API reads
+   */
+  nodeEvents: (nodeId: string) => `sb:events:${nodeId}`,
+  /** string `<ms> <bytes>`, expiring: the last swarm-progress entry recorded for a node (its time and bytes; gates the next and gives the rate) */
+  nodeProgressMark: (nodeId: string) => `sb:progress-mark:${nodeId}`,
+  /**
    * string, JSON: an Idempotency-Key's claim and then its stored response (kit `idempotency`);
    * `route` is the method and route pattern (`POST /v1/deployments`), so a key is scoped per route.
    * Expires: the claim after IDEMPOTENCY_CLAIM_MS, the response after the service's TTL.

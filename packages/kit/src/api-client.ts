@@ -14,12 +14,14 @@ import {
   InstallManifest,
   LogLines,
   Node,
+  NodeTimeline,
   SwarmbootError,
   isErrorCode,
   type AgentReport,
   type DeploymentInput,
   type ImageFormat,
   type NodeInput,
+  type TimelineSource,
 } from '@swarmboot/contracts';
 
 /** A request body: JSON (serialised here), text with its type, or a stream of known length (an image upload). */
@@ -156,6 +158,14 @@ export class SwarmbootClient {
   logs(id: string, after?: string, limit = 1000): Promise<LogLines> {
     const q = new URLSearchParams({ limit: String(limit), ...(after ? { after } : {}) });
     return this.http.json(LogLines, 'GET', `${this.apiUrl}/v1/nodes/${encodeURIComponent(id)}/logs?${q.toString()}`);
+  }
+  /** The node's flight recorder: the newest `limit` entries (server default 1000) of `sources` (default all) at or after `since` (ISO 8601), oldest first. */
+  timeline(id: string, q: { limit?: number; since?: string; sources?: readonly TimelineSource[] } = {}): Promise<NodeTimeline> {
+    const p = new URLSearchParams();
+    if (q.limit !== undefined) p.set('limit', String(q.limit));
+    if (q.since !== undefined) p.set('since', q.since);
+    if (q.sources !== undefined && q.sources.length > 0) p.set('sources', q.sources.join(','));
+    return this.http.json(NodeTimeline, 'GET', `${this.apiUrl}/v1/nodes/${encodeURIComponent(id)}/timeline${p.size > 0 ? `?${p.toString()}` : ''}`);
   }
 }
 

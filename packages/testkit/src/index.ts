@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { ImageRecord } from '@swarmboot/contracts';
 import { EventBus, connectNats, connectRedis, waitForListener, type Logger } from '@swarmboot/kit';
 
 /**
@@ -190,3 +191,21 @@ export async function startBackends(name: string, log: Logger): Promise<Backends
     },
   };
 }
+
+/**
+ * A catalog record for tests that deploy (`ImageCatalog.put` it): bootable, so real and emulated
+ * targets take it. Its files do not exist: for tests that never download it.
+ */
+export const TEST_IMAGE: ImageRecord = {
+  name: 'debian-12',
+  file: 'debian-12.img',
+  format: 'raw-disk',
+  bootable: true,
+  size: 1 << 20,
+  sha256: 'a'.repeat(64),
+  infoHash: 'b'.repeat(40),
+  pieceLength: 16384,
+  torrentUrl: 'http://127.0.0.1:8001/torrents/debian-12.torrent',
+  webSeedUrl: 'http://127.0.0.1:8001/images/debian-12.img',
+  addedAt: new Date().toISOString(),
+};

@@ -6,6 +6,8 @@ import { ImageCatalog, Registry, httpErrors, idempotency, type EventBus, type Lo
 import type { SchedulerConfig, WebhookTarget } from './config.js';
 import { SchedulerStore } from './adapters/store.js';
 import { startEventConsumers } from './adapters/event-consumers.js';
+import { TimelineStore } from './adapters/timeline-store.js';
+import { startTimelineRecorder } from './adapters/timeline-recorder.js';
 import { WebhookDispatcher, startWebhookConsumers, type WebhookDeliverySettings } from './adapters/webhooks.js';
 import { createScheduler } from './scheduler.js';
 import type { BootSettings } from './boot.js';
@@ -20,7 +22,7 @@ export interface SchedulerAppDeps {
   config: SchedulerConfig;
   /** metrics go here (main passes the ops endpoint's registry); a private one by default */
   registry?: Registry;
-  /** consume lease and TFTP events while the app is up (default true) */
+  /** consume lease and TFTP events, and record the nodes' timelines from the events, while the app is up (default true) */
   consumeEvents?: boolean;
   /** where the scheduler's events go as signed CloudEvents while the app is up (`loadWebhooks`); default none */
   webhooks?: readonly WebhookTarget[];
@@ -67,7 +69,8 @@ export function bootSettings(c: SchedulerConfig): BootSettings {
 /**
  * The scheduler's HTTP API (`/v1`, OpenAPI 3.1 at `GET /v1/openapi.json`), built, not started:
  * `main.ts` listens, tests `inject()`. While the app is ready it also consumes the lease and TFTP
- * events (durable consumer `scheduler`) and, with webhooks configured, delivers the node-state and
+ * events (durable consumer `scheduler`), records each node's events in its timeline (durable consumer
+ * `scheduler-timeline`, and the progress events) and, with webhooks configured, delivers the node-state and
  * job events to them (durable consumer `scheduler-webhooks`); `close()` stops both. It does not
  * close `redis` or the bus.
  */
@@ -75,8 +78,11 @@ export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
   const log = deps.log.child({ component: 'api' });
   const catalog = new ImageCatalog(deps.redis);
   const registry = deps.registry ?? new Registry();
+  const store = new SchedulerStore(deps.redis);
+  const timeline = new TimelineStore(deps.redis);
   const scheduler = createScheduler({
-    store: new SchedulerStore(deps.redis),
+    store,
+    timeline,
     catalog,
     bus: deps.bus,
     log: deps.log.child({ component: 'scheduler' }),
@@ -121,7 +127,18 @@ export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
   if (deps.consumeEvents !== false) {
     let stop: (() => Promise<void>) | undefined;
     app.addHook('onReady', async () => {
-      stop = await startEventConsumers(deps.bus, scheduler.lifecycle, deps.log.child({ component: 'events' }));
+      const stopEvents = await startEventConsumers(deps.bus, scheduler.lifecycle, deps.log.child({ component: 'events' }));
+      const stopRecorder = await startTimelineRecorder({
+        bus: deps.bus,
+        store,
+        timeline,
+        log: deps.log.child({ component: 'timeline' }),
+        registry,
+        progressEveryMs: deps.config.SWARMBOOT_SCHEDULER_TIMELINE_PROGRESS_SECONDS * 1000,
+      });
+      stop = async () => {
+        await Promise.all([stopEvents(), stopRecorder()]);
+      };
     });
     app.addHook('onClose', async () => {
       await stop?.();

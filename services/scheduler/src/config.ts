@@ -51,6 +51,12 @@ export const SchedulerConfig = Type.Object({
   SWARMBOOT_SCHEDULER_WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, maximum: 300_000, description: 'one webhook attempt (connect, send, answer) is given up after this long (ms), then retried' }),
   SWARMBOOT_SCHEDULER_WEBHOOK_CONCURRENCY: Type.Integer({ default: 8, minimum: 1, maximum: 256, description: 'deliveries in flight per webhook (so events may arrive out of order: order by `time`)' }),
   SWARMBOOT_SCHEDULER_WEBHOOK_QUEUE: Type.Integer({ default: 10_000, minimum: 1, maximum: 1_000_000, description: 'events waiting per webhook; more are dropped and counted (outcome overflow)' }),
+  SWARMBOOT_SCHEDULER_TIMELINE_PROGRESS_SECONDS: Type.Integer({
+    default: 10,
+    minimum: 1,
+    maximum: 3600,
+    description: "a node's timeline keeps at most one swarm-progress entry per this many seconds (the agent reports every second)",
+  }),
   SWARMBOOT_SYSLOG_TARGET: Type.String({ default: `127.0.0.1:${DefaultPorts.syslog}`, description: 'syslog host:port given to agents in the install manifest' }),
   SWARMBOOT_OPS_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.ops.scheduler}`, description: 'host:port of /healthz and /metrics' }),
 });

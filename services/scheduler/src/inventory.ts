@@ -1,21 +1,35 @@
-import { SwarmbootError, type Node, type NodeInput } from '@swarmboot/contracts';
+import { SwarmbootError, TimelineSource, type Node, type NodeInput, type NodeTimeline, type TimelineEntry } from '@swarmboot/contracts';
 import type { Logger } from '@swarmboot/kit';
-import type { SchedulerStore, StoredNode, TimelineEntry } from './adapters/store.js';
+import type { SchedulerStore, StoredNode } from './adapters/store.js';
+import type { TimelineStore } from './adapters/timeline-store.js';
 import { normalizeNodes } from './domain/inventory.js';
 import { decodeCursor, encodeCursor } from './protocol/cursor.js';
 
 export interface InventoryDeps {
   store: SchedulerStore;
+  timeline: TimelineStore;
   log: Logger;
 }
+
+/** What GET /v1/nodes/:id/timeline asks: the newest `limit` entries of `sources` (default all) at or after `since` (ms). */
+export interface TimelineQuery {
+  limit: number;
+  sinceMs?: number | undefined;
+  sources?: readonly TimelineSource[] | undefined;
+}
+
+/** Sources in the order entries of the same millisecond are listed (the order they happen in on a boot). */
+const SOURCE_ORDER: readonly TimelineSource[] = Object.values(TimelineSource);
 
 /** The registered nodes: registration and import, and what is known of each (record, timeline, log lines). */
 export class Inventory {
   private readonly store: SchedulerStore;
+  private readonly timelines: TimelineStore;
   private readonly log: Logger;
 
   constructor(deps: InventoryDeps) {
     this.store = deps.store;
+    this.timelines = deps.timeline;
     this.log = deps.log;
   }
 
@@ -54,10 +68,17 @@ export class Inventory {
     return toPublicNode(await requireNode(this.store, id));
   }
 
-  /** The node's state changes, oldest first. Throws NODE_NOT_FOUND. */
-  async timeline(nodeId: string, limit: number): Promise<{ nodeId: string; entries: TimelineEntry[] }> {
+  /**
+   * The node's flight recorder: its leases, boot-file transfers, state changes, swarm progress,
+   * failure classifications and log lines merged in time order, oldest first — the newest
+   * `q.limit` of those at or after `q.sinceMs`, `truncated` when older ones were left out.
+   * Throws NODE_NOT_FOUND.
+   */
+  async timeline(nodeId: string, q: TimelineQuery): Promise<NodeTimeline> {
     await requireNode(this.store, nodeId);
-    return { nodeId, entries: await this.store.readTimeline(nodeId, limit) };
+    const sources = new Set(q.sources ?? SOURCE_ORDER);
+    const all = await this.timelines.read(nodeId, sources, q.sinceMs ?? 0, q.limit);
+    return { nodeId, ...newest(all, q.limit) };
   }
 
   /** The node's log lines after stream id `after`, oldest first. Throws NODE_NOT_FOUND. */
@@ -65,6 +86,13 @@ export class Inventory {
     await requireNode(this.store, nodeId);
     return { lines: await this.store.readLogs(nodeId, limit, after) };
   }
+}
+
+/** The newest `limit` of `entries` (several sources, each in time order) in time order; ties by source, then id. */
+export function newest(entries: readonly TimelineEntry[], limit: number): { entries: TimelineEntry[]; truncated: boolean } {
+  const keyed = entries.map((e) => ({ e, ms: Date.parse(e.at), rank: SOURCE_ORDER.indexOf(e.source) }));
+  keyed.sort((a, b) => a.ms - b.ms || a.rank - b.rank || (a.e.id < b.e.id ? -1 : a.e.id > b.e.id ? 1 : 0));
+  return { entries: keyed.slice(-limit).map((k) => k.e), truncated: keyed.length > limit };
 }
 
 /** The stored record of node `id`. Throws NODE_NOT_FOUND. */

@@ -1,5 +1,6 @@
 import type { EventBus, ImageCatalog, Logger, Registry } from '@swarmboot/kit';
 import type { SchedulerStore } from './adapters/store.js';
+import type { TimelineStore } from './adapters/timeline-store.js';
 import { BootScripts, type BootSettings } from './boot.js';
 import { Deployments } from './deployments.js';
 import { Inventory } from './inventory.js';
@@ -7,6 +8,8 @@ import { NodeLifecycle } from './node-lifecycle.js';
 
 export interface SchedulerDeps {
   store: SchedulerStore;
+  /** the nodes' flight recorders */
+  timeline: TimelineStore;
   catalog: ImageCatalog;
   bus: EventBus;
   log: Logger;
@@ -34,7 +37,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   const { store, catalog, log, registry } = deps;
   const lifecycle = new NodeLifecycle({ store, bus: deps.bus, log, registry, installAttempts: deps.boot.installAttempts });
   return {
-    inventory: new Inventory({ store, log }),
+    inventory: new Inventory({ store, timeline: deps.timeline, log }),
     deployments: new Deployments({ store, catalog, log, lifecycle, bootenvAvailable: deps.boot.bootenv.available }),
     lifecycle,
     boot: new BootScripts({ store, catalog, registry, lifecycle, boot: deps.boot, syslogTarget: deps.syslogTarget }),

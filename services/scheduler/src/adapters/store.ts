@@ -37,15 +37,6 @@ export interface DeploymentRecord extends DeploymentOptions {
   failed: number;
 }
 
-export interface TimelineEntry {
-  id: string;
-  at: string;
-  from?: NodeState;
-  to: NodeState;
-  deploymentId?: string;
-  reason?: string;
-}
-
 export type CasResult =
   | { kind: 'ok' }
   | { kind: 'missing' }
@@ -213,20 +204,6 @@ export class SchedulerStore {
     return Number(await RELEASE_DEPLOYMENT.run(this.redis, [RedisKeys.deployment(id)], [new Date().toISOString()])) === 1;
   }
 
-  async readTimeline(nodeId: string, limit: number): Promise<TimelineEntry[]> {
-    const rows = await this.redis.xrange(RedisKeys.nodeTimeline(nodeId), '-', '+', 'COUNT', limit);
-    return rows.flatMap(([id, fields]) => {
-      const f = pairs(fields);
-      const to = f.to;
-      if (!isNodeState(to)) return [];
-      const e: TimelineEntry = { id, at: f.at ?? '', to };
-      if (isNodeState(f.from)) e.from = f.from;
-      if (f.deploymentId) e.deploymentId = f.deploymentId;
-      if (f.reason) e.reason = f.reason;
-      return [e];
-    });
-  }
-
   /** Log lines after stream id `after` (exclusive), oldest first. Lines whose JSON is unreadable are returned as their raw text. */
   async readLogs(nodeId: string, limit: number, after: string | undefined): Promise<{ id: string; line: unknown }[]> {
     const rows = await this.redis.xrange(RedisKeys.nodeLog(nodeId), after === undefined ? '-' : `(${after}`, '+', 'COUNT', limit);
@@ -246,7 +223,8 @@ export class SchedulerStore {
 }
 
 const STATES = new Set<string>(Object.values(NodeState));
-function isNodeState(s: string | undefined): s is NodeState {
+/** A node state by name, for fields read back from Redis. */
+export function isNodeState(s: string | undefined): s is NodeState {
   return s !== undefined && STATES.has(s);
 }
 
@@ -257,7 +235,8 @@ function positions(reply: string[]): Position[] {
   return out;
 }
 
-function pairs(fields: string[]): Record<string, string> {
+/** A stream entry's field list (`[k, v, k, v…]`) as an object. */
+export function pairs(fields: string[]): Record<string, string> {
   const o: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) o[fields[i]!] = fields[i + 1]!;
   return o;

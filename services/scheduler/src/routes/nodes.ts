@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { AgentReport, AgentReportReply, ImportResult, InstallManifest, LogLines, Node, NodeImport, NodeInput, NodeList, SwarmbootError } from '@swarmboot/contracts';
+import { AgentReport, AgentReportReply, ImportResult, InstallManifest, LogLines, Node, NodeImport, NodeInput, NodeList, NodeTimeline, SwarmbootError, type TimelineSource } from '@swarmboot/contracts';
 import type { Scheduler } from '../scheduler.js';
 import { parseNodeCsv } from '../protocol/node-csv.js';
-import { LogsQuery, NodeIdParams, NodeListQuery, Timeline, TimelineQuery, errors } from './schemas.js';
+import { LogsQuery, NodeIdParams, NodeListQuery, TimelineQuery, errors } from './schemas.js';
 
 /** An import of 100 000 nodes as CSV is about 6 MB. */
 const IMPORT_BODY_LIMIT = 32 * 1024 * 1024;
@@ -76,7 +76,20 @@ export function nodeRoutes(app: FastifyInstance, { inventory, boot, lifecycle }:
 
   app.get<{ Params: NodeIdParams; Querystring: TimelineQuery }>(
     '/v1/nodes/:id/timeline',
-    { schema: { tags: ['nodes'], summary: 'State changes of a node, oldest first', params: NodeIdParams, querystring: TimelineQuery, response: { 200: Timeline, ...errors(400, 404) } } },
-    async (req) => inventory.timeline(req.params.id, req.query.limit),
+    {
+      schema: {
+        tags: ['nodes'],
+        summary: "A node's flight recorder: leases, boot-file transfers, state changes, swarm progress, failures and log lines in time order (the newest `limit`, oldest first)",
+        params: NodeIdParams,
+        querystring: TimelineQuery,
+        response: { 200: NodeTimeline, ...errors(400, 404) },
+      },
+    },
+    async (req) => {
+      const { limit, since, sources } = req.query;
+      const sinceMs = since === undefined ? undefined : Date.parse(since);
+      if (sinceMs !== undefined && Number.isNaN(sinceMs)) throw new SwarmbootError('VALIDATION', `querystring/since ${since} is not an ISO 8601 time`);
+      return inventory.timeline(req.params.id, { limit, sinceMs, sources: sources?.split(',') as TimelineSource[] | undefined });
+    },
   );
 }

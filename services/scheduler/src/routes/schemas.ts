@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { ApiError, NodeStateSchema } from '@swarmboot/contracts';
+import { ApiError, TimelineSource } from '@swarmboot/contracts';
 
 /*
  * Route schemas the contracts do not have (params, query strings, a few replies). The shapes of
@@ -40,23 +40,15 @@ export const LogsQuery = Type.Object({
 });
 export type LogsQuery = Static<typeof LogsQuery>;
 
-export const TimelineQuery = Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 10000, default: 1000 }) });
-export type TimelineQuery = Static<typeof TimelineQuery>;
+const SOURCE = `(${Object.values(TimelineSource).join('|')})`;
 
-export const Timeline = Type.Object({
-  nodeId: Type.String(),
-  entries: Type.Array(
-    Type.Object({
-      /** Redis stream id */
-      id: Type.String(),
-      at: Type.String({ description: 'ISO 8601' }),
-      from: Type.Optional(NodeStateSchema),
-      to: NodeStateSchema,
-      deploymentId: Type.Optional(Type.String()),
-      reason: Type.Optional(Type.String()),
-    }),
-  ),
+/** GET /v1/nodes/:id/timeline */
+export const TimelineQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 10000, default: 1000, description: 'the newest this many entries' }),
+  since: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T', maxLength: 40, description: 'ISO 8601 time: entries at or after it only' })),
+  sources: Type.Optional(Type.String({ pattern: `^${SOURCE}(,${SOURCE})*$`, description: `comma-separated sources to include, of ${Object.values(TimelineSource).join(', ')} (default all)` })),
 });
+export type TimelineQuery = Static<typeof TimelineQuery>;
 
 /** Error replies of a route, for the OpenAPI document. */
 export function errors(...statuses: number[]): Record<number, typeof ApiError> {

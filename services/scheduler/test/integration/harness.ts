@@ -1,26 +1,12 @@
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import type { ImageRecord } from '@swarmboot/contracts';
 import { Registry, createLogger, parseConfig } from '@swarmboot/kit';
 import { startBackends, type Backends } from '@swarmboot/testkit';
 import { buildSchedulerApp } from '../../src/app.js';
 import { SchedulerConfig, loadWebhooks } from '../../src/config.js';
 
-/** A catalog record for tests that deploy (ImageCatalog.put it): bootable, so real and emulated targets take it. */
-export const TEST_IMAGE: ImageRecord = {
-  name: 'debian-12',
-  file: 'debian-12.img',
-  format: 'raw-disk',
-  bootable: true,
-  size: 1 << 20,
-  sha256: 'a'.repeat(64),
-  infoHash: 'b'.repeat(40),
-  pieceLength: 16384,
-  torrentUrl: 'http://127.0.0.1:8001/torrents/debian-12.torrent',
-  webSeedUrl: 'http://127.0.0.1:8001/images/debian-12.img',
-  addedAt: new Date().toISOString(),
-};
+export { TEST_IMAGE } from '@swarmboot/testkit';
 
 /** A scheduler under test: its app, listening, and the real NATS and Redis it runs on. */
 export interface StartedScheduler {

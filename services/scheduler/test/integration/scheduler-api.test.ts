@@ -242,7 +242,7 @@ test('scheduler API against real NATS and Redis: inventory, deployment, boot, ev
   });
 
   await t.test('the timeline lists every transition, and each was published', async () => {
-    const res = await json<{ nodeId: string; entries: { from?: string; to: string; deploymentId?: string; at: string }[] }>('GET', '/v1/nodes/n2/timeline');
+    const res = await json<{ nodeId: string; entries: { from?: string; to: string; deploymentId?: string; at: string }[] }>('GET', '/v1/nodes/n2/timeline?sources=state');
     assert.equal(res.status, 200);
     assert.deepEqual(
       res.body.entries.map((e) => `${e.from ?? ''}>${e.to}`),
@@ -254,7 +254,7 @@ test('scheduler API against real NATS and Redis: inventory, deployment, boot, ev
       stateChanges.filter((e) => e.nodeId === 'n2').map((e) => `${e.from}>${e.to}`),
       res.body.entries.slice(1).map((e) => `${e.from ?? ''}>${e.to}`),
     );
-    const n3 = await json<{ entries: { to: string; reason?: string }[] }>('GET', '/v1/nodes/n3/timeline');
+    const n3 = await json<{ entries: { to: string; reason?: string }[] }>('GET', '/v1/nodes/n3/timeline?sources=state');
     assert.deepEqual(n3.body.entries.at(-1), { ...n3.body.entries.at(-1), to: 'failed', reason: 'disk /dev/sda not found' });
   });
 
@@ -281,7 +281,7 @@ test('scheduler API against real NATS and Redis: inventory, deployment, boot, ev
     assert.equal(await fetch(`${base}/v1/boot/52:54:00:aa:00:04`).then((r) => r.status), 200);
     const replies = await Promise.all(Array.from({ length: 10 }, (_, i) => report('n4', { deploymentId: id, stage: 'booted' }, i % 2 === 0 ? app : replica)));
     assert.ok(replies.every((r) => r.status === 200 && r.body.state === 'installing'));
-    const tl = await json<{ entries: { to: string }[] }>('GET', '/v1/nodes/n4/timeline', undefined, replica);
+    const tl = await json<{ entries: { to: string }[] }>('GET', '/v1/nodes/n4/timeline?sources=state', undefined, replica);
     assert.equal(tl.body.entries.filter((e) => e.to === 'installing').length, 1);
     await Promise.all([report('n4', { deploymentId: id, stage: 'verifying' }, app), report('n4', { deploymentId: id, stage: 'verifying' }, replica)]);
     await Promise.all([report('n4', { deploymentId: id, stage: 'installed' }, app), report('n4', { deploymentId: id, stage: 'installed' }, replica)]);
