@@ -60,9 +60,10 @@ export interface FakeSystem {
 /**
  * sushy-emulator (sushy-tools) with its fake driver — in-memory systems whose power state changes
  * a few seconds after a reset, as hardware does — and HTTP Basic auth from an htpasswd file
- * (bcrypt, as its RedfishAuthMiddleware requires), on a free loopback port.
+ * (bcrypt, as its RedfishAuthMiddleware requires), on a free loopback port; HTTPS with `tls`
+ * (PEM file paths).
  */
-export async function startSushy(bin: string, systems: FakeSystem[], user: string, password: string): Promise<Sim> {
+export async function startSushy(bin: string, systems: FakeSystem[], user: string, password: string, tls?: { cert: string; key: string }): Promise<Sim> {
   const dir = await mkdtemp(join(tmpdir(), 'sb-sushy-'));
   const port = await freePort();
   const { stdout: hash } = await pexec(join(bin, 'python3'), ['-c', 'import bcrypt,sys; print(bcrypt.hashpw(sys.argv[1].encode(), bcrypt.gensalt(rounds=4)).decode())', password]);
@@ -77,6 +78,7 @@ export async function startSushy(bin: string, systems: FakeSystem[], user: strin
       `SUSHY_EMULATOR_AUTH_FILE = ${JSON.stringify(join(dir, 'htpasswd'))}`,
       `SUSHY_EMULATOR_STATE_DIR = ${JSON.stringify(join(dir, 'state'))}`,
       `SUSHY_EMULATOR_FAKE_SYSTEMS = ${JSON.stringify(fake)}`,
+      ...(tls === undefined ? [] : [`SUSHY_EMULATOR_SSL_CERT = ${JSON.stringify(tls.cert)}`, `SUSHY_EMULATOR_SSL_KEY = ${JSON.stringify(tls.key)}`]),
       '',
     ].join('\n'),
   );
@@ -132,4 +134,18 @@ export async function startBadBmc(kind: 'hang' | 'garbage'): Promise<BadBmc> {
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * A CA and a server certificate it signed for 127.0.0.1 (subjectAltName IP), made with openssl in
+ * `dir`: what an operator's PKI gives a BMC. Returns the PEM file paths.
+ */
+export async function makeCertificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
+  const f = (name: string) => join(dir, name);
+  const run = (...args: string[]) => pexec('openssl', args);
+  await run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=swarmboot test BMC CA');
+  await run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('bmc.key'), '-out', f('bmc.csr'), '-subj', '/CN=127.0.0.1');
+  await writeFile(f('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  await run('x509', '-req', '-in', f('bmc.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('bmc.crt'), '-days', '2', '-extfile', f('san.ext'));
+  return { ca: f('ca.crt'), cert: f('bmc.crt'), key: f('bmc.key') };
 }
