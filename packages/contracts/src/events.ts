@@ -240,7 +240,8 @@ export type BmcRef = Static<typeof BmcRef>;
 export const PowerRequested = Type.Object({
   /** the caller's id for this request; the result events carry it */
   requestId: Type.String({ minLength: 1, maxLength: 128 }),
-  nodeId: Type.String({ minLength: 1 }),
+  /** the result's subject ends in it (`swarmboot.power.completed.<node>`): no '.', '*', '>' or spaces */
+  nodeId: Type.String({ minLength: 1, pattern: '^[^.*> ]+$' }),
   mac: Type.Optional(Mac),
   action: PowerActionSchema,
   bmc: Type.Optional(BmcRef),

@@ -60,7 +60,7 @@ export function buildPower(deps: PowerDeps): Power {
     labelNames: ['driver', 'action', 'outcome'] as const,
     registers: [registry],
   });
-  const attemptsTotal = new Counter({ name: 'swarmboot_power_retries_total', help: 'BMC attempts that failed and were retried, by driver and code', labelNames: ['driver', 'code'] as const, registers: [registry] });
+  const retries = new Counter({ name: 'swarmboot_power_retries_total', help: 'BMC attempts that failed and were retried, by driver and code', labelNames: ['driver', 'code'] as const, registers: [registry] });
   const duration = new Histogram({
     name: 'swarmboot_power_operation_duration_seconds',
     help: 'from a power request’s arrival to its result (queueing and retries included), by driver and action',
@@ -100,7 +100,7 @@ export function buildPower(deps: PowerDeps): Power {
       () => queue.add(() => driver.run(req.action, target, shutdown.signal), { signal: shutdown.signal, throwOnTimeout: true }),
       (err, n) => {
         const code = isSwarmbootError(err) ? err.code : 'INTERNAL';
-        attemptsTotal.inc({ driver: driver.name, code });
+        retries.inc({ driver: driver.name, code });
         blog.warn({ code, attempt: n }, `BMC attempt failed, retrying: ${(err as Error).message}`);
       },
     );
