@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
 # The swarmboot image: one image, every service. `docker run IMAGE <dhcp|tftp|tracker|seeder|
-# scheduler|logsink>` runs one service configured by SWARMBOOT_* variables (docs/deploy.md).
+# scheduler|logsink|power>` runs one service configured by SWARMBOOT_* variables (docs/deploy.md).
 #
 #   docker build -t swarmboot:0.1.0 .
 #
@@ -32,6 +32,7 @@ COPY services/tracker/package.json services/tracker/
 COPY services/seeder/package.json services/seeder/
 COPY services/scheduler/package.json services/scheduler/
 COPY services/logsink/package.json services/logsink/
+COPY services/power/package.json services/power/
 COPY agent/package.json agent/
 COPY cli/package.json cli/
 # Native optional dependencies (utp-native, bufferutil, ...) use their prebuilt binaries; where
@@ -73,6 +74,12 @@ WORKDIR /app
 COPY --from=build /out/ /app/
 COPY deploy/docker/healthcheck.cjs /app/healthcheck.cjs
 COPY --from=bootenv /bootenv/vmlinuz /bootenv/initrd.img /bootenv/manifest.json /app/bootenv/
+# ipmitool: the power service's IPMI driver runs it (services/power). Unpinned: Debian's
+# bookworm (security) updates are the version wanted.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ipmitool \
+ && rm -rf /var/lib/apt/lists/*
 # `swarmboot` on the PATH for `docker exec CONTAINER swarmboot ...`; the data directories exist
 # with the right owner so that fresh named volumes inherit it.
 RUN printf '#!/bin/sh\nexec node /app/cli/dist/src/main.js "$@"\n' > /usr/local/bin/swarmboot \
@@ -82,8 +89,8 @@ RUN printf '#!/bin/sh\nexec node /app/cli/dist/src/main.js "$@"\n' > /usr/local/
 # numeric, so that runAsNonRoot can verify it: the image's "node" user
 USER 1000:1000
 # tracker, seeder (HTTP, BitTorrent), scheduler, logsink (syslog/udp); dhcp 67/udp and tftp
-# 69/udp run on the host network. Ops endpoints (/healthz, /metrics): 9101-9106.
-EXPOSE 8000 8001 6881 8080 5514/udp 5514/tcp 6666/udp 9101-9106
+# 69/udp run on the host network. Ops endpoints (/healthz, /metrics): 9101-9107 (power: 9107).
+EXPOSE 8000 8001 6881 8080 5514/udp 5514/tcp 6666/udp 9101-9107
 # Probes the ops endpoint of whichever service runs (SWARMBOOT_OPS_LISTEN or its default port).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "/app/healthcheck.cjs"]

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+# sushy-tools, pyghmi (PyPI, in a venv) and ipmitool: the BMC simulators of the power tests
+bash scripts/install-power-test-tools.sh >/dev/null
 bash scripts/build-assets.sh --sample-only >/dev/null
 npm run build --silent
 # ESLint (eslint.config.js): no-floating-promises, import/no-cycle; a finding fails the run.

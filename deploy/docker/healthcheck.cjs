@@ -10,7 +10,7 @@ const http = require('node:http');
 const fs = require('node:fs');
 
 // DefaultPorts.ops in packages/contracts/src/ports.ts
-const DEFAULT_OPS_PORT = { dhcp: 9101, tftp: 9102, tracker: 9103, seeder: 9104, scheduler: 9105, logsink: 9106, up: 9105 };
+const DEFAULT_OPS_PORT = { dhcp: 9101, tftp: 9102, tracker: 9103, seeder: 9104, scheduler: 9105, logsink: 9106, power: 9107, up: 9105 };
 
 function service(cmdline) {
   const args = cmdline.split('\0').filter(Boolean);

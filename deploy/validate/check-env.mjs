@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { parseConfig, parseHostPort } from '@swarmboot/kit';
 
-const SERVICES = ['dhcp', 'tftp', 'tracker', 'seeder', 'scheduler', 'logsink'];
+const SERVICES = ['dhcp', 'tftp', 'tracker', 'seeder', 'scheduler', 'logsink', 'power'];
 // Read by the image or the kubelet, not by a service config schema.
 const NOT_SERVICE_VARS = new Set(['NODE_ENV']);
 

@@ -201,6 +201,88 @@ export const NodeFailureClassified = Type.Object({
 });
 export type NodeFailureClassified = Static<typeof NodeFailureClassified>;
 
+/**
+ * What a power request asks of a node's BMC (services/power). `pxe-boot`: a one-time boot override to
+ * PXE, then power on (when off) or a forced restart (when on) — the way a node is (re)installed;
+ * `on`, `off`, `cycle`: the bare power actions; `status`: read the power state, change nothing.
+ */
+export const PowerAction = { pxeBoot: 'pxe-boot', on: 'on', off: 'off', cycle: 'cycle', status: 'status' } as const;
+export type PowerAction = (typeof PowerAction)[keyof typeof PowerAction];
+export const PowerActionSchema = Type.Union(Object.values(PowerAction).map((a) => Type.Literal(a)));
+
+/** How the power service talks to a BMC: DMTF Redfish (DSP0266) over HTTPS, or IPMI 2.0 RMCP+ through ipmitool. */
+export const BmcDriver = { redfish: 'redfish', ipmi: 'ipmi' } as const;
+export type BmcDriver = (typeof BmcDriver)[keyof typeof BmcDriver];
+export const BmcDriverSchema = Type.Union(Object.values(BmcDriver).map((d) => Type.Literal(d)));
+
+/**
+ * Where a node's BMC is. `credentials` names an entry of the power service's credentials file —
+ * secrets never travel in events. Redfish: `address` is a host name or IP (`https://` assumed) or a
+ * base URL (`http://host:port`); `systemId` the ComputerSystem's id under /redfish/v1/Systems (absent:
+ * the only member). IPMI: `address` the host, `port` the RMCP+ UDP port (623).
+ */
+export const BmcRef = Type.Object({
+  driver: BmcDriverSchema,
+  address: Type.String({ minLength: 1 }),
+  port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  systemId: Type.Optional(Type.String({ minLength: 1 })),
+  credentials: Type.String({ minLength: 1 }),
+  /** Redfish: `session` (SessionService, X-Auth-Token, deleted afterwards) or `basic` (default) */
+  auth: Type.Optional(Type.Union([Type.Literal('basic'), Type.Literal('session')])),
+});
+export type BmcRef = Static<typeof BmcRef>;
+
+/**
+ * A power request: one action on one node's BMC. The scheduler (recovering a stuck node) and
+ * `swarmboot power` publish it; one power replica consumes it (durable consumer `power`). Without
+ * `bmc`, the power service looks the node up in its inventory (SWARMBOOT_POWER_BMCS) by `nodeId`, then `mac`.
+ */
+export const PowerRequested = Type.Object({
+  /** the caller's id for this request; the result events carry it */
+  requestId: Type.String({ minLength: 1, maxLength: 128 }),
+  /** the result's subject ends in it (`swarmboot.power.completed.<node>`): no '.', '*', '>' or spaces */
+  nodeId: Type.String({ minLength: 1, pattern: '^[^.*> ]+$' }),
+  mac: Type.Optional(Mac),
+  action: PowerActionSchema,
+  bmc: Type.Optional(BmcRef),
+});
+export type PowerRequested = Static<typeof PowerRequested>;
+
+/** Redfish PowerState (ComputerSystem schema: On, Off, PoweringOn, PoweringOff, Paused); IPMI's `on`/`off` map to On/Off. */
+const PowerState = Type.String({ description: 'Redfish PowerState after the action (On, Off, PoweringOn, …)' });
+
+/** A power request the BMC carried out (subject suffix: the node id). */
+export const PowerCompleted = Type.Object({
+  requestId: Type.String(),
+  nodeId: Type.String(),
+  action: PowerActionSchema,
+  driver: BmcDriverSchema,
+  /** BMC operations tried, 1 when the first one worked */
+  attempts: Type.Integer({ minimum: 1 }),
+  /** from the request's arrival to the result, ms */
+  durationMs: Type.Number({ minimum: 0 }),
+  /** the power state the BMC reported before the action (for `status`: the answer) */
+  powerState: PowerState,
+});
+export type PowerCompleted = Static<typeof PowerCompleted>;
+
+/** A power request that failed for good: retries exhausted, or an error retrying cannot mend (subject suffix: the node id). */
+export const PowerFailed = Type.Object({
+  requestId: Type.String(),
+  nodeId: Type.String(),
+  action: PowerActionSchema,
+  /** absent when no BMC was found */
+  driver: Type.Optional(BmcDriverSchema),
+  /** BMC operations tried (0: none, e.g. BMC_UNKNOWN) */
+  attempts: Type.Integer({ minimum: 0 }),
+  durationMs: Type.Number({ minimum: 0 }),
+  /** an ErrorCodes key: BMC_TIMEOUT, BMC_AUTH_FAILED, BMC_UNKNOWN, … */
+  code: Type.String(),
+  /** the last error, with the BMC's own message (Redfish @Message.ExtendedInfo, ipmitool's stderr) */
+  message: Type.String(),
+});
+export type PowerFailed = Static<typeof PowerFailed>;
+
 /** All events. Subjects follow `swarmboot.<domain>.<event>[.<id>]` (DESIGN.md, Coordination). */
 export const Events = {
   leaseGranted: defineEvent('swarmboot.dhcp.lease.granted', LeaseGranted, true),
@@ -213,12 +295,15 @@ export const Events = {
   nodeProgress: defineEvent('swarmboot.progress.*', NodeProgress, false),
   logLine: defineEvent('swarmboot.log.line.*', LogLine, false),
   nodeFailureClassified: defineEvent('swarmboot.node.failure.classified.*', NodeFailureClassified, true),
+  powerRequested: defineEvent('swarmboot.power.requested', PowerRequested, true),
+  powerCompleted: defineEvent('swarmboot.power.completed.*', PowerCompleted, true),
+  powerFailed: defineEvent('swarmboot.power.failed.*', PowerFailed, true),
 } as const;
 
 /** The JetStream stream holding every durable event. */
 export const Stream = {
   name: 'SWARMBOOT',
-  subjects: ['swarmboot.dhcp.>', 'swarmboot.tftp.transfer.completed', 'swarmboot.tftp.transfer.failed', 'swarmboot.image.>', 'swarmboot.node.>', 'swarmboot.job.>'],
+  subjects: ['swarmboot.dhcp.>', 'swarmboot.tftp.transfer.completed', 'swarmboot.tftp.transfer.failed', 'swarmboot.image.>', 'swarmboot.node.>', 'swarmboot.job.>', 'swarmboot.power.>'],
   /** keep a week of events: the flight recorder of a deployment (ms) */
   maxAgeMs: 7 * 24 * 3600 * 1000,
 } as const;

@@ -19,7 +19,7 @@ export const DefaultPorts = {
   syslogTcp: 5514,
   /** netconsole's default target port (Linux Documentation/networking/netconsole.rst, "tgt-port") */
   netconsole: 6666,
-  ops: { dhcp: 9101, tftp: 9102, tracker: 9103, seeder: 9104, scheduler: 9105, logsink: 9106 },
+  ops: { dhcp: 9101, tftp: 9102, tracker: 9103, seeder: 9104, scheduler: 9105, logsink: 9106, power: 9107 },
 } as const;
 
 /**

@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { Stream, SwarmbootError, subjectOf, type CloudEvent, type EventDef } from '@swarmboot/contracts';
 import type { Logger } from './logger.js';
+
+/** How long JetStream waits for a consumer's ack before redelivering (ms). */
+const AckWaitMs = 30_000;
 
 /**
  * Typed publish/subscribe over NATS: every payload is a CloudEvents 1.0 envelope whose `data`
@@ -47,13 +50,16 @@ export class EventBus {
    * share the work). Handler errors are logged and the message is redelivered (nak, 1 s later).
    * A consumer created with `from: 'new'` starts at the events published after its creation
    * rather than at the stream's first (a week back); once it exists it resumes where it stopped.
-   * Returns a stop function.
+   * `concurrency` (default 1: one message at a time, in order) lets that many handlers run at once;
+   * a handler that runs longer than half the ack wait (30 s) tells JetStream it is still working
+   * (`+WPI`), so a slow handler is not redelivered to another replica while it runs.
+   * Returns a stop function (it waits for the running handlers).
    */
   async consume<S extends TSchema>(
     def: EventDef<S>,
     durable: string,
     handler: (data: Static<S>, event: CloudEvent<Static<S>>) => Promise<void>,
-    opts: { from?: 'all' | 'new' } = {},
+    opts: { from?: 'all' | 'new'; concurrency?: number } = {},
   ): Promise<() => Promise<void>> {
     if (!def.durable) throw new SwarmbootError('EVENT_NOT_DURABLE', `${def.type} is not a JetStream event; use subscribe`);
     const jsm = await jetstreamManager(this.nc);
@@ -62,10 +68,24 @@ export class EventBus {
     try {
       await jsm.consumers.info(Stream.name, name);
     } catch {
-      await jsm.consumers.add(Stream.name, { durable_name: name, filter_subject, ack_policy: AckPolicy.Explicit, deliver_policy: opts.from === 'new' ? DeliverPolicy.New : DeliverPolicy.All, ack_wait: 30_000_000_000, max_deliver: 10 });
+      await jsm.consumers.add(Stream.name, { durable_name: name, filter_subject, ack_policy: AckPolicy.Explicit, deliver_policy: opts.from === 'new' ? DeliverPolicy.New : DeliverPolicy.All, ack_wait: AckWaitMs * 1_000_000, max_deliver: 10 });
     }
     const consumer = await this.js.consumers.get(Stream.name, name);
     const messages = await consumer.consume({ max_messages: 256 });
+    const concurrency = Math.max(1, opts.concurrency ?? 1);
+    const running = new Set<Promise<void>>();
+    const handle = async (m: JsMsg, event: CloudEvent<Static<S>>): Promise<void> => {
+      const working = setInterval(() => m.working(), AckWaitMs / 2);
+      try {
+        await handler(event.data, event);
+        m.ack();
+      } catch (err) {
+        this.log.error({ err, type: def.type }, 'event handler failed; redelivering');
+        m.nak(1000);
+      } finally {
+        clearInterval(working);
+      }
+    };
     const done = (async () => {
       for await (const m of messages) {
         const event = this.decode(def, m.data);
@@ -73,14 +93,12 @@ export class EventBus {
           m.term();
           continue;
         }
-        try {
-          await handler(event.data, event);
-          m.ack();
-        } catch (err) {
-          this.log.error({ err, type: def.type }, 'event handler failed; redelivering');
-          m.nak(1000);
-        }
+        const p = handle(m, event);
+        running.add(p);
+        void p.finally(() => running.delete(p));
+        if (running.size >= concurrency) await Promise.race(running);
       }
+      await Promise.all(running);
     })();
     return async () => {
       await messages.close();

@@ -55,6 +55,8 @@ export interface ServiceSpec<N extends NatsNeed | undefined, R extends RedisNeed
   svc: string;
   /** SWARMBOOT_LOG_LEVEL; default info */
   logLevel?: LevelWithSilent | undefined;
+  /** pino redaction paths of the root logger (createLogger): the service's secrets */
+  redact?: readonly string[];
   /** where /healthz and /metrics listen (SWARMBOOT_OPS_LISTEN) */
   ops: { host: string; port: number };
   /** absent: the service does not use NATS */
@@ -81,7 +83,7 @@ export interface ServiceSpec<N extends NatsNeed | undefined, R extends RedisNeed
  * what it started) REDIS_UNAVAILABLE, NATS_UNAVAILABLE, or whatever `start` or the ops bind threw.
  */
 export async function runService<const N extends NatsNeed | undefined = undefined, const R extends RedisNeed | undefined = undefined>(spec: ServiceSpec<N, R>): Promise<void> {
-  const log = createLogger(spec.svc, spec.logLevel);
+  const log = createLogger(spec.svc, spec.logLevel, spec.redact);
   const lifecycle = new Lifecycle(log, spec.exit);
   const onFatal = (err: unknown): void => lifecycle.fail(err);
   lifecycle.handleSignals();

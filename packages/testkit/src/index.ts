@@ -115,6 +115,8 @@ export interface MainProcess {
   readonly exited: Promise<number | null>;
   /** what the process wrote to stderr so far */
   stderr(): string;
+  /** what it wrote to stdout so far (its pino log lines); '' unless spawned with `stdout: true` */
+  stdout(): string;
   /**
    * Polls GET http://127.0.0.1:{opsPort}/healthz until it answers 200 and returns its body; throws
    * at once, with the stderr, if the process exits first, or after `timeoutMs`.
@@ -126,18 +128,22 @@ export interface MainProcess {
 
 /**
  * Runs `main()` of the ES module at `entry` (a path) in a new node process with `env` over
- * process.env; a rejected main() prints the error and exits 1. stdout is dropped, stderr kept.
+ * process.env; a rejected main() prints the error and exits 1. stderr is kept; stdout (the log)
+ * is dropped unless `opts.stdout` — tests that read the log (e.g. for a leaked secret) keep it.
  */
-export function spawnMain(entry: string, env: Record<string, string>): MainProcess {
+export function spawnMain(entry: string, env: Record<string, string>, opts: { stdout?: boolean } = {}): MainProcess {
   const script = `import { main } from ${JSON.stringify(entry)}; main().catch((err) => { console.error(err); process.exit(1); });`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, stdio: ['ignore', opts.stdout === true ? 'pipe' : 'ignore', 'pipe'] });
   let stderr = '';
+  let stdout = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,
     exited,
     stderr: () => stderr,
+    stdout: () => stdout,
     healthz: (opsPort, timeoutMs = 15_000) =>
       waitFor(
         `http://127.0.0.1:${opsPort}/healthz`,

@@ -74,6 +74,36 @@ test("a durable consumer created with from: 'new' skips the stream's past events
   await nc.drain();
 });
 
+test('consume with concurrency runs that many handlers at once, acknowledges each, and stop waits for the running ones', async () => {
+  const nc = await connectNats(nats.url, 'bus-test-concurrency', log);
+  const bus = new EventBus(nc, 'test', log);
+  const data = (deploymentId: string) => ({ deploymentId, image: 'debian-12', installed: 1, failed: 0, durationMs: 5 });
+  let running = 0;
+  let most = 0;
+  const done: string[] = [];
+  const stop = await bus.consume(
+    Events.jobCompleted,
+    'bus-test-concurrency',
+    async (d) => {
+      running += 1;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, 150));
+      running -= 1;
+      done.push(d.deploymentId);
+    },
+    { from: 'new', concurrency: 3 },
+  );
+  for (let i = 0; i < 7; i++) await bus.publish(Events.jobCompleted, data(`dep-${i}`));
+  const deadline = Date.now() + 5000;
+  while (done.length < 7 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await stop();
+  assert.equal(most, 3);
+  assert.deepEqual([...done].sort(), Array.from({ length: 7 }, (_, i) => `dep-${i}`));
+  const info = await (await jetstreamManager(nc)).consumers.info(Stream.name, `bus-test-concurrency-${Events.jobCompleted.type.replace(/\./g, '_')}`);
+  assert.equal(info.num_ack_pending, 0);
+  await nc.drain();
+});
+
 test('the image catalog round-trips a record and indexes its infohash', async () => {
   const redis = await connectRedis(redisSrv.url, log);
   const catalog = new ImageCatalog(redis);
