@@ -201,6 +201,66 @@ export const NodeFailureClassified = Type.Object({
 });
 export type NodeFailureClassified = Static<typeof NodeFailureClassified>;
 
+/**
+ * A wave of a deployment's nodes was admitted into the boot phase (queued → admitted): wave 0 is
+ * the canary, later waves follow as the admission controller's window frees (services/scheduler
+ * `domain/admission.ts`).
+ */
+export const DeploymentWaveAdmitted = Type.Object({
+  deploymentId: Type.String(),
+  /** 0-based; 0 is the canary */
+  wave: Type.Integer({ minimum: 0 }),
+  nodes: Type.Array(Type.String(), { minItems: 1 }),
+  /** the controller's boot-phase window after this wave (nodes) */
+  window: Type.Integer({ minimum: 1 }),
+  /** nodes in the boot phase (admitted, dhcp, booting) with this wave */
+  inFlight: Type.Integer({ minimum: 0 }),
+});
+export type DeploymentWaveAdmitted = Static<typeof DeploymentWaveAdmitted>;
+
+/** A deployment stopped admitting: its failures went over its failure budget. Nodes already admitted go on. */
+export const DeploymentPaused = Type.Object({
+  deploymentId: Type.String(),
+  /** `CODE: text`, CODE an ErrorCodes key (FAILURE_BUDGET_EXCEEDED) */
+  reason: Type.String(),
+  /** nodes failed since the deployment started or was last resumed */
+  failed: Type.Integer({ minimum: 0 }),
+  /** the failures allowed (count) */
+  budget: Type.Integer({ minimum: 0 }),
+});
+export type DeploymentPaused = Static<typeof DeploymentPaused>;
+
+/** An operator resumed a paused deployment (POST /v1/deployments/{id}/resume); its failure budget starts afresh. */
+export const DeploymentResumed = Type.Object({ deploymentId: Type.String() });
+export type DeploymentResumed = Static<typeof DeploymentResumed>;
+
+/** An operator cancelled a deployment (POST /v1/deployments/{id}/cancel): queued nodes went back to `registered`, active ones to `failed` (CANCELLED). */
+export const DeploymentCancelled = Type.Object({
+  deploymentId: Type.String(),
+  dequeued: Type.Integer({ minimum: 0 }),
+  failed: Type.Integer({ minimum: 0 }),
+});
+export type DeploymentCancelled = Static<typeof DeploymentCancelled>;
+
+/** What a power request asks of a node's BMC; `pxe-boot` = one-time boot override to PXE, then on (or a reset when it is on). */
+export const PowerAction = Type.Union([Type.Literal('pxe-boot'), Type.Literal('on'), Type.Literal('off'), Type.Literal('cycle'), Type.Literal('status')]);
+export type PowerAction = Static<typeof PowerAction>;
+
+/**
+ * The scheduler asks the `power` service to act on a node's BMC (DESIGN.md, "Real machines" step 1):
+ * at admission, and when a stuck node is sent back to PXE. Consumed from JetStream by the power service.
+ */
+export const PowerRequested = Type.Object({
+  /** unique per request; the power service's results refer to it */
+  requestId: Type.String({ minLength: 1 }),
+  nodeId: Type.String(),
+  mac: Type.Optional(Mac),
+  action: PowerAction,
+  /** why (`CODE: text` for a recovery), for the logs */
+  reason: Type.Optional(Type.String()),
+});
+export type PowerRequested = Static<typeof PowerRequested>;
+
 /** All events. Subjects follow `swarmboot.<domain>.<event>[.<id>]` (DESIGN.md, Coordination). */
 export const Events = {
   leaseGranted: defineEvent('swarmboot.dhcp.lease.granted', LeaseGranted, true),
@@ -213,12 +273,17 @@ export const Events = {
   nodeProgress: defineEvent('swarmboot.progress.*', NodeProgress, false),
   logLine: defineEvent('swarmboot.log.line.*', LogLine, false),
   nodeFailureClassified: defineEvent('swarmboot.node.failure.classified.*', NodeFailureClassified, true),
+  deploymentWaveAdmitted: defineEvent('swarmboot.deployment.wave.admitted', DeploymentWaveAdmitted, true),
+  deploymentPaused: defineEvent('swarmboot.deployment.paused', DeploymentPaused, true),
+  deploymentResumed: defineEvent('swarmboot.deployment.resumed', DeploymentResumed, true),
+  deploymentCancelled: defineEvent('swarmboot.deployment.cancelled', DeploymentCancelled, true),
+  powerRequested: defineEvent('swarmboot.power.requested', PowerRequested, true),
 } as const;
 
 /** The JetStream stream holding every durable event. */
 export const Stream = {
   name: 'SWARMBOOT',
-  subjects: ['swarmboot.dhcp.>', 'swarmboot.tftp.transfer.completed', 'swarmboot.tftp.transfer.failed', 'swarmboot.image.>', 'swarmboot.node.>', 'swarmboot.job.>'],
+  subjects: ['swarmboot.dhcp.>', 'swarmboot.tftp.transfer.completed', 'swarmboot.tftp.transfer.failed', 'swarmboot.image.>', 'swarmboot.node.>', 'swarmboot.job.>', 'swarmboot.deployment.>', 'swarmboot.power.>'],
   /** keep a week of events: the flight recorder of a deployment (ms) */
   maxAgeMs: 7 * 24 * 3600 * 1000,
 } as const;
