@@ -99,7 +99,8 @@ export function stepController(s: ControllerState, o: Observation, limits: Admis
   let admit = o.canaryPending > 0 ? 0 : Math.max(0, Math.min(o.waiting, Math.floor(window) - o.inFlight));
   if (limits.ratePerSecond > 0) admit = Math.min(admit, Math.floor(tokens));
   return {
-    state: { window, ssthresh, doneSeen: Math.max(s.doneSeen, o.bootDone), failedSeen: Math.max(s.failedSeen, o.bootFailed), tokens: tokens - (limits.ratePerSecond > 0 ? admit : 0), atMs: o.nowMs, holdUntilMs },
+    // completions during the canary are kept for when it is through: they are head-room measured
+    state: { window, ssthresh, doneSeen: o.canaryPending > 0 && failed === 0 ? s.doneSeen : Math.max(s.doneSeen, o.bootDone), failedSeen: Math.max(s.failedSeen, o.bootFailed), tokens: tokens - (limits.ratePerSecond > 0 ? admit : 0), atMs: o.nowMs, holdUntilMs },
     admit,
   };
 }
