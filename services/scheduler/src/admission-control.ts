@@ -83,12 +83,16 @@ export class AdmissionControl {
   /** One step of deployment `id` (see the class). */
   async step(id: string, nowMs: number): Promise<void> {
     const { store, log } = this.deps;
-    const rec = await store.getDeployment(id);
-    if (!rec || rec.completedAt !== undefined || rec.state === 'cancelled') {
+    const first = await store.getDeployment(id);
+    if (!first || first.completedAt !== undefined || first.state === 'cancelled') {
       await store.forgetActive(id);
       return;
     }
-    const nodes = (await store.getNodes(rec.nodeIds)).filter((n): n is StoredNode => n?.deploymentId === id);
+    const nodes = (await store.getNodes(first.nodeIds)).filter((n): n is StoredNode => n?.deploymentId === id);
+    // the counters read after the node states are at least as new as they are (a transition moves
+    // both in one script): a completion is never seen in a node's state but missing from bootDone
+    const rec = await store.getDeployment(id);
+    if (!rec) return;
     await this.recoverStuck(rec, nodes, nowMs);
     if (rec.state === 'paused') return;
 

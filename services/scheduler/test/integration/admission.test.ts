@@ -73,7 +73,7 @@ test('canary first, then waves grow as nodes leave the boot phase; two replicas 
 
   // finish the boot phase of every admitted node until all are through: each completion frees and grows
   const booted = new Set(canary);
-  for (let round = 0; round < 20 && booted.size < 20; round++) {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline && booted.size < 20; ) {
     const d = await s.deployment(dep.id);
     const admitted = d.nodes.filter((n) => n.state === 'admitted' && !booted.has(n.id));
     for (const n of admitted) {
