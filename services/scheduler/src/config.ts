@@ -74,6 +74,9 @@ export const SchedulerConfig = Type.Object({
     maximum: 3600,
     description: "a node's timeline keeps at most one swarm-progress entry per this many seconds (the agent reports every second)",
   }),
+  // canary 5: a broken image or boot path costs five nodes' boot phase, not a rack's; max in flight 200: the
+  // largest boot storm measured to complete without a failed transfer (bench/tftp: 200 clients, 40 MB
+  // initrd, 1 Gbit/s, 1 % loss, 100 % completed) — beyond it the window has to earn each node
   SWARMBOOT_SCHEDULER_CANARY_SIZE: Type.Integer({ default: 5, minimum: 1, maximum: 100000, description: 'nodes of a deployment\'s first wave (the canary); later waves wait until every canary node left the boot phase (a deployment\'s `canary` overrides it)' }),
   SWARMBOOT_SCHEDULER_FAILURE_BUDGET: Type.Number({ default: 0.1, minimum: 0, maximum: 100000, description: 'failed nodes a deployment may have before it pauses: below 1 a fraction of its nodes, from 1 a count (a deployment\'s `failureBudget` overrides it)' }),
   SWARMBOOT_SCHEDULER_MAX_IN_FLIGHT: Type.Integer({ default: 200, minimum: 1, maximum: 100000, description: 'nodes of a deployment in the boot phase (admitted, dhcp, booting) at once, at most, whatever the controller measures (a deployment\'s `maxInFlight` overrides it)' }),
