@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
 import { mkdir, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SwarmbootError, type TransferStats } from '@swarmboot/contracts';
 import { AgentApiClient, parseHostPort, type Logger } from '@swarmboot/kit';
 import { requestLeaseViaRelay } from '@swarmboot/dhcp';
 import { tftpGet } from '@swarmboot/tftp';
 import { createSyslogSender } from '@swarmboot/logsink';
-import { parseBootScript, parseTftpUrl, swarmbootArgs } from './boot-script.js';
+import { parseBootScript, parseTftpUrl, parseWaitScript, swarmbootArgs } from './boot-script.js';
 import { installFromSwarm, reportFailure } from './install.js';
 
 export interface AgentOptions {
@@ -57,9 +58,19 @@ export async function runAgent(opts: AgentOptions): Promise<AgentResult> {
   // 2. iPXE: DHCP again with user class "iPXE" (RFC 3004) → the boot script URL.
   const ipxe = await requestLeaseViaRelay({ server: opts.dhcpServer, giaddr: opts.giaddr, chaddr: opts.mac, arch, userClass: 'iPXE' });
   if (ipxe.yiaddr !== pxe.yiaddr) log.warn({ first: pxe.yiaddr, second: ipxe.yiaddr }, 'iPXE got another address than the PXE ROM');
-  const scriptRes = await fetch(ipxe.bootFile, { signal: opts.signal ?? null });
-  const scriptText = await scriptRes.text();
-  if (!scriptRes.ok) throw new SwarmbootError('BOOT_SCRIPT_INVALID', `GET ${ipxe.bootFile}: ${scriptRes.status} ${scriptText.slice(0, 200)}`);
+  // A node queued behind the deployment's admission gets a script that sleeps and asks again.
+  let scriptUrl = ipxe.bootFile;
+  let scriptText: string;
+  for (;;) {
+    const scriptRes = await fetch(scriptUrl, { signal: opts.signal ?? null });
+    scriptText = await scriptRes.text();
+    if (!scriptRes.ok) throw new SwarmbootError('BOOT_SCRIPT_INVALID', `GET ${scriptUrl}: ${scriptRes.status} ${scriptText.slice(0, 200)}`);
+    const wait = parseWaitScript(scriptText);
+    if (wait === undefined) break;
+    log.debug({ seconds: wait.seconds }, 'queued; waiting for admission');
+    await sleep(wait.seconds * 1000, undefined, { signal: opts.signal });
+    scriptUrl = wait.url;
+  }
   const script = parseBootScript(scriptText);
 
   // 3. Kernel and initrd over TFTP, as iPXE would fetch them.

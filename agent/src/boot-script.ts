@@ -45,3 +45,18 @@ export function parseTftpUrl(url: string): { host: string; port: number; file: s
   if (u.protocol !== 'tftp:') throw new SwarmbootError('BOOT_SCRIPT_INVALID', `not a tftp:// URL: ${url}`);
   return { host: u.hostname, port: u.port ? Number(u.port) : 69, file: decodeURIComponent(u.pathname.replace(/^\//, '')) };
 }
+
+/**
+ * The scheduler's "queued, not admitted yet" script (`sleep N`, then `chain … URL` of the same
+ * boot script): how long to wait and where to ask again; undefined for any other script. iPXE runs
+ * it as is; the emulated node does the same by hand.
+ */
+export function parseWaitScript(text: string): { seconds: number; url: string } | undefined {
+  const lines = text.split(/\r?\n/).map((l) => l.trim());
+  if (lines[0] !== '#!ipxe' || lines.some((l) => l.startsWith('kernel '))) return undefined;
+  const sleep = lines.map((l) => /^sleep\s+(\d+)$/.exec(l)).find((m) => m !== null);
+  const chain = lines.map((l) => l.split(/\s+/)).find((w) => w[0] === 'chain');
+  const url = chain?.filter((w) => !w.startsWith('-')).at(-1);
+  if (!sleep?.[1] || url === undefined || !/^https?:\/\//.test(url)) return undefined;
+  return { seconds: Number(sleep[1]), url };
+}

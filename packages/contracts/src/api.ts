@@ -106,12 +106,37 @@ export const DeploymentInput = Type.Object(
     afterInstall: Type.Optional(AfterInstall),
     /** how long an installed real node keeps seeding when the deployment is not released (s, default the scheduler's SWARMBOOT_LINGER_SECONDS) */
     lingerSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86400 })),
+    /** nodes of the first wave (the canary); later waves wait until every canary node left the boot phase (default SWARMBOOT_SCHEDULER_CANARY_SIZE) */
+    canary: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })),
+    /** failed nodes allowed before the deployment pauses: below 1 a fraction of its nodes, from 1 a count (default SWARMBOOT_SCHEDULER_FAILURE_BUDGET) */
+    failureBudget: Type.Optional(Type.Number({ minimum: 0, maximum: 100000 })),
+    /** at most this many nodes in the boot phase at once, whatever the controller measures (default SWARMBOOT_SCHEDULER_MAX_IN_FLIGHT) */
+    maxInFlight: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })),
+    /** at most this many admissions per second (0: no limit; default SWARMBOOT_SCHEDULER_RATE_PER_SECOND) */
+    ratePerSecond: Type.Optional(Type.Number({ minimum: 0, maximum: 100000 })),
   },
   { additionalProperties: false },
 );
 export type DeploymentInput = Static<typeof DeploymentInput>;
 
-export const DeploymentState = Type.Union([Type.Literal('running'), Type.Literal('completed'), Type.Literal('released')]);
+/** `paused`: over its failure budget, admits no more nodes until resumed; `cancelled`: stopped by an operator. */
+export const DeploymentState = Type.Union([Type.Literal('running'), Type.Literal('paused'), Type.Literal('completed'), Type.Literal('released'), Type.Literal('cancelled')]);
+export type DeploymentState = Static<typeof DeploymentState>;
+
+/** The admission of a deployment's nodes into the boot phase, as its controller sees it now. */
+export const AdmissionStatus = Type.Object({
+  /** nodes the controller lets into the boot phase at once */
+  window: Type.Integer({ minimum: 1 }),
+  /** waves admitted so far (wave 0 is the canary) */
+  waves: Type.Integer({ minimum: 0 }),
+  canary: Type.Integer({ minimum: 1 }),
+  maxInFlight: Type.Integer({ minimum: 1 }),
+  /** 0: no limit */
+  ratePerSecond: Type.Number({ minimum: 0 }),
+  /** failed nodes allowed (count) since the start or the last resume */
+  failureBudget: Type.Integer({ minimum: 0 }),
+});
+export type AdmissionStatus = Static<typeof AdmissionStatus>;
 
 export const Deployment = Type.Object({
   id: Type.String(),
@@ -120,6 +145,9 @@ export const Deployment = Type.Object({
   target: DeploymentTarget,
   createdAt: Type.String(),
   completedAt: Type.Optional(Type.String()),
+  /** why the deployment is paused (`FAILURE_BUDGET_EXCEEDED: …`) */
+  reason: Type.Optional(Type.String()),
+  admission: Type.Optional(AdmissionStatus),
   /** node count per state */
   counts: Type.Record(Type.String(), Type.Integer()),
   nodes: Type.Array(Node),

@@ -36,6 +36,7 @@ export const ErrorCodes = {
   INVALID_TRANSITION: { status: 409, meaning: 'the node state machine does not allow this change' },
   BOOTENV_MISSING: { status: 409, meaning: 'the install environment (kernel, initrd) real nodes boot is not available' },
   IMAGE_NOT_BOOTABLE: { status: 422, meaning: 'real nodes need an image marked bootable' },
+  DEPLOYMENT_FINISHED: { status: 409, meaning: 'the deployment is completed, released or cancelled: it cannot be cancelled or resumed' },
   ATTEMPTS_EXHAUSTED: { status: 500, http: false, meaning: 'node failure reason: the node failed every install attempt and boots its disk' },
 
   // --- seeder: image upload and serving ---
@@ -115,7 +116,10 @@ export const ErrorCodes = {
   AGENT_MISSING: { status: 500, http: false, meaning: 'node failure reason: the install environment has no node binary or agent bundle (agent/bootenv/init)' },
   AGENT_EXITED: { status: 500, http: false, meaning: 'node failure reason: the agent exited non-zero without reporting (agent/bootenv/init: `AGENT_EXITED: exit N`)' },
   REBOOT_FAILED: { status: 500, http: false, meaning: 'node failure reason: the install environment could not reboot, kexec or power off after the install (agent/bootenv/init)' },
-  BOOT_TIMEOUT: { status: 500, http: false, meaning: 'node failure reason: a TFTP or HTTP download of the boot path timed out' },
+  BOOT_TIMEOUT: { status: 500, http: false, meaning: 'node failure reason: a TFTP or HTTP download of the boot path timed out, or the node stayed in a boot-phase state (admitted, dhcp, booting) past its timeout on every retry' },
+  INSTALL_TIMEOUT: { status: 500, http: false, meaning: 'node failure reason: the node stayed installing or verifying past its timeout without a report, on every retry' },
+  CANCELLED: { status: 500, http: false, meaning: 'node failure reason: its deployment was cancelled while the node was admitted or installing' },
+  FAILURE_BUDGET_EXCEEDED: { status: 500, http: false, meaning: 'deployment pause reason: more of its nodes failed than its failure budget allows; resume admits again' },
   SWARM_STALLED: { status: 500, http: false, meaning: 'node warning: no bytes from the BitTorrent swarm for a while (the agent adds the web seed)' },
   AGENT_CRASHED: { status: 500, http: false, meaning: 'node failure reason: the agent died (a segfault, or an error without a code of its own)' },
 

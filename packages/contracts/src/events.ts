@@ -202,6 +202,47 @@ export const NodeFailureClassified = Type.Object({
 export type NodeFailureClassified = Static<typeof NodeFailureClassified>;
 
 /**
+ * A wave of a deployment's nodes was admitted into the boot phase (queued → admitted): wave 0 is
+ * the canary, later waves follow as the admission controller's window frees (services/scheduler
+ * `domain/admission.ts`).
+ */
+export const DeploymentWaveAdmitted = Type.Object({
+  deploymentId: Type.String(),
+  /** 0-based; 0 is the canary */
+  wave: Type.Integer({ minimum: 0 }),
+  nodes: Type.Array(Type.String(), { minItems: 1 }),
+  /** the controller's boot-phase window after this wave (nodes) */
+  window: Type.Integer({ minimum: 1 }),
+  /** nodes in the boot phase (admitted, dhcp, booting) with this wave */
+  inFlight: Type.Integer({ minimum: 0 }),
+});
+export type DeploymentWaveAdmitted = Static<typeof DeploymentWaveAdmitted>;
+
+/** A deployment stopped admitting: its failures went over its failure budget. Nodes already admitted go on. */
+export const DeploymentPaused = Type.Object({
+  deploymentId: Type.String(),
+  /** `CODE: text`, CODE an ErrorCodes key (FAILURE_BUDGET_EXCEEDED) */
+  reason: Type.String(),
+  /** nodes failed since the deployment started or was last resumed */
+  failed: Type.Integer({ minimum: 0 }),
+  /** the failures allowed (count) */
+  budget: Type.Integer({ minimum: 0 }),
+});
+export type DeploymentPaused = Static<typeof DeploymentPaused>;
+
+/** An operator resumed a paused deployment (POST /v1/deployments/{id}/resume); its failure budget starts afresh. */
+export const DeploymentResumed = Type.Object({ deploymentId: Type.String() });
+export type DeploymentResumed = Static<typeof DeploymentResumed>;
+
+/** An operator cancelled a deployment (POST /v1/deployments/{id}/cancel): queued nodes went back to `registered`, active ones to `failed` (CANCELLED). */
+export const DeploymentCancelled = Type.Object({
+  deploymentId: Type.String(),
+  dequeued: Type.Integer({ minimum: 0 }),
+  failed: Type.Integer({ minimum: 0 }),
+});
+export type DeploymentCancelled = Static<typeof DeploymentCancelled>;
+
+/**
  * What a power request asks of a node's BMC (services/power). `pxe-boot`: a one-time boot override to
  * PXE, then power on (when off) or a forced restart (when on) — the way a node is (re)installed;
  * `on`, `off`, `cycle`: the bare power actions; `status`: read the power state, change nothing.
@@ -245,6 +286,8 @@ export const PowerRequested = Type.Object({
   mac: Type.Optional(Mac),
   action: PowerActionSchema,
   bmc: Type.Optional(BmcRef),
+  /** why (`CODE: text` for a recovery), for the logs */
+  reason: Type.Optional(Type.String({ maxLength: 1024 })),
 });
 export type PowerRequested = Static<typeof PowerRequested>;
 
@@ -295,6 +338,10 @@ export const Events = {
   nodeProgress: defineEvent('swarmboot.progress.*', NodeProgress, false),
   logLine: defineEvent('swarmboot.log.line.*', LogLine, false),
   nodeFailureClassified: defineEvent('swarmboot.node.failure.classified.*', NodeFailureClassified, true),
+  deploymentWaveAdmitted: defineEvent('swarmboot.deployment.wave.admitted', DeploymentWaveAdmitted, true),
+  deploymentPaused: defineEvent('swarmboot.deployment.paused', DeploymentPaused, true),
+  deploymentResumed: defineEvent('swarmboot.deployment.resumed', DeploymentResumed, true),
+  deploymentCancelled: defineEvent('swarmboot.deployment.cancelled', DeploymentCancelled, true),
   powerRequested: defineEvent('swarmboot.power.requested', PowerRequested, true),
   powerCompleted: defineEvent('swarmboot.power.completed.*', PowerCompleted, true),
   powerFailed: defineEvent('swarmboot.power.failed.*', PowerFailed, true),
@@ -303,7 +350,7 @@ export const Events = {
 /** The JetStream stream holding every durable event. */
 export const Stream = {
   name: 'SWARMBOOT',
-  subjects: ['swarmboot.dhcp.>', 'swarmboot.tftp.transfer.completed', 'swarmboot.tftp.transfer.failed', 'swarmboot.image.>', 'swarmboot.node.>', 'swarmboot.job.>', 'swarmboot.power.>'],
+  subjects: ['swarmboot.dhcp.>', 'swarmboot.tftp.transfer.completed', 'swarmboot.tftp.transfer.failed', 'swarmboot.image.>', 'swarmboot.node.>', 'swarmboot.job.>', 'swarmboot.deployment.>', 'swarmboot.power.>'],
   /** keep a week of events: the flight recorder of a deployment (ms) */
   maxAgeMs: 7 * 24 * 3600 * 1000,
 } as const;

@@ -31,6 +31,10 @@ export const RedisKeys = {
   deployment: (id: string) => `sb:deploy:${id}`,
   /** sorted set of deployment ids (score: creation time, ms) */
   deployments: 'sb:deploys',
+  /** sorted set of the deployments the admission tick walks (running or paused; score: creation ms); a finished one is removed by the next tick */
+  activeDeployments: 'sb:deploys:active',
+  /** string, expiring: a scheduler replica holds the admission tick of this deployment (SET NX PX); replicas tick in turn, not at once */
+  admissionTick: (deploymentId: string) => `sb:deploy:${deploymentId}:tick`,
   /** stream: a node's log lines (logsink writes, the API reads) */
   nodeLog: (nodeId: string) => `sb:log:${nodeId}`,
   /**

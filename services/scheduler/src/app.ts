@@ -3,13 +3,13 @@ import swagger from '@fastify/swagger';
 import type { Redis } from 'ioredis';
 import { DefaultPorts } from '@swarmboot/contracts';
 import { ImageCatalog, Registry, httpErrors, idempotency, type EventBus, type Logger } from '@swarmboot/kit';
-import type { SchedulerConfig, WebhookTarget } from './config.js';
+import { parseStateTimeouts, type SchedulerConfig, type WebhookTarget } from './config.js';
 import { SchedulerStore } from './adapters/store.js';
 import { startEventConsumers } from './adapters/event-consumers.js';
 import { TimelineStore } from './adapters/timeline-store.js';
 import { startTimelineRecorder } from './adapters/timeline-recorder.js';
 import { WebhookDispatcher, startWebhookConsumers, type WebhookDeliverySettings } from './adapters/webhooks.js';
-import { createScheduler } from './scheduler.js';
+import { createScheduler, type AdmissionSettings } from './scheduler.js';
 import type { BootSettings } from './boot.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { deploymentRoutes } from './routes/deployments.js';
@@ -22,7 +22,7 @@ export interface SchedulerAppDeps {
   config: SchedulerConfig;
   /** metrics go here (main passes the ops endpoint's registry); a private one by default */
   registry?: Registry;
-  /** consume lease and TFTP events, and record the nodes' timelines from the events, while the app is up (default true) */
+  /** consume lease, TFTP and failure events, record the nodes' timelines from the events, and run the admission tick while the app is up (default true) */
   consumeEvents?: boolean;
   /** where the scheduler's events go as signed CloudEvents while the app is up (`loadWebhooks`); default none */
   webhooks?: readonly WebhookTarget[];
@@ -36,6 +36,19 @@ export function webhookSettings(c: SchedulerConfig): WebhookDeliverySettings {
     timeoutMs: c.SWARMBOOT_SCHEDULER_WEBHOOK_TIMEOUT_MS,
     concurrency: c.SWARMBOOT_SCHEDULER_WEBHOOK_CONCURRENCY,
     queueLength: c.SWARMBOOT_SCHEDULER_WEBHOOK_QUEUE,
+  };
+}
+
+/** The admission part of the config, resolved. Throws CONFIG_INVALID (SWARMBOOT_SCHEDULER_STATE_TIMEOUTS). */
+export function admissionSettings(c: SchedulerConfig): AdmissionSettings {
+  return {
+    canary: c.SWARMBOOT_SCHEDULER_CANARY_SIZE,
+    failureBudget: c.SWARMBOOT_SCHEDULER_FAILURE_BUDGET,
+    maxInFlight: c.SWARMBOOT_SCHEDULER_MAX_IN_FLIGHT,
+    ratePerSecond: c.SWARMBOOT_SCHEDULER_RATE_PER_SECOND,
+    tickMs: c.SWARMBOOT_SCHEDULER_TICK_MS,
+    timeoutsMs: parseStateTimeouts(c.SWARMBOOT_SCHEDULER_STATE_TIMEOUTS),
+    timeoutRetries: c.SWARMBOOT_SCHEDULER_TIMEOUT_RETRIES,
   };
 }
 
@@ -68,8 +81,9 @@ export function bootSettings(c: SchedulerConfig): BootSettings {
 
 /**
  * The scheduler's HTTP API (`/v1`, OpenAPI 3.1 at `GET /v1/openapi.json`), built, not started:
- * `main.ts` listens, tests `inject()`. While the app is ready it also consumes the lease and TFTP
- * events (durable consumer `scheduler`), records each node's events in its timeline (durable consumer
+ * `main.ts` listens, tests `inject()`. While the app is ready it also consumes the lease, TFTP and
+ * failure-classification events (durable consumer `scheduler`), ticks the admission of active
+ * deployments (`AdmissionControl`), records each node's events in its timeline (durable consumer
  * `scheduler-timeline`, and the progress events) and, with webhooks configured, delivers the node-state and
  * job events to them (durable consumer `scheduler-webhooks`); `close()` stops both. It does not
  * close `redis` or the bus.
@@ -89,6 +103,7 @@ export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
     registry,
     boot: bootSettings(deps.config),
     syslogTarget: deps.config.SWARMBOOT_SYSLOG_TARGET,
+    admission: admissionSettings(deps.config),
   });
 
   const app = Fastify({
@@ -126,6 +141,7 @@ export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
 
   if (deps.consumeEvents !== false) {
     let stop: (() => Promise<void>) | undefined;
+    let stopTick: (() => Promise<void>) | undefined;
     app.addHook('onReady', async () => {
       const stopEvents = await startEventConsumers(deps.bus, scheduler.lifecycle, deps.log.child({ component: 'events' }));
       const stopRecorder = await startTimelineRecorder({
@@ -139,8 +155,10 @@ export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
       stop = async () => {
         await Promise.all([stopEvents(), stopRecorder()]);
       };
+      stopTick = scheduler.admission.start();
     });
     app.addHook('onClose', async () => {
+      await stopTick?.();
       await stop?.();
     });
   }

@@ -2,8 +2,25 @@ import { readFile } from 'node:fs/promises';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { CommonConfig } from '@swarmboot/kit';
-import { DefaultPorts, SwarmbootError } from '@swarmboot/contracts';
+import { DefaultPorts, SwarmbootError, type NodeState } from '@swarmboot/contracts';
 import { WEBHOOK_EVENT_TYPES } from './domain/webhooks.js';
+import { TIMED_STATES, isTimedState, type TimedState } from './domain/state-machine.js';
+
+/**
+ * Default timeouts of the active states (s), from the measured figures in docs/benchmarks.md:
+ * - admitted 300: power-on, POST and PXE to a lease; a VM leases 5.2 s after power-on, but a
+ *   server's firmware POST takes 1–3 min before its NIC's ROM runs.
+ * - dhcp 120: from the lease to the boot loader over TFTP and the boot script (18.2 s in the VM
+ *   demo, 13 s of it iPXE 1.0.0 waiting for an IPv6 router advertisement); ×6 for load.
+ * - booting 600: kernel and initrd (or the 43.5 MB install environment) and the agent's first
+ *   report: 200 clients fetching the 40 MB initrd over TFTP behind a 1 Gbit/s link with 1 % loss
+ *   finished in 158 s at windowsize 1 (bench/tftp), /init reaches its lease 8 s later under TCG.
+ * - installing 1800: between two reports of the agent (it reports progress while downloading),
+ *   and the disk write after the download, which sends none: 90 s for 701.5 MB unpacked with three
+ *   TCG VMs writing at once; 20× that for larger images and slow disks.
+ * - verifying 900: sha256 at 48.5 MB/s under TCG hashes 40 GB in 14 min.
+ */
+export const DEFAULT_STATE_TIMEOUTS: Readonly<Record<TimedState, number>> = Object.freeze({ admitted: 300, dhcp: 120, booting: 600, installing: 1800, verifying: 900 });
 
 /** Environment of `swarmboot scheduler`, parsed once by `parseConfig(SchedulerConfig, env)` in main.ts. */
 export const SchedulerConfig = Type.Object({
@@ -57,10 +74,47 @@ export const SchedulerConfig = Type.Object({
     maximum: 3600,
     description: "a node's timeline keeps at most one swarm-progress entry per this many seconds (the agent reports every second)",
   }),
+  // canary 5: a broken image or boot path costs five nodes' boot phase, not a rack's; max in flight 200: the
+  // largest boot storm measured to complete without a failed transfer (bench/tftp: 200 clients, 40 MB
+  // initrd, 1 Gbit/s, 1 % loss, 100 % completed) — beyond it the window has to earn each node
+  SWARMBOOT_SCHEDULER_CANARY_SIZE: Type.Integer({ default: 5, minimum: 1, maximum: 100000, description: 'nodes of a deployment\'s first wave (the canary); later waves wait until every canary node left the boot phase (a deployment\'s `canary` overrides it)' }),
+  SWARMBOOT_SCHEDULER_FAILURE_BUDGET: Type.Number({ default: 0.1, minimum: 0, maximum: 100000, description: 'failed nodes a deployment may have before it pauses: below 1 a fraction of its nodes, from 1 a count (a deployment\'s `failureBudget` overrides it)' }),
+  SWARMBOOT_SCHEDULER_MAX_IN_FLIGHT: Type.Integer({ default: 200, minimum: 1, maximum: 100000, description: 'nodes of a deployment in the boot phase (admitted, dhcp, booting) at once, at most, whatever the controller measures (a deployment\'s `maxInFlight` overrides it)' }),
+  SWARMBOOT_SCHEDULER_RATE_PER_SECOND: Type.Number({ default: 0, minimum: 0, maximum: 100000, description: 'admissions per second per deployment, at most; 0: no limit (a deployment\'s `ratePerSecond` overrides it)' }),
+  SWARMBOOT_SCHEDULER_TICK_MS: Type.Integer({ default: 1000, minimum: 10, maximum: 60_000, description: 'how often a replica steps the admission of each active deployment and looks for stuck nodes (ms); events step it in between' }),
+  SWARMBOOT_SCHEDULER_STATE_TIMEOUTS: Type.String({
+    default: Object.entries(DEFAULT_STATE_TIMEOUTS).map(([k, v]) => `${k}=${v}`).join(','),
+    pattern: '^(\\s*(admitted|dhcp|booting|installing|verifying)=\\d+(\\.\\d+)?\\s*)(,\\s*(admitted|dhcp|booting|installing|verifying)=\\d+(\\.\\d+)?\\s*)*$',
+    description: 'seconds a node may stay in each active state without a change or a report (state=seconds, comma-separated; unnamed states keep their default) before it is sent back to admitted and PXE-booted again (docs/architecture.md, "Nodes that recover")',
+  }),
+  SWARMBOOT_SCHEDULER_TIMEOUT_RETRIES: Type.Integer({ default: 2, minimum: 0, maximum: 100, description: 'times a stuck node of a deployment is sent back to admitted before it is failed (BOOT_TIMEOUT or INSTALL_TIMEOUT)' }),
   SWARMBOOT_SYSLOG_TARGET: Type.String({ default: `127.0.0.1:${DefaultPorts.syslog}`, description: 'syslog host:port given to agents in the install manifest' }),
   SWARMBOOT_OPS_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.ops.scheduler}`, description: 'host:port of /healthz and /metrics' }),
 });
 export type SchedulerConfig = Static<typeof SchedulerConfig>;
+
+
+/**
+ * SWARMBOOT_SCHEDULER_STATE_TIMEOUTS (`state=seconds,…`, checked by the schema's pattern) as ms per
+ * timed state; states it does not name keep DEFAULT_STATE_TIMEOUTS. Throws CONFIG_INVALID for a
+ * state named twice or a zero timeout.
+ */
+export function parseStateTimeouts(value: string): Record<TimedState, number> {
+  const out: Record<TimedState, number> = { ...DEFAULT_STATE_TIMEOUTS };
+  const seen = new Set<string>();
+  for (const part of value.split(',')) {
+    const [state = '', seconds = ''] = part.split('=').map((x) => x.trim());
+    if (!isTimedState(state as NodeState) || seen.has(state) || !(Number(seconds) > 0)) {
+      throw new SwarmbootError('CONFIG_INVALID', `SWARMBOOT_SCHEDULER_STATE_TIMEOUTS: ${JSON.stringify(part.trim())}: name each of ${TIMED_STATES.join(', ')} at most once, with seconds > 0`, {
+        context: { variables: ['SWARMBOOT_SCHEDULER_STATE_TIMEOUTS'] },
+      });
+    }
+    seen.add(state);
+    out[state as TimedState] = Number(seconds);
+  }
+  for (const k of TIMED_STATES) out[k] *= 1000;
+  return out;
+}
 
 /**
  * One webhook as configured: `url` (http or https) gets a POST per event; `secret` is a

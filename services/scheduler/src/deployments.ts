@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { NodeState, SwarmbootError, type Deployment, type DeploymentInput, type DeploymentSummary } from '@swarmboot/contracts';
-import type { ImageCatalog, Logger } from '@swarmboot/kit';
+import { Events, NodeState, SwarmbootError, type Deployment, type DeploymentInput, type DeploymentSummary, type ErrorCode } from '@swarmboot/contracts';
+import type { EventBus, ImageCatalog, Logger } from '@swarmboot/kit';
 import type { DeploymentRecord, SchedulerStore, StoredNode } from './adapters/store.js';
-import { planAdmission, waveOf } from './domain/admission.js';
+import { canarySize, failureBudget, initialController } from './domain/admission.js';
 import { CAS_ATTEMPTS, Conflict, retryOnConflict } from './domain/retry-on-conflict.js';
 import { matchesSelector, parseSelector } from './domain/selector.js';
 import { decodeCursor, encodeCursor } from './protocol/cursor.js';
-import { admissionSteps, isActive } from './domain/state-machine.js';
+import { TIMED_STATES, admissionSteps, isActive } from './domain/state-machine.js';
 import { toPublicNode } from './inventory.js';
 import type { NodeLifecycle } from './node-lifecycle.js';
 
@@ -14,13 +14,31 @@ export interface DeploymentsDeps {
   store: SchedulerStore;
   catalog: ImageCatalog;
   log: Logger;
-  /** announces admissions and releases installed nodes */
-  lifecycle: Pick<NodeLifecycle, 'admitted' | 'transition'>;
+  /** announces admissions, cancels and resumes, releases installed nodes */
+  lifecycle: Pick<NodeLifecycle, 'admitted' | 'announceWave' | 'announce' | 'transition' | 'publishSafe'>;
   /** whether the install environment can be served; a deployment to real nodes is refused otherwise */
   bootenvAvailable: () => Promise<boolean>;
+  /** the admission settings of a deployment that does not give its own */
+  admission: AdmissionDefaults;
+  /** told when a deployment may admit more (resumed) */
+  kick: (deploymentId: string) => void;
+  bus: EventBus;
 }
 
-/** Deployments: an image onto a set of nodes, admitted in one compare-and-set, later released. */
+/** The scheduler's admission defaults (SWARMBOOT_SCHEDULER_CANARY_SIZE, …_FAILURE_BUDGET, …_MAX_IN_FLIGHT, …_RATE_PER_SECOND). */
+export interface AdmissionDefaults {
+  canary: number;
+  /** below 1 a fraction of the nodes, from 1 a count */
+  failureBudget: number;
+  maxInFlight: number;
+  ratePerSecond: number;
+}
+
+/**
+ * Deployments: an image onto a set of nodes, created with its canary wave admitted in one
+ * compare-and-set (later waves: AdmissionControl), paused over its failure budget and resumed,
+ * cancelled, released.
+ */
 export class Deployments {
   constructor(private readonly deps: DeploymentsDeps) {}
 
@@ -42,7 +60,7 @@ export class Deployments {
         throw new SwarmbootError('BOOTENV_MISSING', 'the install environment is not available (build it with scripts/build-bootenv.sh and set SWARMBOOT_BOOTENV_DIR, or SWARMBOOT_BOOTENV_URL)');
       }
     }
-    const options = { target, afterInstall: input.afterInstall ?? 'reboot', lingerSeconds: input.lingerSeconds };
+    const defaults = this.deps.admission;
     if (input.nodes !== undefined && input.selector !== undefined) throw new SwarmbootError('VALIDATION', 'give nodes or selector, not both');
     const selector = input.selector === undefined ? undefined : parseSelector(input.selector);
     const id = `dep-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
@@ -64,25 +82,81 @@ export class Deployments {
       if (busy.length > 0) {
         throw new SwarmbootError('NODE_BUSY', `in an active deployment: ${busy.slice(0, 10).map((n) => `${n.id} (${n.state}, ${n.deploymentId ?? '-'})`).join(', ')}${busy.length > 10 ? ', …' : ''}`, { context: { nodes: busy.map((n) => n.id) } });
       }
-      const waves = waveOf(planAdmission(nodes.map((n) => n.id)));
-      const planned = nodes.map((n) => {
-        const wave = waves.get(n.id);
-        return { id: n.id, expectedState: n.state, expectedDeploymentId: n.deploymentId, steps: admissionSteps(wave !== undefined), wave };
+      const options = {
+        target,
+        afterInstall: input.afterInstall ?? 'reboot',
+        lingerSeconds: input.lingerSeconds,
+        canary: input.canary ?? defaults.canary,
+        failureBudget: failureBudget(input.failureBudget ?? defaults.failureBudget, nodes.length),
+        maxInFlight: input.maxInFlight ?? defaults.maxInFlight,
+        ratePerSecond: input.ratePerSecond ?? defaults.ratePerSecond,
+      };
+      // wave 0, the canary, boots at once; the rest wait for the admission controller
+      const canary = canarySize(options.canary, nodes.length, options.maxInFlight);
+      const planned = nodes.map((n, i) => {
+        const wave = i < canary ? 0 : undefined;
+        return { id: n.id, mac: n.mac, expectedState: n.state, expectedDeploymentId: n.deploymentId, steps: admissionSteps(wave !== undefined), wave };
       });
-      const r = await this.deps.store.admit(id, image.name, options, planned);
+      const controller = initialController(canary, { maxInFlight: options.maxInFlight, ratePerSecond: options.ratePerSecond, holdMs: 0 }, Date.now());
+      const r = await this.deps.store.admit(id, image.name, options, controller, planned);
       if (r.kind === 'exists') throw new SwarmbootError('CONFLICT', `deployment id ${id} exists`);
       if (r.kind === 'stale') return new Conflict(`node ${r.nodeId} changed while the deployment was created; retry`);
-      return planned;
+      return { planned, canary: planned.slice(0, canary), window: controller.window };
     });
-    this.deps.log.info({ deploymentId: id, image: image.name, nodes: plan.length }, 'deployment created');
-    await this.deps.lifecycle.admitted(id, plan);
+    this.deps.log.info({ deploymentId: id, image: image.name, nodes: plan.planned.length, canary: plan.canary.length }, 'deployment created');
+    await this.deps.lifecycle.admitted(id, plan.planned);
+    await this.deps.lifecycle.announceWave({ deployment: { id, target }, wave: 0, nodes: plan.canary, window: plan.window, inFlight: plan.canary.length }, { stateChanges: false });
+    return this.getDeployment(id);
+  }
+
+  /**
+   * POST /v1/deployments/:id/resume: a paused deployment admits again, its failure budget counting
+   * afresh. Resuming a running one changes nothing. Throws DEPLOYMENT_NOT_FOUND, DEPLOYMENT_FINISHED.
+   */
+  async resumeDeployment(id: string): Promise<Deployment> {
+    const r = await this.deps.store.resume(id);
+    if (r === 'missing') throw notFound(id);
+    if (r === 'resumed') {
+      this.deps.log.info({ deploymentId: id }, 'deployment resumed');
+      await this.deps.lifecycle.publishSafe('deploymentResumed', () => this.deps.bus.publish(Events.deploymentResumed, { deploymentId: id }));
+      this.deps.kick(id);
+    } else if (r !== 'running') {
+      throw new SwarmbootError('DEPLOYMENT_FINISHED', `deployment ${id} is ${r}; only a paused deployment resumes`, { context: { deploymentId: id, state: r } });
+    }
+    return this.getDeployment(id);
+  }
+
+  /**
+   * POST /v1/deployments/:id/cancel, in one script: queued nodes go back to `registered` (never
+   * touched, they keep their disks), nodes admitted or later and not finished to `failed` with
+   * CANCELLED (their next boot script sends them to the local disk, their agents' reports are
+   * refused), the deployment to `cancelled`. Installed nodes stay installed. Cancelling a
+   * cancelled deployment answers it again (idempotent). Throws DEPLOYMENT_NOT_FOUND,
+   * DEPLOYMENT_FINISHED (every node was already done).
+   */
+  async cancelDeployment(id: string): Promise<Deployment> {
+    const rec = await this.deps.store.getDeployment(id);
+    if (!rec) throw notFound(id);
+    const reason = `${'CANCELLED' satisfies ErrorCode}: deployment ${id} cancelled`;
+    const r = await this.deps.store.cancel(id, rec.nodeIds, reason, TIMED_STATES);
+    if (r.kind === 'missing') throw notFound(id);
+    if (r.kind === 'finished') {
+      if (r.state === 'cancelled') return this.getDeployment(id);
+      throw new SwarmbootError('DEPLOYMENT_FINISHED', `deployment ${id} is finished (${r.state}): nothing to cancel`, { context: { deploymentId: id, state: r.state } });
+    }
+    this.deps.log.info({ deploymentId: id, dequeued: r.dequeued.length, failed: r.failed.length }, 'deployment cancelled');
+    await this.deps.lifecycle.announce([
+      ...r.dequeued.map((nodeId) => ({ nodeId, deploymentId: id, from: 'queued' as const, to: 'registered' as const, reason })),
+      ...r.failed.map((n) => ({ nodeId: n.id, deploymentId: id, from: n.from, to: 'failed' as const, reason })),
+    ]);
+    await this.deps.lifecycle.publishSafe('deploymentCancelled', () => this.deps.bus.publish(Events.deploymentCancelled, { deploymentId: id, dequeued: r.dequeued.length, failed: r.failed.length }));
     return this.getDeployment(id);
   }
 
   /** Throws DEPLOYMENT_NOT_FOUND. */
   async getDeployment(id: string): Promise<Deployment> {
     const rec = await this.deps.store.getDeployment(id);
-    if (!rec) throw new SwarmbootError('DEPLOYMENT_NOT_FOUND', `no deployment ${id}`, { context: { deploymentId: id } });
+    if (!rec) throw notFound(id);
     return this.deploymentView(rec);
   }
 
@@ -103,7 +177,7 @@ export class Deployments {
    * `released` (nodes still installing are released as they finish). Idempotent. Throws DEPLOYMENT_NOT_FOUND.
    */
   async releaseDeployment(id: string): Promise<Deployment> {
-    if (!(await this.deps.store.markReleased(id))) throw new SwarmbootError('DEPLOYMENT_NOT_FOUND', `no deployment ${id}`, { context: { deploymentId: id } });
+    if (!(await this.deps.store.markReleased(id))) throw notFound(id);
     const rec = await this.deps.store.getDeployment(id);
     const nodes = await this.deps.store.getNodes(rec?.nodeIds ?? []);
     for (const n of nodes) {
@@ -119,6 +193,21 @@ export class Deployments {
     for (const n of nodes) counts[n.state] = (counts[n.state] ?? 0) + 1;
     const d: Deployment = { id: rec.id, image: rec.image, state: rec.state, target: rec.target, createdAt: rec.createdAt, counts, nodes };
     if (rec.completedAt !== undefined) d.completedAt = rec.completedAt;
+    if (rec.reason !== undefined) d.reason = rec.reason;
+    if (rec.controller !== undefined) {
+      d.admission = {
+        window: Math.max(1, Math.floor(rec.controller.window)),
+        waves: rec.waves,
+        canary: rec.canary,
+        maxInFlight: rec.maxInFlight,
+        ratePerSecond: rec.ratePerSecond,
+        failureBudget: rec.failureBudget,
+      };
+    }
     return d;
   }
+}
+
+function notFound(id: string): SwarmbootError {
+  return new SwarmbootError('DEPLOYMENT_NOT_FOUND', `no deployment ${id}`, { context: { deploymentId: id } });
 }

@@ -1,9 +1,10 @@
-import { Events, SwarmbootError, type AgentReport, type AgentReportReply, type ErrorCode, type LeaseGranted, type NodeState, type TftpTransfer } from '@swarmboot/contracts';
+import { randomUUID } from 'node:crypto';
+import { Events, SwarmbootError, type AgentReport, type AgentReportReply, type DeploymentTarget, type ErrorCode, type LeaseGranted, type NodeFailureClassified, type NodeState, type TftpTransfer } from '@swarmboot/contracts';
 import type { EventBus, Logger, Registry } from '@swarmboot/kit';
 import { Counter } from 'prom-client';
 import type { AdmitNode, CasResult, SchedulerStore, StoredNode } from './adapters/store.js';
 import { CAS_ATTEMPTS, Conflict, retryOnConflict } from './domain/retry-on-conflict.js';
-import { canRetry, canTransition, classifyReport, finishedAs, stageTarget } from './domain/state-machine.js';
+import { bootOutcome, canRetry, canTransition, classifyReport, finishedAs, inBootPhase, isActive, recoveryAction, stageTarget, timeoutCode, type TimedState } from './domain/state-machine.js';
 import { requireNode } from './inventory.js';
 
 /** Where a transition request comes from: API callers get 409 for a forbidden one; events (late, duplicated) are ignored. */
@@ -16,6 +17,17 @@ export interface NodeLifecycleDeps {
   registry: Registry;
   /** install attempts of a real node per deployment */
   installAttempts: number;
+  /** times a stuck node is sent back to admitted before it is failed */
+  timeoutRetries: number;
+}
+
+/** A wave just admitted, as announced: its nodes (with their MACs, for the power requests) and the controller's numbers. */
+export interface AdmittedWave {
+  deployment: { id: string; target: DeploymentTarget };
+  wave: number;
+  nodes: readonly { id: string; mac: string }[];
+  window: number;
+  inFlight: number;
 }
 
 /**
@@ -30,13 +42,17 @@ export class NodeLifecycle {
   private readonly bus: EventBus;
   private readonly log: Logger;
   private readonly installAttempts: number;
+  private readonly timeoutRetries: number;
   private readonly metrics;
+  /** told when a node of a deployment left the boot phase or finished: capacity may have freed */
+  private capacityListener: ((deploymentId: string) => void) | undefined;
 
   constructor(deps: NodeLifecycleDeps) {
     this.store = deps.store;
     this.bus = deps.bus;
     this.log = deps.log;
     this.installAttempts = deps.installAttempts;
+    this.timeoutRetries = deps.timeoutRetries;
     const registers = [deps.registry];
     this.metrics = {
       transitions: new Counter({ name: 'swarmboot_scheduler_transitions_total', help: 'node state transitions applied', labelNames: ['to', 'origin'], registers }),
@@ -44,7 +60,14 @@ export class NodeLifecycle {
       reports: new Counter({ name: 'swarmboot_scheduler_agent_reports_total', help: 'agent reports received', labelNames: ['stage'], registers }),
       publishFailed: new Counter({ name: 'swarmboot_scheduler_publish_failed_total', help: 'events that could not be published (state is in Redis; the event is lost)', labelNames: ['type'], registers }),
       jobs: new Counter({ name: 'swarmboot_scheduler_deployments_completed_total', help: 'deployments whose every node is installed or failed', registers }),
+      timeouts: new Counter({ name: 'swarmboot_scheduler_node_timeouts_total', help: 'nodes found stuck in a state past its timeout, by what was done', labelNames: ['state', 'action'], registers }),
+      classified: new Counter({ name: 'swarmboot_scheduler_classified_failures_total', help: 'failure classifications of the log sink, by whether they failed the node', labelNames: ['outcome'], registers }),
     };
+  }
+
+  /** `fn` is called (not awaited) with the deployment of every node that leaves the boot phase or finishes. */
+  onCapacity(fn: (deploymentId: string) => void): void {
+    this.capacityListener = fn;
   }
 
   /**
@@ -94,6 +117,71 @@ export class NodeLifecycle {
         }
       }),
     );
+  }
+
+  /**
+   * Announces a wave admitted by the store: `Events.deploymentWaveAdmitted`, with `stateChanges`
+   * one `nodeStateChanged` queued → admitted per node (creation announces its own steps), and for
+   * real nodes (target `node`) a `pxe-boot` power request each (DESIGN.md, "Real machines" step 1;
+   * emulated nodes are processes without a BMC).
+   */
+  async announceWave(w: AdmittedWave, opts: { stateChanges: boolean }): Promise<void> {
+    const deploymentId = w.deployment.id;
+    if (opts.stateChanges) {
+      this.metrics.transitions.inc({ to: 'admitted', origin: 'event' }, w.nodes.length);
+      await Promise.all(w.nodes.map((n) => this.publishStateChanged({ nodeId: n.id, deploymentId, from: 'queued', to: 'admitted' })));
+    }
+    this.log.info({ deploymentId, wave: w.wave, nodes: w.nodes.length, window: w.window, inFlight: w.inFlight }, 'wave admitted');
+    await this.publishSafe('deploymentWaveAdmitted', () => this.bus.publish(Events.deploymentWaveAdmitted, { deploymentId, wave: w.wave, nodes: w.nodes.map((n) => n.id), window: w.window, inFlight: w.inFlight }));
+    if (w.deployment.target === 'node') await Promise.all(w.nodes.map((n) => this.requestPxeBoot(n, `admitted in wave ${w.wave} of ${deploymentId}`)));
+  }
+
+  /**
+   * A node found in timed state `node.state` for longer than its timeout (`stuckMs` since its last
+   * change or report): back to `admitted` with a `pxe-boot` power request while it has retries
+   * left (SWARMBOOT_SCHEDULER_TIMEOUT_RETRIES), else `failed` with BOOT_TIMEOUT (boot phase) or
+   * INSTALL_TIMEOUT. Compare-and-set on the node's state and `updatedAt`, so a node that moved or
+   * reported since it was read, or that another replica recovered, is left alone. Returns what was
+   * done, or undefined for nothing.
+   */
+  async recover(node: StoredNode & { state: TimedState }, stuckMs: number, target: DeploymentTarget): Promise<'retry' | 'fail' | undefined> {
+    const timeouts = node.timeouts ?? 0;
+    const action = recoveryAction(timeouts, this.timeoutRetries);
+    const reason = `${timeoutCode(node.state)}: ${node.state} for ${Math.round(stuckMs / 1000)} s without a change (timeout ${timeouts + 1} of ${this.timeoutRetries + 1})`;
+    const to: NodeState = action === 'retry' ? 'admitted' : 'failed';
+    const res = await this.store.casTransition(node, to, { reason, counter: finishedAs(to), expectUpdatedAt: node.updatedAt, fields: { reason, timeouts: String(timeouts + 1) } });
+    if (res.kind === 'stale' || res.kind === 'missing') return undefined;
+    this.metrics.timeouts.inc({ state: node.state, action });
+    if (node.state !== to) await this.afterTransition(node, to, 'event', reason, res);
+    else this.log.warn({ nodeId: node.id, deploymentId: node.deploymentId, state: node.state, reason }, 'node stuck; power-cycling it into PXE again');
+    if (action === 'retry' && target === 'node') await this.requestPxeBoot(node, reason);
+    return action;
+  }
+
+  /**
+   * `Events.nodeFailureClassified`: the log sink named the failure in a node's lines. A failure
+   * (not a warning) of the node's current deployment and install attempt fails the node with the
+   * rule's code while it is admitted or later and not finished; the first classification wins
+   * (after it the node is failed, and later ones find it so). An installed node is never failed.
+   */
+  async onFailureClassified(e: NodeFailureClassified): Promise<void> {
+    const node = e.severity === 'warning' ? undefined : await this.store.getNode(e.nodeId);
+    const current = node !== undefined && node.deploymentId === e.deploymentId && e.attempt >= (node.attempts ?? 0) && isActive(node.state) && node.state !== 'queued';
+    if (!node || !current) {
+      this.metrics.classified.inc({ outcome: 'ignored' });
+      return;
+    }
+    const out = await this.transition(node.id, 'failed', { origin: 'event', cause: `log line classified (${e.ruleId})`, reason: `${e.code}: ${e.description}` });
+    this.metrics.classified.inc({ outcome: out?.applied === true ? 'failed' : 'ignored' });
+  }
+
+  /** `Events.tftpTransferFailed`: a boot-phase node's transfer failed — the admission controller counts it as a failure. */
+  async onTftpTransferFailed(t: TftpTransfer): Promise<void> {
+    const nodeId = await this.store.nodeIdByIp(t.clientAddress);
+    const node = nodeId === undefined ? undefined : await this.store.getNode(nodeId);
+    if (node?.deploymentId === undefined || !inBootPhase(node.state)) return;
+    await this.store.countBootFailure(node.deploymentId);
+    this.capacityListener?.(node.deploymentId);
   }
 
   /**
@@ -189,6 +277,7 @@ export class NodeLifecycle {
 
   private async afterTransition(node: StoredNode, to: NodeState, origin: Origin, reason: string | undefined, res: CasResult): Promise<void> {
     this.metrics.transitions.inc({ to, origin });
+    if (node.deploymentId !== undefined && (bootOutcome(node.state, to) !== undefined || finishedAs(to) !== undefined)) this.capacityListener?.(node.deploymentId);
     this.log.info({ nodeId: node.id, deploymentId: node.deploymentId, from: node.state, to, ...(reason === undefined ? {} : { reason }) }, 'node state changed');
     await this.publishStateChanged({ nodeId: node.id, deploymentId: node.deploymentId, from: node.state, to, reason });
     if (res.kind === 'completed' && node.deploymentId !== undefined) {
@@ -199,9 +288,20 @@ export class NodeLifecycle {
     }
   }
 
+  /** Announces state changes the store applied in one script (a cancel): one `nodeStateChanged` each. */
+  async announce(changes: readonly { nodeId: string; deploymentId: string; from: NodeState; to: NodeState; reason?: string }[]): Promise<void> {
+    for (const c of changes) this.metrics.transitions.inc({ to: c.to, origin: 'api' });
+    await Promise.all(changes.map((c) => this.publishStateChanged(c)));
+  }
+
   private async publishStateChanged(e: { nodeId: string; deploymentId: string | undefined; from: NodeState; to: NodeState; reason?: string | undefined }): Promise<void> {
     const data = { nodeId: e.nodeId, from: e.from, to: e.to, ...(e.deploymentId === undefined ? {} : { deploymentId: e.deploymentId }), ...(e.reason === undefined ? {} : { reason: e.reason }) };
     await this.publishSafe('nodeStateChanged', () => this.bus.publish(Events.nodeStateChanged, data, e.nodeId));
+  }
+
+  /** Asks the power service to PXE-boot the node (`Events.powerRequested`). */
+  private async requestPxeBoot(node: { id: string; mac: string }, reason: string): Promise<void> {
+    await this.publishSafe('powerRequested', () => this.bus.publish(Events.powerRequested, { requestId: randomUUID(), nodeId: node.id, mac: node.mac, action: 'pxe-boot', reason }, undefined));
   }
 
   private publishProgress(node: StoredNode, r: AgentReport): void {
@@ -210,7 +310,7 @@ export class NodeLifecycle {
   }
 
   /** Redis holds the truth; an event that cannot be published is logged and counted, the request still succeeds. */
-  private async publishSafe(type: string, publish: () => Promise<void>): Promise<void> {
+  async publishSafe(type: string, publish: () => Promise<void>): Promise<void> {
     try {
       await publish();
     } catch (err) {

@@ -2,7 +2,8 @@ import type { EventBus, ImageCatalog, Logger, Registry } from '@swarmboot/kit';
 import type { SchedulerStore } from './adapters/store.js';
 import type { TimelineStore } from './adapters/timeline-store.js';
 import { BootScripts, type BootSettings } from './boot.js';
-import { Deployments } from './deployments.js';
+import { AdmissionControl, type AdmissionControlSettings } from './admission-control.js';
+import { Deployments, type AdmissionDefaults } from './deployments.js';
 import { Inventory } from './inventory.js';
 import { NodeLifecycle } from './node-lifecycle.js';
 
@@ -18,28 +19,44 @@ export interface SchedulerDeps {
   boot: BootSettings;
   /** syslog `host:port` handed to agents */
   syslogTarget: string;
+  /** admission defaults, the tick and the state timeouts */
+  admission: AdmissionSettings;
+}
+
+/** The admission part of the config, resolved (see app.ts `admissionSettings`). */
+export interface AdmissionSettings extends AdmissionDefaults, AdmissionControlSettings {
+  /** times a stuck node is sent back to admitted before it is failed */
+  timeoutRetries: number;
 }
 
 /**
- * The scheduler's core, in four parts that HTTP routes and NATS consumers are thin transports
- * over: the node inventory, deployments, the node life cycle (state machine, agent reports,
- * events) and the boot path (iPXE scripts, install manifests).
+ * The scheduler's core, in five parts that HTTP routes, NATS consumers and the admission tick are
+ * thin transports over: the node inventory, deployments, the node life cycle (state machine, agent
+ * reports, events), admission (waves, timeouts) and the boot path (iPXE scripts, install manifests).
  */
 export interface Scheduler {
   inventory: Inventory;
   deployments: Deployments;
   lifecycle: NodeLifecycle;
+  admission: AdmissionControl;
   boot: BootScripts;
 }
 
 /** Builds the parts, each with only what it needs. */
 export function createScheduler(deps: SchedulerDeps): Scheduler {
   const { store, catalog, log, registry } = deps;
-  const lifecycle = new NodeLifecycle({ store, bus: deps.bus, log, registry, installAttempts: deps.boot.installAttempts });
+  const { bus, admission: a } = deps;
+  const lifecycle = new NodeLifecycle({ store, bus, log, registry, installAttempts: deps.boot.installAttempts, timeoutRetries: a.timeoutRetries });
+  const admission = new AdmissionControl({ store, bus, log, lifecycle, settings: { tickMs: a.tickMs, timeoutsMs: a.timeoutsMs } });
+  // a node that left the boot phase or finished may have freed a place: step its deployment now
+  lifecycle.onCapacity((id) => admission.kick(id));
+  const kick = (id: string) => admission.kick(id);
+  const defaults = { canary: a.canary, failureBudget: a.failureBudget, maxInFlight: a.maxInFlight, ratePerSecond: a.ratePerSecond };
   return {
     inventory: new Inventory({ store, timeline: deps.timeline, log }),
-    deployments: new Deployments({ store, catalog, log, lifecycle, bootenvAvailable: deps.boot.bootenv.available }),
+    deployments: new Deployments({ store, catalog, log, bus, lifecycle, bootenvAvailable: deps.boot.bootenv.available, admission: defaults, kick }),
     lifecycle,
+    admission,
     boot: new BootScripts({ store, catalog, registry, lifecycle, boot: deps.boot, syslogTarget: deps.syslogTarget }),
   };
 }

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NodeState } from '@swarmboot/contracts';
-import { NODE_TRANSITIONS, admissionSteps, bootDecision, canTransition, classifyReport, finishedAs, isActive, mayInstall, stageTarget } from '../src/domain/state-machine.js';
-import { planAdmission, waveOf } from '../src/domain/admission.js';
+import {
+  NODE_TRANSITIONS, TIMED_STATES, admissionSteps, bootDecision, bootOutcome, canTransition, classifyReport, finishedAs, isActive, mayInstall, recoveryAction, stageTarget, timeoutCode,
+} from '../src/domain/state-machine.js';
 
 const ALL = Object.values(NodeState);
 
@@ -98,11 +99,7 @@ test('installed and failed finish a node in its deployment', () => {
   assert.deepEqual(ALL.map(finishedAs).filter(Boolean), ['installed', 'failed']);
 });
 
-test('admission: the skeleton admits every node in wave 0; steps queued → admitted', () => {
-  const plan = planAdmission(['a', 'b', 'c']);
-  assert.deepEqual(plan.waves, [['a', 'b', 'c']]);
-  assert.deepEqual([...waveOf(plan)], [['a', 0], ['b', 0], ['c', 0]]);
-  assert.deepEqual(planAdmission([]).waves, []);
+test('admission steps: queued, then admitted for a node of a wave', () => {
   assert.deepEqual(admissionSteps(true), ['queued', 'admitted']);
   assert.deepEqual(admissionSteps(false), ['queued']);
   // each step is an allowed transition from an idle node
@@ -113,4 +110,32 @@ test('admission: the skeleton admits every node in wave 0; steps queued → admi
       s = to;
     }
   }
+});
+
+test('boot outcome: leaving the boot phase forward is done, backward or failing is a failure, moves inside it are neither', () => {
+  assert.equal(bootOutcome('booting', 'installing'), 'bootDone');
+  assert.equal(bootOutcome('dhcp', 'admitted'), 'bootFailed');
+  assert.equal(bootOutcome('admitted', 'failed'), 'bootFailed');
+  assert.equal(bootOutcome('admitted', 'dhcp'), undefined);
+  assert.equal(bootOutcome('dhcp', 'booting'), undefined);
+  assert.equal(bootOutcome('installing', 'admitted'), undefined, 'an install retry is not the boot path\'s failure');
+  assert.equal(bootOutcome('queued', 'admitted'), undefined);
+  // over the edges of the state machine: the boot phase is left forward once (booting → installing), backward or failing from each of its states
+  const edges = ALL.flatMap((from) => NODE_TRANSITIONS[from].map((to) => [from, to, bootOutcome(from, to)] as const)).filter(([, , o]) => o !== undefined);
+  assert.deepEqual(edges.map(([f, t, o]) => `${f}→${t}:${o}`).sort(), ['admitted→failed:bootFailed', 'booting→admitted:bootFailed', 'booting→failed:bootFailed', 'booting→installing:bootDone', 'dhcp→admitted:bootFailed', 'dhcp→failed:bootFailed']);
+});
+
+test('timeouts: every timed state can go back to admitted (retry) or to failed, with the code of its phase', () => {
+  for (const s of TIMED_STATES) {
+    assert.ok(isActive(s));
+    assert.ok(s === 'admitted' || canTransition(s, 'admitted'), `${s} → admitted`);
+    assert.ok(canTransition(s, 'failed'), `${s} → failed`);
+  }
+  assert.deepEqual(TIMED_STATES.map(timeoutCode), ['BOOT_TIMEOUT', 'BOOT_TIMEOUT', 'BOOT_TIMEOUT', 'INSTALL_TIMEOUT', 'INSTALL_TIMEOUT']);
+  assert.deepEqual([0, 1, 2, 3].map((n) => recoveryAction(n, 2)), ['retry', 'retry', 'fail', 'fail']);
+  assert.equal(recoveryAction(0, 0), 'fail');
+});
+
+test('cancel: a queued node may go back to registered', () => {
+  assert.ok(canTransition('queued', 'registered'));
 });

@@ -6,16 +6,23 @@ import type { NodeLifecycle } from '../node-lifecycle.js';
 export const CONSUMER = 'scheduler';
 
 /**
- * Feeds the JetStream events that drive node states into the node life cycle: `leaseGranted` (→ dhcp) and
- * `tftpTransferCompleted` (→ booting). A handler that throws (Redis down) gets the event
- * redelivered by the bus. Returns a stop function.
+ * Feeds the JetStream events that drive node states into the node life cycle: `leaseGranted` (→ dhcp),
+ * `tftpTransferCompleted` (→ booting), `tftpTransferFailed` (a boot-phase failure the admission
+ * controller counts) and `nodeFailureClassified` (the log sink named a node's failure → failed).
+ * A handler that throws (Redis down) gets the event redelivered by the bus. Returns a stop function.
  */
-export async function startEventConsumers(bus: EventBus, lifecycle: Pick<NodeLifecycle, 'onLeaseGranted' | 'onTftpTransferCompleted'>, log: Logger): Promise<() => Promise<void>> {
+export async function startEventConsumers(
+  bus: EventBus,
+  lifecycle: Pick<NodeLifecycle, 'onLeaseGranted' | 'onTftpTransferCompleted' | 'onTftpTransferFailed' | 'onFailureClassified'>,
+  log: Logger,
+): Promise<() => Promise<void>> {
   const stops = [
     await bus.consume(Events.leaseGranted, CONSUMER, (lease) => lifecycle.onLeaseGranted(lease)),
     await bus.consume(Events.tftpTransferCompleted, CONSUMER, (t) => lifecycle.onTftpTransferCompleted(t)),
+    await bus.consume(Events.tftpTransferFailed, CONSUMER, (t) => lifecycle.onTftpTransferFailed(t)),
+    await bus.consume(Events.nodeFailureClassified, CONSUMER, (e) => lifecycle.onFailureClassified(e)),
   ];
-  log.info({ consumer: CONSUMER }, 'consuming lease and tftp events');
+  log.info({ consumer: CONSUMER }, 'consuming lease, tftp and failure-classification events');
   return async () => {
     await Promise.all(stops.map((stop) => stop()));
   };

@@ -58,6 +58,9 @@ return {'ok', imported, updated}
  * when the node has no deployment).
  * ARGV: from, to, deploymentId ('' none), nowIso, reason ('' none), timelineMaxLen,
  *       counter ('installed' | 'failed' | '': the deployment counter this transition finishes),
+ *       bootCounter ('bootDone' | 'bootFailed' | '': the admission controller's deployment counter
+ *       this transition counts in), expectedUpdatedAt ('' any: else the node's `updatedAt` must be
+ *       this, so a recovery decided on a stale read changes nothing),
  *       then field/value pairs to set on the node ('' value deletes the field).
  * `from == to` only updates the fields (a progress tick), still only if the state is `from`.
  * Returns {'missing'} | {'stale', state, deploymentId} | {'ok'} |
@@ -65,13 +68,14 @@ return {'ok', imported, updated}
  *         deployment, when its last node finished.
  */
 export const TRANSITION = new LuaScript(`
-local from, to, dep, now, reason, maxlen, counter = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local from, to, dep, now, reason, maxlen, counter, bootCounter, seen = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur then return {'missing'} end
 local curDep = redis.call('HGET', KEYS[1], 'deploymentId') or ''
 if cur ~= from or curDep ~= dep then return {'stale', cur, curDep} end
+if seen ~= '' and redis.call('HGET', KEYS[1], 'updatedAt') ~= seen then return {'stale', cur, curDep} end
 redis.call('HSET', KEYS[1], 'updatedAt', now)
-for i = 8, #ARGV - 1, 2 do
+for i = 10, #ARGV - 1, 2 do
   if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 end
 if from == to then return {'ok'} end
@@ -80,13 +84,14 @@ local entry = {'at', now, 'from', from, 'to', to}
 if dep ~= '' then table.insert(entry, 'deploymentId'); table.insert(entry, dep) end
 if reason ~= '' then table.insert(entry, 'reason'); table.insert(entry, reason) end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*', unpack(entry))
+if bootCounter ~= '' and dep ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HINCRBY', KEYS[3], bootCounter, 1) end
 if counter ~= '' and dep ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('HINCRBY', KEYS[3], counter, 1)
   local done = redis.call('HINCRBY', KEYS[3], 'done', 1)
   local total = tonumber(redis.call('HGET', KEYS[3], 'total') or '0')
   if done >= total and redis.call('HSETNX', KEYS[3], 'completedAt', now) == 1 then
     local state = redis.call('HGET', KEYS[3], 'state')
-    if state == 'running' then redis.call('HSET', KEYS[3], 'state', 'completed'); state = 'completed' end
+    if state == 'running' or state == 'paused' then redis.call('HSET', KEYS[3], 'state', 'completed'); state = 'completed' end
     local d = redis.call('HMGET', KEYS[3], 'installed', 'failed', 'createdAtMs', 'image')
     return {'completed', d[1] or '0', d[2] or '0', d[3] or '0', d[4] or '', state}
   end
@@ -96,34 +101,38 @@ return {'ok'}
 
 /**
  * Creates a deployment and moves its nodes along their admission steps, all or nothing.
- * KEYS[1] deployment hash, KEYS[2] deployments sorted set, then per node: node hash, timeline.
+ * KEYS[1] deployment hash, KEYS[2] deployments sorted set, KEYS[3] active deployments sorted set,
+ * then per node: node hash, timeline.
  * ARGV: deploymentId, image, nowIso, nowMs, timelineMaxLen, nodeIdsJson, optionsJson (target,
- *       afterInstall, lingerSeconds), then per node expectedState, expectedDeploymentId ('' none),
- *       steps (comma-separated states), wave ('' none).
+ *       afterInstall, lingerSeconds, admission settings), controllerJson (the admission
+ *       controller's state), waves (admitted at creation: 0 or 1), then per node expectedState,
+ *       expectedDeploymentId ('' none), steps (comma-separated states), wave ('' none).
  * Returns {'ok'} | {'exists'} | {'stale', index, state}.
  */
 export const ADMIT = new LuaScript(`
-local id, image, now, nowMs, maxlen, nodes, options = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local id, image, now, nowMs, maxlen, nodes, options, controller, waves = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
-local n = (#KEYS - 2) / 2
+local n = (#KEYS - 3) / 2
 for i = 0, n - 1 do
-  local cur = redis.call('HGET', KEYS[3 + i*2], 'state')
-  local curDep = redis.call('HGET', KEYS[3 + i*2], 'deploymentId') or ''
-  if cur ~= ARGV[8 + i*4] or curDep ~= ARGV[9 + i*4] then return {'stale', i, cur or ''} end
+  local cur = redis.call('HGET', KEYS[4 + i*2], 'state')
+  local curDep = redis.call('HGET', KEYS[4 + i*2], 'deploymentId') or ''
+  if cur ~= ARGV[10 + i*4] or curDep ~= ARGV[11 + i*4] then return {'stale', i, cur or ''} end
 end
 redis.call('HSET', KEYS[1], 'id', id, 'image', image, 'state', 'running', 'createdAt', now, 'createdAtMs', nowMs,
-  'total', n, 'done', 0, 'installed', 0, 'failed', 0, 'nodes', nodes, 'options', options)
+  'total', n, 'done', 0, 'installed', 0, 'failed', 0, 'nodes', nodes, 'options', options,
+  'controller', controller, 'controllerV', 0, 'waves', waves, 'bootDone', 0, 'bootFailed', 0, 'budgetBase', 0)
 redis.call('ZADD', KEYS[2], nowMs, id)
+redis.call('ZADD', KEYS[3], nowMs, id)
 for i = 0, n - 1 do
-  local key, tl = KEYS[3 + i*2], KEYS[4 + i*2]
-  local prev = ARGV[8 + i*4]
-  for step in string.gmatch(ARGV[10 + i*4], '[^,]+') do
+  local key, tl = KEYS[4 + i*2], KEYS[5 + i*2]
+  local prev = ARGV[10 + i*4]
+  for step in string.gmatch(ARGV[12 + i*4], '[^,]+') do
     redis.call('XADD', tl, 'MAXLEN', '~', maxlen, '*', 'at', now, 'from', prev, 'to', step, 'deploymentId', id)
     prev = step
   end
   redis.call('HSET', key, 'state', prev, 'deploymentId', id, 'updatedAt', now)
-  redis.call('HDEL', key, 'reason', 'progress', 'stats', 'attempts')
-  if ARGV[11 + i*4] ~= '' then redis.call('HSET', key, 'wave', ARGV[11 + i*4]) else redis.call('HDEL', key, 'wave') end
+  redis.call('HDEL', key, 'reason', 'progress', 'stats', 'attempts', 'timeouts')
+  if ARGV[13 + i*4] ~= '' then redis.call('HSET', key, 'wave', ARGV[13 + i*4]) else redis.call('HDEL', key, 'wave') end
 end
 return {'ok'}
 `);
@@ -150,5 +159,110 @@ return 1
 export const RELEASE_DEPLOYMENT = new LuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if redis.call('HGET', KEYS[1], 'state') ~= 'released' then redis.call('HSET', KEYS[1], 'state', 'released', 'releasedAt', ARGV[1]) end
+return 1
+`);
+
+/**
+ * One step of a deployment's admission controller, compare-and-set on the controller's version so
+ * that of two replicas stepping at once one wins and the other changes nothing: stores the new
+ * controller state and admits a wave (queued → admitted), all or nothing.
+ * KEYS[1] deployment hash, then per node of the wave: node hash, timeline.
+ * ARGV: expectedControllerV, controllerJson, nowIso, timelineMaxLen, wave ('' when no node is
+ *       admitted), then the wave's node ids.
+ * A released deployment still admits (release lets its installed nodes go; the rest still install).
+ * Returns {'ok'} | {'stale', why}: the deployment is paused, cancelled or gone, the version moved, or a node
+ * of the wave is no longer queued in it.
+ */
+export const ADMIT_WAVE = new LuaScript(`
+local expected, controller, now, maxlen, wave = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local d = redis.call('HMGET', KEYS[1], 'id', 'state', 'controllerV')
+if not d[1] then return {'stale', 'missing'} end
+if d[2] ~= 'running' and d[2] ~= 'released' then return {'stale', d[2]} end
+if (d[3] or '0') ~= expected then return {'stale', 'version'} end
+local n = (#KEYS - 1) / 2
+for i = 0, n - 1 do
+  local s = redis.call('HMGET', KEYS[2 + i*2], 'state', 'deploymentId')
+  if s[1] ~= 'queued' or s[2] ~= d[1] then return {'stale', 'node'} end
+end
+for i = 0, n - 1 do
+  redis.call('HSET', KEYS[2 + i*2], 'state', 'admitted', 'wave', wave, 'updatedAt', now)
+  redis.call('XADD', KEYS[3 + i*2], 'MAXLEN', '~', maxlen, '*', 'at', now, 'from', 'queued', 'to', 'admitted', 'deploymentId', d[1])
+end
+redis.call('HSET', KEYS[1], 'controller', controller)
+redis.call('HINCRBY', KEYS[1], 'controllerV', 1)
+if wave ~= '' then redis.call('HSET', KEYS[1], 'waves', tonumber(wave) + 1) end
+return {'ok'}
+`);
+
+/**
+ * Pauses a running deployment. KEYS[1] deployment hash. ARGV: reason, nowIso.
+ * Returns 1 when this call paused it, 0 otherwise (not running, or gone).
+ */
+export const PAUSE_DEPLOYMENT = new LuaScript(`
+if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'paused', 'reason', ARGV[1], 'pausedAt', ARGV[2])
+return 1
+`);
+
+/**
+ * Resumes a paused deployment; its failure budget counts afresh from now (budgetBase = failed).
+ * KEYS[1] deployment hash. Returns 'resumed', 'running' (nothing to do), 'missing', or the
+ * finished state (completed, released, cancelled).
+ */
+export const RESUME_DEPLOYMENT = new LuaScript(`
+local s = redis.call('HGET', KEYS[1], 'state')
+if not s then return 'missing' end
+if s ~= 'paused' then return s end
+redis.call('HSET', KEYS[1], 'state', 'running', 'budgetBase', redis.call('HGET', KEYS[1], 'failed') or '0')
+redis.call('HDEL', KEYS[1], 'reason', 'pausedAt')
+return 'resumed'
+`);
+
+/**
+ * Cancels a deployment that has not finished (running, paused, or released with nodes still
+ * on their way), all at once: its queued nodes go back to `registered`
+ * (their deployment cleared), its nodes in active states to `failed` with the reason; nodes that
+ * finished (installed, failed) or moved on to another deployment are left alone.
+ * KEYS[1] deployment hash, KEYS[2] active deployments sorted set, then per node: node hash, timeline.
+ * ARGV: nowIso, timelineMaxLen, reason, activeStates (comma-separated, without queued).
+ * Returns {'missing'} | {'finished', state} (every node done, or cancelled before) |
+ *         {'ok', {dequeued ids}, {failed ids}, {their states before}}.
+ */
+export const CANCEL_DEPLOYMENT = new LuaScript(`
+local now, maxlen, reason = ARGV[1], ARGV[2], ARGV[3]
+local d = redis.call('HMGET', KEYS[1], 'id', 'state', 'completedAt')
+if not d[1] then return {'missing'} end
+if d[2] == 'cancelled' or d[3] then return {'finished', d[2]} end
+local active = {}
+for s in string.gmatch(ARGV[4], '[^,]+') do active[s] = true end
+local dequeued, failed, from = {}, {}, {}
+for i = 0, (#KEYS - 2) / 2 - 1 do
+  local key, tl = KEYS[3 + i*2], KEYS[4 + i*2]
+  local s = redis.call('HMGET', key, 'id', 'state', 'deploymentId')
+  if s[3] == d[1] then
+    if s[2] == 'queued' then
+      redis.call('HSET', key, 'state', 'registered', 'updatedAt', now)
+      redis.call('HDEL', key, 'deploymentId', 'wave')
+      redis.call('XADD', tl, 'MAXLEN', '~', maxlen, '*', 'at', now, 'from', 'queued', 'to', 'registered', 'deploymentId', d[1], 'reason', reason)
+      table.insert(dequeued, s[1])
+    elseif active[s[2]] then
+      redis.call('HSET', key, 'state', 'failed', 'reason', reason, 'updatedAt', now)
+      redis.call('XADD', tl, 'MAXLEN', '~', maxlen, '*', 'at', now, 'from', s[2], 'to', 'failed', 'deploymentId', d[1], 'reason', reason)
+      redis.call('HINCRBY', KEYS[1], 'failed', 1)
+      redis.call('HINCRBY', KEYS[1], 'done', 1)
+      table.insert(failed, s[1])
+      table.insert(from, s[2])
+    end
+  end
+end
+redis.call('HSET', KEYS[1], 'state', 'cancelled', 'reason', reason, 'completedAt', now)
+redis.call('ZREM', KEYS[2], d[1])
+return {'ok', dequeued, failed, from}
+`);
+
+/** HINCRBY KEYS[1] ARGV[1] 1, only when the hash exists (a counter of a deployment that may be gone). Returns 1 or 0. */
+export const COUNT_IF_EXISTS = new LuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 return 1
 `);

@@ -1,10 +1,12 @@
 import type { Redis } from 'ioredis';
 import { Value } from '@sinclair/typebox/value';
-import { NodeState, RedisKeys, TransferStats, type AfterInstall, type DeploymentTarget, type Node } from '@swarmboot/contracts';
+import { NodeState, RedisKeys, TransferStats, type AfterInstall, type DeploymentState, type DeploymentTarget, type Node } from '@swarmboot/contracts';
 import { NodeInventory } from '@swarmboot/kit';
+import type { ControllerState } from '../domain/admission.js';
 import type { NodeRegistration } from '../domain/inventory.js';
+import { bootOutcome } from '../domain/state-machine.js';
 import type { Position } from '../protocol/cursor.js';
-import { ADMIT, RELEASE_DEPLOYMENT, SET_IP, TRANSITION, UPSERT_NODES } from './scripts.js';
+import { ADMIT, ADMIT_WAVE, CANCEL_DEPLOYMENT, COUNT_IF_EXISTS, PAUSE_DEPLOYMENT, RELEASE_DEPLOYMENT, RESUME_DEPLOYMENT, SET_IP, TRANSITION, UPSERT_NODES } from './scripts.js';
 
 /** A timeline stream keeps about this many entries per node (XADD MAXLEN ~). */
 const TIMELINE_MAXLEN = 1000;
@@ -13,6 +15,8 @@ const TIMELINE_MAXLEN = 1000;
 export interface StoredNode extends Node {
   createdAt: string;
   wave?: number;
+  /** timeouts in a timed state in the current deployment (each sent the node back to admitted) */
+  timeouts?: number;
 }
 
 /** What a deployment asks of its nodes beyond the image (stored as JSON in the deployment hash's `options`). */
@@ -21,13 +25,22 @@ export interface DeploymentOptions {
   afterInstall: AfterInstall;
   /** undefined: the scheduler's default */
   lingerSeconds?: number | undefined;
+  /** admission settings, resolved at creation (the deployment's own, else the scheduler's defaults) */
+  canary: number;
+  /** failed nodes allowed before a pause (a count, resolved from a fraction at creation) */
+  failureBudget: number;
+  maxInFlight: number;
+  /** 0: no limit */
+  ratePerSecond: number;
 }
 
 /** A deployment as stored (without its nodes' records). */
 export interface DeploymentRecord extends DeploymentOptions {
   id: string;
   image: string;
-  state: 'running' | 'completed' | 'released';
+  state: DeploymentState;
+  /** why it is paused or cancelled */
+  reason?: string;
   createdAt: string;
   createdAtMs: number;
   completedAt?: string;
@@ -35,6 +48,16 @@ export interface DeploymentRecord extends DeploymentOptions {
   total: number;
   installed: number;
   failed: number;
+  /** the admission controller's state and its compare-and-set version */
+  controller: ControllerState | undefined;
+  controllerV: number;
+  /** waves admitted so far */
+  waves: number;
+  /** nodes that left the boot phase forward / backward (timeouts, retries, failures) so far */
+  bootDone: number;
+  bootFailed: number;
+  /** `failed` at the last resume: the failure budget counts from there */
+  budgetBase: number;
 }
 
 export type CasResult =
@@ -126,12 +149,18 @@ export class SchedulerStore {
 
   /**
    * Compare-and-set of a node's state (see scripts.ts TRANSITION). `fields`: node hash fields to
-   * set together ('' deletes); `counter`: the deployment counter this transition finishes.
+   * set together ('' deletes); `counter`: the deployment counter this transition finishes;
+   * `expectUpdatedAt`: also require the node's `updatedAt` (nothing happened to it since it was read).
+   * A transition out of the boot phase is counted for the admission controller (`bootOutcome`).
    */
-  async casTransition(node: { id: string; state: NodeState; deploymentId?: string | undefined }, to: NodeState, opts: { reason?: string | undefined; fields?: Record<string, string>; counter?: 'installed' | 'failed' } = {}): Promise<CasResult> {
+  async casTransition(
+    node: { id: string; state: NodeState; deploymentId?: string | undefined },
+    to: NodeState,
+    opts: { reason?: string | undefined; fields?: Record<string, string>; counter?: 'installed' | 'failed' | undefined; expectUpdatedAt?: string } = {},
+  ): Promise<CasResult> {
     const dep = node.deploymentId ?? '';
     const keys = [RedisKeys.node(node.id), RedisKeys.nodeTimeline(node.id), dep === '' ? RedisKeys.node(node.id) : RedisKeys.deployment(dep)];
-    const args: string[] = [node.state, to, dep, new Date().toISOString(), opts.reason ?? '', String(TIMELINE_MAXLEN), opts.counter ?? ''];
+    const args: string[] = [node.state, to, dep, new Date().toISOString(), opts.reason ?? '', String(TIMELINE_MAXLEN), opts.counter ?? '', node.state === to ? '' : (bootOutcome(node.state, to) ?? ''), opts.expectUpdatedAt ?? ''];
     for (const [k, v] of Object.entries(opts.fields ?? {})) args.push(k, v);
     const r = (await TRANSITION.run(this.redis, keys, args)) as string[];
     switch (r[0]) {
@@ -146,11 +175,18 @@ export class SchedulerStore {
     }
   }
 
-  /** Creates deployment `id` and applies each node's admission steps (see scripts.ts ADMIT). */
-  async admit(id: string, image: string, options: DeploymentOptions, nodes: readonly AdmitNode[]): Promise<{ kind: 'ok' } | { kind: 'exists' } | { kind: 'stale'; nodeId: string; state: string }> {
+  /** Creates deployment `id` with its admission controller and applies each node's admission steps (see scripts.ts ADMIT). */
+  async admit(
+    id: string,
+    image: string,
+    options: DeploymentOptions,
+    controller: ControllerState,
+    nodes: readonly AdmitNode[],
+  ): Promise<{ kind: 'ok' } | { kind: 'exists' } | { kind: 'stale'; nodeId: string; state: string }> {
     const now = new Date();
-    const keys = [RedisKeys.deployment(id), RedisKeys.deployments];
-    const args: string[] = [id, image, now.toISOString(), String(now.getTime()), String(TIMELINE_MAXLEN), JSON.stringify(nodes.map((n) => n.id)), JSON.stringify(options)];
+    const keys = [RedisKeys.deployment(id), RedisKeys.deployments, RedisKeys.activeDeployments];
+    const waves = nodes.some((n) => n.wave !== undefined) ? 1 : 0;
+    const args: string[] = [id, image, now.toISOString(), String(now.getTime()), String(TIMELINE_MAXLEN), JSON.stringify(nodes.map((n) => n.id)), JSON.stringify(options), JSON.stringify(controller), String(waves)];
     for (const n of nodes) {
       keys.push(RedisKeys.node(n.id), RedisKeys.nodeTimeline(n.id));
       args.push(n.expectedState, n.expectedDeploymentId ?? '', n.steps.join(','), n.wave === undefined ? '' : String(n.wave));
@@ -199,6 +235,71 @@ export class SchedulerStore {
     return rows.length > limit && last !== undefined ? { members: taken.map((p) => p.member), next: last } : { members: taken.map((p) => p.member) };
   }
 
+  /**
+   * Stores a step of deployment `id`'s admission controller and admits `wave`'s nodes, if the
+   * controller is still at version `expectedV` and the deployment running (see scripts.ts
+   * ADMIT_WAVE). false: another replica stepped first, or the deployment changed; nothing changed.
+   */
+  async admitWave(id: string, expectedV: number, controller: ControllerState, wave: { number: number; nodeIds: readonly string[] } | undefined): Promise<boolean> {
+    const keys = [RedisKeys.deployment(id)];
+    const args = [String(expectedV), JSON.stringify(controller), new Date().toISOString(), String(TIMELINE_MAXLEN), wave === undefined ? '' : String(wave.number)];
+    for (const nodeId of wave?.nodeIds ?? []) {
+      keys.push(RedisKeys.node(nodeId), RedisKeys.nodeTimeline(nodeId));
+      args.push(nodeId);
+    }
+    const r = (await ADMIT_WAVE.run(this.redis, keys, args)) as string[];
+    return r[0] === 'ok';
+  }
+
+  /** Pauses a running deployment; true when this call did. */
+  async pause(id: string, reason: string): Promise<boolean> {
+    return Number(await PAUSE_DEPLOYMENT.run(this.redis, [RedisKeys.deployment(id)], [reason, new Date().toISOString()])) === 1;
+  }
+
+  /** Resumes a paused deployment (see scripts.ts RESUME_DEPLOYMENT): 'resumed', 'missing', or the state it is in. */
+  async resume(id: string): Promise<'resumed' | 'missing' | DeploymentState> {
+    return String(await RESUME_DEPLOYMENT.run(this.redis, [RedisKeys.deployment(id)], [])) as 'resumed' | 'missing' | DeploymentState;
+  }
+
+  /**
+   * Cancels deployment `id` over its nodes `nodeIds` in one script (see scripts.ts
+   * CANCEL_DEPLOYMENT); `activeStates`: the states whose nodes are failed with `reason`.
+   */
+  async cancel(
+    id: string,
+    nodeIds: readonly string[],
+    reason: string,
+    activeStates: readonly NodeState[],
+  ): Promise<{ kind: 'missing' } | { kind: 'finished'; state: string } | { kind: 'ok'; dequeued: string[]; failed: { id: string; from: NodeState }[] }> {
+    const keys = [RedisKeys.deployment(id), RedisKeys.activeDeployments];
+    for (const nodeId of nodeIds) keys.push(RedisKeys.node(nodeId), RedisKeys.nodeTimeline(nodeId));
+    const r = (await CANCEL_DEPLOYMENT.run(this.redis, keys, [new Date().toISOString(), String(TIMELINE_MAXLEN), reason, activeStates.join(',')])) as [string, (string[] | string)?, string[]?, string[]?];
+    if (r[0] === 'missing') return { kind: 'missing' };
+    if (r[0] === 'finished') return { kind: 'finished', state: String(r[1]) };
+    const from = r[3] ?? [];
+    return { kind: 'ok', dequeued: (r[1] as string[] | undefined) ?? [], failed: (r[2] ?? []).map((nodeId, i) => ({ id: nodeId, from: from[i] as NodeState })) };
+  }
+
+  /** Counts a boot-phase failure the node states do not show (a failed TFTP transfer) for the deployment's admission controller. */
+  async countBootFailure(deploymentId: string): Promise<void> {
+    await COUNT_IF_EXISTS.run(this.redis, [RedisKeys.deployment(deploymentId)], ['bootFailed']);
+  }
+
+  /** The deployments the admission tick walks: running or paused (and finished ones not yet swept). */
+  async activeDeploymentIds(): Promise<string[]> {
+    return this.redis.zrange(RedisKeys.activeDeployments, 0, -1);
+  }
+
+  /** Drops a finished deployment from the tick's list. */
+  async forgetActive(id: string): Promise<void> {
+    await this.redis.zrem(RedisKeys.activeDeployments, id);
+  }
+
+  /** Claims deployment `id`'s admission tick for `ms` (SET NX PX): true for the replica that gets it. */
+  async claimTick(id: string, ms: number): Promise<boolean> {
+    return (await this.redis.set(RedisKeys.admissionTick(id), '1', 'PX', ms, 'NX')) === 'OK';
+  }
+
   /** false when the deployment does not exist. Idempotent. */
   async markReleased(id: string): Promise<boolean> {
     return Number(await RELEASE_DEPLOYMENT.run(this.redis, [RedisKeys.deployment(id)], [new Date().toISOString()])) === 1;
@@ -223,6 +324,7 @@ export class SchedulerStore {
 }
 
 const STATES = new Set<string>(Object.values(NodeState));
+const DEPLOYMENT_STATES = new Set<string>(['running', 'paused', 'completed', 'released', 'cancelled'] satisfies DeploymentState[]);
 /** A node state by name, for fields read back from Redis. */
 export function isNodeState(s: string | undefined): s is NodeState {
   return s !== undefined && STATES.has(s);
@@ -269,6 +371,7 @@ function parseNode(h: Record<string, string>): StoredNode | undefined {
   if (h.wave !== undefined) node.wave = Number(h.wave);
   if (h.rootDisk) node.rootDisk = h.rootDisk;
   if (h.attempts !== undefined) node.attempts = Number(h.attempts);
+  if (h.timeouts !== undefined) node.timeouts = Number(h.timeouts);
   const progress = parseJson(h.progress) as { bytes?: unknown; total?: unknown } | undefined;
   if (progress && typeof progress.bytes === 'number' && typeof progress.total === 'number') node.progress = { bytes: progress.bytes, total: progress.total };
   const stats = parseJson(h.stats);
@@ -278,9 +381,10 @@ function parseNode(h: Record<string, string>): StoredNode | undefined {
 
 function parseDeployment(h: Record<string, string>): DeploymentRecord | undefined {
   if (h.id === undefined || h.image === undefined) return undefined;
-  const state = h.state === 'completed' || h.state === 'released' ? h.state : 'running';
+  const state = DEPLOYMENT_STATES.has(h.state ?? '') ? (h.state as DeploymentState) : 'running';
   const ids = parseJson(h.nodes);
   const o = (parseJson(h.options) ?? {}) as Partial<Record<keyof DeploymentOptions, unknown>>;
+  const num = (v: unknown, dflt: number) => (typeof v === 'number' && Number.isFinite(v) ? v : dflt);
   const d: DeploymentRecord = {
     id: h.id,
     image: h.image,
@@ -288,13 +392,25 @@ function parseDeployment(h: Record<string, string>): DeploymentRecord | undefine
     target: o.target === 'emulated' ? 'emulated' : 'node',
     afterInstall: o.afterInstall === 'kexec' ? 'kexec' : 'reboot',
     lingerSeconds: typeof o.lingerSeconds === 'number' ? o.lingerSeconds : undefined,
+    // deployments made before admission existed admitted every node at once
+    canary: num(o.canary, 1),
+    failureBudget: num(o.failureBudget, Number.MAX_SAFE_INTEGER),
+    maxInFlight: num(o.maxInFlight, Number.MAX_SAFE_INTEGER),
+    ratePerSecond: num(o.ratePerSecond, 0),
     createdAt: h.createdAt ?? '',
     createdAtMs: Number(h.createdAtMs ?? 0),
     nodeIds: Array.isArray(ids) ? ids.filter((x): x is string => typeof x === 'string') : [],
     total: Number(h.total ?? 0),
     installed: Number(h.installed ?? 0),
     failed: Number(h.failed ?? 0),
+    controller: parseJson(h.controller) as ControllerState | undefined,
+    controllerV: Number(h.controllerV ?? 0),
+    waves: Number(h.waves ?? 0),
+    bootDone: Number(h.bootDone ?? 0),
+    bootFailed: Number(h.bootFailed ?? 0),
+    budgetBase: Number(h.budgetBase ?? 0),
   };
   if (h.completedAt) d.completedAt = h.completedAt;
+  if (h.reason) d.reason = h.reason;
   return d;
 }

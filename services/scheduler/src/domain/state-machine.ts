@@ -8,7 +8,8 @@ import { NodeState, type AgentStage } from '@swarmboot/contracts';
  * with `failed(reason)` reachable from every active state, and back to `admitted` from every state
  * after it (a real node's failed install attempt when attempts are left: it boots the install
  * environment again). Idle nodes (registered, installed,
- * released, failed) may be queued again by a new deployment. Two shortcuts exist because the
+ * released, failed) may be queued again by a new deployment; a queued node goes back to
+ * `registered` when its deployment is cancelled. Two shortcuts exist because the
  * events that drive them arrive on independent streams and may be late: `admitted → booting`
  * (the node fetched its iPXE script before the scheduler saw its DHCP lease) and nothing else.
  *
@@ -17,7 +18,7 @@ import { NodeState, type AgentStage } from '@swarmboot/contracts';
  */
 export const NODE_TRANSITIONS: Readonly<Record<NodeState, readonly NodeState[]>> = Object.freeze({
   registered: ['queued'],
-  queued: ['admitted', 'failed'],
+  queued: ['admitted', 'failed', 'registered'],
   admitted: ['dhcp', 'booting', 'failed'],
   dhcp: ['booting', 'failed', 'admitted'],
   booting: ['installing', 'failed', 'admitted'],
@@ -118,4 +119,41 @@ export function finishedAs(to: NodeState): 'installed' | 'failed' | undefined {
 /** The states a node passes through when a deployment takes it: queued, then admitted when its wave is open. */
 export function admissionSteps(admitted: boolean): NodeState[] {
   return admitted ? ['queued', 'admitted'] : ['queued'];
+}
+
+/** The boot phase: admitted (powering on, PXE), dhcp (boot loader over TFTP), booting (kernel, initrd or the install environment). */
+const BOOT_PHASE: ReadonlySet<NodeState> = new Set<NodeState>(['admitted', 'dhcp', 'booting']);
+export function inBootPhase(state: NodeState): boolean {
+  return BOOT_PHASE.has(state);
+}
+
+/**
+ * What a transition means to the admission controller: `done` when a node leaves the boot phase
+ * forward (its boot files are in, the narrow part is behind it), `failed` when it leaves it
+ * backward or fails (a timeout's retry, a failed boot), undefined otherwise.
+ */
+export function bootOutcome(from: NodeState, to: NodeState): 'bootDone' | 'bootFailed' | undefined {
+  if (!inBootPhase(from)) return undefined;
+  if (to === 'failed' || to === 'admitted') return 'bootFailed';
+  return to === 'installing' || to === 'verifying' || to === 'installed' ? 'bootDone' : undefined;
+}
+
+/** The states a node can be stuck in: each has a timeout (SWARMBOOT_SCHEDULER_STATE_TIMEOUTS). */
+export const TIMED_STATES = ['admitted', 'dhcp', 'booting', 'installing', 'verifying'] as const;
+export type TimedState = (typeof TIMED_STATES)[number];
+export function isTimedState(state: NodeState): state is TimedState {
+  return (TIMED_STATES as readonly NodeState[]).includes(state);
+}
+
+/** The failure reason code of a node stuck in `state`: the boot phase times out as BOOT_TIMEOUT, the install as INSTALL_TIMEOUT. */
+export function timeoutCode(state: TimedState): 'BOOT_TIMEOUT' | 'INSTALL_TIMEOUT' {
+  return inBootPhase(state) ? 'BOOT_TIMEOUT' : 'INSTALL_TIMEOUT';
+}
+
+/**
+ * What to do with a node stuck in a timed state: back to `admitted` (power-cycled into PXE) while
+ * it has had fewer than `retries` timeouts in this deployment, else `failed`.
+ */
+export function recoveryAction(timeoutsSoFar: number, retries: number): 'retry' | 'fail' {
+  return timeoutsSoFar < retries ? 'retry' : 'fail';
 }
