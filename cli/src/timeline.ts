@@ -42,6 +42,16 @@ export function describeEntry(e: TimelineEntry): string {
       return `${e.stage} ${e.total > 0 ? `${Math.floor((100 * e.bytes) / e.total)}% ` : ''}(${formatBytes(e.bytes)} of ${formatBytes(e.total)})${e.rate === undefined ? '' : ` at ${formatBytes(e.rate)}/s`}`;
     case 'failure':
       return `${e.failure.code} (rule ${e.failure.ruleId}, ${e.failure.severity}): ${e.failure.line}`;
+    case 'power':
+      switch (e.outcome) {
+        case 'requested':
+          return `${e.power.action} requested${e.power.reason ? ` (${e.power.reason})` : ''}`;
+        case 'completed':
+          return `${e.power.action} done by ${e.power.driver} in ${Math.round(e.power.durationMs)} ms (${e.power.attempts} attempt${e.power.attempts === 1 ? '' : 's'}; was ${e.power.powerState})`;
+        case 'failed':
+          return `${e.power.action} failed after ${e.power.attempts} attempt${e.power.attempts === 1 ? '' : 's'}: ${e.power.code}: ${e.power.message}`;
+      }
+      break;
     case 'log':
       return formatLogLine(e.line);
   }

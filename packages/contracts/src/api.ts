@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ImageRecord } from './image.js';
-import { LeaseGranted, LogLine, NodeFailureClassified, NodeStateSchema, TftpTransfer } from './events.js';
+import { LeaseGranted, LogLine, NodeFailureClassified, NodeStateSchema, PowerCompleted, PowerFailed, PowerRequested, TftpTransfer } from './events.js';
 
 /**
  * Shapes of the scheduler's public REST API (`/v1`). The fastify routes use these schemas, so
@@ -219,10 +219,11 @@ export type LogLines = Static<typeof LogLines>;
  * `dhcp` a lease granted (`Events.leaseGranted`), `tftp` a boot-file transfer completed or failed
  * (`Events.tftpTransferCompleted|Failed`), `state` a state change of the node, `progress` the
  * agent's download progress (at most one entry per SWARMBOOT_SCHEDULER_TIMELINE_PROGRESS_SECONDS),
- * `failure` the log sink classified one of its lines (`Events.nodeFailureClassified`), `log` a
+ * `failure` the log sink classified one of its lines (`Events.nodeFailureClassified`), `power` a
+ * power request for its BMC and its result (`Events.powerRequested|Completed|Failed`), `log` a
  * kernel or installer log line (the log sink's stream, read at query time).
  */
-export const TimelineSource = { dhcp: 'dhcp', tftp: 'tftp', state: 'state', progress: 'progress', failure: 'failure', log: 'log' } as const;
+export const TimelineSource = { dhcp: 'dhcp', tftp: 'tftp', state: 'state', progress: 'progress', failure: 'failure', power: 'power', log: 'log' } as const;
 export type TimelineSource = (typeof TimelineSource)[keyof typeof TimelineSource];
 export const TimelineSourceSchema = Type.Union(Object.values(TimelineSource).map((s) => Type.Literal(s)));
 
@@ -249,10 +250,16 @@ export const ProgressEntry = entry('progress', {
   rate: Type.Optional(Type.Number({ minimum: 0 })),
 });
 export const FailureEntry = entry('failure', { failure: NodeFailureClassified });
+/** A power request (`requested`, as the scheduler or `swarmboot power` published it) or its result (`completed`, `failed`, from the power service). */
+export const PowerEntry = Type.Union([
+  entry('power', { outcome: Type.Literal('requested'), power: PowerRequested }),
+  entry('power', { outcome: Type.Literal('completed'), power: PowerCompleted }),
+  entry('power', { outcome: Type.Literal('failed'), power: PowerFailed }),
+]);
 /** A log line as the log sink stored it (`line` is its LogLine; the raw text when the stored JSON is unreadable). */
 export const LogEntry = entry('log', { line: Type.Union([LogLine, Type.String()]) });
 
-export const TimelineEntry = Type.Union([StateEntry, DhcpEntry, TftpEntry, ProgressEntry, FailureEntry, LogEntry]);
+export const TimelineEntry = Type.Union([StateEntry, DhcpEntry, TftpEntry, ProgressEntry, FailureEntry, ...PowerEntry.anyOf, LogEntry]);
 export type TimelineEntry = Static<typeof TimelineEntry>;
 
 /**

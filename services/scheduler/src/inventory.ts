@@ -70,7 +70,7 @@ export class Inventory {
 
   /**
    * The node's flight recorder: its leases, boot-file transfers, state changes, swarm progress,
-   * failure classifications and log lines merged in time order, oldest first — the newest
+   * failure classifications, power actions and log lines merged in time order, oldest first — the newest
    * `q.limit` of those at or after `q.sinceMs`, `truncated` when older ones were left out.
    * Throws NODE_NOT_FOUND.
    */

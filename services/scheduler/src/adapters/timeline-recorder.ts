@@ -26,15 +26,14 @@ export interface TimelineRecorderDeps {
  * Records the events of each node in its flight recorder (`TimelineStore.record`):
  * - `Events.leaseGranted` (the node by the lease's MAC), `Events.tftpTransferCompleted|Failed`
  *   (the node by the client address: its lease, or the address the scheduler recorded for it),
- *   `Events.nodeFailureClassified`, through the durable consumer {@link TIMELINE_CONSUMER} — a
+ *   `Events.nodeFailureClassified`, `Events.powerRequested|Completed|Failed` (by their node id),
+ *   through the durable consumer {@link TIMELINE_CONSUMER} — a
  *   handler that throws (Redis down) gets its event redelivered, and the entry's id is the
  *   event's, so a redelivered event is not recorded twice;
  * - `Events.nodeProgress` (core NATS: every replica hears it), at most one entry per node per
  *   `progressEveryMs`, gated in Redis so the replicas together keep one; with the download rate
  *   since the previous entry.
  * Events of addresses and MACs that are no registered node's are skipped.
- * TODO(power): record `swarmboot.power.requested|completed|failed` once packages/contracts
- * defines them (the power service's events; not on main when this was written).
  * Returns a stop function.
  */
 /** What became of an event the recorder got: a metric label. */
@@ -62,6 +61,9 @@ export async function startTimelineRecorder(deps: TimelineRecorderDeps): Promise
       record(await store.nodeIdByIp(transfer.clientAddress), { id: `tftp:${e.id}`, at: e.time, source: 'tftp', outcome: 'failed', transfer }),
     ),
     await bus.consume(Events.nodeFailureClassified, TIMELINE_CONSUMER, async (failure, e) => record(failure.nodeId, { id: `failure:${e.id}`, at: e.time, source: 'failure', failure })),
+    await bus.consume(Events.powerRequested, TIMELINE_CONSUMER, async (power, e) => record(power.nodeId, { id: `power:${e.id}`, at: e.time, source: 'power', outcome: 'requested', power })),
+    await bus.consume(Events.powerCompleted, TIMELINE_CONSUMER, async (power, e) => record(power.nodeId, { id: `power:${e.id}`, at: e.time, source: 'power', outcome: 'completed', power })),
+    await bus.consume(Events.powerFailed, TIMELINE_CONSUMER, async (power, e) => record(power.nodeId, { id: `power:${e.id}`, at: e.time, source: 'power', outcome: 'failed', power })),
   ];
   const pending = new Set<Promise<void>>();
   const unsubscribe = bus.subscribe(Events.nodeProgress, (p, e) => {

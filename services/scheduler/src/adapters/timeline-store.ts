@@ -31,7 +31,7 @@ return prev or ''
 `);
 
 /** A recorded entry (of the sources the recorder writes: not `state`, not `log`). */
-export type RecordedEntry = Extract<TimelineEntry, { source: 'dhcp' | 'tftp' | 'progress' | 'failure' }>;
+export type RecordedEntry = Extract<TimelineEntry, { source: 'dhcp' | 'tftp' | 'progress' | 'failure' | 'power' }>;
 
 /**
  * A node's flight recorder in Redis: the entries the `scheduler-timeline` consumer records in
@@ -75,7 +75,7 @@ export class TimelineStore {
   async read(nodeId: string, sources: ReadonlySet<TimelineSource>, sinceMs: number, limit: number): Promise<TimelineEntry[]> {
     const count = limit + 1;
     const pipe = this.redis.pipeline();
-    const wantEvents = sources.has('dhcp') || sources.has('tftp') || sources.has('progress') || sources.has('failure');
+    const wantEvents = sources.has('dhcp') || sources.has('tftp') || sources.has('progress') || sources.has('failure') || sources.has('power');
     if (wantEvents) pipe.zrangebyscore(RedisKeys.nodeEvents(nodeId), sinceMs, '+inf');
     if (sources.has('state')) pipe.xrevrange(RedisKeys.nodeTimeline(nodeId), '+', String(sinceMs), 'COUNT', count);
     if (sources.has('log')) pipe.xrevrange(RedisKeys.nodeLog(nodeId), '+', String(sinceMs), 'COUNT', count);

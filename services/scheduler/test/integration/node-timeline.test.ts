@@ -23,6 +23,8 @@ function label(e: TimelineEntry): string {
       return 'progress';
     case 'failure':
       return `failure:${e.failure.code}`;
+    case 'power':
+      return `power:${e.outcome}:${e.power.action}`;
     case 'log':
       return `log:${typeof e.line === 'string' ? e.line : e.line.message}`;
   }
@@ -67,7 +69,12 @@ test('a node timeline merges leases, transfers, states, progress, failures and l
     { nodeId: 't1', deploymentId, attempt: 0, ruleId: 'io-error', code: 'DISK_IO_ERROR', severity: 'error', description: 'I/O error', line: 'blk_update_request: I/O error, dev sda, sector 0', format: 'netconsole', received: new Date().toISOString() },
     't1',
   );
-  await waitFor('the failure recorded', has('failure:DISK_IO_ERROR'));
+  await waitFor('the failure recorded, and the node failed by it', async () => (await has('failure:DISK_IO_ERROR')()) && (await has('state:failed')()));
+  // a power request for the node and the power service's answer, as they are published
+  await bus.publish(Events.powerRequested, { requestId: 'p1', nodeId: 't1', mac: MAC, action: 'pxe-boot', reason: 'BOOT_TIMEOUT: test' });
+  await waitFor('the power request recorded', has('power:requested:pxe-boot'));
+  await bus.publish(Events.powerCompleted, { requestId: 'p1', nodeId: 't1', action: 'pxe-boot', driver: 'redfish', attempts: 1, durationMs: 420, powerState: 'On' }, 't1');
+  await waitFor('the power result recorded', has('power:completed:pxe-boot'));
   assert.equal((await report({ stage: 'failed', reason: 'DISK_IO_ERROR: sda' })).status, 200);
 
   const expected = [
@@ -84,7 +91,10 @@ test('a node timeline merges leases, transfers, states, progress, failures and l
     'progress',
     'progress',
     'failure:DISK_IO_ERROR',
+    // the classified failure fails the node (the scheduler's consumer), before anything after it
     'state:failed',
+    'power:requested:pxe-boot',
+    'power:completed:pxe-boot',
   ];
 
   await t.test('every source, one list, in time order', async () => {
@@ -131,7 +141,7 @@ test('a node timeline merges leases, transfers, states, progress, failures and l
     const jsm = await jetstreamManager(bus.nc);
     const names: string[] = [];
     for await (const c of jsm.consumers.list(Stream.name)) if (c.name.startsWith(`${TIMELINE_CONSUMER}-`)) names.push(c.name);
-    assert.equal(names.length, 4, 'lease, transfer completed, transfer failed, failure classified');
+    assert.equal(names.length, 7, 'lease, transfer completed, transfer failed, failure classified, power requested, completed, failed');
     for (const n of names) await jsm.consumers.delete(Stream.name, n);
     // a replica's recorder creates them again, delivering every event of the stream from its start
     await startReplica();
