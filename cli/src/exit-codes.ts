@@ -12,18 +12,25 @@ export const ExitCode = {
   error: 1,
   /** the deployment finished and at least one node failed */
   nodesFailed: 2,
-  /** the deployment was released (stopped) before every node finished */
+  /** the deployment was cancelled, or released before every node finished */
   stopped: 3,
   /** the node or deployment named does not exist (HTTP 404) */
   notFound: 4,
   /** the API refused the caller (HTTP 401, 403) */
   denied: 5,
+  /** the deployment is paused (over its failure budget): it admits no more nodes until resumed (POST /v1/deployments/:id/resume) */
+  paused: 6,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** The exit code of a deployment that is no longer running (undefined while it runs). */
+/**
+ * The exit code of a deployment that is no longer running (undefined while it runs). A paused one
+ * ends the watch at once: it waits for an operator, and its nodes in flight go on without one.
+ */
 export function deploymentOutcome(d: Pick<Deployment, 'state' | 'counts'>): ExitCode | undefined {
   if (d.state === 'running') return undefined;
+  if (d.state === 'paused') return ExitCode.paused;
+  if (d.state === 'cancelled') return ExitCode.stopped;
   const n = (s: string) => d.counts[s] ?? 0;
   if (n('failed') > 0) return ExitCode.nodesFailed;
   const total = Object.values(d.counts).reduce((a, b) => a + b, 0);

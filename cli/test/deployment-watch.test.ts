@@ -47,6 +47,8 @@ test('exit codes: the outcome of a finished deployment, and of API errors', () =
   assert.equal(deploymentOutcome(deployment('released', [node('a', 'released')])), ExitCode.ok);
   assert.equal(deploymentOutcome(deployment('completed', [node('a', 'installed'), node('b', 'failed')])), ExitCode.nodesFailed);
   assert.equal(deploymentOutcome(deployment('released', [node('a', 'released'), node('b', 'installing')])), ExitCode.stopped);
+  assert.equal(deploymentOutcome(deployment('cancelled', [node('a', 'installed'), node('b', 'failed')])), ExitCode.stopped, 'cancelled nodes are failed, the deployment was stopped');
+  assert.equal(deploymentOutcome(deployment('paused', [node('a', 'failed'), node('b', 'installing')])), ExitCode.paused);
   assert.equal(errorExitCode(new SwarmbootError('NODE_NOT_FOUND', 'x', { context: { status: 404 } })), ExitCode.notFound);
   assert.equal(errorExitCode(new SwarmbootError('API_ERROR', 'x', { context: { status: 403 } })), ExitCode.denied);
   assert.equal(errorExitCode(new SwarmbootError('API_UNREACHABLE', 'x')), ExitCode.error);
