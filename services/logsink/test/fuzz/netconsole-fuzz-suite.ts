@@ -47,8 +47,10 @@ const header: fc.Arbitrary<Header> = fc.record(
 const headerText = (h: Header, extra = ''): string => `${h.release === undefined ? '' : `${h.release},`}${h.level},${h.seq},${h.bootTimeUs},${h.contflag}${extra};`;
 
 const text = fc.string({ unit: 'binary', maxLength: 120 }).filter((s) => Buffer.from(s, 'utf8').toString('utf8') === s && !/[\r\0]$/.test(s));
-/** dictionary keys as the kernel writes them (SUBSYSTEM, DEVICE, userdata keys) */
-const dictionary = fc.dictionary(fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789'.split('')), minLength: 1, maxLength: 12 }), text, { maxKeys: 4 });
+/** dictionary keys: the kernel's (SUBSYSTEM, DEVICE) and netconsole userdata keys, which are configfs names the node's admin picks */
+const dictionary = fc
+  .uniqueArray(fc.tuple(fc.oneof(fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789'.split('')), minLength: 1, maxLength: 12 }), fc.constantFrom('__proto__', 'constructor')), text), { selector: ([k]) => k, maxLength: 4 })
+  .map((entries) => Object.fromEntries(entries));
 
 /** A whole extended record: header, escaped text, `\n KEY=value` dictionary lines. */
 const record = fc.record({ header, message: text, fields: dictionary });
