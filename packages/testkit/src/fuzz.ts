@@ -45,13 +45,14 @@ export interface FuzzSuiteResult {
  * Never throws for a failing property: the failure (with fast-check's seed, path and shrunk
  * counterexample, enough to replay it) is in the result.
  */
-export async function runFuzzSuite(suite: FuzzSuite, opts: { cases: number; seed: number }): Promise<FuzzSuiteResult> {
+export async function runFuzzSuite(suite: FuzzSuite, opts: { cases: number; seed: number; log?: (msg: string) => void }): Promise<FuzzSuiteResult> {
   const started = performance.now();
   const { properties, close } = await suite.open();
   const each = Math.max(1, Math.ceil(opts.cases / properties.length));
   const results: FuzzPropertyResult[] = [];
   try {
     for (const p of properties) {
+      opts.log?.(`${suite.codec}: ${p.name}: ${each} cases from seed ${opts.seed}`);
       // checks of a sync property return the details, those of an async one a promise of them
       const details = (await fc.check(p.property as fc.IRawProperty<unknown[]>, { numRuns: each, seed: opts.seed, endOnFailure: false })) as fc.RunDetails<unknown[]>;
       results.push({
@@ -102,39 +103,52 @@ export async function assertFuzzSuite(suite: FuzzSuite, diagnostic: (msg: string
   return r;
 }
 
-/** Most time one decode may take (ms) before a case counts as a hang: far above any codec's cost on 64 KiB, far below a quadratic blow-up. */
-export const CASE_TIME_LIMIT_MS = 250;
+/**
+ * Most time one decode may take (ms) before a case counts as a hang: far above any codec's cost on
+ * 64 KiB, far below a quadratic blow-up. A case over it is timed once more and fails only when
+ * slow again, so that a GC pause or a loaded machine (load 10 on 2 cores, measured here while
+ * other builds ran) is not taken for a hang.
+ */
+export const CASE_TIME_LIMIT_MS = 1000;
+
+function settle<O>(decode: () => O, expected: (err: unknown) => boolean): O | undefined {
+  try {
+    return decode();
+  } catch (err) {
+    if (!expected(err)) throw new Error(`undocumented error: ${String(err)}`, { cause: err });
+    return undefined;
+  }
+}
 
 /**
  * Calls `decode(input)` and returns its result, or undefined when it threw an error that
  * `expected` accepts (the codec's documented error). Anything else thrown fails the case, and so
- * does a call slower than CASE_TIME_LIMIT_MS.
+ * does a call slower than CASE_TIME_LIMIT_MS twice in a row.
  */
 export function decodeOrReject<I, O>(decode: (input: I) => O, input: I, expected: (err: unknown) => boolean): O | undefined {
-  const t0 = performance.now();
-  let out: O | undefined;
-  try {
-    out = decode(input);
-  } catch (err) {
-    if (!expected(err)) throw new Error(`undocumented error: ${String(err)}`, { cause: err });
+  for (let attempt = 1; ; attempt++) {
+    const t0 = performance.now();
+    const out = settle(() => decode(input), expected);
+    const ms = performance.now() - t0;
+    if (ms <= CASE_TIME_LIMIT_MS) return out;
+    if (attempt === 2) throw new Error(`decode took ${ms.toFixed(0)} ms (> ${CASE_TIME_LIMIT_MS} ms) twice`);
   }
-  const ms = performance.now() - t0;
-  if (ms > CASE_TIME_LIMIT_MS) throw new Error(`decode took ${ms.toFixed(0)} ms (> ${CASE_TIME_LIMIT_MS} ms)`);
-  return out;
 }
 
 /** The async form of decodeOrReject. */
 export async function decodeOrRejectAsync<I, O>(decode: (input: I) => Promise<O>, input: I, expected: (err: unknown) => boolean): Promise<O | undefined> {
-  const t0 = performance.now();
-  let out: O | undefined;
-  try {
-    out = await decode(input);
-  } catch (err) {
-    if (!expected(err)) throw new Error(`undocumented error: ${String(err)}`, { cause: err });
+  for (let attempt = 1; ; attempt++) {
+    const t0 = performance.now();
+    let out: O | undefined;
+    try {
+      out = await decode(input);
+    } catch (err) {
+      if (!expected(err)) throw new Error(`undocumented error: ${String(err)}`, { cause: err });
+    }
+    const ms = performance.now() - t0;
+    if (ms <= CASE_TIME_LIMIT_MS) return out;
+    if (attempt === 2) throw new Error(`decode took ${ms.toFixed(0)} ms (> ${CASE_TIME_LIMIT_MS} ms) twice`);
   }
-  const ms = performance.now() - t0;
-  if (ms > CASE_TIME_LIMIT_MS) throw new Error(`decode took ${ms.toFixed(0)} ms (> ${CASE_TIME_LIMIT_MS} ms)`);
-  return out;
 }
 
 /** Arbitrary bytes as a Buffer, 0..maxLength long. */
