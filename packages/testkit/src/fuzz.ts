@@ -59,7 +59,7 @@ export async function runFuzzSuite(suite: FuzzSuite, opts: { cases: number; seed
         name: p.name,
         cases: details.numRuns,
         crashes: details.failed ? 1 : 0,
-        ...(details.failed ? { failure: fc.defaultReportMessage(details) ?? 'failed' } : {}),
+        ...(details.failed ? { failure: `${fc.defaultReportMessage(details) ?? 'failed'}\n${String(details.errorInstance)}` } : {}),
       });
     }
   } finally {
