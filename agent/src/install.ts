@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SwarmbootError, isSwarmbootError, type AgentReportReply, type ErrorCode, type InstallManifest, type TransferStats } from '@swarmboot/contracts';
-import type { AgentApiClient, Logger } from '@swarmboot/kit';
+import { checkBencode, type AgentApiClient, type Logger } from '@swarmboot/kit';
 import { joinSwarm } from './swarm.js';
 
 /** Sends one syslog line (RFC 5424 severity 0–7). */
@@ -34,14 +34,17 @@ export interface InstallOptions {
  * (IMAGE_CORRUPT: never reported installed), `write`, the `installed` report with where the bytes
  * came from, then seeding for the other nodes until released or `lingerMs` passed. Resolves with
  * where the bytes came from and how many went to other nodes.
- * Throws SwarmbootError (IMAGE_CORRUPT, API errors, whatever `write` throws); the caller reports
+ * Throws SwarmbootError (IMAGE_CORRUPT, TORRENT_INVALID, API errors, whatever `write` throws); the caller reports
  * the failure (`reportFailure`), since what follows it differs by mode.
  */
 export async function installFromSwarm(o: InstallOptions): Promise<TransferStats> {
   const { client, manifest, log, say } = o;
   const image = manifest.image;
+  const torrent = Buffer.from(await client.getBytes(image.torrentUrl));
+  // webtorrent's bencode decoder loops forever on some malformed input: refuse it first
+  checkBencode(torrent);
   const swarm = joinSwarm({
-    torrent: Buffer.from(await client.getBytes(image.torrentUrl)),
+    torrent,
     dir: o.imageDir,
     webSeedUrl: image.webSeedUrl,
     log,

@@ -14,3 +14,4 @@ export * from './idempotency.js';
 export * from './lua-script.js';
 export * from './allowlist.js';
 export * from './api-client.js';
+export * from './bencode-check.js';

@@ -215,3 +215,5 @@ export const TEST_IMAGE: ImageRecord = {
   webSeedUrl: 'http://127.0.0.1:8001/images/debian-12.img',
   addedAt: new Date().toISOString(),
 };
+
+export { runFuzzSuite, assertFuzzSuite, fuzzCases, fuzzSeed, decodeOrReject, decodeOrRejectAsync, bytes, mutated, CASE_TIME_LIMIT_MS, type FuzzProperty, type FuzzSuite, type FuzzSuiteResult, type FuzzPropertyResult } from './fuzz.js';

@@ -82,21 +82,6 @@ test('a missing END, a bad op and hlen > 16 are DHCP_MALFORMED', () => {
   assertMalformed(() => decodeDhcp(withOptions('350101ff', (b) => (b[2] = 17))), /hlen 17/);
 });
 
-test('random garbage never escapes as anything but DHCP_MALFORMED', () => {
-  let seed = 42;
-  const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % 256;
-  for (let i = 0; i < 2000; i++) {
-    const b = Buffer.from(DISCOVER);
-    // flip a few octets in the option area (and sometimes the header)
-    for (let k = 0; k < 4; k++) b[(rnd() * 256 + rnd()) % b.length] = rnd();
-    try {
-      decodeDhcp(b);
-    } catch (err) {
-      assert.ok(isSwarmbootError(err, 'DHCP_MALFORMED'), String(err));
-    }
-  }
-});
-
 test('PAD options are skipped and repeated options are concatenated (RFC 3396)', () => {
   const m = decodeDhcp(withOptions('0000350101' + '0c03616263' + '00' + '0c026465' + 'ff'));
   assert.equal(m.options.get(DhcpOption.hostname)?.toString(), 'abcde');

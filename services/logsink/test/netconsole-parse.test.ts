@@ -64,6 +64,15 @@ test('extended format (netconsole.rst "Extended console"): level, seq, µs since
   assert.equal(extendedLine(u.header, u.body).message, 'café \\');
 });
 
+test('fuzz regression: a dictionary key named __proto__ (input "6,1,2,-;x\\n __proto__=v") is kept', () => {
+  const d = extended('6,1,2,-;x\n __proto__=v\n constructor=w');
+  if (d.kind !== 'extended') return;
+  assert.deepEqual(Object.entries(extendedLine(d.header, d.body).fields ?? {}), [
+    ['__proto__', 'v'],
+    ['constructor', 'w'],
+  ]);
+});
+
 test('extended format: release prepended (`r`), ncfrag, unknown fields after the flag', () => {
   const d = extended('6.13.0-04048-g4f561a87745a,13,468,514729715,-,ncfrag=0/31;the first chunk,');
   if (d.kind !== 'extended') return;

@@ -39,6 +39,15 @@ test('RFC 4180 quoted fields, with "" for a quote', () => {
   assert.deepEqual(nodes[0]?.labels, { note: 'a "b", c', x: '1' });
 });
 
+test('fuzz regression: a label named __proto__ (input "n1,m,,__proto__=x") is kept, and given twice is refused', () => {
+  const { nodes } = parseNodeCsv('id,mac,hostname,labels\nn1,52:54:00:00:00:01,,__proto__=x;constructor=y\n');
+  assert.deepEqual(Object.entries(nodes[0]?.labels ?? {}), [
+    ['__proto__', 'x'],
+    ['constructor', 'y'],
+  ]);
+  importError(() => parseNodeCsv('id,mac,hostname,labels\nn1,52:54:00:00:00:01,,__proto__=x;__proto__=y\n'), 2, /twice/);
+});
+
 test('errors name the line', () => {
   importError(() => parseNodeCsv(''), 1, /empty file/);
   importError(() => parseNodeCsv('\n\n'), 1, /empty file/);

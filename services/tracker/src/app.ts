@@ -269,7 +269,7 @@ export function buildTracker(deps: TrackerDeps): Tracker {
         deps.onFatal?.(err);
       });
       sock.on('message', (msg, rinfo) => {
-        if (admits(rinfo.address, 'udp')) server.onUdpRequest(msg, rinfo);
+        if (admits(rinfo.address, 'udp')) server.onUdpRequest(withoutAnnouncedIp(msg), rinfo);
       });
       server.udp4 = sock;
       udp = sock;
@@ -283,6 +283,19 @@ export function buildTracker(deps: TrackerDeps): Tracker {
       await closeServer();
     },
   };
+
+  /**
+   * BEP 15 announce (action 1) with its optional IP field (offset 84) zeroed, so the peer is the
+   * datagram's source address. bittorrent-tracker 11 turns a nonzero field into an empty address
+   * (ip@2's toString wants a Buffer, gets a number), which put `:port` members into the swarm
+   * (found by fuzzing); and a field taken as sent would let a peer announce another host.
+   */
+  function withoutAnnouncedIp(msg: Buffer): Buffer {
+    if (msg.length < 88 || msg.readUInt32BE(8) !== 1 || msg.readUInt32BE(84) === 0) return msg;
+    const copy = Buffer.from(msg);
+    copy.writeUInt32BE(0, 84);
+    return copy;
+  }
 
   async function closeServer(): Promise<void> {
       if (udp) {

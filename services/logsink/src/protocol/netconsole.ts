@@ -143,12 +143,13 @@ function extendedHeader(buf: Buffer): { header: NetconsoleHeader; bodyStart: num
 export function extendedLine(header: NetconsoleHeader, body: Buffer): NetconsoleLine {
   const nl = body.indexOf(LF);
   const text = unescapeKmsg(nl < 0 ? body : body.subarray(0, nl)).replace(/[\r\0]+$/, '');
-  const fields: Record<string, string> = {};
+  // a Map, then own properties: `fields[key] = v` would drop a userdata key named __proto__ (found by fuzzing)
+  const fields = new Map<string, string>();
   if (nl >= 0) {
     for (const raw of body.subarray(nl + 1).toString('utf8').split('\n')) {
       const entry = raw.startsWith(' ') ? raw.slice(1) : raw;
       const eq = entry.indexOf('=');
-      if (eq > 0) fields[entry.slice(0, eq)] = unescapeKmsg(Buffer.from(entry.slice(eq + 1), 'utf8'));
+      if (eq > 0) fields.set(entry.slice(0, eq), unescapeKmsg(Buffer.from(entry.slice(eq + 1), 'utf8')));
     }
   }
   return {
@@ -158,7 +159,7 @@ export function extendedLine(header: NetconsoleHeader, body: Buffer): Netconsole
     message: text,
     seq: header.seq,
     bootTimeUs: header.bootTimeUs,
-    ...(Object.keys(fields).length === 0 ? {} : { fields }),
+    ...(fields.size === 0 ? {} : { fields: Object.fromEntries(fields) }),
   };
 }
 

@@ -49,16 +49,17 @@ export function parseNodeCsv(text: string): { nodes: NodeInput[]; lines: number[
 
 /** `k=v;k=v` → record; `fail` throws. */
 export function parseLabels(text: string, fail: (msg: string) => never): Record<string, string> {
-  const labels: Record<string, string> = {};
+  // a Map, then own properties: `labels[key] = v` would drop a label named __proto__ (found by fuzzing)
+  const labels = new Map<string, string>();
   for (const part of text.split(';')) {
     if (part.trim() === '') continue;
     const eq = part.indexOf('=');
     const key = eq < 0 ? '' : part.slice(0, eq).trim();
     if (key === '') fail(`bad label ${JSON.stringify(part)} (expected key=value)`);
-    if (Object.hasOwn(labels, key)) fail(`label ${key} given twice`);
-    labels[key] = part.slice(eq + 1).trim();
+    if (labels.has(key)) fail(`label ${key} given twice`);
+    labels.set(key, part.slice(eq + 1).trim());
   }
-  return labels;
+  return Object.fromEntries(labels);
 }
 
 /** One CSV record (RFC 4180 §2: fields may be double-quoted, `""` is a quote inside quotes). */

@@ -1,6 +1,7 @@
 import createTorrent from 'create-torrent';
 import parseTorrent from 'parse-torrent';
 import { SwarmbootError } from '@swarmboot/contracts';
+import { checkBencode } from '@swarmboot/kit';
 
 export interface TorrentSpec {
   /** the torrent's `info.name`: the image's file name (single-file torrent, BEP 3) */
@@ -38,8 +39,12 @@ export async function makeTorrent(filePath: string, spec: TorrentSpec): Promise<
   return { torrent, infoHash: await infoHashOf(torrent) };
 }
 
-/** The infohash (40 lower-case hex digits) of a .torrent; throws SwarmbootError TORRENT_INVALID. */
+/** The infohash (40 lower-case hex digits) of a .torrent; throws SwarmbootError TORRENT_INVALID (also for bencode that would hang the decoder, see checkBencode). */
 export async function infoHashOf(torrent: Uint8Array): Promise<string> {
+  // parse-torrent takes any 20 bytes for a bare infohash, not a .torrent (found by fuzzing: a
+  // truncated file would have "parsed"); no metainfo is that short
+  if (torrent.length === 20) throw new SwarmbootError('TORRENT_INVALID', 'not a valid .torrent (20 bytes)');
+  checkBencode(torrent);
   try {
     return (await parseTorrent(torrent)).infoHash;
   } catch (err) {

@@ -37,7 +37,7 @@ function udpExchange(port: number, localAddress: string, packet: Buffer): Promis
 const PROTOCOL_ID = Buffer.from('0000041727101980', 'hex');
 
 /** BEP 15: connect, then announce; returns action, interval, leechers, seeders and compact peers (or the error text). */
-async function udpAnnounce(port: number, o: { infoHash: Buffer; peerId: Buffer; left: number; event: number; peerPort: number; localAddress: string; numwant?: number }) {
+async function udpAnnounce(port: number, o: { infoHash: Buffer; peerId: Buffer; left: number; event: number; peerPort: number; localAddress: string; numwant?: number; ip?: number }) {
   const tid = randomBytes(4);
   const connect = Buffer.concat([PROTOCOL_ID, Buffer.from([0, 0, 0, 0]), tid]);
   const c = await udpExchange(port, o.localAddress, connect);
@@ -54,7 +54,7 @@ async function udpAnnounce(port: number, o: { infoHash: Buffer; peerId: Buffer; 
   a.writeBigUInt64BE(BigInt(o.left), 64);
   a.writeBigUInt64BE(0n, 72);
   a.writeUInt32BE(o.event, 80);
-  a.writeUInt32BE(0, 84); // ip: the sender's
+  a.writeUInt32BE(o.ip ?? 0, 84); // 0: the sender's
   a.writeUInt32BE(0, 88);
   a.writeInt32BE(o.numwant ?? -1, 92); // -1: the default
   a.writeUInt16BE(o.peerPort, 96);
@@ -110,6 +110,16 @@ test('BEP 15 announces on two replicas meet in one Redis swarm', async () => {
   const c = await udpAnnounce(r0.udpPort, { infoHash, peerId: randomBytes(20), left: 10, event: 0, peerPort: 52001, localAddress: '127.77.1.11' });
   assert.deepEqual(c.peers, []);
   assert.equal(c.seeders, 0);
+});
+
+test('fuzz regression: an announce with the IP field set (10.9.8.7) joins as its source address, not as ":port"', async () => {
+  const infoHash = randomBytes(20);
+  await catalog.put(imageRecord('udp-ip-field', infoHash));
+  const [r0] = replicas;
+  assert.ok(r0);
+  const a = await udpAnnounce(r0.udpPort, { infoHash, peerId: randomBytes(20), left: 5, event: 2, peerPort: 52004, localAddress: '127.77.1.14', ip: 0x0a090807 });
+  assert.equal(a.action, 1, a.error);
+  assert.deepEqual(await redis.zrange(RedisKeys.trackerPeers(infoHash.toString('hex')), 0, -1), ['127.77.1.14:52004']);
 });
 
 test('an unregistered infohash over UDP gets a BEP 15 error (action 3), counted like HTTP', async () => {
