@@ -169,7 +169,10 @@ export function buildTracker(deps: TrackerDeps): Tracker {
           );
         },
       };
-      swarms.set(infoHash, swarm);
+      // Kept only for swarms an announce was admitted to (counts are set then): scrapes (BEP 48)
+      // do not pass the infohash admission, and caching theirs let any stream of made-up
+      // infohashes grow this map without bound (found by the tracker fuzz suite).
+      if (counts.has(infoHash)) swarms.set(infoHash, swarm);
     }
     return swarm;
   };
