@@ -14,6 +14,8 @@ import type { BootSettings } from './boot.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { bootRoutes, bootenvFilesPresent } from './routes/boot.js';
+import { streamRoutes } from './routes/stream.js';
+import { uiRoutes } from './routes/ui.js';
 
 export interface SchedulerAppDeps {
   log: Logger;
@@ -137,7 +139,10 @@ export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
     nodeRoutes(api, scheduler);
     deploymentRoutes(api, scheduler.deployments, catalog);
     bootRoutes(api, scheduler.boot, deps.config.SWARMBOOT_BOOTENV_DIR || undefined);
+    streamRoutes(api, { bus: deps.bus, inventory: scheduler.inventory, registry });
   });
+  // the dashboard (/ui): static files over the API above
+  void app.register(uiRoutes);
 
   if (deps.consumeEvents !== false) {
     let stop: (() => Promise<void>) | undefined;
