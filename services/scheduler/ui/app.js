@@ -207,8 +207,10 @@ function Deployments({ deployments, rates, selected, nodes }) {
             <td><span class=${`state ${d.state}`}>${d.state}</span>${reason ? html` <span class="muted">${printable(reason)}</span>` : null}</td>
             <td><${Bar} counts=${d.counts} total=${p.total} /><span class="muted">${finished}/${p.total} finished${d.counts.failed ? `, ${d.counts.failed} failed` : ''}</span></td>
             <td class="muted">
-              ${PHASES.map((ph) => html`${ph.name} ${p.done[ph.name]}/${p.total}${r[ph.name] ? ` (${r[ph.name].toFixed(2)}/s)` : ''} · `)}
-              ${p.done.bytesTotal ? `${bytes(p.done.bytes)} of ${bytes(p.done.bytesTotal)}${r.bytes ? ` (${bytes(r.bytes)}/s)` : ''}` : ''}
+              ${[
+                ...PHASES.map((ph) => `${ph.name} ${p.done[ph.name]}/${p.total}${r[ph.name] ? ` (${r[ph.name].toFixed(2)}/s)` : ''}`),
+                ...(p.done.bytesTotal ? [`${bytes(p.done.bytes)} of ${bytes(p.done.bytesTotal)}${r.bytes ? ` (${bytes(r.bytes)}/s)` : ''}`] : []),
+              ].join(' · ')}
             </td>
             <td>${d.state === 'running' ? duration(rates.eta(d.id, p)) : '—'}</td>
             <td class="muted">${new Date(d.createdAt).toLocaleTimeString()}</td>
@@ -399,4 +401,6 @@ function App() {
     ${nodeMatch ? html`<${NodePage} id=${decodeURIComponent(nodeMatch[1])} />` : html`<${Dashboard} filter=${filter} />`}`;
 }
 
-render(html`<${App} />`, document.getElementById('app'));
+const root = document.getElementById('app');
+root.textContent = ''; // the "loading…" placeholder: render() adds to what is there
+render(html`<${App} />`, root);
