@@ -82,7 +82,8 @@ export function bootSettings(c: SchedulerConfig): BootSettings {
 }
 
 /**
- * The scheduler's HTTP API (`/v1`, OpenAPI 3.1 at `GET /v1/openapi.json`), built, not started:
+ * The scheduler's HTTP API (`/v1`, OpenAPI 3.1 at `GET /v1/openapi.json`; server-sent events of
+ * log lines and node events; the dashboard at `/ui`), built, not started:
  * `main.ts` listens, tests `inject()`. While the app is ready it also consumes the lease, TFTP and
  * failure-classification events (durable consumer `scheduler`), ticks the admission of active
  * deployments (`AdmissionControl`), records each node's events in its timeline (durable consumer

@@ -207,8 +207,19 @@ export function streamRoutes(app: FastifyInstance, deps: StreamDeps): void {
   );
 }
 
-/** RFC 6750 §2.3: `?access_token=` becomes `Authorization: Bearer …` unless the request has one (§2: one method per request). */
-async function bearerFromQuery(req: FastifyRequest<{ Querystring: { access_token?: string } }>): Promise<void> {
-  const token = (req.query as { access_token?: unknown }).access_token;
-  if (typeof token === 'string' && token !== '' && req.headers.authorization === undefined) req.headers.authorization = `Bearer ${token}`;
+/**
+ * RFC 6750 §2.3: `?access_token=` becomes `Authorization: Bearer …` unless the request has one
+ * (§2: one method per request), and leaves the request's URL, so the request log line, which
+ * prints the URL, does not carry the token (§2.3's caveat about URLs in logs).
+ */
+async function bearerFromQuery(req: FastifyRequest): Promise<void> {
+  const [path, query] = (req.raw.url ?? '').split('?', 2);
+  if (query === undefined) return;
+  const params = new URLSearchParams(query);
+  const token = params.get('access_token');
+  if (token === null) return;
+  if (token !== '' && req.headers.authorization === undefined) req.headers.authorization = `Bearer ${token}`;
+  params.delete('access_token');
+  const rest = params.toString();
+  req.raw.url = rest === '' ? path : `${path}?${rest}`;
 }
