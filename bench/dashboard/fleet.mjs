@@ -48,11 +48,13 @@ try {
 
   const browser = await chromium.launch({ executablePath: process.env.SWARMBOOT_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const t0 = Date.now();
   await page.goto(`${base}/ui/`);
   await page.waitForFunction(`document.querySelectorAll('.grid .cell').length === ${n}`, undefined, { timeout: 60_000 });
+  const drawnMs = Date.now() - t0;
   await page.screenshot({ path: out });
   const legend = await page.locator('.legend').textContent();
-  console.log(`${out}: ${n} nodes; ${legend}`);
+  console.log(`${out}: ${n} nodes drawn ${drawnMs} ms after navigation; ${legend}`);
   await browser.close();
 } finally {
   await app.close();
