@@ -1,7 +1,8 @@
 // The dashboard at fleet scale, for the eye: a scheduler on fresh nats-server and redis-server
 // (testkit), N nodes (default 1200) in one deployment, driven through the real API as agents would
 // (boot script, reports) into a mix of states — some downloading, verifying, installed, and
-// failed with a few reason codes; the rest stay admitted or queued — then Debian's chromium
+// failed with a few reason codes, past the failure budget of 10 so the deployment pauses (all
+// admitted at once: canary = window = N) — then Debian's chromium
 // (playwright-core) takes the fleet page at 1280x800. Not a test: it asserts nothing, it draws.
 //
 //   npx tsc -b && node bench/dashboard/fleet.mjs [N] [OUT.png]
@@ -27,7 +28,7 @@ try {
   const mac = (i) => `52:54:00:${[(i >> 16) & 255, (i >> 8) & 255, i & 255].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
   const nodes = Array.from({ length: n }, (_, i) => ({ id: `n-${String(i + 1).padStart(4, '0')}`, mac: mac(i + 1), labels: { rack: `r${Math.ceil((i + 1) / 40)}` } }));
   await call('POST', '/v1/nodes/import', { nodes });
-  const dep = JSON.parse((await call('POST', '/v1/deployments', { image: TEST_IMAGE.name, selector: '*', target: 'emulated' })).body);
+  const dep = JSON.parse((await call('POST', '/v1/deployments', { image: TEST_IMAGE.name, selector: '*', target: 'emulated', canary: n, maxInFlight: n, failureBudget: 10 })).body);
 
   // where each node stops: mostly installed, a band downloading and verifying, a few failures
   const reasons = ['DISK_TOO_SMALL: 8 GB < 16 GB', 'IMAGE_CORRUPT: sha256 mismatch', 'AGENT_ERROR: exited 1', 'DISK_IO_ERROR: sda'];

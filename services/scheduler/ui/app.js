@@ -200,11 +200,13 @@ function Deployments({ deployments, rates, selected, nodes }) {
           const p = phases(d.counts, d.id === selected ? nodes : undefined);
           const r = rates.rates(d.id);
           const finished = p.done.verify;
-          const reason = d.pauseReason ?? d.reason;
+          // why it is paused (FAILURE_BUDGET_EXCEEDED: …), and where admission stands
+          const reason = d.reason;
+          const admission = d.admission ? `wave ${d.admission.waves}, window ${d.admission.window}` : '';
           return html`<tr data-deployment=${d.id}>
             <td><a href=${`#/?deployment=${encodeURIComponent(d.id)}`}>${d.id}</a></td>
             <td>${d.image}</td>
-            <td><span class=${`state ${d.state}`}>${d.state}</span>${reason ? html` <span class="muted">${printable(reason)}</span>` : null}</td>
+            <td><span class=${`state ${d.state}`} data-deployment-state>${d.state}</span>${reason ? html` <span data-reason>${printable(reason)}</span>` : null}${admission ? html`<br /><span class="muted">${admission}</span>` : null}</td>
             <td><${Bar} counts=${d.counts} total=${p.total} /><span class="muted">${finished}/${p.total} finished${d.counts.failed ? `, ${d.counts.failed} failed` : ''}</span></td>
             <td class="muted">
               ${[
