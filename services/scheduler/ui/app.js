@@ -317,6 +317,10 @@ function describe(e) {
       return `${e.stage} ${bytes(e.bytes)} of ${bytes(e.total)}${e.rate !== undefined ? ` at ${bytes(e.rate)}/s` : ''}`;
     case 'failure':
       return `${e.failure.code} (${e.failure.severity}, rule ${e.failure.ruleId}): ${e.failure.line}`;
+    case 'power':
+      if (e.outcome === 'requested') return `${e.power.action} requested${e.power.reason ? ` (${e.power.reason})` : ''}`;
+      if (e.outcome === 'completed') return `${e.power.action} done by ${e.power.driver} in ${Math.round(e.power.durationMs)} ms (was ${e.power.powerState})`;
+      return `${e.power.action} failed after ${e.power.attempts} attempts: ${e.power.code}: ${e.power.message}`;
     case 'log':
       return typeof e.line === 'string' ? e.line : `${e.line.app ? `${e.line.app}: ` : ''}${e.line.message}`;
     default:
