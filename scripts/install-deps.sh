@@ -3,7 +3,8 @@
 # nats-server and redis-server (the tests and `swarmboot up` start them), the demo's asset
 # builders, the real protocol clients and servers the interop tests and benchmarks compare with,
 # the disk tools the agent's writer runs (its tests write loop devices), qemu with iPXE ROMs and
-# OVMF (`swarmboot demo --vms`, the VM test), and the npm dependencies. Needs root (or sudo).
+# OVMF (`swarmboot demo --vms`, the VM test), Debian's chromium (the dashboard's browser test,
+# driven by playwright-core, which downloads no browser), and the npm dependencies. Needs root (or sudo).
 #
 # Daemons in these packages (dnsmasq, tftpd-hpa, kea, redis, nats) must not start on this
 # machine's interfaces: a policy-rc.d that refuses every start is in place during the install;
@@ -39,6 +40,14 @@ if [ ${#pkgs[@]} -gt 0 ]; then
   fi
   $sudo apt-get update -q >&2
   $sudo apt-get install -y -q --no-install-recommends "${pkgs[@]}" >&2
+fi
+# chromium on its own: where apt has no usable one (Ubuntu's is a snap stub) or there is no root,
+# the rest still installs and the dashboard's browser test skips, saying why
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  echo "install-deps: apt-get install chromium" >&2
+  { $sudo apt-get update -q && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; } >&2 \
+    || echo "install-deps: chromium not installed; cli's dashboard-browser test will skip" >&2
 fi
 # npm ci when node_modules is missing or older than the lock file
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

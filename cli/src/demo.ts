@@ -23,6 +23,12 @@ export interface DemoOptions {
   natsUrl?: string | undefined;
   redisUrl?: string | undefined;
   say: (msg: string) => void;
+  /**
+   * Watches the run from outside (the dashboard's browser test): called once the deployment is
+   * created, before its agents start; awaited after the deployment finished and before it is
+   * released, so the stack is still up. Its error fails the demo.
+   */
+  observe?: (run: { apiUrl: string; deploymentId: string; nodeIds: string[] }) => Promise<void>;
 }
 
 export interface DemoSummary {
@@ -127,6 +133,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const created = await api.deploy({ image: imageName, nodes: nodes.map((n) => n.id), target: 'emulated' });
     const t0 = Date.now();
     o.say(`deployment ${created.id}: ${o.nodes} nodes, starting ${o.nodes} agents`);
+    const observing = o.observe?.({ apiUrl: stack.apiUrl, deploymentId: created.id, nodeIds: nodes.map((n) => n.id) });
+    // awaited below; should the run fail first, its error is the one reported
+    observing?.catch(() => undefined);
 
     await mkdir(join(workDir, 'logs', 'agents'), { recursive: true });
     for (const n of nodes) {
@@ -172,6 +181,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       if (got > 0) nodesWithLines++;
     }
 
+    await observing;
     await api.release(dep.id);
     await Promise.race([Promise.all(agents.map((a) => (a.exitCode !== null ? undefined : new Promise((r) => a.once('exit', r))))), sleep(30_000)]);
     return summarize(dep, image, wallTimeMs, { total, nodesWithLines }, workDir);

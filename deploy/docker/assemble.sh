@@ -2,7 +2,7 @@
 # Assembles the runtime tree of the swarmboot image from a built checkout (after `npm ci` and
 # `npm run build`): prunes to production dependencies and copies into OUT the root manifests,
 # node_modules (workspaces are symlinks into it) and, per workspace, its package.json,
-# node_modules, compiled dist/src and its rules/ directory if it has one. Sources, tests and build
+# node_modules, compiled dist/src and its rules/ and ui/ directories if it has them. Sources, tests and build
 # info stay behind.
 #
 # Used by the Dockerfile's build stage and by scripts/validate-deploy.sh (which runs the result
@@ -34,8 +34,9 @@ node -e "for (const w of require('./package.json').workspaces) console.log(w)" |
   cp -a "$ws/package.json" "$out/$ws/"
   if [ -d "$ws/node_modules" ]; then cp -a "$ws/node_modules" "$out/$ws/"; fi
   if [ -d "$ws/dist/src" ]; then cp -a "$ws/dist/src" "$out/$ws/dist/"; fi
-  # data a workspace reads at run time next to its dist (the log sink's failure rules)
+  # data a workspace reads at run time next to its dist (the log sink's failure rules, the scheduler's dashboard)
   if [ -d "$ws/rules" ]; then cp -a "$ws/rules" "$out/$ws/"; fi
+  if [ -d "$ws/ui" ]; then cp -a "$ws/ui" "$out/$ws/"; fi
 done
 test -f "$out/cli/dist/src/main.js" || { echo "assemble.sh: cli/dist/src/main.js is missing (did the build run?)" >&2; exit 1; }
 # tsc does not set the executable bit on the bin

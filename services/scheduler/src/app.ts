@@ -14,6 +14,8 @@ import type { BootSettings } from './boot.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { bootRoutes, bootenvFilesPresent } from './routes/boot.js';
+import { streamRoutes } from './routes/stream.js';
+import { uiRoutes } from './routes/ui.js';
 
 export interface SchedulerAppDeps {
   log: Logger;
@@ -80,7 +82,8 @@ export function bootSettings(c: SchedulerConfig): BootSettings {
 }
 
 /**
- * The scheduler's HTTP API (`/v1`, OpenAPI 3.1 at `GET /v1/openapi.json`), built, not started:
+ * The scheduler's HTTP API (`/v1`, OpenAPI 3.1 at `GET /v1/openapi.json`; server-sent events of
+ * log lines and node events; the dashboard at `/ui`), built, not started:
  * `main.ts` listens, tests `inject()`. While the app is ready it also consumes the lease, TFTP and
  * failure-classification events (durable consumer `scheduler`), ticks the admission of active
  * deployments (`AdmissionControl`), records each node's events in its timeline (durable consumer
@@ -137,7 +140,10 @@ export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
     nodeRoutes(api, scheduler);
     deploymentRoutes(api, scheduler.deployments, catalog);
     bootRoutes(api, scheduler.boot, deps.config.SWARMBOOT_BOOTENV_DIR || undefined);
+    streamRoutes(api, { bus: deps.bus, inventory: scheduler.inventory, registry });
   });
+  // the dashboard (/ui): static files over the API above
+  void app.register(uiRoutes);
 
   if (deps.consumeEvents !== false) {
     let stop: (() => Promise<void>) | undefined;
