@@ -266,9 +266,14 @@ test('on restart a file is hashed only when its size or mtime changed', async ()
   const T = 1_700_000_000; // whole seconds: mtime survives utimes exactly
 
   // mtime changed, bytes intact: hashed, found complete, seeded
+  const webSeedStatus = async (): Promise<number> => {
+    const res = await fetch(record.webSeedUrl, { headers: { range: 'bytes=100-199' } });
+    await res.arrayBuffer();
+    return res.status;
+  };
   await utimes(file, T, T);
   await restartSeeder();
-  assert.equal((await fetch(`${base}/v1/images/ubuntu/torrent`)).status, 200);
+  assert.equal(await webSeedStatus(), 206);
 
   // a byte changed behind the seeder's back with size and mtime restored: trusted without hashing
   const fh = await open(file, 'r+');
@@ -276,14 +281,15 @@ test('on restart a file is hashed only when its size or mtime changed', async ()
   await fh.close();
   await utimes(file, T, T);
   await restartSeeder();
-  assert.equal((await fetch(`${base}/v1/images/ubuntu/torrent`)).status, 200, 'seeded: unchanged size and mtime mean no re-hash');
+  assert.equal(await webSeedStatus(), 206, 'seeded: unchanged size and mtime mean no re-hash');
 
   // the mtime moves: hashed, piece 0 fails, not seeded
   await utimes(file, T + 10, T + 10);
   await restartSeeder();
-  const res = await fetch(`${base}/v1/images/ubuntu/torrent`);
-  assert.equal(res.status, 404, 'a file that no longer matches its torrent is not seeded');
-  await res.arrayBuffer();
+  const res = await fetch(record.webSeedUrl, { headers: { range: 'bytes=100-199' } });
+  assert.equal(res.status, 503, 'a file that no longer matches its torrent is not served: the replica fetches the image from the swarm (no peer has it here)');
+  assert.match(res.headers.get('retry-after') ?? '', /^[1-9][0-9]*$/);
+  assert.equal(((await res.json()) as { code: string }).code, 'IMAGE_NOT_READY');
 });
 
 test('re-adding a name replaces the image: new infohash, old one unregistered, old files gone', async () => {
