@@ -1,30 +1,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
-import type { NatsConnection } from '@nats-io/transport-node';
 import WebTorrent from 'webtorrent';
 import type { ImageRecord } from '@swarmboot/contracts';
-import { connectNats, connectRedis, createLogger, EventBus, ImageCatalog, Registry } from '@swarmboot/kit';
-import { freePort, startNats, startRedis, waitFor, type Started } from '@swarmboot/testkit';
-import { buildTracker, type Tracker } from '@swarmboot/tracker';
+import { connectNats, createLogger, EventBus, Registry } from '@swarmboot/kit';
+import { freePort, waitFor } from '@swarmboot/testkit';
 import { buildSeederApp, isSeederPeerId } from '../../src/index.js';
+import { diskLike, sha256, startSeederHarness, type SeederHarness } from './harness.js';
 
 // The chart's HA layout (deploy/helm/swarmboot/ci/values-ha.yaml: seeder.replicas 2): seeder
 // replicas sharing NATS, Redis and the tracker, each with its own data directory — no shared volume.
 
 const log = createLogger('seeder-replicas-test', (process.env.SB_TEST_LOG as 'debug' | undefined) ?? 'silent');
-let natsServer: Started;
-let redisServer: Started;
-let nc: NatsConnection;
-let redis: Redis;
-let tracker: Tracker;
-let announceUrl: string;
-let scratch: string;
+let h: SeederHarness;
 
 interface Replica {
   app: FastifyInstance;
@@ -40,11 +30,11 @@ async function startReplica(label: string): Promise<Replica> {
   const known = replicas.get(label);
   const port = known?.port ?? (await freePort());
   const base = `http://127.0.0.1:${port}`;
-  const dataDir = known?.dataDir ?? join(scratch, label);
+  const dataDir = known?.dataDir ?? join(h.scratch, label);
   const registry = new Registry();
   // one NATS connection per replica, as each process has its own
-  const bus = new EventBus(await connectNats(natsServer.url, `seeder-${label}`, log), `swarmboot/seeder-${label}`, log);
-  const app = buildSeederApp({ log: log.child({ replica: label }), bus, redis, registry, config: { dataDir, publicUrl: base, announceUrl, uploadLimit: 0, torrentPort: 0 } });
+  const bus = new EventBus(await connectNats(h.natsUrl, `seeder-${label}`, log), `swarmboot/seeder-${label}`, log);
+  const app = buildSeederApp({ log: log.child({ replica: label }), bus, redis: h.redis, registry, config: { dataDir, publicUrl: base, announceUrl: h.announceUrl, uploadLimit: 0, torrentPort: 0 } });
   app.addHook('onClose', async () => bus.nc.drain());
   await app.listen({ host: '127.0.0.1', port });
   const replica = { app, base, port, dataDir, registry };
@@ -56,14 +46,6 @@ async function stopReplica(label: string): Promise<void> {
   await replicas.get(label)?.app.close();
 }
 
-function diskLike(size: number): Buffer {
-  const b = randomBytes(size);
-  b[510] = 0x55;
-  b[511] = 0xaa;
-  b.write('EFI PART', 512, 'latin1');
-  return b;
-}
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const image = diskLike(3 * 1024 * 1024 + 777);
 
 async function put(r: Replica, name: string, file: string, body: Buffer): Promise<ImageRecord> {
@@ -115,23 +97,13 @@ async function metric(r: Replica, line: string): Promise<boolean> {
 }
 
 before(async () => {
-  [natsServer, redisServer] = await Promise.all([startNats(), startRedis()]);
-  nc = await connectNats(natsServer.url, 'seeder-replicas-test', log);
-  redis = await connectRedis(redisServer.url, log);
-  const catalog = new ImageCatalog(redis);
   // a short announce interval: a replica waiting without peers hears of a returning one soon
-  tracker = buildTracker({ log, lookup: (h) => catalog.nameByInfoHash(h), redis, registry: new Registry(), config: { intervalSeconds: 2, admissionTtlMs: 0 } });
-  announceUrl = `http://127.0.0.1:${(await tracker.listen('127.0.0.1', 0)).port}/announce`;
-  scratch = await mkdtemp(join(tmpdir(), 'sb-seeder-replicas-'));
+  h = await startSeederHarness('seeder-replicas-test', log, 2);
 });
 
 after(async () => {
   for (const label of replicas.keys()) await stopReplica(label);
-  await tracker?.close();
-  await nc?.drain();
-  await redis?.quit();
-  await Promise.all([natsServer?.stop(), redisServer?.stop()]);
-  if (scratch) await rm(scratch, { recursive: true, force: true });
+  await h?.stop();
 });
 
 let record: ImageRecord;
@@ -155,7 +127,7 @@ test('with the uploading replica gone, the other serves the image over BitTorren
   const b = replicas.get('b')!;
   const client = new WebTorrent({ dht: false, lsd: false, utp: false, natUpnp: false, natPmp: false, secure: 0, torrentPort: 0, webSeeds: false });
   try {
-    const dir = await mkdtemp(join(scratch, 'node-'));
+    const dir = await mkdtemp(join(h.scratch, 'node-'));
     const t = client.add(await torrentFrom(b, 'ubuntu'), { path: dir });
     await new Promise<void>((resolve, reject) => {
       t.once('done', resolve);
