@@ -130,7 +130,7 @@ refuse "unknown value key (schema)" "additional properties 'replica' not allowed
 refuse "wrong value type (schema)" "/tracker/replicas" --set tracker.replicas=two
 refuse "unknown log level (schema)" "/logLevel" --set logLevel=verbose
 refuse "incomplete DHCP subnet (schema)" "missing property 'nextServer'" --set 'dhcp.subnets[0].subnet=10.0.0.0/24' --set 'dhcp.subnets[0].pool=10.0.0.10-10.0.0.20'
-refuse "seeder replicas sharing a ReadWriteOnce volume" "ReadWriteMany" --set seeder.replicas=2
+refuse "seeder replicas sharing one existing claim" "leave existingClaim empty" --set seeder.replicas=2 --set seeder.persistence.existingClaim=images
 refuse "external NATS without a URL" "nats.url is required" --set nats.bundled=false
 refuse "external Redis without a URL" "redis.url is required" --set redis.bundled=false
 

@@ -54,6 +54,8 @@ export const ErrorCodes = {
   SEEDER_NOT_STARTED: { status: 500, meaning: 'the seeder’s BitTorrent client is not running' },
   SEEDER_SEED_FAILED: { status: 500, meaning: 'the seeder could not seed an image' },
   SEEDER_TORRENT_LISTEN_FAILED: { status: 500, http: false, meaning: 'the seeder’s BitTorrent client cannot listen on its port' },
+  IMAGE_NOT_READY: { status: 503, meaning: 'the image is in the catalog but this seeder replica is still fetching it from the swarm; retry after the Retry-After seconds' },
+  IMAGE_REPLICA_MISMATCH: { status: 500, http: false, meaning: 'a seeder replica fetched an image whose size or sha256 differs from its catalog record; not seeded' },
 
   // --- API clients (CLI, agent) ---
   API_UNREACHABLE: { status: 500, http: false, meaning: 'client side: the API did not answer (connection refused, DNS, reset, aborted)' },

@@ -64,7 +64,7 @@ export class EventBus {
     if (!def.durable) throw new SwarmbootError('EVENT_NOT_DURABLE', `${def.type} is not a JetStream event; use subscribe`);
     const jsm = await jetstreamManager(this.nc);
     const name = `${durable}-${def.type.replace(/\./g, '_')}`;
-    const filter_subject = def.subject.endsWith('.*') ? def.subject.slice(0, -1) + '>' : def.subject;
+    const filter_subject = filterOf(def);
     try {
       await jsm.consumers.info(Stream.name, name);
     } catch {
@@ -106,6 +106,37 @@ export class EventBus {
     };
   }
 
+  /**
+   * Follows a durable event with an ordered consumer: ephemeral, unacknowledged, one per call,
+   * so every caller (every replica) sees every event, in stream order, from `from` on (`new`:
+   * published after this call, the default; `all`: the stream's first, up to a week back).
+   * nats.js recreates the consumer from the last delivered sequence after a gap or a reconnect,
+   * so no event is skipped while the process lives; a process that starts later must read the
+   * state the events describe (e.g. the catalog) after this call to catch up. Handlers run one at
+   * a time; an error is logged and the event is not delivered again. Returns a stop function
+   * (it waits for the running handler).
+   */
+  async follow<S extends TSchema>(def: EventDef<S>, handler: (data: Static<S>, event: CloudEvent<Static<S>>) => Promise<void>, opts: { from?: 'all' | 'new' } = {}): Promise<() => Promise<void>> {
+    if (!def.durable) throw new SwarmbootError('EVENT_NOT_DURABLE', `${def.type} is not a JetStream event; use subscribe`);
+    const consumer = await this.js.consumers.get(Stream.name, { filter_subjects: filterOf(def), deliver_policy: opts.from === 'all' ? DeliverPolicy.All : DeliverPolicy.New });
+    const messages = await consumer.consume();
+    const done = (async () => {
+      for await (const m of messages) {
+        const event = this.decode(def, m.data);
+        if (!event) continue;
+        try {
+          await handler(event.data, event);
+        } catch (err) {
+          this.log.error({ err, type: def.type }, 'event handler failed');
+        }
+      }
+    })();
+    return async () => {
+      await messages.close();
+      await done;
+    };
+  }
+
   /** Core NATS subscription (chatty events, or live tails of durable ones); `id` `*` for all ids. */
   subscribe<S extends TSchema>(def: EventDef<S>, handler: (data: Static<S>, event: CloudEvent<Static<S>>) => void, id = '*'): () => void {
     const subject = def.subject.endsWith('.*') ? def.subject.slice(0, -1) + id : def.subject;
@@ -129,4 +160,9 @@ export class EventBus {
     this.log.warn({ type: def.type }, 'dropped an event that fails its schema');
     return undefined;
   }
+}
+
+/** The stream filter of an event: a trailing `.*` (the id) becomes `.>`. */
+function filterOf(def: EventDef<TSchema>): string {
+  return def.subject.endsWith('.*') ? def.subject.slice(0, -1) + '>' : def.subject;
 }

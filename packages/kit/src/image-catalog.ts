@@ -3,9 +3,10 @@ import { Value } from '@sinclair/typebox/value';
 import { ImageRecord, RedisKeys } from '@swarmboot/contracts';
 
 /**
- * KEYS: image hash, image name set, infohash index. ARGV: name, record JSON, infohash.
- * The replaced record's infohash leaves the index only while it still names this image (another
- * image may have registered the same bytes since).
+ * KEYS: image hash, image name set, infohash index. ARGV: name, record JSON, infohash, .torrent
+ * bytes ('' for none). The replaced record's infohash leaves the index only while it still names
+ * this image (another image may have registered the same bytes since). The .torrent is written in
+ * the same step, and a replaced image's .torrent never outlives its record.
  */
 const PUT_LUA = `
 local old = redis.call('HGET', KEYS[1], 'json')
@@ -16,10 +17,32 @@ if old then
   end
 end
 redis.call('HSET', KEYS[1], 'json', ARGV[2])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'torrent', ARGV[4]) else redis.call('HDEL', KEYS[1], 'torrent') end
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[1])
 return 1
 `;
+
+/**
+ * KEYS: image hash. ARGV: infohash, .torrent bytes. Sets the .torrent only while the record is
+ * still the one with this infohash: a replica adding the .torrent of its copy must not pair it
+ * with a newer record another replica put meanwhile. Returns 1 when set.
+ */
+const PUT_TORRENT_LUA = `
+local json = redis.call('HGET', KEYS[1], 'json')
+if not json then return 0 end
+local ok, rec = pcall(cjson.decode, json)
+if not ok or type(rec) ~= 'table' or rec.infoHash ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'torrent', ARGV[2])
+return 1
+`;
+
+/** A catalog record with its .torrent, read together (they belong to the same version). */
+export interface CatalogEntry {
+  record: ImageRecord;
+  /** the bencoded .torrent (BEP 3); absent for images put without one (before seeder replicas fetched images) */
+  torrent: Buffer | undefined;
+}
 
 /**
  * The image catalog in Redis. The seeder writes it; the scheduler and the tracker read it.
@@ -30,19 +53,35 @@ export class ImageCatalog {
   constructor(private readonly redis: Redis) {}
 
   /**
-   * Adds or replaces the record of `record.name`, atomically. A replaced record's infohash is
-   * dropped from the index: the tracker must stop admitting announces for a swarm that is gone.
+   * Adds or replaces the record of `record.name` with its .torrent (bencoded, BEP 3), atomically.
+   * A replaced record's infohash is dropped from the index: the tracker must stop admitting
+   * announces for a swarm that is gone.
    */
-  async put(record: ImageRecord): Promise<void> {
+  async put(record: ImageRecord, torrent?: Uint8Array): Promise<void> {
     // EVAL, not EVALSHA: an image is put once per upload, the script's text costs nothing there
-    await this.redis.eval(PUT_LUA, 3, RedisKeys.image(record.name), RedisKeys.images, RedisKeys.imageInfoHashes, record.name, JSON.stringify(record), record.infoHash);
+    const torrentArg = torrent ? Buffer.from(torrent.buffer, torrent.byteOffset, torrent.byteLength) : '';
+    await this.redis.eval(PUT_LUA, 3, RedisKeys.image(record.name), RedisKeys.images, RedisKeys.imageInfoHashes, record.name, JSON.stringify(record), record.infoHash, torrentArg);
+  }
+
+  /**
+   * Stores the .torrent of image `name` when its record still has `infoHash` (40 hex digits);
+   * false when the record is gone or names other bytes now.
+   */
+  async putTorrent(name: string, infoHash: string, torrent: Uint8Array): Promise<boolean> {
+    const set = await this.redis.eval(PUT_TORRENT_LUA, 1, RedisKeys.image(name), infoHash, Buffer.from(torrent.buffer, torrent.byteOffset, torrent.byteLength));
+    return set === 1;
+  }
+
+  /** The record and its .torrent in one read, or undefined when no (valid) record exists. */
+  async entry(name: string): Promise<CatalogEntry | undefined> {
+    const [json, torrent] = await this.redis.hmgetBuffer(RedisKeys.image(name), 'json', 'torrent');
+    const record = json ? parseRecord(json.toString('utf8')) : undefined;
+    return record && { record, torrent: torrent && torrent.length > 0 ? torrent : undefined };
   }
 
   async get(name: string): Promise<ImageRecord | undefined> {
     const json = await this.redis.hget(RedisKeys.image(name), 'json');
-    if (json === null) return undefined;
-    const parsed: unknown = JSON.parse(json);
-    return Value.Check(ImageRecord, parsed) ? parsed : undefined;
+    return json === null ? undefined : parseRecord(json);
   }
 
   async list(): Promise<ImageRecord[]> {
@@ -55,4 +94,9 @@ export class ImageCatalog {
   async nameByInfoHash(infoHash: string): Promise<string | undefined> {
     return (await this.redis.hget(RedisKeys.imageInfoHashes, infoHash.toLowerCase())) ?? undefined;
   }
+}
+
+function parseRecord(json: string): ImageRecord | undefined {
+  const parsed: unknown = JSON.parse(json);
+  return Value.Check(ImageRecord, parsed) ? parsed : undefined;
 }

@@ -3,7 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
 import { Type, type Static } from '@sinclair/typebox';
-import { ApiError, ImageFormatSchema, ImageList, ImageRecord, SwarmbootError } from '@swarmboot/contracts';
+import { ApiError, Events, ImageFormatSchema, ImageList, ImageRecord, SwarmbootError, httpStatusOf, type ErrorCode } from '@swarmboot/contracts';
 import { ImageCatalog, httpErrors, type EventBus, type Logger, type Registry } from '@swarmboot/kit';
 import { ImageStore } from './adapters/image-store.js';
 import { TorrentSwarm } from './adapters/swarm.js';
@@ -46,13 +46,15 @@ const PutQuery = Type.Object({
 
 /**
  * The seeder's HTTP app (built, not started): the image API, the .torrent files and the BEP 19
- * web seed. `ready()` prepares the data directory, starts the BitTorrent client and re-seeds
- * every catalogued image found on disk; `close()` stops seeding.
+ * web seed. `ready()` prepares the data directory, starts the BitTorrent client, re-seeds
+ * every catalogued image found on disk, then follows `image.added` and fetches from the swarm
+ * every catalogued image it lacks (replicas share no disk); `close()` stops fetching and seeding.
  *
  * - `PUT /v1/images/:name?file=F` (application/octet-stream body, streamed) → 201 ImageRecord
  * - `GET /v1/images` → ImageList; `GET /v1/images/:name` → ImageRecord
- * - `GET /v1/images/:name/torrent` → the .torrent (application/x-bittorrent)
- * - `GET|HEAD /v1/images/:name/file/:file` → the image, with Range (206) — the web seed URL
+ * - `GET /v1/images/:name/torrent` → the .torrent (application/x-bittorrent), from the catalog
+ * - `GET|HEAD /v1/images/:name/file/:file` → the image, with Range (206) — the web seed URL;
+ *   503 IMAGE_NOT_READY with Retry-After while this replica fetches the catalog's version
  */
 export function buildSeederApp(deps: SeederDeps): FastifyInstance {
   const log = deps.log.child({ component: 'http' });
@@ -70,6 +72,12 @@ export function buildSeederApp(deps: SeederDeps): FastifyInstance {
   const registers = [deps.registry];
   const added = new Counter({ name: 'swarmboot_seeder_images_added_total', help: 'images stored, hashed and seeded', registers });
   const webSeedRequests = new Counter({ name: 'swarmboot_seeder_webseed_requests_total', help: 'web seed (BEP 19) requests served', registers });
+  const replicated = new Counter({
+    name: 'swarmboot_seeder_images_replicated_total',
+    help: 'images this replica fetched from the swarm after another replica stored them: done (verified, seeded) or failed',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
   const images = new ImageService({
     log: deps.log,
     store,
@@ -79,10 +87,11 @@ export function buildSeederApp(deps: SeederDeps): FastifyInstance {
     publicUrl: deps.config.publicUrl.replace(/\/+$/, ''),
     announceUrl: deps.config.announceUrl,
     onAdded: () => added.inc(),
+    onReplicated: (outcome) => replicated.inc({ outcome }),
   });
   new Gauge({
     name: 'swarmboot_seeder_swarm',
-    help: 'BitTorrent side of the seeder: torrents seeded, peers connected, bytes uploaded by the torrents now seeded',
+    help: 'BitTorrent side of the seeder: torrents seeded or downloading, peers connected, bytes uploaded by those torrents, images being fetched from the swarm',
     labelNames: ['what'] as const,
     registers,
     collect() {
@@ -90,6 +99,7 @@ export function buildSeederApp(deps: SeederDeps): FastifyInstance {
       this.set({ what: 'torrents' }, s.torrents);
       this.set({ what: 'peers' }, s.peers);
       this.set({ what: 'uploaded_bytes' }, s.uploadedBytes);
+      this.set({ what: 'fetching' }, images.fetching());
     },
   });
 
@@ -100,12 +110,19 @@ export function buildSeederApp(deps: SeederDeps): FastifyInstance {
   // reply.sendFile for the web seed (Range, If-Range, ETag, HEAD); nothing served by prefix
   void app.register(fastifyStatic, { serve: false });
 
+  let unfollow: (() => Promise<void>) | undefined;
   app.addHook('onReady', async () => {
     await store.init();
     await swarm.start();
     await images.reseedAll();
+    // Replicas: every image.added (from any replica, this one included) brings that image here.
+    // Follow first, then read the catalog: an image added in between is seen by one or the other.
+    unfollow = await deps.bus.follow(Events.imageAdded, (data) => images.sync(data.name));
+    void images.reconcile().catch((err: unknown) => log.error({ err }, 'reading the catalog to fetch missing images failed; the next image.added event fetches its image'));
   });
   app.addHook('onClose', async () => {
+    await unfollow?.();
+    await images.close();
     await swarm.destroy();
   });
 
@@ -137,21 +154,29 @@ export function buildSeederApp(deps: SeederDeps): FastifyInstance {
       return record;
     });
 
+    // From the catalog: any replica answers at once, whether it has fetched the image yet or not.
     api.get<{ Params: { name: string } }>('/v1/images/:name/torrent', { schema: { params: NameParams } }, async (req, reply) => {
-      const local = images.localImage(checkImageName(req.params.name));
-      const torrent = local && (await store.readTorrent(local.paths));
-      if (!local || !torrent) throw notFound(req.params.name);
-      return reply
-        .type('application/x-bittorrent')
-        .header('content-disposition', `attachment; filename="${local.record.name}.torrent"`)
-        .send(torrent);
+      const name = checkImageName(req.params.name);
+      const torrent = await images.torrentOf(name);
+      if (!torrent) throw notFound(name);
+      return reply.type('application/x-bittorrent').header('content-disposition', `attachment; filename="${name}.torrent"`).send(torrent);
     });
 
     // The web seed. For a single-file torrent BEP 19's url-list entry is the file's own URL and
     // webtorrent sends its Range requests to it unchanged (webtorrent lib/webconn.js), so the URL
     // ends in the file name. A request per block: logged at warn only.
+    // A replica still fetching the catalog's version answers 503 with Retry-After rather than 404
+    // (the image exists) or an older copy's bytes (a web seed's Range requests must all read one
+    // version). There is nowhere to redirect: replicas share one Service URL.
     api.get<{ Params: { name: string; file: string } }>('/v1/images/:name/file/:file', { schema: { params: FileParams }, logLevel: 'warn' }, async (req, reply) => {
-      const local = images.localImage(checkImageName(req.params.name));
+      const servable = await images.servable(checkImageName(req.params.name));
+      if (servable?.kind === 'wait') {
+        // answered here, not thrown: an expected wait, not a failure for the error log (kit's httpErrors logs every 5xx at error)
+        const code: ErrorCode = 'IMAGE_NOT_READY';
+        const message = `this seeder replica is still fetching ${req.params.name}; retry in ${servable.retryAfterSeconds} s`;
+        return reply.code(httpStatusOf(code)).header('retry-after', String(servable.retryAfterSeconds)).send({ code, message });
+      }
+      const local = servable?.local;
       if (!local || local.record.file !== checkFileName(req.params.file)) throw notFound(req.params.name);
       webSeedRequests.inc();
       return reply.sendFile(local.record.file, local.paths.dir, { acceptRanges: true, etag: true, lastModified: true, cacheControl: false, dotfiles: 'deny' });

@@ -4,7 +4,8 @@ import { SeederConfig } from './config.js';
 
 /**
  * `swarmboot seeder`: wiring only. Parses the environment, connects NATS and Redis, builds the
- * app (which re-seeds the catalogued images on disk), listens, starts the ops endpoint.
+ * app (which re-seeds the catalogued images on disk and fetches from the swarm those it lacks),
+ * listens, starts the ops endpoint.
  * Resolves once listening.
  */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {

@@ -6,7 +6,7 @@ by the shared ConfigMap and the connection Secret, with its ops endpoint on the 
   "root" $                      the chart context
   "component" "tracker"         service name, also the CLI subcommand
   "values" .Values.tracker      the component's values (replicas, opsPort, resources, ...)
-  "kind" "Deployment"           or "DaemonSet"
+  "kind" "Deployment"           or "DaemonSet", or "StatefulSet" (its Service is the component's)
   "hostNetwork" false
   "privilegedPort" false        true: runs as root with NET_BIND_SERVICE only (see _helpers.tpl)
   "ports" (list (dict "name" "http" "containerPort" 8000 "protocol" "TCP"))
@@ -14,6 +14,7 @@ by the shared ConfigMap and the connection Secret, with its ops endpoint on the 
   "volumeMounts" (list ...)
   "env" (list ...)              extra container env entries
   "recreate" false              Deployment strategy Recreate (a ReadWriteOnce volume)
+  "volumeClaimTemplates" (list ...)  StatefulSet: a claim per pod
   "antiAffinity" true           apply podAntiAffinityPreset)
 */}}
 {{- define "swarmboot.workload" -}}
@@ -42,6 +43,13 @@ spec:
     type: RollingUpdate
     rollingUpdate: { maxSurge: 1, maxUnavailable: 0 }
   {{- end }}
+  {{- else if eq .kind "StatefulSet" }}
+  replicas: {{ $v.replicas }}
+  serviceName: {{ include "swarmboot.fullname" $root }}-{{ .component }}
+  # the pods do not depend on each other: start and replace them together, not one by one
+  podManagementPolicy: Parallel
+  updateStrategy:
+    type: RollingUpdate
   {{- else }}
   updateStrategy:
     type: RollingUpdate
@@ -142,6 +150,10 @@ spec:
         {{- toYaml . | nindent 8 }}
       {{- end }}
       {{- end }}
+  {{- with .volumeClaimTemplates }}
+  volumeClaimTemplates:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 {{- end }}
 
 {{/*

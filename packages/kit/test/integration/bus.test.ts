@@ -143,3 +143,48 @@ test('putting a record again unregisters the replaced infohash, unless another i
   assert.equal(await catalog.nameByInfoHash('e'.repeat(40)), 'x', 'unreadable: its infohash cannot be known, so it stays');
   await redis.quit();
 });
+
+test('follow gives every follower every event from its start, in order, without a durable consumer', async () => {
+  const nc = await connectNats(nats.url, 'bus-test-follow', log);
+  const bus = new EventBus(nc, 'test', log);
+  const data = (deploymentId: string) => ({ deploymentId, image: 'debian-12', installed: 1, failed: 0, durationMs: 5 });
+  await bus.publish(Events.jobCompleted, data('follow-before'));
+  const a: string[] = [];
+  const b: string[] = [];
+  const stopA = await bus.follow(Events.jobCompleted, async (d) => void a.push(d.deploymentId));
+  const stopB = await bus.follow(Events.jobCompleted, async (d) => {
+    if (d.deploymentId === 'follow-1') throw new Error('a failing handler does not stop the follower');
+    b.push(d.deploymentId);
+  });
+  for (let i = 0; i < 3; i++) await bus.publish(Events.jobCompleted, data(`follow-${i}`));
+  const deadline = Date.now() + 5000;
+  while ((a.length < 3 || b.length < 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await Promise.all([stopA(), stopB()]);
+  assert.deepEqual(a, ['follow-0', 'follow-1', 'follow-2'], "both see each event published after they started, none before; shared work would split them");
+  assert.deepEqual(b, ['follow-0', 'follow-2']);
+  const consumers = await (await jetstreamManager(nc)).consumers.list(Stream.name).next();
+  assert.ok(!consumers.some((c) => c.config.durable_name?.includes('follow')), 'no durable consumer is left behind');
+  await nc.drain();
+});
+
+test('the catalog keeps an image’s .torrent with its record: replaced together, added later only to the same version', async () => {
+  const redis = await connectRedis(redisSrv.url, log);
+  const catalog = new ImageCatalog(redis);
+  const rec = (infoHash: string) => ({
+    name: 'tor', file: 'tor.img', format: 'raw-disk' as const, bootable: false, size: 10, sha256: 'a'.repeat(64), infoHash, pieceLength: 16384,
+    torrentUrl: 'http://x/t', webSeedUrl: 'http://x/w', addedAt: new Date(0).toISOString(),
+  });
+  const bytes = Buffer.from([0x64, 0x00, 0xff, 0x65]); // not UTF-8: stored as bytes
+  await catalog.put(rec('1'.repeat(40)), bytes);
+  const entry = await catalog.entry('tor');
+  assert.ok(entry?.torrent?.equals(bytes));
+  assert.equal(entry?.record.infoHash, '1'.repeat(40));
+
+  await catalog.put(rec('2'.repeat(40)));
+  assert.equal((await catalog.entry('tor'))?.torrent, undefined, "the replaced version's .torrent is gone");
+  assert.equal(await catalog.putTorrent('tor', '1'.repeat(40), bytes), false, 'an older copy does not pair its .torrent with the new record');
+  assert.equal(await catalog.putTorrent('tor', '2'.repeat(40), bytes), true);
+  assert.ok((await catalog.entry('tor'))?.torrent?.equals(bytes));
+  assert.equal(await catalog.entry('absent'), undefined);
+  await redis.quit();
+});

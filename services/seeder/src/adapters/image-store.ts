@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -14,11 +14,15 @@ export interface ImagePaths {
   statePath: string;
 }
 
-/** An upload received into `<data>/incoming/<uuid>/`, not yet in place. */
-export interface StagedImage {
+/** A directory `<data>/incoming/<uuid>/` for one image file on its way in (an upload or a download). */
+export interface StagingArea {
   stagingDir: string;
   file: string;
   filePath: string;
+}
+
+/** An image received into its staging area and hashed, not yet in place. */
+export interface StagedImage extends StagingArea {
   /** bytes */
   size: number;
   /** 64 hex digits */
@@ -66,9 +70,7 @@ export class ImageStore {
    * in memory. The file is flushed to disk before this resolves. On error nothing is left behind.
    */
   async receive(source: Readable, file: string): Promise<StagedImage> {
-    const stagingDir = join(this.incomingDir, randomUUID());
-    await mkdir(stagingDir);
-    const filePath = join(stagingDir, file);
+    const { stagingDir, filePath } = await this.stage(file);
     const hash = createHash('sha256');
     let size = 0;
     try {
@@ -91,11 +93,29 @@ export class ImageStore {
     return { stagingDir, file, filePath, size, sha256: hash.digest('hex') };
   }
 
+  /** A fresh staging directory for file `file` (a download from the swarm writes there). */
+  async stage(file: string): Promise<StagingArea> {
+    const stagingDir = join(this.incomingDir, randomUUID());
+    await mkdir(stagingDir);
+    return { stagingDir, file, filePath: join(stagingDir, file) };
+  }
+
+  /** A staged file written by someone else (a download): its size and SHA-256, read once. */
+  async hashStaged(area: StagingArea): Promise<StagedImage> {
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of createReadStream(area.filePath) as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      size += chunk.length;
+    }
+    return { ...area, size, sha256: hash.digest('hex') };
+  }
+
   async writeStagedTorrent(staged: StagedImage, torrent: Uint8Array): Promise<void> {
     await writeFile(join(staged.stagingDir, `${staged.file}.torrent`), torrent, { flush: true });
   }
 
-  async discard(staged: StagedImage): Promise<void> {
+  async discard(staged: StagingArea): Promise<void> {
     await rm(staged.stagingDir, { recursive: true, force: true });
   }
 

@@ -26,11 +26,19 @@ export interface SeedResult {
   complete: boolean;
 }
 
+/** A download from the swarm (TorrentSwarm.download). */
+export interface Download {
+  /** bytes verified so far, the file's length (bytes; 0 until the torrent is ready) and the mean rate since the start (bytes/s) */
+  progress(): { downloaded: number; length: number; bytesPerSecond: number };
+  done: Promise<void>;
+}
+
 /**
  * The seeder's BitTorrent side: one webtorrent client seeding the stored image files in place.
  * Tuned for a cluster, not the internet: no DHT, LSD, uTP, UPnP/NAT-PMP (peers come from our
  * tracker), no protocol encryption (a cluster's own network; PE costs CPU per byte), no web seeds
- * (the seeder has every byte already; its torrents' url-list points at itself).
+ * (the seeder has every byte already, or fetches it from peers; its torrents' url-list points at
+ * the seeders themselves).
  */
 export class TorrentSwarm {
   private client: WebTorrent | undefined;
@@ -102,6 +110,42 @@ export class TorrentSwarm {
     if (!complete) await this.destroyTorrent(torrent);
     else log.info({ infoHash: torrent.infoHash, length: torrent.length, pieceLength: torrent.pieceLength, verified: !opts.skipVerify }, 'seeding');
     return { infoHash: torrent.infoHash, complete };
+  }
+
+  /**
+   * Downloads a .torrent's single file into `dir` from the swarm, as a plain peer (no
+   * super-seeding: it has only some pieces), serving the pieces it has to others meanwhile.
+   * Peers come from the tracker; no web seed (the client has them off: the torrent's url-list is
+   * the seeders' Service, which may be this very replica). Every piece is checked against its
+   * SHA-1 (BEP 3) as it arrives. `done` resolves once every piece is verified and the torrent is
+   * closed (files flushed, so the caller may move them); it rejects with `signal.reason` when
+   * aborted, with SEEDER_SEED_FAILED when the torrent fails. A download without peers waits for
+   * them (webtorrent announces again at the tracker's interval).
+   */
+  download(torrentFile: Uint8Array, dir: string, opts: { name: string; signal: AbortSignal }): Download {
+    const client = this.requireClient();
+    const log = this.log.child({ image: opts.name });
+    const started = Date.now();
+    const torrent = client.add(Buffer.from(torrentFile), { path: dir, announce: this.opts.announce, uploads: UNCHOKE_ALL });
+    const done = new Promise<void>((resolve, reject) => {
+      const settle = (err?: Error): void => {
+        opts.signal.removeEventListener('abort', onAbort);
+        void this.destroyTorrent(torrent).then(() => (err ? reject(err) : resolve()));
+      };
+      const onAbort = (): void => settle(opts.signal.reason instanceof Error ? opts.signal.reason : new Error('aborted'));
+      if (opts.signal.aborted) return onAbort();
+      opts.signal.addEventListener('abort', onAbort, { once: true });
+      torrent.once('done', () => settle());
+      torrent.once('error', (err: Error) => settle(new SwarmbootError('SEEDER_SEED_FAILED', `cannot download ${opts.name}: ${err.message}`, { cause: err })));
+      torrent.on('warning', (err: Error) => log.warn({ infoHash: torrent.infoHash, reason: err.message }, 'torrent warning'));
+    });
+    return {
+      done,
+      progress: () => {
+        const seconds = (Date.now() - started) / 1000;
+        return { downloaded: torrent.downloaded, length: torrent.length, bytesPerSecond: seconds > 0 ? torrent.downloaded / seconds : 0 };
+      },
+    };
   }
 
   /** Stops seeding `infoHash` (a tracker `stopped` announce goes out); the files stay. */

@@ -1,28 +1,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, readdir, rm, utimes } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, open, readFile, readdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
-import type { NatsConnection } from '@nats-io/transport-node';
 import WebTorrent, { type Torrent, type WebTorrentOptions } from 'webtorrent';
 import parseTorrent from 'parse-torrent';
 import { Events, type ImageAdded, type ImageRecord } from '@swarmboot/contracts';
-import { connectNats, connectRedis, createLogger, EventBus, ImageCatalog, Registry } from '@swarmboot/kit';
-import { freePort, startNats, startRedis, waitFor, type Started } from '@swarmboot/testkit';
-import { buildTracker, type Tracker } from '@swarmboot/tracker';
+import { createLogger, type EventBus, type ImageCatalog, Registry } from '@swarmboot/kit';
+import { freePort, waitFor } from '@swarmboot/testkit';
 import { buildSeederApp, isSeederPeerId, pieceLengthFor } from '../../src/index.js';
+import { diskLike, sha256, startSeederHarness, type SeederHarness } from './harness.js';
 
 const log = createLogger('seeder-test', (process.env.SB_TEST_LOG as 'debug' | undefined) ?? 'silent');
-let natsServer: Started;
-let redisServer: Started;
-let nc: NatsConnection;
-let redis: Redis;
+let h: SeederHarness;
 let bus: EventBus;
 let catalog: ImageCatalog;
-let tracker: Tracker;
 let announceUrl: string;
 let app: FastifyInstance;
 let port: number;
@@ -32,22 +24,13 @@ let scratch: string;
 const events: ImageAdded[] = [];
 let unsubscribe: () => void;
 
-/** Random bytes that start like a disk (MBR boot signature, GPT header at LBA 1), so the seeder takes them as a raw-disk image. */
-function diskLike(size: number): Buffer {
-  const b = randomBytes(size);
-  b[510] = 0x55;
-  b[511] = 0xaa;
-  b.write('EFI PART', 512, 'latin1');
-  return b;
-}
 const image = diskLike(2 * 1024 * 1024 + 12_345); // ~2 MB, not a whole number of pieces
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 async function startSeeder(): Promise<void> {
   app = buildSeederApp({
     log,
     bus,
-    redis,
+    redis: h.redis,
     registry: new Registry(),
     config: { dataDir, publicUrl: base, announceUrl, uploadLimit: 0, torrentPort: 0 },
   });
@@ -98,15 +81,9 @@ async function torrentOf(name: string): Promise<Buffer> {
 }
 
 before(async () => {
-  [natsServer, redisServer] = await Promise.all([startNats(), startRedis()]);
-  nc = await connectNats(natsServer.url, 'seeder-test', log);
-  redis = await connectRedis(redisServer.url, log);
-  bus = new EventBus(nc, 'swarmboot/seeder-test', log);
-  catalog = new ImageCatalog(redis);
+  h = await startSeederHarness('seeder-test', log, 30);
+  ({ bus, catalog, announceUrl, scratch } = h);
   unsubscribe = bus.subscribe(Events.imageAdded, (data) => events.push(data));
-  tracker = buildTracker({ log, lookup: (h) => catalog.nameByInfoHash(h), redis, registry: new Registry(), config: { intervalSeconds: 30, admissionTtlMs: 0 } });
-  announceUrl = `http://127.0.0.1:${(await tracker.listen('127.0.0.1', 0)).port}/announce`;
-  scratch = await mkdtemp(join(tmpdir(), 'sb-seeder-test-'));
   dataDir = join(scratch, 'data');
   port = await freePort();
   base = `http://127.0.0.1:${port}`;
@@ -116,11 +93,7 @@ before(async () => {
 after(async () => {
   unsubscribe?.();
   await app?.close();
-  await tracker?.close();
-  await nc?.drain();
-  await redis?.quit();
-  await Promise.all([natsServer?.stop(), redisServer?.stop()]);
-  if (scratch) await rm(scratch, { recursive: true, force: true });
+  await h?.stop();
 });
 
 let record: ImageRecord;
@@ -266,9 +239,14 @@ test('on restart a file is hashed only when its size or mtime changed', async ()
   const T = 1_700_000_000; // whole seconds: mtime survives utimes exactly
 
   // mtime changed, bytes intact: hashed, found complete, seeded
+  const webSeedStatus = async (): Promise<number> => {
+    const res = await fetch(record.webSeedUrl, { headers: { range: 'bytes=100-199' } });
+    await res.arrayBuffer();
+    return res.status;
+  };
   await utimes(file, T, T);
   await restartSeeder();
-  assert.equal((await fetch(`${base}/v1/images/ubuntu/torrent`)).status, 200);
+  assert.equal(await webSeedStatus(), 206);
 
   // a byte changed behind the seeder's back with size and mtime restored: trusted without hashing
   const fh = await open(file, 'r+');
@@ -276,14 +254,15 @@ test('on restart a file is hashed only when its size or mtime changed', async ()
   await fh.close();
   await utimes(file, T, T);
   await restartSeeder();
-  assert.equal((await fetch(`${base}/v1/images/ubuntu/torrent`)).status, 200, 'seeded: unchanged size and mtime mean no re-hash');
+  assert.equal(await webSeedStatus(), 206, 'seeded: unchanged size and mtime mean no re-hash');
 
   // the mtime moves: hashed, piece 0 fails, not seeded
   await utimes(file, T + 10, T + 10);
   await restartSeeder();
-  const res = await fetch(`${base}/v1/images/ubuntu/torrent`);
-  assert.equal(res.status, 404, 'a file that no longer matches its torrent is not seeded');
-  await res.arrayBuffer();
+  const res = await fetch(record.webSeedUrl, { headers: { range: 'bytes=100-199' } });
+  assert.equal(res.status, 503, 'a file that no longer matches its torrent is not served: the replica fetches the image from the swarm (no peer has it here)');
+  assert.match(res.headers.get('retry-after') ?? '', /^[1-9][0-9]*$/);
+  assert.equal(((await res.json()) as { code: string }).code, 'IMAGE_NOT_READY');
 });
 
 test('re-adding a name replaces the image: new infohash, old one unregistered, old files gone', async () => {
