@@ -137,7 +137,7 @@ program
       env: { SWARMBOOT_BOOTENV_DIR: resolve(o.bootenv) },
     });
     if (!existsSync(join(o.bootenv, 'initrd.img'))) say(`no install environment in ${resolve(o.bootenv)}: deployments to real nodes are refused until \`swarmboot bootenv build\` made it`);
-    say(`swarmboot is up: API ${stack.apiUrl}/v1 (OpenAPI at /v1/openapi.json), seeder ${stack.seederUrl}; logs in ${resolve(o.work, 'logs')}. Ctrl-C stops.`);
+    say(`swarmboot is up: API ${stack.apiUrl}/v1 (OpenAPI at /v1/openapi.json, Swagger UI at /docs), seeder ${stack.seederUrl}; logs in ${resolve(o.work, 'logs')}. Ctrl-C stops.`);
     const stopped = new Promise<string>((r) => {
       process.once('SIGINT', () => r('SIGINT'));
       process.once('SIGTERM', () => r('SIGTERM'));
