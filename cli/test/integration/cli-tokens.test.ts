@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry, createLogger, loadTokens, parseConfig } from '@swarmboot/kit';
-import { freePort, startBackends } from '@swarmboot/testkit';
+import { diskLikeImage, freePort, startBackends } from '@swarmboot/testkit';
 import { buildSeederApp } from '@swarmboot/seeder';
 import { SchedulerConfig, buildSchedulerApp } from '@swarmboot/scheduler';
 
@@ -54,11 +53,7 @@ test('the CLI sends --token / SWARMBOOT_TOKEN to a real scheduler and seeder; 40
   closers.push(() => scheduler.close());
   const api = ['--api', `http://127.0.0.1:${(scheduler.server.address() as { port: number }).port}`];
 
-  const disk = randomBytes(128 * 1024);
-  disk[510] = 0x55;
-  disk[511] = 0xaa;
-  disk.write('EFI PART', 512, 'latin1');
-  await writeFile(join(work, 'disk.img'), disk);
+  await writeFile(join(work, 'disk.img'), diskLikeImage(128 * 1024));
   await writeFile(join(work, 'nodes.csv'), 'id,mac,hostname\nc1,52:54:00:ee:00:01,c1\n');
   const add = ['image', 'add', join(work, 'disk.img'), '--name', 'disk', '--seeder', seederUrl, ...api];
 

@@ -1,25 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ImageCatalog, Registry, TokenSet, createLogger } from '@swarmboot/kit';
-import { startBackends } from '@swarmboot/testkit';
+import { diskLikeImage, startBackends } from '@swarmboot/testkit';
 import { buildSeederApp } from '../../src/index.js';
 
 const READ = 'seeder-read-0123456789abcdef';
 const DEPLOY = 'seeder-deploy-0123456789abcdef';
-
-/** Random bytes that start like a disk (MBR boot signature, GPT header at LBA 1): a raw-disk image to the seeder. */
-function diskLike(size: number): Buffer {
-  const b = randomBytes(size);
-  b[510] = 0x55;
-  b[511] = 0xaa;
-  b.write('EFI PART', 512, 'latin1');
-  return b;
-}
 
 test('seeder upload needs a deploy token: 401 without, 403 with read, 201 with deploy; nothing stored before; torrent and web seed stay open', async (t) => {
   const logged: Buffer[] = [];
@@ -43,7 +33,7 @@ test('seeder upload needs a deploy token: 401 without, 403 with read, 201 with d
     await rm(dataDir, { recursive: true, force: true });
   });
   await app.ready();
-  const image = diskLike(256 * 1024);
+  const image = diskLikeImage(256 * 1024);
   const put = (token?: string) =>
     app.inject({ method: 'PUT', url: '/v1/images/disk?file=disk.img', payload: image, headers: { 'content-type': 'application/octet-stream', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) } });
 
