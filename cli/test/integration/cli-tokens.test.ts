@@ -9,6 +9,7 @@ import { Registry, createLogger, loadTokens, parseConfig } from '@swarmboot/kit'
 import { diskLikeImage, freePort, startBackends } from '@swarmboot/testkit';
 import { buildSeederApp } from '@swarmboot/seeder';
 import { SchedulerConfig, buildSchedulerApp } from '@swarmboot/scheduler';
+import { ExitCode } from '../../src/exit-codes.js';
 
 const cli = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const READ = 'cli-read-0123456789abcdef';
@@ -25,7 +26,7 @@ function swarmboot(args: string[], env: Record<string, string> = {}): Promise<{ 
   });
 }
 
-test('the CLI sends --token / SWARMBOOT_TOKEN to a real scheduler and seeder; 401 and 403 exit 77 with a clear message', { timeout: 120_000 }, async (t) => {
+test('the CLI sends --token / SWARMBOOT_TOKEN to a real scheduler and seeder; 401 and 403 exit ExitCode.denied with a clear message', { timeout: 120_000 }, async (t) => {
   const log = createLogger('cli-tokens-test', 'error');
   const work = await mkdtemp(join(tmpdir(), 'sb-cli-tokens-'));
   const backends = await startBackends('cli-tokens-test', log);
@@ -58,23 +59,23 @@ test('the CLI sends --token / SWARMBOOT_TOKEN to a real scheduler and seeder; 40
   const add = ['image', 'add', join(work, 'disk.img'), '--name', 'disk', '--seeder', seederUrl, ...api];
 
   const none = await swarmboot(add);
-  assert.equal(none.code, 77, none.stderr);
+  assert.equal(none.code, ExitCode.denied, none.stderr);
   assert.match(none.stderr, /the API wants a valid token: give --token or set SWARMBOOT_TOKEN/);
   const readOnly = await swarmboot([...add, '--token', READ]);
-  assert.equal(readOnly.code, 77, readOnly.stderr);
+  assert.equal(readOnly.code, ExitCode.denied, readOnly.stderr);
   assert.match(readOnly.stderr, /the token may not do this: .*needs deploy/);
   const added = await swarmboot(add, { SWARMBOOT_TOKEN: DEPLOY });
   assert.equal(added.code, 0, added.stderr);
   assert.equal(JSON.parse(added.stdout).name, 'disk');
 
   assert.equal((await swarmboot(['nodes', 'import', join(work, 'nodes.csv'), ...api, '--token', DEPLOY])).stdout, 'imported 1, updated 0\n');
-  assert.equal((await swarmboot(['deploy', '--image', 'disk', '--nodes', 'c1', '--target', 'emulated', ...api, '--token', READ])).code, 77);
+  assert.equal((await swarmboot(['deploy', '--image', 'disk', '--nodes', 'c1', '--target', 'emulated', ...api, '--token', READ])).code, ExitCode.denied);
   const dep = await swarmboot(['deploy', '--image', 'disk', '--nodes', 'c1', '--target', 'emulated', ...api], { SWARMBOOT_TOKEN: DEPLOY });
   assert.equal(dep.code, 0, dep.stderr);
   const status = await swarmboot(['status', ...api, '--token', READ]);
   assert.equal(status.code, 0, status.stderr);
   assert.match(status.stdout, new RegExp(`^${dep.stdout.trim()} image=disk `));
   const unknown = await swarmboot(['image', 'list', ...api, '--token', 'no-such-token-0123456789']);
-  assert.equal(unknown.code, 77);
+  assert.equal(unknown.code, ExitCode.denied);
   assert.match(unknown.stderr, /not known/);
 });
