@@ -96,7 +96,7 @@ test('bearer tokens on the scheduler API: 401, 403 and 2xx by scope; the node ro
     const text = Buffer.concat(logged).toString('utf8');
     assert.match(text, /deployment created/, 'the capture holds the run’s lines');
     const line = text.split('\n').find((l) => l.includes('a request logged with its headers'));
-    assert.match(line ?? '', /"authorization":"\[redacted\]"/);
+    assert.match(line ?? '', /"authorization":"\[Redacted\]"/);
     for (const token of [READ, DEPLOY, ADMIN]) assert.equal(text.includes(token), false, `${token.split('-')[0] ?? ''} token in the log`);
   });
 });

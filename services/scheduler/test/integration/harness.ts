@@ -33,7 +33,7 @@ export async function startScheduler(t: TestContext, env: Record<string, string>
   const config = parseConfig(SchedulerConfig, env);
   const webhooks = await loadWebhooks(config.SWARMBOOT_SCHEDULER_WEBHOOKS);
   const tokens = await loadTokens(config.SWARMBOOT_TOKENS_FILE);
-  const log = createLogger('scheduler-test', opts.logLevel ?? 'warn', opts.logTo);
+  const log = createLogger('scheduler-test', opts.logLevel ?? 'warn', [], opts.logTo);
   const backends = await startBackends('scheduler-test', log);
   const { bus, redis } = backends;
   const registry = new Registry();

@@ -15,7 +15,7 @@ test('seeder upload needs a deploy token: 401 without, 403 with read, 201 with d
   const logged: Buffer[] = [];
   const logTo = new PassThrough();
   logTo.on('data', (b: Buffer) => logged.push(b));
-  const log = createLogger('seeder-tokens-test', 'trace', logTo);
+  const log = createLogger('seeder-tokens-test', 'trace', [], logTo);
   const backends = await startBackends('seeder-tokens-test', log);
   const dataDir = await mkdtemp(join(tmpdir(), 'sb-seeder-tokens-'));
   const app = buildSeederApp({
