@@ -52,13 +52,13 @@ export function deploymentRoutes(app: FastifyInstance, deployments: Deployments,
 
   app.post<{ Params: DeploymentIdParams }>(
     '/v1/deployments/:id/resume',
-    { config: { idempotent: true }, schema: { tags: ['deployments'], summary: 'Resume a deployment paused over its failure budget: it admits nodes again, the budget counting afresh. A running one is answered unchanged', params: DeploymentIdParams, response: { 200: Deployment, ...errors(400, 404, 409) } } },
+    { config: { idempotent: true, scope: 'deploy' }, schema: { tags: ['deployments'], summary: 'Resume a deployment paused over its failure budget: it admits nodes again, the budget counting afresh. A running one is answered unchanged', params: DeploymentIdParams, response: { 200: Deployment, ...errors(400, 404, 409) } } },
     async (req) => deployments.resumeDeployment(req.params.id),
   );
 
   app.post<{ Params: DeploymentIdParams }>(
     '/v1/deployments/:id/cancel',
-    { config: { idempotent: true }, schema: { tags: ['deployments'], summary: 'Cancel a deployment at once: queued nodes go back to registered, admitted and installing ones to failed (CANCELLED) and boot their local disks; installed ones stay. Idempotent', params: DeploymentIdParams, response: { 200: Deployment, ...errors(400, 404, 409) } } },
+    { config: { idempotent: true, scope: 'deploy' }, schema: { tags: ['deployments'], summary: 'Cancel a deployment at once: queued nodes go back to registered, admitted and installing ones to failed (CANCELLED) and boot their local disks; installed ones stay. Idempotent', params: DeploymentIdParams, response: { 200: Deployment, ...errors(400, 404, 409) } } },
     async (req) => deployments.cancelDeployment(req.params.id),
   );
 }
