@@ -141,8 +141,8 @@ export interface BearerAuthOptions {
 /**
  * Bearer tokens (RFC 6750) with scopes, as one plugin (not encapsulated; register it after
  * `httpErrors`, before the routes). Each route declares `config: { scope }`; a route without one
- * needs `admin`, so a route someone forgot is closed, not open. Checked in `onRequest`, before the
- * body is read (an image upload is refused before its first byte is stored):
+ * needs `admin`, so a route someone forgot is closed, not open. Checked in `preParsing` — after the
+ * onRequest hooks, before the body is read (an image upload is refused before its first byte is stored):
  *
  * - `public`: no token looked at;
  * - no `Authorization: Bearer …`, or a token not in the set: 401 UNAUTHENTICATED with
@@ -161,9 +161,11 @@ export const bearerAuth: FastifyPluginCallback<BearerAuthOptions> = fp<BearerAut
     if (tokens === undefined) app.log.warn(`${TOKENS_FILE_VARIABLE} is not set: the API needs no token, anyone who reaches it may deploy`);
     app.addHook('onRoute', documentRoute);
     if (tokens !== undefined) {
-      app.addHook('onRequest', async (req, reply) => {
+      // preParsing: after every onRequest hook (a route's own, e.g. one taking RFC 6750 §2.3's
+      // access_token query parameter into the header), still before the body is read
+      app.addHook('preParsing', async (req, reply, payload) => {
         const need = req.routeOptions.config.scope ?? Scope.admin;
-        if (need === 'public') return;
+        if (need === 'public') return payload;
         const token = bearerToken(req.headers.authorization);
         if (token === undefined) throw unauthenticated(reply, `this route needs a bearer token with scope ${need} (Authorization: Bearer <token>)`, `scope="${need}"`);
         const entry = tokens.lookup(token);
@@ -173,6 +175,7 @@ export const bearerAuth: FastifyPluginCallback<BearerAuthOptions> = fp<BearerAut
           throw new SwarmbootError('INSUFFICIENT_SCOPE', `token ${entry.name} has scope ${entry.scope}; this route needs ${need}`, { context: { token: entry.name, scope: entry.scope, need } });
         }
         req.tokenName = entry.name;
+        return payload;
       });
     }
     done();

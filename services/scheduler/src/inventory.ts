@@ -63,6 +63,11 @@ export class Inventory {
     return next === undefined ? { nodes: page } : { nodes: page, nextCursor: encodeCursor('nodes', next) };
   }
 
+  /** Throws NODE_NOT_FOUND. */
+  async getNode(id: string): Promise<Node> {
+    return toPublicNode(await requireNode(this.store, id));
+  }
+
   /**
    * The node's flight recorder: its leases, boot-file transfers, state changes, swarm progress,
    * failure classifications, power actions and log lines merged in time order, oldest first — the newest
