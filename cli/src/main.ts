@@ -44,7 +44,14 @@ const timelineSources = (v: string): TimelineSource[] => {
 };
 const say = (m: string): void => void process.stderr.write(`${m}\n`);
 const apiOpt = () => new Option('--api <url>', 'scheduler API URL').env('SWARMBOOT_API_URL').default('http://127.0.0.1:8080');
-const client = (o: { api: string; seeder?: string }) => new SwarmbootClient(o.api.replace(/\/$/, ''), (o.seeder ?? 'http://127.0.0.1:8001').replace(/\/$/, ''));
+const tokenOpt = () => new Option('--token <token>', 'bearer token of the API (a line of the servers\' SWARMBOOT_TOKENS_FILE); prefer the variable, a flag shows in ps').env('SWARMBOOT_TOKEN');
+/** Options of every command that calls the API. */
+interface ApiOptions {
+  api: string;
+  seeder?: string;
+  token?: string;
+}
+const client = (o: ApiOptions) => new SwarmbootClient(o.api.replace(/\/$/, ''), (o.seeder ?? 'http://127.0.0.1:8001').replace(/\/$/, ''), { token: o.token });
 
 const program = new Command('swarmboot')
   .description('Install an operating system onto hundreds of bare-metal nodes at once: PXE, a BitTorrent swarm, a REST scheduler.')
@@ -130,7 +137,7 @@ program
       env: { SWARMBOOT_BOOTENV_DIR: resolve(o.bootenv) },
     });
     if (!existsSync(join(o.bootenv, 'initrd.img'))) say(`no install environment in ${resolve(o.bootenv)}: deployments to real nodes are refused until \`swarmboot bootenv build\` made it`);
-    say(`swarmboot is up: API ${stack.apiUrl}/v1 (OpenAPI at /v1/openapi.json), seeder ${stack.seederUrl}; logs in ${resolve(o.work, 'logs')}. Ctrl-C stops.`);
+    say(`swarmboot is up: API ${stack.apiUrl}/v1 (OpenAPI at /v1/openapi.json, Swagger UI at /docs), seeder ${stack.seederUrl}; logs in ${resolve(o.work, 'logs')}. Ctrl-C stops.`);
     const stopped = new Promise<string>((r) => {
       process.once('SIGINT', () => r('SIGINT'));
       process.once('SIGTERM', () => r('SIGTERM'));
@@ -200,14 +207,16 @@ image
   .option('--bootable', 'the image boots a machine on its own (kernel and boot loader inside): real nodes may get it')
   .addOption(new Option('--seeder <url>', 'seeder URL').env('SWARMBOOT_SEEDER_URL').default('http://127.0.0.1:8001'))
   .addOption(apiOpt())
-  .action(async (file: string, o: { name: string; format?: ImageFormat; bootable?: boolean; seeder: string; api: string }) => {
+  .addOption(tokenOpt())
+  .action(async (file: string, o: { name: string; format?: ImageFormat; bootable?: boolean; seeder: string } & ApiOptions) => {
     const rec = await client(o).addImage(resolve(file), o.name, { ...(o.format ? { format: o.format } : {}), bootable: o.bootable === true });
     process.stdout.write(`${JSON.stringify(rec, null, 2)}\n`);
   });
 image
   .command('list')
   .addOption(apiOpt())
-  .action(async (o: { api: string }) => {
+  .addOption(tokenOpt())
+  .action(async (o: ApiOptions) => {
     process.stdout.write(`${JSON.stringify(await client(o).images(), null, 2)}\n`);
   });
 
@@ -217,7 +226,8 @@ program
   .command('import <file>')
   .description('import nodes from a CSV file (header id,mac,hostname[,labels]; labels k=v;k=v)')
   .addOption(apiOpt())
-  .action(async (file: string, o: { api: string }) => {
+  .addOption(tokenOpt())
+  .action(async (file: string, o: ApiOptions) => {
     const res = await client(o).importNodesCsv(await readFile(file, 'utf8'));
     process.stdout.write(`imported ${res.imported}, updated ${res.updated}\n`);
   });
@@ -230,7 +240,8 @@ program
   .addOption(new Option('--target <target>', 'node: real machines boot the install environment; emulated: the demo agents').choices(['node', 'emulated']).default('node'))
   .addOption(new Option('--after-install <action>', 'what a real node does once released').choices(['reboot', 'kexec']).default('reboot'))
   .addOption(apiOpt())
-  .action(async (o: { image: string; nodes: string; target: DeploymentTarget; afterInstall: AfterInstall; api: string }) => {
+  .addOption(tokenOpt())
+  .action(async (o: { image: string; nodes: string; target: DeploymentTarget; afterInstall: AfterInstall } & ApiOptions) => {
     const selector = o.nodes === '*' || o.nodes.includes('=') ? { selector: o.nodes } : { nodes: o.nodes.split(',').map((s) => s.trim()).filter(Boolean) };
     const dep = await client(o).deploy({ image: o.image, ...selector, target: o.target, afterInstall: o.afterInstall });
     process.stdout.write(`${dep.id}\n`);
@@ -241,7 +252,8 @@ program
   .description('a deployment with each node (the newest when none is named)')
   .option('--watch', 'follow it until it finishes: progress bars and an ETA on a terminal, else one line per change; exit code 0 all installed, 2 nodes failed, 3 released before done (README, "Exit codes")')
   .addOption(apiOpt())
-  .action(async (id: string | undefined, o: { watch?: boolean; api: string }) => {
+  .addOption(tokenOpt())
+  .action(async (id: string | undefined, o: { watch?: boolean } & ApiOptions) => {
     const c = client(o);
     const depId = id ?? (await c.deployments({ limit: 1 })).deployments[0]?.id;
     if (!depId) {
@@ -260,7 +272,8 @@ program
   .description("a node's log lines (syslog, netconsole), oldest first")
   .option('--follow', 'keep printing new lines until Ctrl-C (exit code 0)')
   .addOption(apiOpt())
-  .action(async (node: string, o: { follow?: boolean; api: string }) => {
+  .addOption(tokenOpt())
+  .action(async (node: string, o: { follow?: boolean } & ApiOptions) => {
     const stop = new AbortController();
     const onSigint = () => stop.abort();
     process.once('SIGINT', onSigint);
@@ -289,7 +302,8 @@ program
   .option('--sources <list>', `comma-separated, of ${Object.values(TimelineSource).join(', ')} (default all)`, timelineSources)
   .option('--json', 'the API answer as JSON')
   .addOption(apiOpt())
-  .action(async (node: string, o: { limit: number; since?: string; sources?: TimelineSource[]; json?: boolean; api: string }) => {
+  .addOption(tokenOpt())
+  .action(async (node: string, o: { limit: number; since?: string; sources?: TimelineSource[]; json?: boolean } & ApiOptions) => {
     const tl = await client(o).timeline(node, { limit: o.limit, ...(o.since ? { since: o.since } : {}), ...(o.sources ? { sources: o.sources } : {}) });
     process.stdout.write(o.json ? `${JSON.stringify(tl)}\n` : formatTimeline(tl.entries) + (tl.truncated ? `(older entries left out: --limit, --since)\n` : ''));
   });
@@ -300,7 +314,10 @@ function formatDeployment(d: Deployment): string {
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (isSwarmbootError(err)) process.stderr.write(`swarmboot: ${err.code}: ${err.message}\n`);
+  if (isSwarmbootError(err, 'UNAUTHENTICATED')) process.stderr.write(`swarmboot: the API wants a valid token: give --token or set SWARMBOOT_TOKEN (${err.message})\n`);
+  else if (isSwarmbootError(err, 'INSUFFICIENT_SCOPE')) process.stderr.write(`swarmboot: the token may not do this: ${err.message}\n`);
+  else if (isSwarmbootError(err)) process.stderr.write(`swarmboot: ${err.code}: ${err.message}\n`);
   else process.stderr.write(`swarmboot: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  // 401 and 403 exit ExitCode.denied
   process.exitCode = errorExitCode(err);
 });

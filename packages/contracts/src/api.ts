@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ImageRecord } from './image.js';
-import { LeaseGranted, LogLine, NodeFailureClassified, NodeStateSchema, PowerCompleted, PowerFailed, PowerRequested, TftpTransfer } from './events.js';
+import { DeploymentTarget, LeaseGranted, LogLine, NodeFailureClassified, NodeStateSchema, PowerCompleted, PowerFailed, PowerRequested, TftpTransfer } from './events.js';
 
 /**
  * Shapes of the scheduler's public REST API (`/v1`). The fastify routes use these schemas, so
@@ -31,6 +31,17 @@ export const NodeInput = Type.Object(
   { additionalProperties: false },
 );
 export type NodeInput = Static<typeof NodeInput>;
+
+/**
+ * PATCH /v1/nodes/:id, a JSON Merge Patch (RFC 7396) of the node's changeable fields: `labels`
+ * merges key by key, a key set to null is removed. (BMC fields will join here.) Null comes first in
+ * the union: with the APIs' type coercion (ajv coerceTypes) a string first would turn null into ''.
+ */
+export const NodePatch = Type.Object(
+  { labels: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 253 }), Type.Union([Type.Null(), Type.String()], { description: 'the label value; null removes the label' }))) },
+  { additionalProperties: false },
+);
+export type NodePatch = Static<typeof NodePatch>;
 
 export const NodeImport = Type.Object({ nodes: Type.Array(NodeInput, { maxItems: 100000 }) }, { additionalProperties: false });
 export type NodeImport = Static<typeof NodeImport>;
@@ -85,8 +96,6 @@ export type NodeList = Static<typeof NodeList>;
 export const ImageList = Type.Object({ images: Type.Array(ImageRecord) });
 export type ImageList = Static<typeof ImageList>;
 
-export const DeploymentTarget = Type.Union([Type.Literal('node'), Type.Literal('emulated')]);
-export type DeploymentTarget = Static<typeof DeploymentTarget>;
 export const AfterInstall = Type.Union([Type.Literal('reboot'), Type.Literal('kexec')]);
 export type AfterInstall = Static<typeof AfterInstall>;
 

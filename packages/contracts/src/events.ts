@@ -129,6 +129,24 @@ export const NodeStateChanged = Type.Object({
 });
 export type NodeStateChanged = Static<typeof NodeStateChanged>;
 
+/** What a deployment installs onto: real machines (`node`, the install environment) or the demo's emulated agents. */
+export const DeploymentTarget = Type.Union([Type.Literal('node'), Type.Literal('emulated')]);
+export type DeploymentTarget = Static<typeof DeploymentTarget>;
+
+/** A deployment was created (POST /v1/deployments); its nodes' admissions follow as node state events. */
+export const DeploymentCreated = Type.Object({
+  deploymentId: Type.String(),
+  image: Type.String(),
+  target: DeploymentTarget,
+  /** how many nodes it installs */
+  nodes: Type.Integer({ minimum: 1 }),
+  /** the label selector it was created with, if any */
+  selector: Type.Optional(Type.String()),
+  /** the name of the API token that created it (its tokens-file line), when tokens are configured */
+  requestedBy: Type.Optional(Type.String()),
+});
+export type DeploymentCreated = Static<typeof DeploymentCreated>;
+
 export const JobCompleted = Type.Object({
   deploymentId: Type.String(),
   image: Type.String(),
@@ -334,6 +352,7 @@ export const Events = {
   tftpTransferFailed: defineEvent('swarmboot.tftp.transfer.failed', TftpTransfer, true),
   imageAdded: defineEvent('swarmboot.image.added', ImageAdded, true),
   nodeStateChanged: defineEvent('swarmboot.node.state.*', NodeStateChanged, true),
+  deploymentCreated: defineEvent('swarmboot.deployment.created', DeploymentCreated, true),
   jobCompleted: defineEvent('swarmboot.job.completed', JobCompleted, true),
   nodeProgress: defineEvent('swarmboot.progress.*', NodeProgress, false),
   logLine: defineEvent('swarmboot.log.line.*', LogLine, false),

@@ -35,9 +35,17 @@ export type ApiBody = { json: unknown } | { text: string; contentType: string } 
  *   code of the registry; message `METHOD URL: STATUS server message`, context `{ status, serverCode }`;
  * - a 2xx body that is not JSON or fails its contracts schema → `API_RESPONSE_INVALID` naming the
  *   JSON path that failed.
+ *
+ * With `token`, every request carries `Authorization: Bearer <token>` (RFC 6750 §2.1); a 401 is
+ * then `UNAUTHENTICATED`, a 403 `INSUFFICIENT_SCOPE`, the servers' codes.
  */
 export class ApiTransport {
-  constructor(private readonly signal?: AbortSignal) {}
+  private readonly signal: AbortSignal | undefined;
+  private readonly token: string | undefined;
+  constructor(opts: ApiClientOptions = {}) {
+    this.signal = opts.signal;
+    this.token = opts.token;
+  }
 
   /** `method url` with `body`; resolves with the JSON answer checked against `schema`. */
   async json<S extends TSchema>(schema: S, method: string, url: string, body?: ApiBody): Promise<Static<S>> {
@@ -63,12 +71,13 @@ export class ApiTransport {
   }
 
   private async send(method: string, url: string, body?: ApiBody): Promise<Response> {
-    const init: RequestInit & { duplex?: 'half' } = { method, signal: this.signal ?? null };
+    const headers: Record<string, string> = this.token === undefined ? {} : { authorization: `Bearer ${this.token}` };
+    const init: RequestInit & { duplex?: 'half' } = { method, signal: this.signal ?? null, headers };
     if (body !== undefined) {
-      if ('json' in body) Object.assign(init, { body: JSON.stringify(body.json), headers: { 'content-type': 'application/json' } });
-      else if ('text' in body) Object.assign(init, { body: body.text, headers: { 'content-type': body.contentType } });
+      if ('json' in body) Object.assign(init, { body: JSON.stringify(body.json), headers: { ...headers, 'content-type': 'application/json' } });
+      else if ('text' in body) Object.assign(init, { body: body.text, headers: { ...headers, 'content-type': body.contentType } });
       // a stream body needs half duplex (fetch spec); content-length lets the server refuse early
-      else Object.assign(init, { body: body.stream, duplex: 'half', headers: { 'content-type': body.contentType, 'content-length': String(body.contentLength) } });
+      else Object.assign(init, { body: body.stream, duplex: 'half', headers: { ...headers, 'content-type': body.contentType, 'content-length': String(body.contentLength) } });
     }
     let res: Response;
     try {
@@ -94,18 +103,25 @@ export class ApiTransport {
   }
 }
 
+/** How a client calls: `signal` aborts its requests; `token` is the bearer token it sends (SWARMBOOT_TOKEN in the CLI). */
+export interface ApiClientOptions {
+  signal?: AbortSignal | undefined;
+  token?: string | undefined;
+}
+
 /**
  * The operator's side of the public APIs (scheduler `/v1` at `apiUrl`, seeder image upload at
- * `seederUrl`), as a ticketing system would call them. Errors: see ApiTransport.
+ * `seederUrl`), as a ticketing system would call them, with the token of `opts` on every request.
+ * Errors: see ApiTransport.
  */
 export class SwarmbootClient {
   private readonly http: ApiTransport;
   constructor(
     readonly apiUrl: string,
     readonly seederUrl: string,
-    signal?: AbortSignal,
+    opts: ApiClientOptions = {},
   ) {
-    this.http = new ApiTransport(signal);
+    this.http = new ApiTransport(opts);
   }
 
   /**
@@ -182,7 +198,7 @@ export class AgentApiClient {
     readonly deploymentId: string,
     signal?: AbortSignal,
   ) {
-    this.http = new ApiTransport(signal);
+    this.http = new ApiTransport({ signal });
   }
 
   report(r: Omit<AgentReport, 'deploymentId'>): Promise<AgentReportReply> {

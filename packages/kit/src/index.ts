@@ -15,3 +15,4 @@ export * from './lua-script.js';
 export * from './allowlist.js';
 export * from './api-client.js';
 export * from './bencode-check.js';
+export * from './bearer-auth.js';

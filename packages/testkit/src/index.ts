@@ -1,4 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -217,3 +218,15 @@ export const TEST_IMAGE: ImageRecord = {
 };
 
 export { runFuzzSuite, assertFuzzSuite, fuzzCases, fuzzSeed, decodeOrReject, decodeOrRejectAsync, bytes, mutated, CASE_TIME_LIMIT_MS, type FuzzProperty, type FuzzSuite, type FuzzSuiteResult, type FuzzPropertyResult } from './fuzz.js';
+
+/**
+ * `size` random bytes that start like a disk (MBR boot signature at 510, a GPT header "EFI PART"
+ * at LBA 1), so the seeder takes them as a raw-disk image (its format sniffing).
+ */
+export function diskLikeImage(size: number): Buffer {
+  const b = randomBytes(size);
+  b[510] = 0x55;
+  b[511] = 0xaa;
+  b.write('EFI PART', 512, 'latin1');
+  return b;
+}

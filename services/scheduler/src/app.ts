@@ -1,10 +1,13 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { Redis } from 'ioredis';
 import { DefaultPorts } from '@swarmboot/contracts';
-import { ImageCatalog, Registry, httpErrors, idempotency, type EventBus, type Logger } from '@swarmboot/kit';
+import { BEARER_SECURITY_SCHEMES, ImageCatalog, Registry, bearerAuth, httpErrors, idempotency, type EventBus, type Logger, type TokenSet } from '@swarmboot/kit';
 import { parseStateTimeouts, type SchedulerConfig, type WebhookTarget } from './config.js';
 import { SchedulerStore } from './adapters/store.js';
+import { NodeVersions } from './adapters/node-versions.js';
+import { NodeUpdates } from './node-updates.js';
 import { startEventConsumers } from './adapters/event-consumers.js';
 import { TimelineStore } from './adapters/timeline-store.js';
 import { startTimelineRecorder } from './adapters/timeline-recorder.js';
@@ -28,6 +31,8 @@ export interface SchedulerAppDeps {
   consumeEvents?: boolean;
   /** where the scheduler's events go as signed CloudEvents while the app is up (`loadWebhooks`); default none */
   webhooks?: readonly WebhookTarget[];
+  /** the API's bearer tokens (kit's `loadTokens`); undefined: no authentication, logged once as a warning */
+  tokens?: TokenSet | undefined;
 }
 
 /** The webhook delivery part of the config. */
@@ -124,10 +129,20 @@ export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
       info: { title: 'swarmboot scheduler', version: '0.1.0', description: 'Inventory, deployments and node states of swarmboot; iPXE scripts and the agent API.' },
       servers: [{ url: deps.config.SWARMBOOT_PUBLIC_URL }],
       tags: [{ name: 'nodes' }, { name: 'images' }, { name: 'deployments' }, { name: 'boot' }, { name: 'agent' }],
+      components: { securitySchemes: BEARER_SECURITY_SCHEMES },
     },
+  });
+  // Swagger UI at /docs (its assets from the npm package, no CDN); public, as the document it shows
+  void app.register(async (docs) => {
+    docs.addHook('onRoute', (route) => {
+      route.config = { ...route.config, scope: 'public' };
+    });
+    await docs.register(swaggerUi, { routePrefix: '/docs' });
   });
 
   void app.register(httpErrors);
+  // before idempotency: a request without the right token claims no Idempotency-Key
+  void app.register(bearerAuth, { tokens: deps.tokens });
   // routes opt in with config.idempotent
   void app.register(idempotency, { redis: deps.redis, ttlSeconds: deps.config.SWARMBOOT_SCHEDULER_IDEMPOTENCY_TTL_SECONDS });
 
@@ -136,9 +151,9 @@ export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
   });
 
   void app.register(async (api) => {
-    api.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-    nodeRoutes(api, scheduler);
-    deploymentRoutes(api, scheduler.deployments, catalog);
+    api.get('/v1/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, async () => app.swagger());
+    nodeRoutes(api, scheduler, new NodeUpdates({ versions: new NodeVersions(deps.redis), log: deps.log.child({ component: 'nodes' }) }));
+    deploymentRoutes(api, scheduler.deployments, catalog, deps.bus);
     bootRoutes(api, scheduler.boot, deps.config.SWARMBOOT_BOOTENV_DIR || undefined);
     streamRoutes(api, { bus: deps.bus, inventory: scheduler.inventory, registry });
   });

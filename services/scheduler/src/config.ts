@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { CommonConfig } from '@swarmboot/kit';
+import { CommonConfig, TokensConfig } from '@swarmboot/kit';
 import { DefaultPorts, SwarmbootError, type NodeState } from '@swarmboot/contracts';
 import { WEBHOOK_EVENT_TYPES } from './domain/webhooks.js';
 import { TIMED_STATES, isTimedState, type TimedState } from './domain/state-machine.js';
@@ -25,6 +25,7 @@ export const DEFAULT_STATE_TIMEOUTS: Readonly<Record<TimedState, number>> = Obje
 /** Environment of `swarmboot scheduler`, parsed once by `parseConfig(SchedulerConfig, env)` in main.ts. */
 export const SchedulerConfig = Type.Object({
   ...CommonConfig,
+  ...TokensConfig,
   SWARMBOOT_SCHEDULER_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.scheduler}`, description: 'host:port of the REST API' }),
   SWARMBOOT_PUBLIC_URL: Type.String({
     default: `http://127.0.0.1:${DefaultPorts.scheduler}`,

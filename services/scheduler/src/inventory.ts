@@ -98,8 +98,13 @@ export function newest(entries: readonly TimelineEntry[], limit: number): { entr
 /** The stored record of node `id`. Throws NODE_NOT_FOUND. */
 export async function requireNode(store: SchedulerStore, id: string): Promise<StoredNode> {
   const node = await store.getNode(id);
-  if (!node) throw new SwarmbootError('NODE_NOT_FOUND', `no node ${id}`, { context: { nodeId: id } });
+  if (!node) throw nodeNotFound(id);
   return node;
+}
+
+/** NODE_NOT_FOUND for node `id`. */
+export function nodeNotFound(id: string): SwarmbootError {
+  return new SwarmbootError('NODE_NOT_FOUND', `no node ${id}`, { context: { nodeId: id } });
 }
 
 /** A node as the API shows it (without the fields only the scheduler uses). */

@@ -1,4 +1,4 @@
-import { parseConfig, parseHostPort, runService } from '@swarmboot/kit';
+import { loadTokens, parseConfig, parseHostPort, runService } from '@swarmboot/kit';
 import { SchedulerConfig, loadWebhooks } from './config.js';
 import { buildSchedulerApp } from './app.js';
 
@@ -8,6 +8,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const listen = parseHostPort(config.SWARMBOOT_SCHEDULER_LISTEN, 'SWARMBOOT_SCHEDULER_LISTEN');
   const ops = parseHostPort(config.SWARMBOOT_OPS_LISTEN, 'SWARMBOOT_OPS_LISTEN');
   const webhooks = await loadWebhooks(config.SWARMBOOT_SCHEDULER_WEBHOOKS);
+  const tokens = await loadTokens(config.SWARMBOOT_TOKENS_FILE);
   await runService({
     svc: 'scheduler',
     logLevel: config.SWARMBOOT_LOG_LEVEL,
@@ -15,11 +16,12 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     nats: { url: config.SWARMBOOT_NATS_URL, need: 'required' },
     redis: { url: config.SWARMBOOT_REDIS_URL },
     async start({ log, lifecycle, registry, bus, redis, onFatal }) {
-      const app = buildSchedulerApp({ log, bus, redis, config, registry, webhooks });
+      const app = buildSchedulerApp({ log, bus, redis, config, registry, webhooks, tokens });
       lifecycle.add('api', () => app.close());
       await app.listen({ host: listen.host, port: listen.port });
       app.server.on('error', onFatal);
       log.info({ listen: config.SWARMBOOT_SCHEDULER_LISTEN, publicUrl: config.SWARMBOOT_PUBLIC_URL }, 'scheduler API listening');
+      if (tokens !== undefined) log.info({ tokens: tokens.size }, 'API tokens loaded');
       if (webhooks.length > 0) log.info({ webhooks: webhooks.map((w) => ({ name: w.name, origin: new URL(w.url).origin, types: w.types ?? 'all' })) }, 'webhooks configured');
     },
   });

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
 import { Type, type Static } from '@sinclair/typebox';
 import { ApiError, Events, ImageFormatSchema, ImageList, ImageRecord, SwarmbootError, httpStatusOf, type ErrorCode } from '@swarmboot/contracts';
-import { ImageCatalog, httpErrors, type EventBus, type Logger, type Registry } from '@swarmboot/kit';
+import { ImageCatalog, bearerAuth, httpErrors, type EventBus, type Logger, type Registry, type TokenSet } from '@swarmboot/kit';
 import { ImageStore } from './adapters/image-store.js';
 import { TorrentSwarm } from './adapters/swarm.js';
 import { FILE_NAME_PATTERN, IMAGE_NAME_PATTERN, checkFileName, checkImageName } from './domain/names.js';
@@ -34,6 +34,8 @@ export interface SeederDeps {
   config: SeederAppConfig;
   /** the fatal path: the BitTorrent listener failed after start (runService's `onFatal`) */
   onFatal?: (err: Error) => void;
+  /** bearer tokens; an upload needs one with scope deploy (kit's `bearerAuth`). Undefined: no authentication, logged once as a warning */
+  tokens?: TokenSet | undefined;
 }
 
 const NameParams = Type.Object({ name: Type.String({ description: `image name, ${IMAGE_NAME_PATTERN}` }) });
@@ -50,11 +52,12 @@ const PutQuery = Type.Object({
  * every catalogued image found on disk, then follows `image.added` and fetches from the swarm
  * every catalogued image it lacks (replicas share no disk); `close()` stops fetching and seeding.
  *
- * - `PUT /v1/images/:name?file=F` (application/octet-stream body, streamed) → 201 ImageRecord
- * - `GET /v1/images` → ImageList; `GET /v1/images/:name` → ImageRecord
- * - `GET /v1/images/:name/torrent` → the .torrent (application/x-bittorrent), from the catalog
+ * - `PUT /v1/images/:name?file=F` (application/octet-stream body, streamed) → 201 ImageRecord;
+ *   scope `deploy`, checked before the first byte is read
+ * - `GET /v1/images` → ImageList; `GET /v1/images/:name` → ImageRecord; scope `read`
+ * - `GET /v1/images/:name/torrent` → the .torrent (application/x-bittorrent), from the catalog; public (nodes)
  * - `GET|HEAD /v1/images/:name/file/:file` → the image, with Range (206) — the web seed URL;
- *   503 IMAGE_NOT_READY with Retry-After while this replica fetches the catalog's version
+ *   503 IMAGE_NOT_READY with Retry-After while this replica fetches the catalog's version; public (nodes)
  */
 export function buildSeederApp(deps: SeederDeps): FastifyInstance {
   const log = deps.log.child({ component: 'http' });
@@ -107,6 +110,7 @@ export function buildSeederApp(deps: SeederDeps): FastifyInstance {
   const app = Fastify({ loggerInstance: log as FastifyBaseLogger });
   // before the routes: errors answer in the registry's vocabulary, never a framework code
   void app.register(httpErrors);
+  void app.register(bearerAuth, { tokens: deps.tokens });
   // reply.sendFile for the web seed (Range, If-Range, ETag, HEAD); nothing served by prefix
   void app.register(fastifyStatic, { serve: false });
 
@@ -137,7 +141,7 @@ export function buildSeederApp(deps: SeederDeps): FastifyInstance {
 
     api.put<{ Params: { name: string }; Querystring: Static<typeof PutQuery> }>(
       '/v1/images/:name',
-      { schema: { params: NameParams, querystring: PutQuery, response: { 201: ImageRecord, '4xx': ApiError, '5xx': ApiError } } },
+      { config: { scope: 'deploy' }, schema: { params: NameParams, querystring: PutQuery, response: { 201: ImageRecord, '4xx': ApiError, '5xx': ApiError } } },
       async (req, reply) => {
         checkImageName(req.params.name);
         const file = checkFileName(req.query.file);
@@ -146,16 +150,16 @@ export function buildSeederApp(deps: SeederDeps): FastifyInstance {
       },
     );
 
-    api.get('/v1/images', { schema: { response: { 200: ImageList } } }, async () => ({ images: await catalog.list() }));
+    api.get('/v1/images', { config: { scope: 'read' }, schema: { response: { 200: ImageList } } }, async () => ({ images: await catalog.list() }));
 
-    api.get<{ Params: { name: string } }>('/v1/images/:name', { schema: { params: NameParams, response: { 200: ImageRecord, '4xx': ApiError } } }, async (req) => {
+    api.get<{ Params: { name: string } }>('/v1/images/:name', { config: { scope: 'read' }, schema: { params: NameParams, response: { 200: ImageRecord, '4xx': ApiError } } }, async (req) => {
       const record = await catalog.get(checkImageName(req.params.name));
       if (!record) throw notFound(req.params.name);
       return record;
     });
 
     // From the catalog: any replica answers at once, whether it has fetched the image yet or not.
-    api.get<{ Params: { name: string } }>('/v1/images/:name/torrent', { schema: { params: NameParams } }, async (req, reply) => {
+    api.get<{ Params: { name: string } }>('/v1/images/:name/torrent', { config: { scope: 'public' }, schema: { params: NameParams } }, async (req, reply) => {
       const name = checkImageName(req.params.name);
       const torrent = await images.torrentOf(name);
       if (!torrent) throw notFound(name);
@@ -168,7 +172,7 @@ export function buildSeederApp(deps: SeederDeps): FastifyInstance {
     // A replica still fetching the catalog's version answers 503 with Retry-After rather than 404
     // (the image exists) or an older copy's bytes (a web seed's Range requests must all read one
     // version). There is nowhere to redirect: replicas share one Service URL.
-    api.get<{ Params: { name: string; file: string } }>('/v1/images/:name/file/:file', { schema: { params: FileParams }, logLevel: 'warn' }, async (req, reply) => {
+    api.get<{ Params: { name: string; file: string } }>('/v1/images/:name/file/:file', { config: { scope: 'public' }, schema: { params: FileParams }, logLevel: 'warn' }, async (req, reply) => {
       const servable = await images.servable(checkImageName(req.params.name));
       if (servable?.kind === 'wait') {
         // answered here, not thrown: an expected wait, not a failure for the error log (kit's httpErrors logs every 5xx at error)

@@ -1,10 +1,11 @@
 import { Type } from '@sinclair/typebox';
-import { CommonConfig } from '@swarmboot/kit';
+import { CommonConfig, TokensConfig } from '@swarmboot/kit';
 import { DefaultPorts } from '@swarmboot/contracts';
 
 /** Environment of `swarmboot seeder`. */
 export const SeederConfig = Type.Object({
   ...CommonConfig,
+  ...TokensConfig,
   SWARMBOOT_SEEDER_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.seeder}`, description: 'HTTP API and web seed host:port' }),
   SWARMBOOT_SEEDER_DATA: Type.String({ default: './data/seeder', description: 'data directory; images at <data>/images/<name>/<file>' }),
   SWARMBOOT_SEEDER_PUBLIC_URL: Type.String({ default: `http://127.0.0.1:${DefaultPorts.seeder}`, pattern: '^https?://', description: 'base URL nodes reach the seeder at (torrent and web seed URLs)' }),

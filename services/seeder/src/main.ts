@@ -1,4 +1,4 @@
-import { parseConfig, parseHostPort, runService } from '@swarmboot/kit';
+import { loadTokens, parseConfig, parseHostPort, runService } from '@swarmboot/kit';
 import { buildSeederApp } from './app.js';
 import { SeederConfig } from './config.js';
 
@@ -12,6 +12,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const config = parseConfig(SeederConfig, env);
   const listen = parseHostPort(config.SWARMBOOT_SEEDER_LISTEN, 'SWARMBOOT_SEEDER_LISTEN');
   const ops = parseHostPort(config.SWARMBOOT_OPS_LISTEN, 'SWARMBOOT_OPS_LISTEN');
+  const tokens = await loadTokens(config.SWARMBOOT_TOKENS_FILE);
   await runService({
     svc: 'seeder',
     logLevel: config.SWARMBOOT_LOG_LEVEL,
@@ -33,6 +34,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
           torrentPort: config.SWARMBOOT_SEEDER_TORRENT_PORT,
         },
         onFatal,
+        tokens,
       });
       lifecycle.add('http', () => app.close());
       await app.listen({ host: listen.host, port: listen.port });

@@ -246,3 +246,29 @@ readinessProbe:
   httpGet: { path: /healthz, port: ops }
   {{- toYaml .Values.probes.readiness | nindent 2 }}
 {{- end }}
+
+{{/*
+The API tokens file (apiTokens.existingSecret) as a workload's extra volume, mount and env, for
+the services with an API (scheduler, seeder): (dict "root" $) → a dict of three lists, empty
+when no Secret is named. Used with fromYaml.
+*/}}
+{{- define "swarmboot.apiTokens" -}}
+{{- $t := .root.Values.apiTokens -}}
+{{- if $t.existingSecret -}}
+volumes:
+  - name: api-tokens
+    # 292 = 0444: the service runs as uid 1000, the files are root's
+    secret: { secretName: {{ $t.existingSecret | quote }}, defaultMode: 292 }
+volumeMounts:
+  - name: api-tokens
+    mountPath: /etc/swarmboot/tokens
+    readOnly: true
+env:
+  - name: SWARMBOOT_TOKENS_FILE
+    value: {{ printf "/etc/swarmboot/tokens/%s" $t.key | quote }}
+{{- else -}}
+volumes: []
+volumeMounts: []
+env: []
+{{- end -}}
+{{- end }}

@@ -337,7 +337,7 @@ function positions(reply: string[]): Position[] {
   return out;
 }
 
-/** A stream entry's field list (`[k, v, k, v…]`) as an object. */
+/** A flat field list (HGETALL, XRANGE entry) → an object. */
 export function pairs(fields: string[]): Record<string, string> {
   const o: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) o[fields[i]!] = fields[i + 1]!;
@@ -353,7 +353,8 @@ function parseJson(s: string | undefined): unknown {
   }
 }
 
-function parseNode(h: Record<string, string>): StoredNode | undefined {
+/** A node hash (HGETALL) → the record; undefined when it is not a node (missing, or without id, MAC or a known state). */
+export function parseNode(h: Record<string, string>): StoredNode | undefined {
   if (h.id === undefined || h.mac === undefined || !isNodeState(h.state)) return undefined;
   const labels = parseJson(h.labels);
   const node: StoredNode = {

@@ -7,11 +7,11 @@ import { Events, type EventDef } from '@swarmboot/contracts';
  */
 
 /**
- * The scheduler's durable events, delivered to webhooks: node state transitions (every one, with
- * the deployment and the failure reason) and a deployment's completion. Progress is left out: it
+ * The scheduler's durable events, delivered to webhooks: a deployment's creation, node state
+ * transitions (every one, with the deployment and the failure reason) and a deployment's completion. Progress is left out: it
  * is chatty core-NATS data, and a ticketing system wants outcomes.
  */
-export const WEBHOOK_EVENTS: readonly EventDef<TSchema>[] = [Events.nodeStateChanged, Events.jobCompleted];
+export const WEBHOOK_EVENTS: readonly EventDef<TSchema>[] = [Events.deploymentCreated, Events.nodeStateChanged, Events.jobCompleted];
 
 /** Their CloudEvents `type`s (`swarmboot.node.state`, `swarmboot.job.completed`), what a webhook's `types` filter names. */
 export const WEBHOOK_EVENT_TYPES: readonly string[] = WEBHOOK_EVENTS.map((e) => e.type);

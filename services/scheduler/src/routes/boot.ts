@@ -28,7 +28,7 @@ export function bootRoutes(app: FastifyInstance, boot: BootScripts, bootenvDir?:
     app.get<{ Params: { file: string } }>(
       '/v1/bootenv/:file',
       {
-        config: { textErrors: true },
+        config: { textErrors: true, scope: 'public' },
         logLevel: 'warn',
         schema: {
           tags: ['boot'],
@@ -49,7 +49,8 @@ export function bootRoutes(app: FastifyInstance, boot: BootScripts, bootenvDir?:
   app.get<{ Params: MacParams }>(
     '/v1/boot/:mac',
     {
-      config: { textErrors: true },
+      // public: iPXE in a node's firmware holds no token
+      config: { textErrors: true, scope: 'public' },
       schema: {
         tags: ['boot'],
         summary: 'iPXE script for the node with this MAC: the installer when admitted, else exit to the local disk',

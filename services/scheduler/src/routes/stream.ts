@@ -117,6 +117,7 @@ export function streamRoutes(app: FastifyInstance, deps: StreamDeps): void {
     '/v1/nodes/:id/logs/stream',
     {
       onRequest: bearerFromQuery,
+      config: { scope: 'read' },
       schema: {
         tags: ['nodes'],
         summary: "A node's log lines as server-sent events (`event: line`, `id`: the stream id, `data`: {id, line}), the kept ones after `after` (or Last-Event-ID) first, then each as it arrives",
@@ -176,6 +177,7 @@ export function streamRoutes(app: FastifyInstance, deps: StreamDeps): void {
     '/v1/events/stream',
     {
       onRequest: bearerFromQuery,
+      config: { scope: 'read' },
       schema: {
         tags: ['nodes', 'deployments'],
         summary:

@@ -25,6 +25,10 @@ export const HTM_PREACT = fileURLToPath(import.meta.resolve('htm/preact/standalo
  */
 export async function uiRoutes(app: FastifyInstance): Promise<void> {
   if (!existsSync(UI_DIR)) throw new Error(`dashboard files missing: ${UI_DIR}`);
+  // the page and its scripts are public (they hold no data); what it shows comes from the API with the user's token
+  app.addHook('onRoute', (route) => {
+    route.config = { ...route.config, scope: 'public' };
+  });
   await app.register(fastifyStatic, { root: UI_DIR, prefix: '/ui/', index: 'index.html', cacheControl: true, maxAge: 0 });
   app.get('/ui', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/ui/', 302));
   app.get('/ui/vendor/htm-preact.mjs', { schema: { hide: true } }, async (_req, reply) =>

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { Events, type CloudEvent, type Deployment, type JobCompleted, type NodeStateChanged } from '@swarmboot/contracts';
 import { ImageCatalog } from '@swarmboot/kit';
 import { waitFor } from '@swarmboot/testkit';
+import { WEBHOOK_EVENTS } from '../../src/domain/webhooks.js';
 import { TEST_IMAGE as IMAGE, startScheduler } from './harness.js';
 
 /** One POST the receiver got, and what it answered. */
@@ -66,7 +67,7 @@ test('webhooks: a deployment’s events reach real HTTP receivers as signed Clou
 
   // what the scheduler published on NATS, to compare the deliveries with
   const published: CloudEvent<unknown>[] = [];
-  const unsub = [bus.subscribe(Events.nodeStateChanged, (_d, e) => published.push(e)), bus.subscribe(Events.jobCompleted, (_d, e) => published.push(e))];
+  const unsub = WEBHOOK_EVENTS.map((def) => bus.subscribe(def, (_d, e) => published.push(e)));
   t.after(() => unsub.forEach((u) => u()));
   await bus.nc.flush();
 

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,13 +54,7 @@ export async function startSeederHarness(name: string, log: Logger, intervalSeco
   };
 }
 
-/** Random bytes that start like a disk (MBR boot signature, GPT header at LBA 1), so the seeder takes them as a raw-disk image. */
-export function diskLike(size: number): Buffer {
-  const b = randomBytes(size);
-  b[510] = 0x55;
-  b[511] = 0xaa;
-  b.write('EFI PART', 512, 'latin1');
-  return b;
-}
+/** Random bytes that start like a disk, so the seeder takes them as a raw-disk image (testkit's, shared with the CLI's tests). */
+export { diskLikeImage as diskLike } from '@swarmboot/testkit';
 
 export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
