@@ -35,6 +35,11 @@ const int = (name: string, min: number, max: number) => (v: string) => {
   if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer ${min}..${max}`);
   return n;
 };
+const num = (name: string, min: number, max: number) => (v: string) => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number ${min}..${max}`);
+  return n;
+};
 const timelineSources = (v: string): TimelineSource[] => {
   const names = v.split(',').map((x) => x.trim());
   const known: readonly string[] = Object.values(TimelineSource);
@@ -239,18 +244,47 @@ program
   .requiredOption('--nodes <selector>', 'node ids (a,b,c), a label selector (k=v[,k=v]) or * for all')
   .addOption(new Option('--target <target>', 'node: real machines boot the install environment; emulated: the demo agents').choices(['node', 'emulated']).default('node'))
   .addOption(new Option('--after-install <action>', 'what a real node does once released').choices(['reboot', 'kexec']).default('reboot'))
+  .option('--canary <n>', 'nodes of the first wave; later waves wait for it (default: the scheduler\'s SWARMBOOT_SCHEDULER_CANARY_SIZE)', int('--canary', 1, 100000))
+  .option('--max-in-flight <n>', 'at most n nodes in the boot phase at once (default SWARMBOOT_SCHEDULER_MAX_IN_FLIGHT)', int('--max-in-flight', 1, 100000))
+  .option('--rate <per-second>', 'at most this many nodes admitted per second, 0 = no limit (default SWARMBOOT_SCHEDULER_RATE_PER_SECOND)', num('--rate', 0, 100000))
+  .option('--failure-budget <n>', 'failed nodes allowed before the deployment pauses: below 1 a fraction of its nodes, from 1 a count (default SWARMBOOT_SCHEDULER_FAILURE_BUDGET)', num('--failure-budget', 0, 100000))
   .addOption(apiOpt())
   .addOption(tokenOpt())
-  .action(async (o: { image: string; nodes: string; target: DeploymentTarget; afterInstall: AfterInstall } & ApiOptions) => {
+  .action(async (o: { image: string; nodes: string; target: DeploymentTarget; afterInstall: AfterInstall; canary?: number; maxInFlight?: number; rate?: number; failureBudget?: number } & ApiOptions) => {
     const selector = o.nodes === '*' || o.nodes.includes('=') ? { selector: o.nodes } : { nodes: o.nodes.split(',').map((s) => s.trim()).filter(Boolean) };
-    const dep = await client(o).deploy({ image: o.image, ...selector, target: o.target, afterInstall: o.afterInstall });
+    const dep = await client(o).deploy({
+      image: o.image,
+      ...selector,
+      target: o.target,
+      afterInstall: o.afterInstall,
+      ...(o.canary === undefined ? {} : { canary: o.canary }),
+      ...(o.maxInFlight === undefined ? {} : { maxInFlight: o.maxInFlight }),
+      ...(o.rate === undefined ? {} : { ratePerSecond: o.rate }),
+      ...(o.failureBudget === undefined ? {} : { failureBudget: o.failureBudget }),
+    });
     process.stdout.write(`${dep.id}\n`);
   });
+
+for (const [action, what] of [
+  ['release', 'installed nodes stop seeding and boot their disk (real nodes reboot or kexec)'],
+  ['resume', 'a paused deployment admits nodes again; its failure budget starts afresh'],
+  ['cancel', 'queued nodes go back to registered, active ones fail with CANCELLED; installed nodes stay'],
+] as const) {
+  program
+    .command(`${action} <deployment>`)
+    .description(what)
+    .addOption(apiOpt())
+    .addOption(tokenOpt())
+    .action(async (id: string, o: ApiOptions) => {
+      const dep = await client(o).deploymentAction(id, action);
+      process.stdout.write(`${dep.id} ${dep.state}${dep.reason ? ` (${dep.reason})` : ''}\n`);
+    });
+}
 
 program
   .command('status [deployment]')
   .description('a deployment with each node (the newest when none is named)')
-  .option('--watch', 'follow it until it finishes: progress bars and an ETA on a terminal, else one line per change; exit code 0 all installed, 2 nodes failed, 3 released before done (README, "Exit codes")')
+  .option('--watch', 'follow it until it finishes: progress bars and an ETA on a terminal, else one line per change; exit code 0 all installed, 2 nodes failed, 3 cancelled or released before done, 6 paused (README, "Exit codes")')
   .addOption(apiOpt())
   .addOption(tokenOpt())
   .action(async (id: string | undefined, o: { watch?: boolean } & ApiOptions) => {

@@ -118,4 +118,31 @@ test('swarmboot timeline, status --watch and logs --follow against a real schedu
     assert.equal(await follow.exit, ExitCode.ok, follow.err());
     assert.equal(follow.out().trim().split('\n').length, 2);
   });
+
+  await t.test('deploy with a failure budget of 0: status --watch exits 6 when it pauses; resume and cancel', async () => {
+    const deploy = cli(['deploy', '--image', IMAGE.name, '--nodes', 'o1,o2,o3', '--target', 'emulated', '--canary', '1', '--max-in-flight', '1', '--failure-budget', '0', '--api', base]);
+    assert.equal(await deploy.exit, ExitCode.ok, deploy.err());
+    const id = deploy.out().trim();
+    const dep = (await (await fetch(`${base}/v1/deployments/${id}`)).json()) as Deployment;
+    assert.equal(dep.admission?.window, 1, 'the canary of one');
+    const admitted = dep.nodes.filter((n) => n.state === 'admitted');
+    assert.equal(admitted.length, 1);
+    const i = Number(admitted[0]!.id.slice(1)) - 1;
+    const watch = cli(['status', id, '--watch', '--api', base]);
+    await waitFor('the first line', () => watch.out().includes(id));
+    await install(id, i, 'failed');
+    assert.equal(await watch.exit, ExitCode.paused, watch.err());
+    const resume = cli(['resume', id, '--api', base]);
+    assert.equal(await resume.exit, ExitCode.ok, resume.err());
+    assert.match(resume.out(), new RegExp(`^${id} running`));
+    const cancel = cli(['cancel', id, '--api', base]);
+    assert.equal(await cancel.exit, ExitCode.ok, cancel.err());
+    assert.match(cancel.out(), new RegExp(`^${id} cancelled`));
+    const after = (await (await fetch(`${base}/v1/deployments/${id}`)).json()) as Deployment;
+    assert.equal(after.state, 'cancelled');
+    assert.ok(after.nodes.every((n) => n.state !== 'queued' && n.state !== 'admitted'), JSON.stringify(after.nodes.map((n) => [n.id, n.state])));
+    const again = cli(['resume', id, '--api', base]);
+    assert.equal(await again.exit, ExitCode.error, 'a cancelled deployment cannot be resumed');
+    assert.match(again.err(), /DEPLOYMENT_FINISHED/);
+  });
 });

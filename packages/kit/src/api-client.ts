@@ -164,8 +164,17 @@ export class SwarmbootClient {
     if (page.cursor !== undefined) q.set('cursor', page.cursor);
     return this.http.json(DeploymentList, 'GET', `${this.apiUrl}/v1/deployments${q.size > 0 ? `?${q.toString()}` : ''}`);
   }
+  /**
+   * POST /v1/deployments/:id/<action>: `release` (installed nodes stop seeding and boot their
+   * disk), `resume` (a paused deployment admits again, its failure budget afresh), `cancel`
+   * (queued nodes back to registered, active ones failed with CANCELLED). Resolves with the
+   * deployment after it; errors as ApiTransport (404, 409 DEPLOYMENT_FINISHED, …).
+   */
+  deploymentAction(id: string, action: 'release' | 'resume' | 'cancel'): Promise<Deployment> {
+    return this.http.json(Deployment, 'POST', `${this.apiUrl}/v1/deployments/${encodeURIComponent(id)}/${action}`, { json: {} });
+  }
   release(id: string): Promise<Deployment> {
-    return this.http.json(Deployment, 'POST', `${this.apiUrl}/v1/deployments/${encodeURIComponent(id)}/release`, { json: {} });
+    return this.deploymentAction(id, 'release');
   }
   node(id: string): Promise<Node> {
     return this.http.json(Node, 'GET', `${this.apiUrl}/v1/nodes/${encodeURIComponent(id)}`);
