@@ -18,7 +18,7 @@ export const ExitCode = {
   notFound: 4,
   /** the API refused the caller (HTTP 401, 403) */
   denied: 5,
-  /** the deployment is paused (over its failure budget): it admits no more nodes until resumed (POST /v1/deployments/:id/resume) */
+  /** the deployment is paused (over its failure budget): it admits no more nodes until `swarmboot resume` */
   paused: 6,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
