@@ -4,19 +4,20 @@
 # A lossy link: an nftables table `sbbench` in NS whose output chain counts the datagrams that
 # MATCH (counter `sent`) and, while the loss is on, drops LOSS % of them at random (counter
 # `dropped`). No netem on this kernel: `numgen random` is the loss. MATCH is an nft expression
-# (e.g. "meta l4proto udp"); MARK, when given, is put on every matched datagram (meta mark) so
-# that a tc fw filter can class them onto a shaped link.
+# (e.g. "meta l4proto udp"); SET, when given, is an nft statement applied to every matched
+# datagram (e.g. "meta priority set 1:10", which puts it in that htb class: this kernel has no tc
+# classifiers, and htb takes skb->priority as a class id before any filter).
 
-# lossy_init NS MATCH [MARK]: the table and the counting rule, loss off
+# lossy_init NS MATCH [SET]: the table and the counting rule, loss off
 lossy_init() {
-  local ns=$1 match=$2 mark=${3:-}
+  local ns=$1 match=$2 set=${3:-}
   ip netns exec "$ns" nft -f - <<NFT
 table inet sbbench {
   counter sent {}
   counter dropped {}
   chain out {
     type filter hook output priority 0;
-    $match ${mark:+meta mark set $mark} counter name sent
+    $match ${set} counter name sent
   }
 }
 NFT
@@ -25,10 +26,10 @@ NFT
 # lossy_on NS MATCH LOSS: drop LOSS % of the matched datagrams from now on
 lossy_on() { ip netns exec "$1" nft add rule inet sbbench out $2 numgen random mod 100 '<' "$3" counter name dropped drop; }
 
-# lossy_off NS MATCH [MARK]: back to counting only (the readiness probes of a run meet no loss)
+# lossy_off NS MATCH [SET]: back to counting only (the readiness probes of a run meet no loss)
 lossy_off() {
   ip netns exec "$1" nft flush chain inet sbbench out
-  ip netns exec "$1" nft add rule inet sbbench out $2 ${3:+meta mark set $3} counter name sent
+  ip netns exec "$1" nft add rule inet sbbench out $2 ${3:-} counter name sent
 }
 
 # lossy_count NS sent|dropped: packets counted so far
