@@ -85,7 +85,7 @@ for run in $RUNS; do
   load0=$(cut -d' ' -f1 /proc/loadavg)
   # the driver bounds itself by DEADLINE_S; timeout is the backstop if the stack hangs
   line=$(timeout -k 10 $((DEADLINE_S + 120)) ip netns exec "$NS" nice -n 10 node "$REPO/bench/admission/run.mjs" \
-    "$run" "$N" "$work/tftp" "$work/bench.tar" "$out" "$deploy" "$DEADLINE_S" 2> "$out/driver.log") || { echo "run $run failed:" >&2; tail -20 "$out/driver.log" >&2; }
+    "$run" "$N" "$work/tftp" "$work/bench.tar" "$out" "$deploy" "$DEADLINE_S" 2> "$out/driver.log" | tail -n 1) || { echo "run $run failed:" >&2; tail -20 "$out/driver.log" >&2; }
   load1=$(cut -d' ' -f1 /proc/loadavg)
   sent=$(lossy_count "$NS" sent)
   dropped=$(lossy_count "$NS" dropped)
@@ -97,10 +97,10 @@ for run in $RUNS; do
     const r = JSON.parse(process.argv[1]); const [sent, dropped, drops, l0, l1] = process.argv.slice(2);
     const w = r.waves; const win = w.map((x) => x.window);
     const first = w.slice(0, 6).map((x) => `${x.t}s:${x.nodes}/${x.window}`).join(" ");
-    console.log(`| ${r.label} | ${JSON.stringify(r.deploy)} | ${r.makespanS ?? "-"} | ${r.installed} | ${r.failed} | ${r.tftp.retransmissions} | ${r.tftp.failed} | ${r.reboots} | ${r.powerCycles} | ${r.pauses.length} | ${w.length} | ${win.length ? Math.max(...win) : "-"} | ${first}${w.length > 6 ? " …" : ""} | ${sent} | ${dropped} | ${drops} | ${r.driverCpuS} | ${l0} → ${l1} |`);
+    console.log(`| ${r.label} | ${JSON.stringify(r.deploy)} | ${r.makespanS ?? "-"} | ${r.installed} | ${r.failed} | ${r.tftp.retransmissions} | ${r.tftp.failed} | ${r.reboots} | ${r.powerCycles} | ${r.pauses.length} | ${w.length} | ${win.length ? Math.max(...win) : "-"} | ${first}${w.length > 6 ? " …" : ""} | ${sent} | ${dropped} | ${drops} | ${r.boots} | ${r.machinesCpuS} | ${l0} → ${l1} |`);
   ' "$line" "$sent" "$dropped" "${drops:-0}" "$load0" "$load1")")
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "| run | deployment | makespan s | installed | failed | TFTP retransmissions | TFTP failed transfers | reboots after a failed boot | scheduler timeouts | pauses | waves | max window | first waves (t: nodes/window) | TFTP datagrams | dropped by loss | dropped by the queue | driver CPU s | load 1-min |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| run | deployment | makespan s | installed | failed | TFTP retransmissions | TFTP failed transfers | reboots after a failed boot | scheduler timeouts | pauses | waves | max window | first waves (t: nodes/window) | TFTP datagrams | dropped by loss | dropped by the queue | boots | machines' CPU s | load 1-min |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for r in "${rows[@]}"; do echo "$r"; done
