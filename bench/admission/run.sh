@@ -23,7 +23,8 @@
 #   all-at-once  {"canary":N,"maxInFlight":N}   every node admitted in wave 0
 #   admission    {}                             the scheduler's defaults (canary 5, window from 1)
 #   canary10     {"canary":10}
-# Prints the load average before and after, one JSON line per run (run.mjs) and a markdown row.
+# Prints the load average before and after, one JSON line per run (run.mjs), then the markdown
+# table of docs/benchmarks.md (bench/admission/row.mjs).
 set -euo pipefail
 
 N=${N:-200}
@@ -45,7 +46,11 @@ MATCH="ip saddr 127.0.0.1 ip daddr 127.77.0.0/16 udp sport 32768-65535"
 work=$(mktemp -d /tmp/sb-admission-bench-XXXXXX)
 cleanup() {
   netns_remove "$NS"
-  if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp -r "$work"/run-* "$KEEP"/ 2>/dev/null || true; fi
+  # the logs, the driver's output and Redis' AOF; not the nodes' disks, the seeder's or NATS' data
+  if [ -n "${KEEP:-}" ]; then
+    mkdir -p "$KEEP"
+    (cd "$work" && tar --exclude='run-*/nodes' --exclude='run-*/seeder' --exclude='run-*/nats' -cf - run-*) | tar -C "$KEEP" -xf - || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -93,14 +98,10 @@ for run in $RUNS; do
   netns_remove "$NS"
   echo "$line"
   [ -n "$line" ] || continue
-  rows+=("$(node -e '
-    const r = JSON.parse(process.argv[1]); const [sent, dropped, drops, l0, l1] = process.argv.slice(2);
-    const w = r.waves; const win = w.map((x) => x.window);
-    const first = w.slice(0, 6).map((x) => `${x.t}s:${x.nodes}/${x.window}`).join(" ");
-    console.log(`| ${r.label} | ${JSON.stringify(r.deploy)} | ${r.makespanS ?? "-"} | ${r.installed} | ${r.failed} | ${r.tftp.retransmissions} | ${r.tftp.failed} | ${r.reboots} | ${r.powerCycles} | ${r.pauses.length} | ${w.length} | ${win.length ? Math.max(...win) : "-"} | ${first}${w.length > 6 ? " …" : ""} | ${sent} | ${dropped} | ${drops} | ${r.boots} | ${r.machinesCpuS} | ${l0} → ${l1} |`);
-  ' "$line" "$sent" "$dropped" "${drops:-0}" "$load0" "$load1")")
+  rows+=("$(node "$REPO/bench/admission/row.mjs" "$line" "$sent" "$dropped" "${drops:-0}")")
+  echo "load (1 min) before and after $run: $load0 → $load1"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "| run | deployment | makespan s | installed | failed | TFTP retransmissions | TFTP failed transfers | reboots after a failed boot | scheduler timeouts | pauses | waves | max window | first waves (t: nodes/window) | TFTP datagrams | dropped by loss | dropped by the queue | boots | machines' CPU s | load 1-min |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| run | deployment | makespan s | installed / failed | TFTP retransmissions | TFTP failed transfers | boots (reboots after a failed boot) | scheduler timeouts | pauses | waves | window over time (s: window) | TFTP MB sent | datagrams: sent / lost / queue-dropped | machines' CPU s |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for r in "${rows[@]}"; do echo "$r"; done
