@@ -5,23 +5,25 @@
 #
 #   one network namespace per run, everything on its loopback: services on 127.0.0.1, nodes on
 #   127.77.x.y (DemoNet). The TFTP server's datagrams to the nodes (src 127.0.0.1, UDP from an
-#   ephemeral port: RFC 1350 transfer IDs; DHCP's port 6767 is below that range) are marked by
-#   nftables, LOSS % of them dropped (numgen random: no netem on this kernel), and the mark
-#   classes them onto an htb class of RATE with a BUFFER_MS queue (the boot server's uplink); the rest
-#   of the loopback (HTTP, NATS, Redis, the swarm) is not shaped.
+#   ephemeral port: RFC 1350 transfer IDs; DHCP's port 6767 is below that range) are counted by
+#   nftables, LOSS % of them dropped (numgen random: no netem on this kernel), and the rest put
+#   into an htb class of RATE with a BUFFER_MS queue (meta priority 1:10: this kernel has no tc
+#   classifiers), the boot server's uplink; the rest of the loopback (HTTP, NATS, Redis, the
+#   swarm) is not shaped.
 #
 # Usage (root, from the repo root, after `npx tsc -b`):
 #   bench/admission/run.sh                            # N=200, runs "all-at-once admission"
 #   N=50 RUNS=admission RATE=20mbit bench/admission/run.sh
 # Env: N (200), RUNS (all-at-once admission canary10), RATE (htb, 50mbit), LOSS (%, 1),
-# BUFFER_MS (queue of the link, ms at RATE, 50), KERNEL_KB (256) and INITRD_KB (1024): the first KB of the cached
-# Debian kernel and initrd, served as debian/linux and debian/initrd.gz (the boot loader is the
-# whole ipxe.efi); IMAGE_KB (512, a tar of random bytes); REBOOT_S (10, a machine whose boot
+# BUFFER_MS (queue of the link, ms at RATE, 50), KERNEL_KB (256) and INITRD_KB (1024): the first
+# KiB of the cached Debian kernel and initrd, served as debian/linux and debian/initrd.gz (the boot
+# loader is the whole ipxe.efi); IMAGE_KB (512, a tar of random bytes); REBOOT_S (10, a machine whose boot
 # failed PXE-boots again after this); DEADLINE_S (900, one run's bound; the script stops by
 # itself); KEEP (a dir: keep each run's logs there).
+# The machines: bench/admission/machines.mjs (50 per process), driven by run.mjs (one run each).
 # The runs' deployments (run.mjs's <deployJSON>):
 #   all-at-once  {"canary":N,"maxInFlight":N}   every node admitted in wave 0
-#   admission    {}                             the scheduler's defaults (canary 5, window from 1)
+#   admission    {}                             the scheduler's defaults (canary 5, maxInFlight 200)
 #   canary10     {"canary":10}
 # Prints the load average before and after, one JSON line per run (run.mjs), then the markdown
 # table of docs/benchmarks.md (bench/admission/row.mjs).
