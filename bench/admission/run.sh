@@ -17,9 +17,9 @@
 # Env: N (200), RUNS (all-at-once admission canary10), RATE (htb, 50mbit), LOSS (%, 1),
 # BUFFER_MS (queue of the link, ms at RATE, 50), KERNEL_KB (256) and INITRD_KB (1024): the first
 # KiB of the cached Debian kernel and initrd, served as debian/linux and debian/initrd.gz (the boot
-# loader is the whole ipxe.efi); IMAGE_KB (512, a tar of random bytes); REBOOT_S (10, a machine whose boot
-# failed PXE-boots again after this); DEADLINE_S (900, one run's bound; the script stops by
-# itself); KEEP (a dir: keep each run's logs there).
+# loader is the whole ipxe.efi); IMAGE_KB (512, a tar of random bytes); REBOOT_S (10, a machine
+# whose boot failed PXE-boots again after this); DEADLINE_S (900, one run's bound; the script
+# stops by itself); KEEP (a dir: keep each run's logs there).
 # The machines: bench/admission/machines.mjs (50 per process), driven by run.mjs (one run each).
 # The runs' deployments (run.mjs's <deployJSON>):
 #   all-at-once  {"canary":N,"maxInFlight":N}   every node admitted in wave 0
