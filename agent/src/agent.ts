@@ -128,13 +128,16 @@ export async function runAgent(opts: AgentOptions): Promise<AgentResult> {
  * Unpacks a tar image as an installer does: permissions and numeric owners kept (-p
  * --numeric-owner), so `tar --compare` against the image finds no difference. Uses the system
  * tar: device nodes, hard links, xattrs and sparse files are its business, not ours.
+ * Rejects with UNPACK_FAILED, also when tar cannot be started (missing, EMFILE).
  */
-function untar(file: string, root: string): Promise<void> {
+export function untar(file: string, root: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const p = spawn('tar', ['-x', '-p', '--numeric-owner', '-f', file, '-C', root], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    p.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+    // the listener before anything else: on EMFILE Node sets up no stdio (p.stderr is null) and
+    // emits 'error' on the next tick, which with no listener yet takes the process down
     p.on('error', (e) => reject(new SwarmbootError('UNPACK_FAILED', `tar: ${e.message}`)));
+    let err = '';
+    p.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
     p.on('exit', (code) => (code === 0 ? resolve() : reject(new SwarmbootError('UNPACK_FAILED', `tar exited ${code}: ${err}`))));
   });
 }

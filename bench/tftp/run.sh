@@ -25,6 +25,8 @@ LOSS=${LOSS:-1}
 SB_RATE=${SB_RATE:-118750000}
 BLKSIZE=${BLKSIZE:-1432}
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=../lib/netns.sh
+. "$REPO/bench/lib/netns.sh"
 
 tag="sbtb-$$"
 S="$tag-s" C="$tag-c"
@@ -35,9 +37,7 @@ server_pid=""
 
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-  ip netns pids "$S" 2>/dev/null | xargs -r kill 2>/dev/null || true
-  ip netns del "$S" 2>/dev/null || true
-  ip netns del "$C" 2>/dev/null || true
+  netns_remove "$S" "$C"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -59,18 +59,8 @@ ip -n "$C" addr add "$CIP/30" dev "$CDEV"; ip -n "$C" link set "$CDEV" up; ip -n
 ip netns exec "$S" tc qdisc replace dev "$SDEV" root tbf rate "$RATE" burst 256kb latency 20ms
 # counters: every UDP datagram the server's processes send, and those dropped for the loss (the
 # drop rule is only there while clients measure, so the readiness probe never meets loss)
-ip netns exec "$S" nft -f - <<EOF
-table inet sbbench {
-  counter sent {}
-  counter dropped {}
-  chain out {
-    type filter hook output priority 0;
-    meta l4proto udp counter name sent
-  }
-}
-EOF
-loss_on() { ip netns exec "$S" nft add rule inet sbbench out meta l4proto udp numgen random mod 100 '<' "$LOSS" counter name dropped drop; }
-loss_off() { ip netns exec "$S" nft flush chain inet sbbench out; ip netns exec "$S" nft add rule inet sbbench out meta l4proto udp counter name sent; }
+MATCH="meta l4proto udp"
+lossy_init "$S" "$MATCH"
 
 start_server() {
   case "$1" in
@@ -111,12 +101,12 @@ for server in $SERVERS; do
   for w in $WINDOWS; do
     for k in $KS; do
       start_server "$server"
-      ip netns exec "$S" nft reset counters table inet sbbench > /dev/null
-      loss_on
+      lossy_reset "$S"
+      lossy_on "$S" "$MATCH" "$LOSS"
       out=$(ip netns exec "$C" node "$REPO/bench/tftp/clients.mjs" "$SIP" 69 initrd.gz "$k" "$w" "$BLKSIZE" "$sha")
-      loss_off
-      sent=$(ip netns exec "$S" nft list counter inet sbbench sent | grep -o 'packets [0-9]*' | cut -d' ' -f2)
-      dropped=$(ip netns exec "$S" nft list counter inet sbbench dropped | grep -o 'packets [0-9]*' | cut -d' ' -f2)
+      lossy_off "$S" "$MATCH"
+      sent=$(lossy_count "$S" sent)
+      dropped=$(lossy_count "$S" dropped)
       stop_server
       # the ideal: one OACK and every DATA block once per client; everything beyond was resent
       node -e '
