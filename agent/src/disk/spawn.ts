@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -43,14 +43,17 @@ export interface RunOptions {
 export function run(cmd: string, args: readonly string[], o: RunOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], signal: o.signal, env: o.env ?? process.env });
+    const line = [cmd, ...args].join(' ');
+    // the 'error' listener first: a spawn that fails for lack of descriptors (EMFILE) sets up no
+    // stdio and emits 'error' on the next tick — unheard, it would take the process down (as
+    // untar in agent.ts did under bench/admission)
+    child.on('error', (e) => reject(diskError(o.code ?? 'DISK_WRITE_FAILED', `${line}: ${e.message}`, { cause: e, context: { tool: cmd } })));
     const out: Buffer[] = [];
     let err = '';
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => { err = (err + b.toString()).slice(-STDERR_TAIL); });
-    child.stdin.on('error', () => { /* the tool may exit before reading its input; the exit code tells */ });
-    child.stdin.end(o.input ?? '');
-    const line = [cmd, ...args].join(' ');
-    child.on('error', (e) => reject(diskError(o.code ?? 'DISK_WRITE_FAILED', `${line}: ${e.message}`, { cause: e, context: { tool: cmd } })));
+    child.stdout?.on('data', (b: Buffer) => out.push(b));
+    child.stderr?.on('data', (b: Buffer) => { err = (err + b.toString()).slice(-STDERR_TAIL); });
+    child.stdin?.on('error', () => { /* the tool may exit before reading its input; the exit code tells */ });
+    child.stdin?.end(o.input ?? '');
     child.on('close', (code, sig) => {
       if (code === 0 || (code !== null && o.okExit?.includes(code))) resolve(Buffer.concat(out).toString());
       else reject(diskError(o.code ?? 'DISK_WRITE_FAILED', `${line}: exited ${code ?? sig}: ${err.trim()}`, { context: { tool: cmd, exitCode: code, stderr: err } }));
@@ -81,25 +84,43 @@ export async function streamThrough(opts: {
 }): Promise<number> {
   const failures: string[] = [];
   const waits: Promise<void>[] = [];
+  const children: ChildProcess[] = [];
   const startChild = (cmd: string, args: readonly string[], stdout: 'pipe' | 'ignore') => {
     const child = spawn(cmd, args, { stdio: ['pipe', stdout, 'pipe'], signal: opts.signal });
+    children.push(child);
     let err = '';
-    child.stderr!.on('data', (b: Buffer) => { err = (err + b.toString()).slice(-STDERR_TAIL); });
+    // listeners before any stdio is touched (see run: on EMFILE there is no stdio, only 'error')
     waits.push(new Promise((resolve) => {
       child.on('error', (e) => { failures.push(`${cmd}: ${e.message}`); resolve(); });
       child.on('close', (code, sig) => { if (code !== 0) failures.push(`${[cmd, ...args].join(' ')}: exited ${code ?? sig}: ${err.trim()}`); resolve(); });
     }));
+    child.stderr?.on('data', (b: Buffer) => { err = (err + b.toString()).slice(-STDERR_TAIL); });
     return child;
   };
-  let head: Readable = createReadStream(opts.source);
+  /** The child's stdio, or — when it could not be spawned — DISK_WRITE_FAILED once its 'error' is in. */
+  const stdio = async <T>(s: T | null | undefined): Promise<T> => {
+    if (s) return s;
+    // the others started would wait for input for ever
+    for (const c of children) c.kill();
+    await Promise.all(waits);
+    throw diskError('DISK_WRITE_FAILED', failures.join('; ') || 'a tool could not be started', { context: { failures } });
+  };
+  // the children first, the files after: a child that cannot start (EMFILE) then leaves no file
+  // stream open, whose own 'error' nobody would hear
+  let decoder: { cmd: string; stdin: Writable; stdout: Readable } | undefined;
   if (opts.decompress) {
     const [cmd, ...args] = opts.decompress;
     const dec = startChild(cmd, args, 'pipe');
-    waits.push(pipeline(head, dec.stdin!, { signal: opts.signal }).catch((e: Error) => { failures.push(`${cmd} stdin: ${e.message}`); }));
-    head = dec.stdout!;
+    decoder = { cmd, stdin: await stdio(dec.stdin), stdout: await stdio(dec.stdout) };
   }
   // 'r+': write a block device (or an image file) in place, never truncate it.
-  const tail: Writable = 'file' in opts.sink ? createWriteStream(opts.sink.file, { flags: 'r+' }) : startChild(opts.sink.cmd, opts.sink.args, 'ignore').stdin!;
+  const tail: Writable = 'file' in opts.sink ? createWriteStream(opts.sink.file, { flags: 'r+' }) : await stdio(startChild(opts.sink.cmd, opts.sink.args, 'ignore').stdin);
+  let head: Readable = createReadStream(opts.source);
+  if (decoder) {
+    const { cmd } = decoder;
+    waits.push(pipeline(head, decoder.stdin, { signal: opts.signal }).catch((e: Error) => { failures.push(`${cmd} stdin: ${e.message}`); }));
+    head = decoder.stdout;
+  }
   let total = 0;
   const counter = byteCounter((n) => { total = n; opts.onBytes?.(n); });
   await pipeline(head, counter, tail, { signal: opts.signal }).catch((e: Error) => { failures.push(`write: ${e.message}`); });
