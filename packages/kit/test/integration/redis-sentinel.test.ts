@@ -77,19 +77,26 @@ async function throughFailover(prefix: string, cause: (masterPort: number) => Pr
     if ((await redisWait.wait(1, 500)) < 1) throw new Error('not replicated');
   };
   const writers = Promise.all([writer(() => redis.incr(plainKey), stop.signal), writer(() => incrScript.run(redis, [luaKey], []), stop.signal), writer(replicated, stop.signal)]);
-  await sleep(1000);
-  const started = performance.now();
-  await cause(before);
-  const after = await waitFor('the sentinels to name a new master', async () => {
-    const p = await set.masterPort();
-    return p !== before ? p : undefined;
-  }, 30_000, 100);
-  const switchedMs = performance.now() - started;
-  // writes resume on the new master: its own counter moves
-  const moving = Number((await set.cli(after, 'GET', plainKey)) || 0);
-  await waitFor('writes on the new master', async () => Number((await set.cli(after, 'GET', plainKey)) || 0) > moving, 30_000, 50);
-  await sleep(1000);
-  stop.abort();
+  let after: number;
+  let switchedMs: number;
+  try {
+    await sleep(1000);
+    const started = performance.now();
+    await cause(before);
+    after = await waitFor('the sentinels to name a new master', async () => {
+      const p = await set.masterPort();
+      return p !== before ? p : undefined;
+    }, 30_000, 100);
+    switchedMs = performance.now() - started;
+    // writes resume on the new master: its own counter moves
+    const newMaster = after;
+    const moving = Number((await set.cli(newMaster, 'GET', plainKey)) || 0);
+    await waitFor('writes on the new master', async () => Number((await set.cli(newMaster, 'GET', plainKey)) || 0) > moving, 30_000, 50);
+    await sleep(1000);
+  } finally {
+    // also on failure: running writers would keep the test process alive
+    stop.abort();
+  }
   const [plain, lua, wait] = await writers;
   return {
     before,
