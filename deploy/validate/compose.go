@@ -40,13 +40,18 @@ func runCompose(args []string) error {
 	print := fs.Bool("print", false, "print the resolved configuration (like `docker compose config`)")
 	envOut := fs.String("env-out", "", "write the environment of each service whose command starts with a swarmboot service name as JSON to this file")
 	_ = fs.Parse(args)
-	if fs.NArg() != 1 {
-		return errors.New("compose: exactly one compose file expected")
+	if fs.NArg() < 1 {
+		return errors.New("compose: a compose file expected (more: overrides merged in order, like `docker compose -f a -f b`)")
 	}
-	file, err := filepath.Abs(fs.Arg(0))
-	if err != nil {
-		return err
+	var files []string
+	for _, f := range fs.Args() {
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			return err
+		}
+		files = append(files, abs)
 	}
+	file := files[0]
 	hook := &warningHook{}
 	logrus.AddHook(hook)
 	logrus.SetOutput(os.Stderr)
@@ -71,13 +76,13 @@ func runCompose(args []string) error {
 		opts = append(opts, cli.WithEnvFiles(abs), cli.WithDotEnv)
 		label = "env file " + *envFile
 	}
-	po, err := cli.NewProjectOptions([]string{file}, opts...)
+	po, err := cli.NewProjectOptions(files, opts...)
 	if err != nil {
 		return err
 	}
 	project, err := po.LoadProject(context.Background())
 	if err != nil {
-		return fmt.Errorf("compose: %s (%s): %w", fs.Arg(0), label, err)
+		return fmt.Errorf("compose: %s (%s): %w", strings.Join(fs.Args(), " + "), label, err)
 	}
 
 	var problems []string
@@ -87,7 +92,7 @@ func runCompose(args []string) error {
 		for _, p := range problems {
 			fmt.Fprintln(os.Stderr, "  "+p)
 		}
-		return fmt.Errorf("compose: %d problem(s) in %s (%s)", len(problems), fs.Arg(0), label)
+		return fmt.Errorf("compose: %d problem(s) in %s (%s)", len(problems), strings.Join(fs.Args(), " + "), label)
 	}
 	if *envOut != "" {
 		envs := map[string]map[string]string{}
@@ -118,7 +123,7 @@ func runCompose(args []string) error {
 	if *print {
 		report = os.Stderr // stdout holds the configuration
 	}
-	fmt.Fprintf(report, "ok: %s valid (%s): services %s; volumes %d\n", fs.Arg(0), label, strings.Join(project.ServiceNames(), " "), len(project.Volumes))
+	fmt.Fprintf(report, "ok: %s valid (%s): services %s; volumes %d\n", strings.Join(fs.Args(), " + "), label, strings.Join(project.ServiceNames(), " "), len(project.Volumes))
 	return nil
 }
 

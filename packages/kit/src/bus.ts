@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import type { Static, TSchema } from '@sinclair/typebox';
@@ -8,6 +9,34 @@ import type { Logger } from './logger.js';
 
 /** How long JetStream waits for a consumer's ack before redelivering (ms). */
 const AckWaitMs = 30_000;
+
+/**
+ * A durable publish waits PublishAckTimeoutMs for the stream's ack, and while the stream cannot
+ * answer (ack timeout, or "no responders": no stream leader) asks again every PublishRetryMs,
+ * with the same message ID, until PublishDeadlineMs has passed. After the kill -9 of the stream
+ * leader in a three-node cluster the survivors answered "no responders" until they had elected a
+ * new leader, 5.4 s after the kill (nats-server 2.9.10, test/integration/nats-cluster;
+ * docs/benchmarks.md, issue 15); nats.js' own retries (backoff 0 … 3000, 5000 ms) resumed 4 s
+ * after that. The same message ID lets the stream drop a copy it did store (duplicate window,
+ * 2 min), so asking again never duplicates an event.
+ */
+const PublishAckTimeoutMs = 2000;
+const PublishRetryMs = 250;
+const PublishDeadlineMs = 15_000;
+
+/** nats.js' errors that mean "the stream did not answer" rather than "the stream said no". */
+function streamUnreachable(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'TimeoutError' || err.name === 'JetStreamNotEnabled');
+}
+
+/**
+ * How long one pull request of a consumer lasts (ms); nats.js asks the server for an idle
+ * heartbeat every half of it and pulls afresh after two missed ones. With its default (30 s) a
+ * consumer whose pull was held by a cluster member that died stalled for 30 s; at 5 s it pulls
+ * again from the new consumer leader about 5 s after the kill (test/integration/nats-cluster).
+ * The price: one pull request per consumer every 5 s while idle.
+ */
+const PullExpiresMs = 5000;
 
 /**
  * Typed publish/subscribe over NATS: every payload is a CloudEvents 1.0 envelope whose `data`
@@ -23,7 +52,13 @@ export class EventBus {
     this.js = jetstream(nc);
   }
 
-  /** Publishes; durable events wait for the JetStream ack. Throws EVENT_INVALID for data that fails its schema. */
+  /**
+   * Publishes; durable events wait for the JetStream ack, asking again with the same message ID
+   * while the stream cannot answer (no leader after a cluster member died), for up to 15 s.
+   * Throws EVENT_INVALID for data that fails its schema; nats.js' TimeoutError or
+   * JetStreamNotEnabled (no responders) when the stream never answered; its JetStreamApiError
+   * when the stream refused the message.
+   */
   async publish<S extends TSchema>(def: EventDef<S>, data: Static<S>, id?: string): Promise<void> {
     if (!Value.Check(def.schema, data)) {
       const first = Value.Errors(def.schema, data).First();
@@ -41,8 +76,20 @@ export class EventBus {
       ...(id === undefined ? {} : { subject: id }),
     };
     const payload = JSON.stringify(event);
-    if (def.durable) await this.js.publish(subject, payload, { msgID: event.id });
-    else this.nc.publish(subject, payload);
+    if (!def.durable) {
+      this.nc.publish(subject, payload);
+      return;
+    }
+    const deadline = Date.now() + PublishDeadlineMs;
+    for (;;) {
+      try {
+        await this.js.publish(subject, payload, { msgID: event.id, timeout: PublishAckTimeoutMs });
+        return;
+      } catch (err) {
+        if (!streamUnreachable(err) || Date.now() + PublishRetryMs > deadline || this.nc.isClosed()) throw err;
+        await delay(PublishRetryMs);
+      }
+    }
   }
 
   /**
@@ -71,7 +118,7 @@ export class EventBus {
       await jsm.consumers.add(Stream.name, { durable_name: name, filter_subject, ack_policy: AckPolicy.Explicit, deliver_policy: opts.from === 'new' ? DeliverPolicy.New : DeliverPolicy.All, ack_wait: AckWaitMs * 1_000_000, max_deliver: 10 });
     }
     const consumer = await this.js.consumers.get(Stream.name, name);
-    const messages = await consumer.consume({ max_messages: 256 });
+    const messages = await consumer.consume({ max_messages: 256, expires: PullExpiresMs });
     const concurrency = Math.max(1, opts.concurrency ?? 1);
     const running = new Set<Promise<void>>();
     const handle = async (m: JsMsg, event: CloudEvent<Static<S>>): Promise<void> => {

@@ -28,8 +28,10 @@ export function parseConfig<P extends TProperties>(schema: TObject<P>, env: Reco
 
 /** Variables every connected service reads. */
 export const CommonConfig = {
-  SWARMBOOT_NATS_URL: Type.String({ default: 'nats://127.0.0.1:4222', description: 'NATS server URL (JetStream enabled)' }),
-  SWARMBOOT_REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', description: 'Redis URL' }),
+  SWARMBOOT_NATS_URL: Type.String({ default: 'nats://127.0.0.1:4222', description: 'NATS server URL (JetStream enabled); a cluster as comma-separated URLs' }),
+  /** absent: a new stream gets 1 replica, an existing one keeps its count (connectNats) */
+  SWARMBOOT_NATS_REPLICAS: Type.Optional(Type.Integer({ minimum: 1, maximum: 5, description: 'JetStream replicas of the SWARMBOOT stream (3 on a three-node cluster)' })),
+  SWARMBOOT_REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', description: 'Redis URL, or redis+sentinel://[:password@]host1:26379,host2:26379/<master name>[?db=N]' }),
   SWARMBOOT_LOG_LEVEL: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('fatal')], { default: 'info' }),
 } as const;
 

@@ -1,55 +1,79 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { Stream, SwarmbootError } from '@swarmboot/contracts';
 import type { Logger } from './logger.js';
 
-/** A URL with its password replaced by `***`, for logs and error messages. */
+/**
+ * A URL with its password replaced by `***`, for logs and error messages. Works on every form the
+ * kit takes, also those `new URL` refuses: several NATS URLs separated by commas, and
+ * `redis+sentinel://` with its host list.
+ */
 export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
+  return url.replace(/(\/\/[^:@/,]*:)[^@/,]*@/g, '$1***@');
 }
 
 /**
  * nats.js v3 refuses credentials inside the URL: `nats://user:pass@host` becomes servers + user/pass,
- * `nats://token@host` a token.
+ * `nats://token@host` a token. Several URLs separated by commas (the members of a cluster,
+ * SWARMBOOT_NATS_URL=`nats://a:4222,nats://b:4222`) become a list of servers; the credentials are
+ * taken from the first URL that carries any (a cluster shares its accounts).
  */
-export function natsServerOptions(url: string): { servers: string; user?: string; pass?: string; token?: string } {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return { servers: url };
+export function natsServerOptions(url: string): { servers: string | string[]; user?: string; pass?: string; token?: string } {
+  const servers: string[] = [];
+  let creds: { user?: string; pass?: string; token?: string } = {};
+  for (const one of url.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    let u: URL;
+    try {
+      u = new URL(one);
+    } catch {
+      servers.push(one);
+      continue;
+    }
+    const user = decodeURIComponent(u.username);
+    const pass = decodeURIComponent(u.password);
+    u.username = '';
+    u.password = '';
+    servers.push(u.toString().replace(/\/$/, ''));
+    if (Object.keys(creds).length > 0) continue;
+    if (user && pass) creds = { user, pass };
+    else if (user) creds = { token: user };
   }
-  const user = decodeURIComponent(u.username);
-  const pass = decodeURIComponent(u.password);
-  u.username = '';
-  u.password = '';
-  const servers = u.toString().replace(/\/$/, '');
-  if (user && pass) return { servers, user, pass };
-  if (user) return { servers, token: user };
-  return { servers };
+  return { servers: servers.length === 1 ? (servers[0] ?? url) : servers, ...creds };
 }
 
-/** Connects to NATS and makes sure the JetStream stream `SWARMBOOT` exists (idempotent). Throws NATS_UNAVAILABLE. */
-export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
+/** How the SWARMBOOT stream is kept: see ensureStream. */
+export interface StreamOptions {
+  /**
+   * JetStream replicas of the stream (1–5; 3 on a three-node cluster, SWARMBOOT_NATS_REPLICAS).
+   * Undefined: a new stream gets 1, an existing one keeps its count, so a client that does not
+   * know the deployment's setting (a one-off CLI command) never scales the stream down.
+   */
+  replicas?: number | undefined;
+}
+
+/**
+ * Connects to NATS — one server or a cluster (comma-separated URLs; nats.js fails over between
+ * them and learns the other members from the server's INFO) — and makes sure the JetStream
+ * stream `SWARMBOOT` exists (idempotent). Throws NATS_UNAVAILABLE.
+ */
+export async function connectNats(url: string, name: string, log: Logger, stream: StreamOptions = {}): Promise<NatsConnection> {
   let nc: NatsConnection;
   try {
     nc = await connect({ ...natsServerOptions(url), name, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
   } catch (err) {
     throw new SwarmbootError('NATS_UNAVAILABLE', `cannot connect to NATS at ${redactUrl(url)} (SWARMBOOT_NATS_URL)`, { cause: err });
   }
-  await ensureStream(nc);
-  log.info({ url: redactUrl(url) }, 'nats connected');
+  await ensureStream(nc, stream);
+  log.info({ url: redactUrl(url), replicas: stream.replicas }, 'nats connected');
   return nc;
 }
 
-export async function ensureStream(nc: NatsConnection): Promise<void> {
+/**
+ * Creates the stream `SWARMBOOT` or brings its configuration up to date (subjects, retention,
+ * `num_replicas`; NATS ≥ 2.9 moves a stream between replica counts in place).
+ */
+export async function ensureStream(nc: NatsConnection, opts: StreamOptions = {}): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const config = {
     name: Stream.name,
@@ -58,24 +82,111 @@ export async function ensureStream(nc: NatsConnection): Promise<void> {
     storage: StorageType.File,
     max_age: Stream.maxAgeMs * 1_000_000, // nanoseconds
   };
+  let existing: number | undefined;
   try {
-    await jsm.streams.info(Stream.name);
-    await jsm.streams.update(Stream.name, config);
+    existing = (await jsm.streams.info(Stream.name)).config.num_replicas;
   } catch {
-    try {
-      await jsm.streams.add(config);
-    } catch (err) {
-      // another replica may have created it between our two calls
-      await jsm.streams.info(Stream.name).catch(() => {
-        throw err;
-      });
-    }
+    existing = undefined;
+  }
+  if (existing !== undefined) {
+    await jsm.streams.update(Stream.name, { ...config, num_replicas: opts.replicas ?? existing });
+    return;
+  }
+  try {
+    await jsm.streams.add({ ...config, num_replicas: opts.replicas ?? 1 });
+  } catch (err) {
+    // another replica may have created it between our two calls
+    await jsm.streams.info(Stream.name).catch(() => {
+      throw err;
+    });
   }
 }
 
-/** Connects to Redis; resolves once the connection is ready. Throws REDIS_UNAVAILABLE. */
+/** Where `SWARMBOOT_REDIS_URL=redis+sentinel://…` connects when the URL names no port. */
+const SentinelDefaultPort = 26379;
+
+/**
+ * ioredis options for SWARMBOOT_REDIS_URL. Two forms:
+ *
+ * - `redis://[[user]:password@]host:port[/db]`, `rediss://…` or a unix socket path: one server,
+ *   handed to ioredis as it is (`url` set).
+ * - `redis+sentinel://[[user]:password@]host1[:26379],host2[:26379],…/<master name>[?db=N]`: a
+ *   Sentinel-managed master (https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/).
+ *   ioredis asks the sentinels for the current master and asks again after every disconnect, so
+ *   a failover is followed. The credentials are used for the data nodes and for the sentinels
+ *   alike (Sentinel's own `requirepass`, as the Bitnami chart sets it by default); add
+ *   `sentinelAuth=none` to the query when the sentinels take no password.
+ *
+ * `variable` names the setting in errors. Throws CONFIG_INVALID naming it.
+ */
+export function redisOptions(url: string, variable = 'SWARMBOOT_REDIS_URL'): { url?: string; options: RedisOptions } {
+  if (!url.startsWith('redis+sentinel:')) return { url, options: {} };
+  const bad = (why: string): SwarmbootError => new SwarmbootError('CONFIG_INVALID', `${variable}=${JSON.stringify(redactUrl(url))}: ${why}; expected redis+sentinel://[:password@]host1:26379,host2:26379/<master name>[?db=0]`, { context: { variables: [variable] } });
+  const m = /^redis\+sentinel:\/\/(?:([^@/]*)@)?([^/?#@]+)\/([^/?#]+)(?:\?([^#]*))?$/.exec(url);
+  if (!m) throw bad('not a sentinel URL');
+  const [, userinfo, hostList = '', rawName = '', query = ''] = m;
+  const sentinels = hostList.split(',').map((hp) => {
+    const hm = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/i.exec(hp.trim());
+    const port = hm?.[2] === undefined ? SentinelDefaultPort : Number(hm[2]);
+    if (!hm?.[1] || port < 1 || port > 65535) throw bad(`sentinel ${JSON.stringify(hp)} is not host[:port]`);
+    return { host: hm[1].replace(/^\[(.*)\]$/, '$1'), port };
+  });
+  // failoverDetector: listen for the sentinels' +switch-master and reconnect at once; without it
+  // the client kept writing to the demoted master until the sentinels reconfigured it, seconds
+  // later, and every one of those writes was lost (test/integration/redis-sentinel)
+  const options: RedisOptions = { sentinels, name: decodeURIComponent(rawName), failoverDetector: true };
+  const params = new URLSearchParams(query);
+  let sentinelAuth = true;
+  for (const [key, value] of params) {
+    if (key === 'db') {
+      if (!/^\d{1,5}$/.test(value)) throw bad(`db=${JSON.stringify(value)} is not a database number`);
+      options.db = Number(value);
+    } else if (key === 'sentinelAuth') {
+      if (value !== 'none' && value !== 'same') throw bad(`sentinelAuth=${JSON.stringify(value)} is neither none nor same`);
+      sentinelAuth = value === 'same';
+    } else {
+      throw bad(`unknown parameter ${JSON.stringify(key)}`);
+    }
+  }
+  if (userinfo !== undefined && userinfo !== '') {
+    const colon = userinfo.indexOf(':');
+    const username = decodeURIComponent(colon < 0 ? userinfo : userinfo.slice(0, colon));
+    const password = colon < 0 ? undefined : decodeURIComponent(userinfo.slice(colon + 1));
+    if (username) options.username = username;
+    if (password !== undefined) options.password = password;
+    if (sentinelAuth) {
+      if (username) options.sentinelUsername = username;
+      if (password !== undefined) options.sentinelPassword = password;
+    }
+  }
+  return { options };
+}
+
+/**
+ * A reply that means "this server is no longer the master": after a failover the old master,
+ * demoted to replica, answers writes (and scripts that write) with READONLY until the client
+ * reconnects. Redis 7 prefixes it, in a script, with the script's error text.
+ */
+function isReadOnlyError(err: Error): boolean {
+  return err.message.includes('READONLY');
+}
+
+/**
+ * Connects to Redis — one server or a Sentinel-managed master (see redisOptions); resolves once
+ * the connection is ready. A READONLY reply makes the client reconnect (to the master the
+ * sentinels name now) and send the command again. Throws CONFIG_INVALID for a malformed URL,
+ * REDIS_UNAVAILABLE when no server answers.
+ */
 export async function connectRedis(url: string, log: Logger): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 20, enableAutoPipelining: true });
+  const { url: single, options } = redisOptions(url);
+  const common: RedisOptions = {
+    lazyConnect: true,
+    maxRetriesPerRequest: 20,
+    enableAutoPipelining: true,
+    // 2 = reconnect and resend the failed command (ioredis README, "Reconnect on error")
+    reconnectOnError: (err) => (isReadOnlyError(err) ? 2 : false),
+  };
+  const redis = single === undefined ? new Redis({ ...options, ...common }) : new Redis(single, common);
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
   try {
     await redis.connect();

@@ -16,10 +16,12 @@ export interface NatsNeed {
   /** SWARMBOOT_NATS_URL */
   url: string;
   need: 'required' | 'optional';
+  /** SWARMBOOT_NATS_REPLICAS: JetStream replicas of the stream (connectNats); undefined keeps what exists */
+  replicas?: number | undefined;
 }
 
 export interface RedisNeed {
-  /** SWARMBOOT_REDIS_URL */
+  /** SWARMBOOT_REDIS_URL: one server or `redis+sentinel://…` (connectRedis) */
   url: string;
 }
 
@@ -97,7 +99,7 @@ export async function runService<const N extends NatsNeed | undefined = undefine
     let nc: NatsConnection | undefined;
     const standalone = spec.nats === undefined || (spec.nats.need === 'optional' && spec.nats.url === 'none');
     if (spec.nats !== undefined && !standalone) {
-      const c = await connectNats(spec.nats.url, `swarmboot-${spec.svc}`, log);
+      const c = await connectNats(spec.nats.url, `swarmboot-${spec.svc}`, log, { replicas: spec.nats.replicas });
       lifecycle.add('nats', () => c.drain());
       // with unlimited reconnects the connection only closes for good on a fatal error (auth, …)
       void c.closed().then((err) => {

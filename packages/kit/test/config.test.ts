@@ -41,3 +41,38 @@ test('credentials in URLs: split for nats.js, hidden in logs', async () => {
   assert.equal(redactUrl('redis://:hunter2@redis:6379/0'), 'redis://:***@redis:6379/0');
   assert.equal(redactUrl('redis://redis:6379'), 'redis://redis:6379');
 });
+
+test('a NATS cluster URL: comma-separated members become a server list, credentials kept once', async () => {
+  const { natsServerOptions, redactUrl } = await import('../src/index.js');
+  assert.deepEqual(natsServerOptions('nats://u:p@nats-0:4222, nats://u:p@nats-1:4222,nats://nats-2:4222'), { servers: ['nats://nats-0:4222', 'nats://nats-1:4222', 'nats://nats-2:4222'], user: 'u', pass: 'p' });
+  assert.equal(redactUrl('nats://u:p@nats-0:4222,nats://u:p@nats-1:4222'), 'nats://u:***@nats-0:4222,nats://u:***@nats-1:4222');
+});
+
+test('redis+sentinel URLs: sentinels, master name, db and credentials; malformed ones name the variable', async () => {
+  const { redisOptions, redactUrl } = await import('../src/index.js');
+  const { options } = redisOptions('redis+sentinel://:s%40cret@10.0.0.1:26380,sentinel-b,[fd00::1]:26379/mymaster?db=2');
+  assert.deepEqual(options.sentinels, [
+    { host: '10.0.0.1', port: 26380 },
+    { host: 'sentinel-b', port: 26379 },
+    { host: 'fd00::1', port: 26379 },
+  ]);
+  assert.equal(options.name, 'mymaster');
+  assert.equal(options.db, 2);
+  assert.equal(options.password, 's@cret');
+  assert.equal(options.sentinelPassword, 's@cret');
+  assert.equal(redisOptions('redis+sentinel://:pw@s1/m?sentinelAuth=none').options.sentinelPassword, undefined);
+  assert.deepEqual(redisOptions('redis://redis:6379/0'), { url: 'redis://redis:6379/0', options: {} });
+  assert.equal(redactUrl('redis+sentinel://:hunter2@s1:26379,s2:26379/mymaster'), 'redis+sentinel://:***@s1:26379,s2:26379/mymaster');
+  for (const bad of ['redis+sentinel://s1:26379', 'redis+sentinel://s1:99999/m', 'redis+sentinel://s1/m?db=x', 'redis+sentinel://s1/m?timeout=1', 'redis+sentinel://:hunter2@s1:port/m']) {
+    assert.throws(
+      () => redisOptions(bad),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'CONFIG_INVALID');
+        assert.match(err.message, /^SWARMBOOT_REDIS_URL=/);
+        assert.doesNotMatch(err.message, /hunter2/);
+        return true;
+      },
+      bad,
+    );
+  }
+});

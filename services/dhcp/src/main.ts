@@ -16,7 +16,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     // standalone use (`swarmboot dhcp --config FILE` at a site without the rest of swarmboot):
     // SWARMBOOT_NATS_URL=none (or natsUrl: none) runs without NATS — no lease events, the
     // inventory cache then refreshes from Redis only
-    nats: { url: config.env.SWARMBOOT_NATS_URL, need: 'optional' },
+    nats: { url: config.env.SWARMBOOT_NATS_URL, need: 'optional', replicas: config.env.SWARMBOOT_NATS_REPLICAS },
     redis: { url: config.env.SWARMBOOT_REDIS_URL },
     async start({ log, lifecycle, registry, bus, redis, onFatal }) {
       const server = buildDhcpServer({ log, bus, redis, config: config.settings, registry, onFatal });

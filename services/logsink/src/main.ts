@@ -17,7 +17,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     svc: 'logsink',
     logLevel: config.SWARMBOOT_LOG_LEVEL,
     ops: parseHostPort(config.SWARMBOOT_OPS_LISTEN, 'SWARMBOOT_OPS_LISTEN'),
-    nats: { url: config.SWARMBOOT_NATS_URL, need: 'required' },
+    nats: { url: config.SWARMBOOT_NATS_URL, need: 'required', replicas: config.SWARMBOOT_NATS_REPLICAS },
     redis: { url: config.SWARMBOOT_REDIS_URL },
     async start({ log, lifecycle, registry, bus, redis, onFatal }) {
       const allowed = parseAllowlist(config.SWARMBOOT_LOGSINK_ALLOWED_SUBNETS, 'SWARMBOOT_LOGSINK_ALLOWED_SUBNETS');

@@ -5,6 +5,7 @@ import { CommonConfig, parseConfig, parseHostPort } from '@swarmboot/kit';
 /** Environment of `swarmboot power`. */
 export const PowerConfigSchema = Type.Object({
   SWARMBOOT_NATS_URL: CommonConfig.SWARMBOOT_NATS_URL,
+  SWARMBOOT_NATS_REPLICAS: CommonConfig.SWARMBOOT_NATS_REPLICAS,
   SWARMBOOT_LOG_LEVEL: CommonConfig.SWARMBOOT_LOG_LEVEL,
   SWARMBOOT_POWER_BMCS: Type.String({
     default: '',

@@ -30,7 +30,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     logLevel: config.SWARMBOOT_LOG_LEVEL,
     redact: SecretPaths,
     ops: parseHostPort(config.SWARMBOOT_OPS_LISTEN, 'SWARMBOOT_OPS_LISTEN'),
-    nats: { url: config.SWARMBOOT_NATS_URL, need: 'required' },
+    nats: { url: config.SWARMBOOT_NATS_URL, need: 'required', replicas: config.SWARMBOOT_NATS_REPLICAS },
     async start({ log, lifecycle, registry, bus }) {
       const redfish = new RedfishDriver({ timeoutMs: config.SWARMBOOT_POWER_TIMEOUT_MS, ca, insecure: config.SWARMBOOT_POWER_TLS_INSECURE });
       const power = buildPower({

@@ -13,7 +13,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     svc: 'scheduler',
     logLevel: config.SWARMBOOT_LOG_LEVEL,
     ops,
-    nats: { url: config.SWARMBOOT_NATS_URL, need: 'required' },
+    nats: { url: config.SWARMBOOT_NATS_URL, need: 'required', replicas: config.SWARMBOOT_NATS_REPLICAS },
     redis: { url: config.SWARMBOOT_REDIS_URL },
     async start({ log, lifecycle, registry, bus, redis, onFatal }) {
       const app = buildSchedulerApp({ log, bus, redis, config, registry, webhooks, tokens });

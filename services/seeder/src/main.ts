@@ -17,7 +17,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     svc: 'seeder',
     logLevel: config.SWARMBOOT_LOG_LEVEL,
     ops,
-    nats: { url: config.SWARMBOOT_NATS_URL, need: 'required' },
+    nats: { url: config.SWARMBOOT_NATS_URL, need: 'required', replicas: config.SWARMBOOT_NATS_REPLICAS },
     redis: { url: config.SWARMBOOT_REDIS_URL },
     async start({ log, lifecycle, registry, bus, redis, onFatal }) {
       const app = buildSeederApp({

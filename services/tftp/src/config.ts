@@ -5,6 +5,7 @@ import { CommonConfig, parseConfig } from '@swarmboot/kit';
 /** Environment of the tftp service. It uses NATS (events, unless SWARMBOOT_TFTP_EVENTS=off) but no Redis. */
 export const TftpConfigSchema = Type.Object({
   SWARMBOOT_NATS_URL: CommonConfig.SWARMBOOT_NATS_URL,
+  SWARMBOOT_NATS_REPLICAS: CommonConfig.SWARMBOOT_NATS_REPLICAS,
   SWARMBOOT_LOG_LEVEL: CommonConfig.SWARMBOOT_LOG_LEVEL,
   SWARMBOOT_TFTP_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.tftp}`, description: 'UDP host:port of the TFTP listener' }),
   SWARMBOOT_TFTP_ROOT: Type.String({ minLength: 1, description: 'directory served read-only (required)' }),

@@ -27,7 +27,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     logLevel: config.SWARMBOOT_LOG_LEVEL,
     ops,
     // standalone (SWARMBOOT_TFTP_EVENTS=off or SWARMBOOT_NATS_URL=none, `swarmboot tftp --root --listen`): no NATS, no events
-    nats: { url: config.SWARMBOOT_TFTP_EVENTS === 'on' ? config.SWARMBOOT_NATS_URL : 'none', need: 'optional' },
+    nats: { url: config.SWARMBOOT_TFTP_EVENTS === 'on' ? config.SWARMBOOT_NATS_URL : 'none', need: 'optional', replicas: config.SWARMBOOT_NATS_REPLICAS },
     async start({ log, lifecycle, registry, bus, onFatal }) {
       const server = buildTftpServer({
         log,

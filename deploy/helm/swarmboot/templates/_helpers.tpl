@@ -206,7 +206,8 @@ servers start.
       const net = require('node:net');
       const urls = [process.env.SWARMBOOT_NATS_URL, process.env.SWARMBOOT_REDIS_URL]
         .flatMap((u) => (u || '').split(',')).map((u) => u.trim()).filter(Boolean);
-      const defaults = { 'nats:': 4222, 'tls:': 4222, 'redis:': 6379, 'rediss:': 6379 };
+      // redis+sentinel://a:26379,b:26379/name splits into 'redis+sentinel://a:26379' and 'b:26379/name'
+      const defaults = { 'nats:': 4222, 'tls:': 4222, 'redis:': 6379, 'rediss:': 6379, 'redis+sentinel:': 26379 };
       const reach = (host, port) => new Promise((resolve) => {
         const s = net.connect({ host, port, timeout: 2000 });
         s.once('connect', () => { s.destroy(); resolve(true); });
