@@ -58,7 +58,13 @@ test('the dashboard shows an emulated demo of 10 nodes installing, in chromium',
       // the deployments table follows on its next read (every 2 s)
       await fleet.locator(`tr[data-deployment="${deploymentId}"]`, { hasText: `${NODES}/${NODES} finished` }).waitFor({ timeout: 10_000 });
 
-      await nodePage.waitForFunction(`document.querySelectorAll('[data-timeline] tr[data-source="state"]').length > 0 && document.querySelector('[data-node-state]')?.textContent === 'installed'`, undefined, { timeout: 30_000 });
+      // the timeline is read every 3 s, apart from the node's record: wait until it shows every
+      // source of the boot (its log lines reach Redis through the log sink, after the state)
+      const sources = ['dhcp', 'tftp', 'state', 'log'].map((s) => `document.querySelectorAll('[data-timeline] tr[data-source="${s}"]').length > 0`).join(' && ');
+      await nodePage
+        .waitForFunction(`${sources} && document.querySelector('[data-node-state]')?.textContent === 'installed'`, undefined, { timeout: 30_000 })
+        .catch(() => undefined); // the assertions below name what is missing
+
       seen.timelineSources = await nodePage.locator('[data-timeline] tr').evaluateAll((rows) => [...new Set(rows.map((r) => r.getAttribute('data-source') ?? ''))]);
 
       if (SCREENSHOTS) {
