@@ -100,8 +100,10 @@ export async function streamThrough(opts: {
   /** The child's stdio, or — when it could not be spawned — DISK_WRITE_FAILED once its 'error' is in. */
   const stdio = async <T>(s: T | null | undefined): Promise<T> => {
     if (s) return s;
-    // the others started would wait for input for ever
-    for (const c of children) c.kill();
+    // the others started would wait for input for ever. Only those with a pid: Node keeps the
+    // handle of a spawn that failed with EMFILE, with pid 0, and its kill() is kill(0, SIGTERM) —
+    // the whole process group (it took the CI run down with it)
+    for (const c of children) if (c.pid !== undefined && c.pid > 0) c.kill();
     await Promise.all(waits);
     throw diskError('DISK_WRITE_FAILED', failures.join('; ') || 'a tool could not be started', { context: { failures } });
   };
