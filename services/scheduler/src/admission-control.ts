@@ -1,5 +1,6 @@
 import { Events, type ErrorCode } from '@swarmboot/contracts';
-import type { EventBus, Logger } from '@swarmboot/kit';
+import type { EventBus, Logger, Registry } from '@swarmboot/kit';
+import { Counter, Gauge } from 'prom-client';
 import type { DeploymentRecord, SchedulerStore, StoredNode } from './adapters/store.js';
 import { overBudget, stepController, type AdmissionLimits } from './domain/admission.js';
 import { inBootPhase, isTimedState, type TimedState } from './domain/state-machine.js';
@@ -18,6 +19,14 @@ export interface AdmissionControlDeps {
   log: Logger;
   lifecycle: Pick<NodeLifecycle, 'recover' | 'announceWave' | 'publishSafe'>;
   settings: AdmissionControlSettings;
+  registry: Registry;
+}
+
+/** What this replica saw of a deployment at its last step (the admission gauges). */
+interface Observed {
+  window: number;
+  inFlight: number;
+  queued: number;
 }
 
 /**
@@ -33,8 +42,27 @@ export interface AdmissionControlDeps {
 export class AdmissionControl {
   /** per deployment: the step running in this process, and whether another was asked meanwhile */
   private readonly running = new Map<string, { again: boolean }>();
+  /** per active deployment: what the last step in this process saw */
+  private readonly observed = new Map<string, Observed>();
+  private readonly metrics;
 
-  constructor(private readonly deps: AdmissionControlDeps) {}
+  constructor(private readonly deps: AdmissionControlDeps) {
+    const registers = [deps.registry];
+    const observed = this.observed;
+    /** prom-client `collect`: one sample per deployment this replica stepped, from `pick` */
+    const from = (pick: (o: Observed) => number) =>
+      function (this: Gauge): void {
+        this.reset();
+        for (const [deployment, o] of observed) this.set({ deployment }, pick(o));
+      };
+    const labelNames = ['deployment'] as const;
+    new Gauge({ name: 'swarmboot_scheduler_admission_window', help: "nodes a running deployment may have in the boot phase at once (its admission controller's window), at this replica's last step", labelNames, registers, collect: from((o) => o.window) });
+    new Gauge({ name: 'swarmboot_scheduler_admission_in_flight', help: "a running deployment's nodes in the boot phase (admitted, dhcp, booting), at this replica's last step", labelNames, registers, collect: from((o) => o.inFlight) });
+    new Gauge({ name: 'swarmboot_scheduler_admission_queued', help: "a running deployment's nodes waiting to be admitted, at this replica's last step", labelNames, registers, collect: from((o) => o.queued) });
+    this.metrics = {
+      pauses: new Counter({ name: 'swarmboot_scheduler_deployment_pauses_total', help: 'deployments paused by this replica, by reason code', labelNames: ['reason'] as const, registers }),
+    };
+  }
 
   /** Ticks every `tickMs` until the returned function is called (it waits for the tick in progress). */
   start(): () => Promise<void> {
@@ -85,6 +113,7 @@ export class AdmissionControl {
     const { store, log } = this.deps;
     const first = await store.getDeployment(id);
     if (!first || first.completedAt !== undefined || first.state === 'cancelled') {
+      this.observed.delete(id);
       await store.forgetActive(id);
       return;
     }
@@ -100,6 +129,7 @@ export class AdmissionControl {
     if (rec.state === 'running' && overBudget(failedSince, rec.failureBudget)) {
       const reason = `${'FAILURE_BUDGET_EXCEEDED' satisfies ErrorCode}: ${failedSince} nodes failed, the budget is ${rec.failureBudget}`;
       if (await store.pause(id, reason)) {
+        this.metrics.pauses.inc({ reason: 'FAILURE_BUDGET_EXCEEDED' satisfies ErrorCode });
         log.warn({ deploymentId: id, failed: failedSince, budget: rec.failureBudget }, 'deployment paused: over its failure budget');
         await this.deps.lifecycle.publishSafe('deploymentPaused', () => this.deps.bus.publish(Events.deploymentPaused, { deploymentId: id, reason, failed: failedSince, budget: rec.failureBudget }));
       }
@@ -116,6 +146,7 @@ export class AdmissionControl {
     );
     const wave = queued.slice(0, admit);
     const applied = await store.admitWave(id, rec.controllerV, state, wave.length === 0 ? undefined : { number: rec.waves, nodeIds: wave.map((n) => n.id) });
+    this.observed.set(id, applied ? { window: Math.floor(state.window), inFlight: inFlight + wave.length, queued: queued.length - wave.length } : { window: Math.floor(rec.controller.window), inFlight, queued: queued.length });
     if (!applied || wave.length === 0) return;
     await this.deps.lifecycle.announceWave(
       { deployment: rec, wave: rec.waves, nodes: wave, window: Math.floor(state.window), inFlight: inFlight + wave.length },

@@ -61,6 +61,8 @@ export class NodeLifecycle {
       publishFailed: new Counter({ name: 'swarmboot_scheduler_publish_failed_total', help: 'events that could not be published (state is in Redis; the event is lost)', labelNames: ['type'], registers }),
       jobs: new Counter({ name: 'swarmboot_scheduler_deployments_completed_total', help: 'deployments whose every node is installed or failed', registers }),
       timeouts: new Counter({ name: 'swarmboot_scheduler_node_timeouts_total', help: 'nodes found stuck in a state past its timeout, by what was done', labelNames: ['state', 'action'], registers }),
+      waves: new Counter({ name: 'swarmboot_scheduler_waves_admitted_total', help: 'admission waves announced (the canary included)', registers }),
+      waveNodes: new Counter({ name: 'swarmboot_scheduler_wave_nodes_admitted_total', help: 'nodes admitted into the boot phase by waves (the canary included)', registers }),
       classified: new Counter({ name: 'swarmboot_scheduler_classified_failures_total', help: 'failure classifications of the log sink, by whether they failed the node', labelNames: ['outcome'], registers }),
     };
   }
@@ -131,6 +133,8 @@ export class NodeLifecycle {
       this.metrics.transitions.inc({ to: 'admitted', origin: 'event' }, w.nodes.length);
       await Promise.all(w.nodes.map((n) => this.publishStateChanged({ nodeId: n.id, deploymentId, from: 'queued', to: 'admitted' })));
     }
+    this.metrics.waves.inc();
+    this.metrics.waveNodes.inc(w.nodes.length);
     this.log.info({ deploymentId, wave: w.wave, nodes: w.nodes.length, window: w.window, inFlight: w.inFlight }, 'wave admitted');
     await this.publishSafe('deploymentWaveAdmitted', () => this.bus.publish(Events.deploymentWaveAdmitted, { deploymentId, wave: w.wave, nodes: w.nodes.map((n) => n.id), window: w.window, inFlight: w.inFlight }));
     if (w.deployment.target === 'node') await Promise.all(w.nodes.map((n) => this.requestPxeBoot(n, `admitted in wave ${w.wave} of ${deploymentId}`)));

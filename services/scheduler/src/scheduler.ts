@@ -47,7 +47,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   const { store, catalog, log, registry } = deps;
   const { bus, admission: a } = deps;
   const lifecycle = new NodeLifecycle({ store, bus, log, registry, installAttempts: deps.boot.installAttempts, timeoutRetries: a.timeoutRetries });
-  const admission = new AdmissionControl({ store, bus, log, lifecycle, settings: { tickMs: a.tickMs, timeoutsMs: a.timeoutsMs } });
+  const admission = new AdmissionControl({ store, bus, log, lifecycle, registry, settings: { tickMs: a.tickMs, timeoutsMs: a.timeoutsMs } });
   // a node that left the boot phase or finished may have freed a place: step its deployment now
   lifecycle.onCapacity((id) => admission.kick(id));
   const kick = (id: string) => admission.kick(id);

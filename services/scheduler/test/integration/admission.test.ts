@@ -116,6 +116,13 @@ test('over its failure budget a deployment pauses with the reason, admits nothin
   // the two failures halved the window to 1: one node at a time now
   const wave1 = await waitFor('a wave after the resume', () => s.events.waves.find((w) => w.deploymentId === dep.id && w.wave === 1));
   assert.equal(wave1.nodes.length, 1);
+  // the same, as Prometheus reads it: the pause by its reason, the waves, the window and the queue
+  const metrics = await s.registry.metrics();
+  const sample = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+  assert.equal(sample('swarmboot_scheduler_deployment_pauses_total\\{reason="FAILURE_BUDGET_EXCEEDED"\\}'), 1, metrics);
+  assert.equal(sample('swarmboot_scheduler_waves_admitted_total'), 2);
+  assert.equal(sample(`swarmboot_scheduler_admission_window\\{deployment="${dep.id}"\\}`), wave1.window);
+  assert.equal(sample(`swarmboot_scheduler_admission_queued\\{deployment="${dep.id}"\\}`), 3);
   assert.equal((await s.json<Deployment>('POST', `/v1/deployments/${dep.id}/resume`)).body.state, 'running', 'resuming a running deployment changes nothing');
 
   assert.equal((await s.json('POST', `/v1/deployments/${dep.id}/cancel`)).status, 200);
