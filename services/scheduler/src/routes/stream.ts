@@ -181,7 +181,7 @@ export function streamRoutes(app: FastifyInstance, deps: StreamDeps): void {
       schema: {
         tags: ['nodes', 'deployments'],
         summary:
-          'Node state changes (`event: state`, data NodeStateChanged), named failures (`event: failure`, NodeFailureClassified) and finished deployments (`event: job`, JobCompleted) as server-sent events, from now on (no replay: read the snapshot from the REST API on each connect)',
+          "Node state changes (`event: state`, data NodeStateChanged), named failures (`event: failure`, NodeFailureClassified), finished deployments (`event: job`, JobCompleted) and power actions on nodes' BMCs (`event: power`, data PowerRequested, PowerCompleted or PowerFailed with `outcome` requested, completed or failed; with `deployment`, those of nodes that belong to it now) as server-sent events, from now on (no replay: read the snapshot from the REST API on each connect)",
         querystring: EventStreamQuery,
         produces: ['text/event-stream'],
         response: { ...errors(400) },
@@ -190,7 +190,7 @@ export function streamRoutes(app: FastifyInstance, deps: StreamDeps): void {
     async (req, reply) => {
       const only = req.query.deployment;
       const c = start(req, reply, 'events');
-      const forward = (event: string) => (data: { deploymentId?: string | undefined }) => {
+      const forward = (event: string) => (data: Readonly<Record<string, unknown>> & { deploymentId?: string | undefined }) => {
         if (only !== undefined && data.deploymentId !== only) return;
         c.send(event, data);
         if (c.res.writableLength > MAX_BUFFERED_BYTES) {
@@ -198,10 +198,22 @@ export function streamRoutes(app: FastifyInstance, deps: StreamDeps): void {
           c.close();
         }
       };
+      // power events name the node, not its deployment: with a filter, the node's deployment now
+      const power = (outcome: 'requested' | 'completed' | 'failed') => (data: { nodeId: string }) => {
+        const event = { outcome, ...data };
+        if (only === undefined) return forward('power')(event);
+        void deps.inventory.getNode(data.nodeId).then(
+          (n) => forward('power')({ ...event, deploymentId: n.deploymentId }),
+          () => undefined, // a node not (or no longer) in the inventory belongs to no deployment
+        );
+      };
       const stops = [
         deps.bus.subscribe(Events.nodeStateChanged, forward('state')),
         deps.bus.subscribe(Events.nodeFailureClassified, forward('failure')),
         deps.bus.subscribe(Events.jobCompleted, forward('job')),
+        deps.bus.subscribe(Events.powerRequested, power('requested')),
+        deps.bus.subscribe(Events.powerCompleted, power('completed')),
+        deps.bus.subscribe(Events.powerFailed, power('failed')),
       ];
       c.closed.addEventListener('abort', () => stops.forEach((s) => s()), { once: true });
       c.send('ready', {});

@@ -117,8 +117,17 @@ test("the events stream forwards a deployment's state changes, and the app's clo
   const metrics = await s.registry.metrics();
   assert.match(metrics, /swarmboot_scheduler_sse_connections\{stream="events"\} 2/);
   assert.match(metrics, /swarmboot_scheduler_sse_connections\{stream="logs"\} 1/);
+  // a power action on the node's BMC, as the power service reports it: on the stream, and only
+  // through the filter of the node's deployment
+  const mine = await sse(`${s.base}/v1/events/stream?deployment=${dep.body.id}`);
+  await waitFor('ready', () => mine.named('ready').length === 1);
+  await s.bus.publish(Events.powerFailed, { requestId: 'r1', nodeId: 'e1', action: 'pxe-boot', attempts: 3, durationMs: 1200, code: 'BMC_TIMEOUT', message: 'no answer' }, 'e1');
+  const power = JSON.parse((await waitFor('the power event', () => mine.named('power')[0])).data) as { outcome: string; code: string; deploymentId: string };
+  assert.deepEqual([power.outcome, power.code, power.deploymentId], ['failed', 'BMC_TIMEOUT', dep.body.id]);
+  await waitFor('the power event, unfiltered', () => events.named('power')[0]);
+  assert.equal(other.named('power').length, 0);
   const t0 = Date.now();
   await s.app.close();
-  assert.deepEqual(await Promise.all([events.ended, other.ended, logs.ended]), ['ended', 'ended', 'ended']);
+  assert.deepEqual(await Promise.all([events.ended, other.ended, logs.ended, mine.ended]), ['ended', 'ended', 'ended', 'ended']);
   assert.ok(Date.now() - t0 < 5000, `close took ${Date.now() - t0} ms`);
 });
