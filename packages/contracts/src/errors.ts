@@ -23,6 +23,7 @@ export const ErrorCodes = {
   PRECONDITION_FAILED: { status: 412, meaning: 'the If-Match header names no current ETag of the resource: it changed since it was read (RFC 9110 §13.1.1)' },
   CURSOR_INVALID: { status: 400, meaning: 'the cursor of a list request is not a nextCursor this list returned' },
   REDIS_UNAVAILABLE: { status: 503, meaning: 'Redis cannot be reached' },
+  REDIS_NOT_REPLICATED: { status: 503, meaning: 'a write reached the Redis master but not the replicas the URL asks for (waitReplicas) in time: it may be lost in a failover' },
   NATS_UNAVAILABLE: { status: 503, meaning: 'NATS cannot be reached' },
 
   // --- scheduler: inventory, deployments, agent API ---

@@ -102,6 +102,30 @@ export async function ensureStream(nc: NatsConnection, opts: StreamOptions = {})
   }
 }
 
+/**
+ * How many replicas must have a script's writes before it counts as done (Redis `WAIT`,
+ * https://redis.io/docs/latest/commands/wait/), and how long to wait for them (ms).
+ */
+export interface Replication {
+  replicas: number;
+  timeoutMs: number;
+}
+
+/**
+ * `waitTimeoutMs` when only `waitReplicas` is given (ms). A replica on the same LAN acknowledges
+ * within a millisecond or two; in the Sentinel failover test (loopback, 2 cores at load ≈ 10) a
+ * writer with WAIT 1 500 never timed out while the replica was up.
+ */
+const DefaultWaitTimeoutMs = 500;
+
+/** The replication each connection made by connectRedis asks of its scripts (LuaScript.run). */
+const replicationOf = new WeakMap<Redis, Replication>();
+
+/** What connectRedis' URL asked of `redis`'s writes (`waitReplicas`), or undefined. */
+export function redisReplication(redis: Redis): Replication | undefined {
+  return replicationOf.get(redis);
+}
+
 /** Where `SWARMBOOT_REDIS_URL=redis+sentinel://…` connects when the URL names no port. */
 const SentinelDefaultPort = 26379;
 
@@ -115,13 +139,18 @@ const SentinelDefaultPort = 26379;
  *   ioredis asks the sentinels for the current master and asks again after every disconnect, so
  *   a failover is followed. The credentials are used for the data nodes and for the sentinels
  *   alike (Sentinel's own `requirepass`, as the Bitnami chart sets it by default); add
- *   `sentinelAuth=none` to the query when the sentinels take no password.
+ *   `sentinelAuth=none` to the query when the sentinels take no password. `waitReplicas=N`
+ *   (and `waitTimeoutMs`, default 500): every Lua script (the services' state changes: leases,
+ *   node transitions, admission) is followed by `WAIT N timeout` and fails with
+ *   REDIS_NOT_REPLICATED unless N replicas have its writes — so a change the caller saw succeed
+ *   survives a failover (replication is asynchronous otherwise: see docs/deploy.md).
  *
  * `variable` names the setting in errors. Throws CONFIG_INVALID naming it.
  */
-export function redisOptions(url: string, variable = 'SWARMBOOT_REDIS_URL'): { url?: string; options: RedisOptions } {
+export function redisOptions(url: string, variable = 'SWARMBOOT_REDIS_URL'): { url?: string; options: RedisOptions; replication?: Replication } {
   if (!url.startsWith('redis+sentinel:')) return { url, options: {} };
-  const bad = (why: string): SwarmbootError => new SwarmbootError('CONFIG_INVALID', `${variable}=${JSON.stringify(redactUrl(url))}: ${why}; expected redis+sentinel://[:password@]host1:26379,host2:26379/<master name>[?db=0]`, { context: { variables: [variable] } });
+  const bad = (why: string): SwarmbootError =>
+    new SwarmbootError('CONFIG_INVALID', `${variable}=${JSON.stringify(redactUrl(url))}: ${why}; expected redis+sentinel://[:password@]host1:26379,host2:26379/<master name>[?db=0&waitReplicas=1&waitTimeoutMs=500]`, { context: { variables: [variable] } });
   const m = /^redis\+sentinel:\/\/(?:([^@/]*)@)?([^/?#@]+)\/([^/?#]+)(?:\?([^#]*))?$/.exec(url);
   if (!m) throw bad('not a sentinel URL');
   const [, userinfo, hostList = '', rawName = '', query = ''] = m;
@@ -137,8 +166,12 @@ export function redisOptions(url: string, variable = 'SWARMBOOT_REDIS_URL'): { u
   const options: RedisOptions = { sentinels, name: decodeURIComponent(rawName), failoverDetector: true };
   const params = new URLSearchParams(query);
   let sentinelAuth = true;
+  let replication: Replication | undefined;
   for (const [key, value] of params) {
-    if (key === 'db') {
+    if (key === 'waitReplicas' || key === 'waitTimeoutMs') {
+      if (!/^\d{1,6}$/.test(value)) throw bad(`${key}=${JSON.stringify(value)} is not a whole number`);
+      replication = { replicas: 0, timeoutMs: DefaultWaitTimeoutMs, ...replication, [key === 'waitReplicas' ? 'replicas' : 'timeoutMs']: Number(value) };
+    } else if (key === 'db') {
       if (!/^\d{1,5}$/.test(value)) throw bad(`db=${JSON.stringify(value)} is not a database number`);
       options.db = Number(value);
     } else if (key === 'sentinelAuth') {
@@ -159,7 +192,8 @@ export function redisOptions(url: string, variable = 'SWARMBOOT_REDIS_URL'): { u
       if (password !== undefined) options.sentinelPassword = password;
     }
   }
-  return { options };
+  if (replication !== undefined && replication.timeoutMs < 1) throw bad('waitTimeoutMs must be at least 1 (0 would make WAIT block for ever)');
+  return { options, ...(replication === undefined || replication.replicas === 0 ? {} : { replication }) };
 }
 
 /**
@@ -178,7 +212,7 @@ function isReadOnlyError(err: Error): boolean {
  * REDIS_UNAVAILABLE when no server answers.
  */
 export async function connectRedis(url: string, log: Logger): Promise<Redis> {
-  const { url: single, options } = redisOptions(url);
+  const { url: single, options, replication } = redisOptions(url);
   const common: RedisOptions = {
     lazyConnect: true,
     maxRetriesPerRequest: 20,
@@ -194,6 +228,7 @@ export async function connectRedis(url: string, log: Logger): Promise<Redis> {
     redis.disconnect();
     throw new SwarmbootError('REDIS_UNAVAILABLE', `cannot connect to Redis at ${redactUrl(url)} (SWARMBOOT_REDIS_URL)`, { cause: err });
   }
-  log.info({ url: redactUrl(url) }, 'redis connected');
+  if (replication !== undefined) replicationOf.set(redis, replication);
+  log.info({ url: redactUrl(url), ...(replication === undefined ? {} : { waitReplicas: replication.replicas, waitTimeoutMs: replication.timeoutMs }) }, 'redis connected');
   return redis;
 }

@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { SwarmbootError } from '@swarmboot/contracts';
+import { redisReplication } from './connections.js';
 
 /**
  * A Lua script run with EVALSHA, falling back to EVAL when the server does not have it cached yet
  * (after a restart or SCRIPT FLUSH). Redis runs a script atomically, which is what makes the
- * scheduler's multi-key changes and dhcp's shared leases safe with several replicas.
+ * scheduler's multi-key changes and dhcp's shared leases safe with several replicas. On a
+ * connection whose URL asked for `waitReplicas` (connectRedis), `run` also waits for that many
+ * replicas to have the script's writes and throws REDIS_NOT_REPLICATED when they do not in time.
  */
 export class LuaScript {
   private readonly sha: string;
@@ -19,6 +23,20 @@ export class LuaScript {
    * test/integration/import-large).
    */
   async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    const result = await this.eval(redis, keys, args);
+    const replication = redisReplication(redis);
+    if (replication !== undefined) {
+      // WAIT counts the replicas that have every write this connection made so far; a script that
+      // wrote nothing returns at once (https://redis.io/docs/latest/commands/wait/)
+      const acked = await redis.wait(replication.replicas, replication.timeoutMs);
+      if (acked < replication.replicas) {
+        throw new SwarmbootError('REDIS_NOT_REPLICATED', `a script's writes reached ${acked} of the ${replication.replicas} replicas asked for (waitReplicas) within ${replication.timeoutMs} ms; the change may be lost in a failover`);
+      }
+    }
+    return result;
+  }
+
+  private async eval(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     const keysAndArgs = [keys.length, ...keys, ...args];
     try {
       return await redis.call('evalsha', [this.sha, ...keysAndArgs]);

@@ -62,8 +62,11 @@ test('redis+sentinel URLs: sentinels, master name, db and credentials; malformed
   assert.equal(options.sentinelPassword, 's@cret');
   assert.equal(redisOptions('redis+sentinel://:pw@s1/m?sentinelAuth=none').options.sentinelPassword, undefined);
   assert.deepEqual(redisOptions('redis://redis:6379/0'), { url: 'redis://redis:6379/0', options: {} });
+  assert.deepEqual(redisOptions('redis+sentinel://s1/m?waitReplicas=2').replication, { replicas: 2, timeoutMs: 500 });
+  assert.deepEqual(redisOptions('redis+sentinel://s1/m?waitTimeoutMs=50&waitReplicas=1').replication, { replicas: 1, timeoutMs: 50 });
+  assert.equal(redisOptions('redis+sentinel://s1/m?waitReplicas=0').replication, undefined, 'waitReplicas=0: no WAIT');
   assert.equal(redactUrl('redis+sentinel://:hunter2@s1:26379,s2:26379/mymaster'), 'redis+sentinel://:***@s1:26379,s2:26379/mymaster');
-  for (const bad of ['redis+sentinel://s1:26379', 'redis+sentinel://s1:99999/m', 'redis+sentinel://s1/m?db=x', 'redis+sentinel://s1/m?timeout=1', 'redis+sentinel://:hunter2@s1:port/m']) {
+  for (const bad of ['redis+sentinel://s1:26379', 'redis+sentinel://s1:99999/m', 'redis+sentinel://s1/m?db=x', 'redis+sentinel://s1/m?timeout=1', 'redis+sentinel://:hunter2@s1:port/m', 'redis+sentinel://s1/m?waitReplicas=-1', 'redis+sentinel://s1/m?waitReplicas=1&waitTimeoutMs=0']) {
     assert.throws(
       () => redisOptions(bad),
       (err: Error & { code?: string }) => {
