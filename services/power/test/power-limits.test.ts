@@ -34,7 +34,7 @@ class RecordingDriver implements PowerDriver {
 
 function power(driver: RecordingDriver, limits: PowerLimits) {
   const inventory = new BmcInventory({ n: { driver: 'redfish', address: 'bmc.example', credentials: 'c' } }, { c: { username: 'u', password: 'p' } });
-  return buildPower({ log: createLogger('test', 'silent'), registry: new Registry(), inventory, drivers: { redfish: driver, ipmi: driver as unknown as PowerDriver }, limits });
+  return buildPower({ log: createLogger('test', 'silent'), registry: new Registry(), inventory, drivers: { redfish: driver, ipmi: driver as unknown as PowerDriver, qmp: driver as unknown as PowerDriver }, limits });
 }
 
 const retry = { retries: 3, baseMs: 20, maxMs: 100 };
