@@ -207,9 +207,11 @@ interface Tracked {
 
 /**
  * `swarmboot demo --vms N`: the real counterpart of `demo --nodes`. In a lab namespace (vm-lab.ts)
- * it starts the whole stack on the bridge's address (dhcp 67, tftp 69), registers the bootable
- * image and N nodes through the public API, deploys, powers on N qemu VMs that PXE-boot the
- * install environment and write their disks, releases the deployment once every node is installed
+ * it starts the whole stack on the bridge's address (dhcp 67, tftp 69; the power service with the
+ * VMs' QMP sockets as their BMCs), registers the bootable image and N nodes through the public
+ * API, starts N qemu VMs powered off, and deploys: the scheduler's `pxe-boot` requests make the
+ * power service power each admitted VM on over QMP (the demo powers none itself). The VMs PXE-boot
+ * the install environment and write their disks; the demo releases the deployment once every node is installed
  * (or failed), waits for each VM's login prompt from its own disk, then boots each kept disk once
  * more alone without network. Returns the summary; failures are in it (with the reason and the
  * last console lines), not thrown. Throws DEMO_INVALID (not root, bad options), ASSETS_FAILED,
@@ -261,8 +263,9 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
       t.vm = await lab.startVm({ id: t.node.id, mac: t.node.mac, memMiB: o.memMiB ?? 2048, diskBytes: o.diskBytes ?? 4 * 1024 ** 3, uefi: o.uefi === true, kvm: o.kvm === true, poweredOff: true });
     }
     o.say(`${o.vms} VM(s) powered off (${o.uefi ? 'UEFI' : 'BIOS'}, ${o.memMiB ?? 2048} MiB, ${o.kvm ? 'kvm' : 'tcg'}); their BMCs: QMP sockets in ${powerBmcs}`);
-    const created = await api.deploy({ image: name, nodes: nodes.map((n) => n.id), target: 'node', afterInstall: o.afterInstall ?? 'reboot' });
+    // before the call: the canary's power request is carried out while the scheduler answers it
     const deployedAt = Date.now();
+    const created = await api.deploy({ image: name, nodes: nodes.map((n) => n.id), target: 'node', afterInstall: o.afterInstall ?? 'reboot' });
     o.say(`deployment ${created.id}: the scheduler asks the power service to PXE-boot each admitted node`);
     for (const t of tracked) {
       t.vm!.poweredOn.then(

@@ -330,6 +330,8 @@ export const PowerCompleted = Type.Object({
   durationMs: Type.Number({ minimum: 0 }),
   /** the power state the BMC reported before the action (for `status`: the answer) */
   powerState: PowerState,
+  /** set when this request did no BMC operation of its own: the request whose operation (and result) it shared */
+  coalescedWith: Type.Optional(Type.String()),
 });
 export type PowerCompleted = Static<typeof PowerCompleted>;
 
@@ -347,6 +349,8 @@ export const PowerFailed = Type.Object({
   code: Type.String(),
   /** the last error, with the BMC's own message (Redfish @Message.ExtendedInfo, ipmitool's stderr) */
   message: Type.String(),
+  /** set when this request did no BMC operation of its own: the request whose operation (and result) it shared */
+  coalescedWith: Type.Optional(Type.String()),
 });
 export type PowerFailed = Static<typeof PowerFailed>;
 

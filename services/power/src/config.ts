@@ -21,6 +21,11 @@ export const PowerConfigSchema = Type.Object({
   SWARMBOOT_POWER_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 3, description: 'retries after a timeout, a connection failure, a 5xx or a garbled answer (auth and other 4xx are not retried)' }),
   SWARMBOOT_POWER_RETRY_BASE_MS: Type.Integer({ minimum: 1, default: 1000, description: 'first retry delay, ms; doubled per retry (exponential backoff)' }),
   SWARMBOOT_POWER_RETRY_MAX_MS: Type.Integer({ minimum: 1, default: 30_000, description: 'retry delay cap, ms' }),
+  SWARMBOOT_POWER_COALESCE_MS: Type.Integer({
+    minimum: 0,
+    default: 30_000,
+    description: 'a request for a node and action in flight shares that BMC operation; a pxe-boot, on or off within this many ms of the same one completing is answered from it (0: every request acts)',
+  }),
   SWARMBOOT_POWER_TLS_CA_FILE: Type.String({ default: '', description: 'PEM file of the CA that signed the Redfish BMCs’ certificates; empty: the system CAs' }),
   SWARMBOOT_POWER_TLS_INSECURE: Type.Boolean({ default: false, description: 'accept any Redfish BMC certificate (self-signed factory certificates); off by default' }),
   SWARMBOOT_POWER_IPMITOOL: Type.String({ default: 'ipmitool', description: 'the ipmitool binary the IPMI driver runs' }),

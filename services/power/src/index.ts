@@ -1,5 +1,5 @@
 export { main } from './main.js';
-export { buildPower, PowerConsumer, type Power, type PowerDeps, type PowerLimits, type PowerOutcome } from './app.js';
+export { buildPower, coalescedOutcome, PowerConsumer, type Power, type PowerDeps, type PowerLimits, type PowerOutcome } from './app.js';
 export { PowerConfigSchema, loadConfig, type PowerConfig } from './config.js';
 export { BmcInventory, loadInventory, refProblem, Credentials, SecretPaths, type BmcTarget } from './domain/inventory.js';
 export { withRetry, type RetryPolicy, type RetryResult } from './domain/retry.js';

@@ -47,6 +47,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
         limits: {
           maxInFlight: config.SWARMBOOT_POWER_MAX_IN_FLIGHT,
           ratePerSecond: config.SWARMBOOT_POWER_RATE_PER_SECOND,
+          coalesceMs: config.SWARMBOOT_POWER_COALESCE_MS,
           retry: { retries: config.SWARMBOOT_POWER_RETRIES, baseMs: config.SWARMBOOT_POWER_RETRY_BASE_MS, maxMs: config.SWARMBOOT_POWER_RETRY_MAX_MS },
         },
       });
