@@ -85,6 +85,11 @@ export class QmpSession {
     return this.events.length;
   }
 
+  /** The events QEMU sent from index `from` on, in order. */
+  eventsSince(from = 0): readonly QmpEvent[] {
+    return this.events.slice(from);
+  }
+
   /** The first event named `name` at index ≥ `from`, once it arrives (bounded by the session's signal). */
   async waitEvent(name: string, from: number): Promise<QmpEvent> {
     for (let i = from; ; ) {
