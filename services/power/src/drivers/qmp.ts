@@ -243,7 +243,7 @@ export class QmpDriver implements PowerDriver {
           break;
         case 'cycle':
           await reset(s);
-          if (!(await queryStatus(s) === 'running')) await s.execute('cont');
+          if ((await queryStatus(s)) !== 'running') await s.execute('cont');
           break;
         case 'pxe-boot':
           await pxeBoot(s);
