@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,11 +38,16 @@ export interface VmDemoOptions {
   seederUploadLimit?: number;
   /** power-on → installed, per VM (ms, default 20 min) */
   installTimeoutMs?: number;
+  /** deployment created → the VM powered on by the power service, per VM (ms, default 20 min: later waves wait for capacity) */
+  powerTimeoutMs?: number;
   /** release → login prompt from its own disk, per VM (ms, default 10 min) */
   bootTimeoutMs?: number;
   /** boot each installed disk again alone, without network, to a login prompt (default true) */
   checkDisks?: boolean;
-  /** between two power-ons (ms, default 1500): a boot storm is not what this demo shows */
+  /**
+   * between two power-ons (ms, default 1500): a boot storm is not what this demo shows. The power
+   * service spaces them: SWARMBOOT_POWER_RATE_PER_SECOND = 1000 / staggerMs
+   */
   staggerMs?: number;
   say: (msg: string) => void;
 }
@@ -53,7 +58,10 @@ export interface VmResult {
   ip?: string | undefined;
   state: string;
   reason?: string | undefined;
-  powerOnAt: string;
+  /** when the VM began to run (its first QMP RESUME: the power service's `cont`); absent when never */
+  powerOnAt?: string | undefined;
+  /** the node's power requests and results (its timeline, source power) */
+  power: VmPower;
   /** power-on → the node reported installed (from its timeline), ms */
   installedMs?: number | undefined;
   /** power-on → login prompt after the reboot, from its own disk, ms */
@@ -69,6 +77,21 @@ export interface VmResult {
   consoleTail?: string[] | undefined;
 }
 
+/** A VM's power requests, as the scheduler's timeline recorded them. */
+export interface VmPower {
+  requests: number;
+  completed: number;
+  failed: number;
+  /** the first request's event → its completed event, ms (NATS, the power service's queue, the QMP operation) */
+  requestToCompletedMs?: number | undefined;
+  /** the power service's own measure of that request: arrival → result, ms */
+  serviceMs?: number | undefined;
+  /** the first completed event → the VM running (its QMP RESUME), ms; negative: RESUME came first */
+  completedToRunningMs?: number | undefined;
+  /** the last failure's `CODE: message` */
+  lastFailure?: string | undefined;
+}
+
 export interface VmDemoSummary {
   vms: number;
   firmware: 'bios' | 'uefi';
@@ -80,6 +103,8 @@ export interface VmDemoSummary {
   stackStartMs: number;
   /** first power-on → last VM at its login prompt (or given up), ms */
   wallTimeMs: number;
+  /** deployment created → first VM running (the scheduler's pxe-boot request through the power service), ms */
+  deployToFirstPowerOnMs?: number | undefined;
   image: { name: string; file: string; format: ImageFormat; bytes: number; sha256: string };
   bytes: { fromSeeder: number; fromPeers: number; fromWebSeed: number; peerShare: number };
   nodes: VmResult[];
@@ -100,9 +125,14 @@ export function imageName(file: string): string {
   return basename(file).replace(/(\.tar|\.raw)?(\.zst|\.xz|\.gz)?$/, '').replace(/[^A-Za-z0-9._-]/g, '-');
 }
 
-/** The environment of the stack inside the lab: every URL names the bridge's address (pure). */
-export function labStackEnv(o: { seederUploadLimit: number; bootenvDir: string }): { env: Record<string, string>; dhcp: Record<string, string> } {
+/**
+ * The environment of the stack inside the lab (pure): every URL names the bridge's address; the
+ * power service reads the VMs' QMP sockets from `powerBmcs` and starts at most
+ * `powerPerSecond` power operations a second.
+ */
+export function labStackEnv(o: { seederUploadLimit: number; bootenvDir: string; powerBmcs: string; powerPerSecond: number }): { env: Record<string, string>; dhcp: Record<string, string>; power: Record<string, string> } {
   return {
+    power: { SWARMBOOT_POWER_BMCS: o.powerBmcs, SWARMBOOT_POWER_RATE_PER_SECOND: String(o.powerPerSecond) },
     env: {
       SWARMBOOT_SEEDER_UPLOAD_LIMIT: String(o.seederUploadLimit),
       // served by the scheduler at /v1/bootenv/<file>: iPXE fetches kernel and initrd over HTTP
@@ -114,6 +144,11 @@ export function labStackEnv(o: { seederUploadLimit: number; bootenvDir: string }
       SWARMBOOT_DHCP_SUBNETS: JSON.stringify([{ subnet: LabNet.subnet, pool: `${LabNet.poolFirst}-${LabNet.poolLast}`, router: LabNet.host, nextServer: LabNet.host }]),
     },
   };
+}
+
+/** The power service's inventory for the lab (pure): node id → its VM's QMP socket (JSON, which YAML reads). */
+export function labPowerInventory(nodes: readonly { id: string }[], qmpSocket: (id: string) => string): string {
+  return `${JSON.stringify(Object.fromEntries(nodes.map((n) => [n.id, { driver: 'qmp', address: qmpSocket(n.id) }])), null, 2)}\n`;
 }
 
 const script = (name: string): string => fileURLToPath(new URL(`../../../scripts/${name}`, import.meta.url));
@@ -172,9 +207,11 @@ interface Tracked {
 
 /**
  * `swarmboot demo --vms N`: the real counterpart of `demo --nodes`. In a lab namespace (vm-lab.ts)
- * it starts the whole stack on the bridge's address (dhcp 67, tftp 69), registers the bootable
- * image and N nodes through the public API, deploys, powers on N qemu VMs that PXE-boot the
- * install environment and write their disks, releases the deployment once every node is installed
+ * it starts the whole stack on the bridge's address (dhcp 67, tftp 69; the power service with the
+ * VMs' QMP sockets as their BMCs), registers the bootable image and N nodes through the public
+ * API, starts N qemu VMs powered off, and deploys: the scheduler's `pxe-boot` requests make the
+ * power service power each admitted VM on over QMP (the demo powers none itself). The VMs PXE-boot
+ * the install environment and write their disks; the demo releases the deployment once every node is installed
  * (or failed), waits for each VM's login prompt from its own disk, then boots each kept disk once
  * more alone without network. Returns the summary; failures are in it (with the reason and the
  * last console lines), not thrown. Throws DEMO_INVALID (not root, bad options), ASSETS_FAILED,
@@ -197,10 +234,14 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
   let clean = false;
   try {
     const ports = { ...defaultPorts(), dhcp: 67, tftp: 69, syslog: 514 };
-    const env = labStackEnv({ seederUploadLimit: o.seederUploadLimit ?? 20_000_000, bootenvDir: assets.bootenvDir });
+    const nodes = Array.from({ length: o.vms }, (_, i) => vmNode(i + 1));
+    // the VMs' BMCs: their QMP sockets, known before they start
+    const powerBmcs = join(workDir, 'power-bmcs.json');
+    await writeFile(powerBmcs, labPowerInventory(nodes, (id) => lab.qmpSocket(id)));
+    const env = labStackEnv({ seederUploadLimit: o.seederUploadLimit ?? 20_000_000, bootenvDir: assets.bootenvDir, powerBmcs, powerPerSecond: 1000 / (o.staggerMs ?? 1500) });
     stack = await startStack({
       workDir, netns: lab.netns, bind: LabNet.host, host: LabNet.host, ports, tftpRoot: assets.tftpRoot,
-      env: env.env, serviceEnv: { dhcp: env.dhcp }, say: o.say,
+      env: env.env, serviceEnv: { dhcp: env.dhcp, power: env.power }, say: o.say,
     });
     const apiUrl = `http://127.0.0.1:${await lab.forward(ports.scheduler)}`;
     const seederUrl = `http://127.0.0.1:${await lab.forward(ports.seeder)}`;
@@ -214,20 +255,29 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
     o.say(`image ${name}: ${image.format}, infohash ${image.infoHash}`);
     await waitUntil('the scheduler to list the image', async () => (await api.images()).images.some((i) => i.name === name), 30_000);
 
-    const nodes = Array.from({ length: o.vms }, (_, i) => vmNode(i + 1));
     await api.importNodes(nodes);
-    const created = await api.deploy({ image: name, nodes: nodes.map((n) => n.id), target: 'node', afterInstall: o.afterInstall ?? 'reboot' });
-    o.say(`deployment ${created.id}: powering on ${o.vms} VM(s) (${o.uefi ? 'UEFI' : 'BIOS'}, ${o.memMiB ?? 2048} MiB, ${o.kvm ? 'kvm' : 'tcg'})`);
-
+    // every VM starts powered off: the deployment's power requests (scheduler → power service →
+    // QMP) turn them on, as they would real machines through their BMCs
     const tracked: Tracked[] = nodes.map((node) => ({ node, state: 'registered', seen: 0 }));
-    for (const [i, t] of tracked.entries()) {
-      if (i > 0) await sleep(o.staggerMs ?? 1500);
-      t.vm = await lab.startVm({ id: t.node.id, mac: t.node.mac, memMiB: o.memMiB ?? 2048, diskBytes: o.diskBytes ?? 4 * 1024 ** 3, uefi: o.uefi === true, kvm: o.kvm === true });
+    for (const t of tracked) {
+      t.vm = await lab.startVm({ id: t.node.id, mac: t.node.mac, memMiB: o.memMiB ?? 2048, diskBytes: o.diskBytes ?? 4 * 1024 ** 3, uefi: o.uefi === true, kvm: o.kvm === true, poweredOff: true });
     }
-    const firstOn = tracked[0]!.vm!.powerOnAt;
+    o.say(`${o.vms} VM(s) powered off (${o.uefi ? 'UEFI' : 'BIOS'}, ${o.memMiB ?? 2048} MiB, ${o.kvm ? 'kvm' : 'tcg'}); their BMCs: QMP sockets in ${powerBmcs}`);
+    // before the call: the canary's power request is carried out while the scheduler answers it
+    const deployedAt = Date.now();
+    const created = await api.deploy({ image: name, nodes: nodes.map((n) => n.id), target: 'node', afterInstall: o.afterInstall ?? 'reboot' });
+    o.say(`deployment ${created.id}: the scheduler asks the power service to PXE-boot each admitted node`);
+    for (const t of tracked) {
+      t.vm!.poweredOn.then(
+        (at) => o.say(`${t.node.id}: powered on by the power service (QMP cont) ${secs(at - deployedAt)} after the deployment`),
+        () => undefined, // qemu ended before anyone powered it on: the loop below reports it
+      );
+    }
+    const firstOn = (): number => Math.min(...tracked.map((t) => t.vm!.powerOnAt ?? Infinity), Date.now());
 
     // follow the deployment until every node is installed, failed or out of time
     const installTimeout = o.installTimeoutMs ?? 20 * 60_000;
+    const powerTimeout = o.powerTimeoutMs ?? 20 * 60_000;
     let dep: Deployment = created;
     let lastLine = 0;
     for (;;) {
@@ -246,11 +296,13 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
           // console lines from the moment the node reported installed (its timeline), not from
           // this poll: a node that reboots at once must not have its firmware banner missed
           const at = await installedAt(apiUrl, t.node.id);
-          t.installedMark = at === undefined ? t.vm!.console.mark() : t.vm!.console.markAt(at - t.vm!.powerOnAt - 1000);
+          t.installedMark = at === undefined ? t.vm!.console.mark() : t.vm!.console.markAt(at - (t.vm!.powerOnAt ?? at) - 1000);
         }
         if (t.giveUp === undefined && t.state !== 'installed' && t.state !== 'released' && t.state !== 'failed') {
+          const on = t.vm!.powerOnAt;
           if (t.vm!.proc.exitCode !== null || t.vm!.proc.signalCode !== null) t.giveUp = 'qemu exited';
-          else if (now - t.vm!.powerOnAt > installTimeout) t.giveUp = `not installed ${Math.round(installTimeout / 1000)} s after power-on`;
+          else if (on === undefined && now - deployedAt > powerTimeout) t.giveUp = `not powered on ${Math.round(powerTimeout / 1000)} s after the deployment${await lastPowerFailure(apiUrl, t.node.id)}`;
+          else if (on !== undefined && now - on > installTimeout) t.giveUp = `not installed ${Math.round(installTimeout / 1000)} s after power-on`;
         }
       }
       if (tracked.every((t) => t.installedMark !== undefined || t.state === 'failed' || t.giveUp !== undefined)) break;
@@ -258,10 +310,10 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
       if (dead) throw new SwarmbootError('DEMO_SERVICE_DIED', `service ${dead} died during the demo; see ${join(workDir, 'logs', `${dead}.log`)}`);
       if (Date.now() - lastLine >= 10_000) {
         lastLine = Date.now();
-        o.say(progressLine(tracked, (Date.now() - firstOn) / 1000));
+        o.say(progressLine(tracked, (Date.now() - firstOn()) / 1000));
       }
     }
-    o.say(progressLine(tracked, (Date.now() - firstOn) / 1000));
+    o.say(progressLine(tracked, (Date.now() - firstOn()) / 1000));
 
     // released: each installed node reboots, the scheduler's boot script exits to its disk
     const installed = tracked.filter((t) => t.installedMark !== undefined);
@@ -286,15 +338,18 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
         }),
       );
     }
-    const wallTimeMs = Date.now() - firstOn;
+    const wallTimeMs = Date.now() - firstOn();
+    const runningAt = tracked.map((t) => t.vm!.powerOnAt).filter((x): x is number => x !== undefined);
 
     // the record: each node's timeline and transfer stats, through the API
     const results: VmResult[] = [];
     for (const t of tracked) {
       const vm = t.vm!;
+      const on = vm.powerOnAt;
       const node = await getJson<Node>(`${apiUrl}/v1/nodes/${t.node.id}`).catch(() => undefined);
       const tl = await getJson<{ entries: { at: string; to: string; reason?: string }[] }>(`${apiUrl}/v1/nodes/${t.node.id}/timeline?limit=1000&sources=state`).catch(() => ({ entries: [] }));
-      const timeline = tl.entries.map((e) => ({ state: e.to, atMs: Date.parse(e.at) - vm.powerOnAt, ...(e.reason ? { reason: e.reason } : {}) })).filter((e) => e.atMs >= -60_000);
+      // before the power-on (a VM started powered off): counted from the deployment
+      const timeline = tl.entries.map((e) => ({ state: e.to, atMs: Date.parse(e.at) - (on ?? deployedAt), ...(e.reason ? { reason: e.reason } : {}) })).filter((e) => e.atMs >= -60_000);
       const inst = timeline.find((e) => e.state === 'installed');
       const dhcpLine = vm.console.lines.find((l) => /Configuring \(net0.*ok|DHCP.*ok|Station IP address/.test(l.text));
       const scriptLine = vm.console.lines.find((l) => /\/v1\/boot\/\S+\.\.\. ok/.test(l.text));
@@ -306,7 +361,8 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
         ip: node?.ip,
         state: node?.state ?? t.state,
         reason: [t.giveUp, node?.reason ?? t.reason].filter(Boolean).join('; node: ') || undefined,
-        powerOnAt: new Date(vm.powerOnAt).toISOString(),
+        powerOnAt: on === undefined ? undefined : new Date(on).toISOString(),
+        power: await powerOf(apiUrl, t.node.id, on),
         installedMs: inst?.atMs,
         firstDiskBootMs: t.loginMs,
         timeline,
@@ -342,6 +398,7 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
       deploymentId: dep.id,
       stackStartMs,
       wallTimeMs,
+      deployToFirstPowerOnMs: runningAt.length > 0 ? Math.min(...runningAt) - deployedAt : undefined,
       image: { name: image.name, file: image.file, format: image.format, bytes: image.size, sha256: image.sha256 },
       bytes: { fromSeeder, fromPeers, fromWebSeed, peerShare: all > 0 ? fromPeers / all : 0 },
       nodes: results,
@@ -365,6 +422,32 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
  * starting (kexec into the installed system skips the firmware).
  */
 const REBOOT_BANNER = /iPXE initialising devices|iPXE \d+\.\d+\.\d+|BdsDxe: starting Boot|Linux version \d/;
+
+type PowerTimelineEntry = { at: string; outcome: 'requested' | 'completed' | 'failed'; power: { durationMs?: number; code?: string; message?: string } };
+
+/** The node's power requests and results from its timeline (source power); `runningAt`: its QMP RESUME. */
+async function powerOf(apiUrl: string, id: string, runningAt: number | undefined): Promise<VmPower> {
+  const tl = await getJson<{ entries: PowerTimelineEntry[] }>(`${apiUrl}/v1/nodes/${encodeURIComponent(id)}/timeline?limit=1000&sources=power`).catch(() => ({ entries: [] }));
+  const by = (o: PowerTimelineEntry['outcome']) => tl.entries.filter((e) => e.outcome === o).sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  const [requested, completed, failed] = [by('requested'), by('completed'), by('failed')];
+  const firstDone = completed[0];
+  const lastFail = failed.at(-1);
+  return {
+    requests: requested.length,
+    completed: completed.length,
+    failed: failed.length,
+    requestToCompletedMs: requested[0] && firstDone ? Date.parse(firstDone.at) - Date.parse(requested[0].at) : undefined,
+    serviceMs: firstDone?.power.durationMs,
+    completedToRunningMs: firstDone && runningAt !== undefined ? runningAt - Date.parse(firstDone.at) : undefined,
+    lastFailure: lastFail ? `${lastFail.power.code ?? '?'}: ${lastFail.power.message ?? ''}` : undefined,
+  };
+}
+
+/** `; last power failure CODE: message` from the node's timeline, or '' when it has none. */
+async function lastPowerFailure(apiUrl: string, id: string): Promise<string> {
+  const p = await powerOf(apiUrl, id, undefined);
+  return p.lastFailure === undefined ? (p.requests === 0 ? '; no power request for it yet' : '') : `; last power failure ${p.lastFailure}`;
+}
 
 /** When the node's timeline says it became installed (ms since the epoch), if it does. */
 async function installedAt(apiUrl: string, id: string): Promise<number | undefined> {
@@ -394,11 +477,12 @@ export function formatVmSummary(s: VmDemoSummary): string {
     `swarmboot demo --vms: ${s.vms} ${s.firmware.toUpperCase()} VM(s), image ${s.image.name} (${s.image.format}, ${mb(s.image.bytes)})`,
     `  installed ${s.installed}, booted from their own disk ${s.bootedFromDisk}, failed ${s.failed}; stack up in ${secs(s.stackStartMs)}, wall time ${secs(s.wallTimeMs)}`,
     `  bytes the nodes got: from each other ${mb(s.bytes.fromPeers)} (${(100 * s.bytes.peerShare).toFixed(0)}%), from the seeder ${mb(s.bytes.fromSeeder)}, from the web seed ${mb(s.bytes.fromWebSeed)}`,
-    `  ${'node'.padEnd(8)} ${'installed'.padStart(10)} ${'disk boot'.padStart(10)} ${'from peers'.padStart(11)} ${'from seeder'.padStart(12)}  alone`,
+    `  power (scheduler → power service → QMP): ${s.nodes.reduce((a, r) => a + r.power.requests, 0)} request(s), ${s.nodes.reduce((a, r) => a + r.power.completed, 0)} completed, ${s.nodes.reduce((a, r) => a + r.power.failed, 0)} failed; deployment → first VM running ${secs(s.deployToFirstPowerOnMs)}`,
+    `  ${'node'.padEnd(8)} ${'power ms'.padStart(9)} ${'installed'.padStart(10)} ${'disk boot'.padStart(10)} ${'from peers'.padStart(11)} ${'from seeder'.padStart(12)}  alone`,
   ];
   for (const r of s.nodes) {
     lines.push(
-      `  ${r.id.padEnd(8)} ${secs(r.installedMs).padStart(10)} ${secs(r.firstDiskBootMs).padStart(10)} ${(r.stats ? mb(r.stats.bytesFromPeers) : '—').padStart(11)} ${(r.stats ? mb(r.stats.bytesFromSeeder + r.stats.bytesFromWebSeed) : '—').padStart(12)}  ${r.diskCheck ? (r.diskCheck.ok ? `ok ${secs(r.diskCheck.ms)}` : 'FAILED') : '—'}`,
+      `  ${r.id.padEnd(8)} ${(r.power.requestToCompletedMs === undefined ? '—' : String(r.power.requestToCompletedMs)).padStart(9)} ${secs(r.installedMs).padStart(10)} ${secs(r.firstDiskBootMs).padStart(10)} ${(r.stats ? mb(r.stats.bytesFromPeers) : '—').padStart(11)} ${(r.stats ? mb(r.stats.bytesFromSeeder + r.stats.bytesFromWebSeed) : '—').padStart(12)}  ${r.diskCheck ? (r.diskCheck.ok ? `ok ${secs(r.diskCheck.ms)}` : 'FAILED') : '—'}`,
     );
   }
   for (const r of s.nodes.filter((x) => x.consoleTail)) {

@@ -8,6 +8,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { SwarmbootError } from '@swarmboot/contracts';
+import { QmpSession } from '@swarmboot/power';
 
 const pexec = promisify(execFile);
 
@@ -55,6 +56,12 @@ export interface VmSpec {
   uefi?: boolean;
   /** -accel kvm instead of tcg (here /dev/kvm resets guests: off unless asked) */
   kvm?: boolean;
+  /**
+   * start it powered off (`-S`, QEMU's `prelaunch`) with its QMP socket at `Lab.qmpSocket(id)`:
+   * whoever holds the socket — the power service's QMP driver — powers it on. Default false:
+   * powered on at once, no QMP socket
+   */
+  poweredOff?: boolean;
 }
 
 export interface Vm {
@@ -63,8 +70,15 @@ export interface Vm {
   dir: string;
   disk: string;
   consoleLog: string;
-  /** Date.now() when qemu was started */
-  powerOnAt: number;
+  /**
+   * Date.now() when the VM began to run: qemu's start, or for a VM started powered off its
+   * first QMP RESUME event (the first `cont`); undefined until then
+   */
+  readonly powerOnAt: number | undefined;
+  /** resolves with `powerOnAt` once the VM runs (never, for a VM nobody powers on) */
+  poweredOn: Promise<number>;
+  /** the VM's QMP socket (a VM started powered off), its BMC for the power service */
+  qmpSocket?: string | undefined;
   console: ConsoleWatcher;
   proc: ChildProcess;
   /** resolves with qemu's exit code (or signal) when it ends */
@@ -80,8 +94,16 @@ export interface Lab {
   exec(cmd: string, args: string[], timeoutMs?: number): Promise<string>;
   /** Starts a long-running command inside the namespace (stdout+stderr piped). */
   spawn(cmd: string, args: string[], env?: NodeJS.ProcessEnv): ChildProcess;
-  /** Creates the VM's tap on the bridge and powers it on (network first, then its disk). */
+  /**
+   * Creates the VM's tap on the bridge and starts qemu (network first, then its disk): powered on,
+   * or powered off with its QMP socket (`poweredOff`), resolving once that socket answers.
+   */
   startVm(spec: VmSpec): Promise<Vm>;
+  /**
+   * Where the QMP socket of VM `id` is (under a short temp dir: a unix socket path has at most
+   * 108 bytes) — known before the VM starts, for the power service's inventory.
+   */
+  qmpSocket(id: string): string;
   /**
    * A port on this machine's loopback that reaches `host:port` inside the namespace (through a
    * unix socket, so nothing is added to the machine's own network). The API client uses it.
@@ -140,8 +162,14 @@ export function qemuArgs(v: {
   kvm?: boolean | undefined;
   serconFile?: string | undefined;
   snapshot?: boolean | undefined;
+  /** `-S`: start in QEMU's `prelaunch` state, powered off until a QMP `cont` */
+  paused?: boolean | undefined;
+  /** a QMP monitor (`-qmp unix:PATH,server=on,wait=off`) on each of these socket paths */
+  qmp?: readonly string[] | undefined;
 }): string[] {
   const args = ['-accel', v.kvm ? 'kvm' : 'tcg', '-m', String(v.memMiB), '-smp', '1', '-display', 'none', '-monitor', 'none', '-nodefaults'];
+  if (v.paused) args.push('-S');
+  for (const sock of v.qmp ?? []) args.push('-qmp', `unix:${sock},server=on,wait=off`);
   args.push('-chardev', `file,id=con0,path=${v.consoleLog},append=on`, '-serial', 'chardev:con0');
   if (v.uefi) {
     args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${v.uefi.code}`, '-drive', `if=pflash,format=raw,unit=1,file=${v.uefi.vars}`);
@@ -284,9 +312,17 @@ export async function createLab(o: LabOptions): Promise<Lab> {
         uefi = { code: OVMF_CODE, vars: join(dir, 'OVMF_VARS.fd') };
         if (!existsSync(uefi.vars)) await copyFile(OVMF_VARS, uefi.vars);
       }
-      const args = qemuArgs({ mac: spec.mac, disk, consoleLog, memMiB: spec.memMiB ?? DEFAULT_MEM_MIB, tap, uefi, kvm: spec.kvm, serconFile: spec.uefi ? undefined : await serconFile(dir) });
-      return launchVm({ id: spec.id, mac: spec.mac, dir, disk, consoleLog, argv: ['ip', 'netns', 'exec', netns, QEMU, ...args], track: vms });
+      // powered off: one QMP socket for the power service (its BMC), one the lab watches for the
+      // power-on (qemu serves one client per QMP socket at a time: the two must not share one)
+      const qmp = spec.poweredOff ? { bmc: lab.qmpSocket(spec.id), watch: join(sockDir, `${spec.id}.watch`) } : undefined;
+      const args = qemuArgs({
+        mac: spec.mac, disk, consoleLog, memMiB: spec.memMiB ?? DEFAULT_MEM_MIB, tap, uefi, kvm: spec.kvm, serconFile: spec.uefi ? undefined : await serconFile(dir),
+        paused: spec.poweredOff, qmp: qmp === undefined ? undefined : [qmp.bmc, qmp.watch],
+      });
+      return launchVm({ id: spec.id, mac: spec.mac, dir, disk, consoleLog, argv: ['ip', 'netns', 'exec', netns, QEMU, ...args], track: vms, qmp });
     },
+
+    qmpSocket: (id) => join(sockDir, `${id}.qmp`),
 
     async forward(port, host = LabNet.host) {
       const sock = join(sockDir, `p${port}.sock`);
@@ -337,10 +373,15 @@ export async function createLab(o: LabOptions): Promise<Lab> {
   return lab;
 }
 
-function launchVm(v: { id: string; mac: string; dir: string; disk: string; consoleLog: string; argv: string[]; track?: Vm[] }): Vm {
+/**
+ * Spawns qemu. With `qmp`, qemu was started powered off: waits (10 s at most) for its watch
+ * socket, connects, and takes the first RESUME event (QMP: sent when the VM starts running) as
+ * the power-on. Throws LAB_FAILED when the watch socket does not answer.
+ */
+async function launchVm(v: { id: string; mac: string; dir: string; disk: string; consoleLog: string; argv: string[]; track?: Vm[]; qmp?: { bmc: string; watch: string } | undefined }): Promise<Vm> {
   const stderrLog = join(v.dir, 'qemu.log');
   const proc = spawn(v.argv[0]!, v.argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
-  const powerOnAt = Date.now();
+  let powerOnAt = v.qmp === undefined ? Date.now() : undefined;
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
   const exited = new Promise<string>((resolve) => {
@@ -350,18 +391,47 @@ function launchVm(v: { id: string; mac: string; dir: string; disk: string; conso
       resolve(signal ?? String(code));
     });
   });
-  const console = new ConsoleWatcher(v.consoleLog, powerOnAt);
+  const console = new ConsoleWatcher(v.consoleLog, powerOnAt ?? Date.now());
+  let watch: QmpSession | undefined;
+  let poweredOn: Promise<number> = Promise.resolve(powerOnAt ?? 0);
+  if (v.qmp !== undefined) {
+    const sock = v.qmp.watch;
+    for (let i = 0; i < 100 && !existsSync(sock) && proc.exitCode === null; i++) await sleep(100);
+    // the session lives as long as qemu; only its opening is bounded (10 s)
+    const stop = new AbortController();
+    void exited.then(() => stop.abort(new Error('qemu exited')));
+    const opening = setTimeout(() => stop.abort(new Error('no QMP greeting within 10 s')), 10_000);
+    watch = await QmpSession.open(sock, stop.signal, () => false)
+      .catch((err: unknown) => {
+        proc.kill('SIGKILL');
+        throw new SwarmbootError('LAB_FAILED', `${v.id}: qemu's QMP socket ${sock} did not answer: ${(err as Error).message}; ${stderr.trim().split('\n').slice(-3).join(' | ')}`, { cause: err });
+      })
+      .finally(() => clearTimeout(opening));
+    poweredOn = watch.waitEvent('RESUME', 0).then(() => {
+      powerOnAt = Date.now();
+      // nothing was on the console before: a VM in prelaunch runs no firmware
+      console.startedAt = powerOnAt;
+      return powerOnAt;
+    });
+    // a VM nobody powered on: the promise stays pending for whoever waits, without an unhandled rejection
+    poweredOn.catch(() => undefined);
+  }
   const vm: Vm = {
     id: v.id,
     mac: v.mac,
     dir: v.dir,
     disk: v.disk,
     consoleLog: v.consoleLog,
-    powerOnAt,
+    get powerOnAt() {
+      return powerOnAt;
+    },
+    poweredOn,
+    qmpSocket: v.qmp?.bmc,
     console,
     proc,
     exited,
     async stop() {
+      watch?.close();
       await stopProc(proc);
       await console.close();
     },
@@ -395,7 +465,8 @@ export class ConsoleWatcher {
 
   constructor(
     readonly file: string,
-    readonly startedAt: number,
+    /** Date.now() of the power-on: lines' `atMs` count from it (set later for a VM started powered off) */
+    public startedAt: number,
   ) {
     this.timer = setInterval(() => void this.poll(), 200);
     this.timer.unref();
@@ -527,7 +598,7 @@ export async function bootDiskAlone(o: {
       await copyFile(OVMF_VARS, uefi.vars);
     }
     const args = qemuArgs({ mac: '', disk: o.disk, consoleLog: o.consoleLog, memMiB: o.memMiB ?? 1024, uefi, kvm: o.kvm, serconFile: o.uefi ? undefined : await serconFile(dir), snapshot: !o.writable });
-    const vm = launchVm({ id: 'disk-check', mac: '', dir, disk: o.disk, consoleLog: o.consoleLog, argv: [QEMU, ...args] });
+    const vm = await launchVm({ id: 'disk-check', mac: '', dir, disk: o.disk, consoleLog: o.consoleLog, argv: [QEMU, ...args] });
     try {
       const hit = await vm.console.waitFor(o.pattern ?? /login:/, { timeoutMs: o.timeoutMs ?? 10 * 60_000 });
       return { ok: true, ms: hit.atMs, line: hit.text, tail: vm.console.tail() };
@@ -535,7 +606,7 @@ export async function bootDiskAlone(o: {
       if ((err as { code?: string }).code === 'VM_EXITED' && vm.console.lines.length === 0) {
         throw new SwarmbootError('LAB_FAILED', `qemu did not start for ${o.disk}: ${(err as Error).message}`, { cause: err });
       }
-      return { ok: false, ms: Date.now() - vm.powerOnAt, tail: vm.console.tail() };
+      return { ok: false, ms: Date.now() - (vm.powerOnAt ?? Date.now()), tail: vm.console.tail() };
     } finally {
       await vm.stop();
     }

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConsoleWatcher, stripTerminal } from '../src/vm-lab.js';
+import { labPowerInventory, labStackEnv, vmNode } from '../src/demo-vms.js';
+import { ConsoleWatcher, qemuArgs, stripTerminal } from '../src/vm-lab.js';
 
 // Bytes as qemu writes them to a serial console file: SeaBIOS/iPXE escape sequences, CRLF, lines
 // split across writes, and getty's `login: ` prompt with no newline after it.
@@ -67,4 +68,21 @@ test('a wait ends when the VM does, with the reason and the last lines', async (
 test('stripTerminal removes ANSI sequences and control characters, keeps the text', () => {
   assert.equal(stripTerminal('\x1b[1m\x1b[37m\x1b[40miPXE 1.0.0\x1b[0m\x1b[37m\x1b[40m -- Open'), 'iPXE 1.0.0 -- Open');
   assert.equal(stripTerminal('Press Ctrl-B...\b \b\b \bnet0: up'), 'Press Ctrl-B...  net0: up');
+});
+
+test('qemuArgs: a VM started powered off has -S and one QMP monitor per socket; a powered-on one neither', () => {
+  const base = { mac: '02:5b:01:00:00:01', disk: '/d/disk.raw', consoleLog: '/d/console.log', memMiB: 512, tap: 'tap1' };
+  const off = qemuArgs({ ...base, paused: true, qmp: ['/s/vm-001.qmp', '/s/vm-001.watch'] });
+  assert.ok(off.includes('-S'));
+  assert.deepEqual(off.flatMap((a, i) => (a === '-qmp' ? [off[i + 1]] : [])), ['unix:/s/vm-001.qmp,server=on,wait=off', 'unix:/s/vm-001.watch,server=on,wait=off']);
+  const on = qemuArgs(base);
+  assert.ok(!on.includes('-S') && !on.includes('-qmp'));
+});
+
+test('labPowerInventory and labStackEnv: each node id → its QMP socket, read by the power service at the stagger rate', () => {
+  const inv = JSON.parse(labPowerInventory([vmNode(1), vmNode(2)], (id) => `/tmp/sbvms-x/${id}.qmp`)) as Record<string, unknown>;
+  assert.deepEqual(inv, { 'vm-001': { driver: 'qmp', address: '/tmp/sbvms-x/vm-001.qmp' }, 'vm-002': { driver: 'qmp', address: '/tmp/sbvms-x/vm-002.qmp' } });
+  const env = labStackEnv({ seederUploadLimit: 1, bootenvDir: '/b', powerBmcs: '/w/power-bmcs.json', powerPerSecond: 1000 / 1500 });
+  assert.equal(env.power['SWARMBOOT_POWER_BMCS'], '/w/power-bmcs.json');
+  assert.equal(Number(env.power['SWARMBOOT_POWER_RATE_PER_SECOND']).toFixed(3), '0.667');
 });

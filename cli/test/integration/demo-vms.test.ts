@@ -19,7 +19,8 @@ async function ourNamespaces(): Promise<string[]> {
 const place = (from: string, to: string) => link(from, to).catch(() => copyFile(from, to));
 
 /*
- * The whole path with a real machine's firmware: one SeaBIOS VM PXE-boots the install
+ * The whole path with a real machine's firmware: one SeaBIOS VM, started powered off, is powered
+ * on by the deployment (scheduler → power service → QMP), PXE-boots the install
  * environment from the stack in the lab, the agent writes the VM's disk from the swarm, reports
  * installed, the deployment is released, the VM reboots into its own disk (login prompt on the
  * serial console), and that disk boots once more alone, without network. Bounded: 20 min.
@@ -31,7 +32,11 @@ test('demo --vms 1: a BIOS VM installs the image, boots its own disk, and the di
   try {
     const s = await runVmDemo({ vms: 1, work, say, installTimeoutMs: 12 * 60_000, bootTimeoutMs: 5 * 60_000 });
     const n = s.nodes[0]!;
-    t.diagnostic(`stack ${s.stackStartMs} ms; installed ${n.installedMs} ms; disk boot ${n.firstDiskBootMs} ms; alone ${n.diskCheck?.ms} ms; timeline ${JSON.stringify(n.timeline)}`);
+    t.diagnostic(`stack ${s.stackStartMs} ms; deployment → running ${s.deployToFirstPowerOnMs} ms; power ${JSON.stringify(n.power)}; installed ${n.installedMs} ms; disk boot ${n.firstDiskBootMs} ms; alone ${n.diskCheck?.ms} ms; timeline ${JSON.stringify(n.timeline)}`);
+    // powered on by the deployment, through the scheduler's pxe-boot request and the power service's QMP driver
+    assert.ok(n.powerOnAt !== undefined, 'the VM was powered on');
+    assert.ok(n.power.requests >= 1 && n.power.completed >= 1, `its power request completed: ${JSON.stringify(n.power)}`);
+    assert.ok(n.power.completedToRunningMs !== undefined && Math.abs(n.power.completedToRunningMs) < 5000, 'the VM began to run when the power request completed');
     assert.equal(s.installed, 1, `installed: ${n.reason ?? ''}\n${(n.consoleTail ?? []).join('\n')}`);
     assert.equal(s.bootedFromDisk, 1, `booted from its disk: ${n.reason ?? ''}\n${(n.consoleTail ?? []).join('\n')}`);
     assert.equal(s.failed, 0);

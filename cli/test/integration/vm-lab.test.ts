@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promisify } from 'node:util';
+import { QmpDriver } from '@swarmboot/power';
 import { assetPaths, ensureAssets } from '../../src/assets.js';
 import { CLI_ENTRY } from '../../src/stack.js';
 import { bootDiskAlone, createLab, labUnavailable, LabNet, type Lab } from '../../src/vm-lab.js';
@@ -160,4 +161,36 @@ test('a VM in the lab PXE-boots through swarmboot dhcp and tftp to a running ker
   // nothing left behind: the namespace is gone
   const left = (await pexec('ip', ['netns', 'list'])).stdout;
   assert.ok(!lab || !left.includes(lab.netns), `${lab?.netns} deleted`);
+});
+
+/*
+ * A VM started powered off (`-S`) prints nothing until the power service's QMP driver powers it
+ * on through the socket the lab names for it; the lab takes qemu's RESUME event as the power-on,
+ * and console times count from there.
+ */
+test('a VM started powered off waits for the QMP driver; its power-on time is the RESUME', { timeout: 120_000 }, async (t) => {
+  const why = await labUnavailable();
+  if (why) return t.skip(why);
+  const work = await mkdtemp(join(tmpdir(), 'sbvms-off-'));
+  let lab: Lab | undefined;
+  try {
+    lab = await createLab({ workDir: work });
+    const vm = await lab.startVm({ id: 'vm-off', mac: '02:5b:01:00:ff:03', memMiB: 256, diskBytes: 64 * 1024 ** 2, poweredOff: true });
+    assert.equal(vm.qmpSocket, lab.qmpSocket('vm-off'));
+    await sleep(1500);
+    assert.equal(vm.powerOnAt, undefined, 'not running before anyone powers it on');
+    assert.equal(vm.console.lines.length, 0, 'no firmware output while powered off');
+    const before = Date.now();
+    const r = await new QmpDriver({ timeoutMs: 10_000 }).run('pxe-boot', { ref: { driver: 'qmp', address: vm.qmpSocket! }, credentials: undefined }, new AbortController().signal);
+    const after = Date.now();
+    assert.equal(r.powerState, 'Off');
+    const on = await vm.poweredOn;
+    assert.ok(on >= before && on <= after, `RESUME (${on}) within the driver's run (${before}..${after})`);
+    // the NIC first (the lab's order): iPXE starts
+    const ipxe = await vm.console.waitFor(/iPXE initialising devices/, { timeoutMs: 60_000 });
+    t.diagnostic(`driver run ${after - before} ms; iPXE ${ipxe.atMs} ms after the RESUME`);
+  } finally {
+    await lab?.destroy();
+    await rm(work, { recursive: true, force: true });
+  }
 });

@@ -131,14 +131,15 @@ export const ErrorCodes = {
 
   // --- power: BMC operations (swarmboot.power.failed `code`; node failure reasons once the scheduler power-cycles) ---
   BMC_UNKNOWN: { status: 500, http: false, meaning: 'power: the request names no BMC and the inventory (SWARMBOOT_POWER_BMCS) has none for the node' },
-  BMC_CREDENTIALS_UNKNOWN: { status: 500, http: false, meaning: 'power: the BMC names a credentials entry the credentials file does not hold' },
+  BMC_CREDENTIALS_UNKNOWN: { status: 500, http: false, meaning: 'power: the BMC names a credentials entry the credentials file does not hold, or a Redfish/IPMI BMC names none' },
+  BMC_REF_INVALID: { status: 500, http: false, meaning: 'power: a request’s own BMC reference cannot be used as given (a QMP socket path that is not absolute, credentials on a QMP BMC); not retried' },
   BMC_TIMEOUT: { status: 500, http: false, meaning: 'power: the BMC did not answer within SWARMBOOT_POWER_TIMEOUT_MS, on every attempt' },
   BMC_UNREACHABLE: { status: 500, http: false, meaning: 'power: the BMC refused or reset the connection, on every attempt' },
   BMC_TLS_FAILED: { status: 500, http: false, meaning: 'power: the Redfish BMC’s certificate does not verify against SWARMBOOT_POWER_TLS_CA_FILE (or the system CAs); not retried' },
   BMC_AUTH_FAILED: { status: 500, http: false, meaning: 'power: the BMC refused the credentials (Redfish 401/403, IPMI RAKP or session failure); not retried' },
-  BMC_REJECTED: { status: 500, http: false, meaning: 'power: the BMC refused the request with a 4xx other than 401/403 (the message is the BMC’s); not retried' },
+  BMC_REJECTED: { status: 500, http: false, meaning: 'power: the BMC refused the request — a Redfish 4xx other than 401/403, a QMP error reply, a VM without a NIC to PXE-boot (the message is the BMC’s); not retried' },
   BMC_SERVER_ERROR: { status: 500, http: false, meaning: 'power: the BMC answered 5xx on every attempt' },
-  BMC_RESPONSE_INVALID: { status: 500, http: false, meaning: 'power: the BMC answered something that is not the Redfish JSON (or ipmitool output) expected, on every attempt' },
+  BMC_RESPONSE_INVALID: { status: 500, http: false, meaning: 'power: the BMC answered something that is not the Redfish JSON (or ipmitool output, or QMP message) expected, on every attempt' },
   BMC_SYSTEM_NOT_FOUND: { status: 500, http: false, meaning: 'power: the Redfish service has no ComputerSystem with the configured id (or none at all)' },
   IPMITOOL_FAILED: { status: 500, http: false, meaning: 'power: ipmitool could not be run (not installed) or failed without a recognised message' },
 

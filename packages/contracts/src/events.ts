@@ -269,8 +269,11 @@ export const PowerAction = { pxeBoot: 'pxe-boot', on: 'on', off: 'off', cycle: '
 export type PowerAction = (typeof PowerAction)[keyof typeof PowerAction];
 export const PowerActionSchema = Type.Union(Object.values(PowerAction).map((a) => Type.Literal(a)));
 
-/** How the power service talks to a BMC: DMTF Redfish (DSP0266) over HTTPS, or IPMI 2.0 RMCP+ through ipmitool. */
-export const BmcDriver = { redfish: 'redfish', ipmi: 'ipmi' } as const;
+/**
+ * How the power service talks to a BMC: DMTF Redfish (DSP0266) over HTTPS, IPMI 2.0 RMCP+ through
+ * ipmitool, or QEMU's Machine Protocol (QMP) on a qemu VM's monitor socket — the VM lab's BMC.
+ */
+export const BmcDriver = { redfish: 'redfish', ipmi: 'ipmi', qmp: 'qmp' } as const;
 export type BmcDriver = (typeof BmcDriver)[keyof typeof BmcDriver];
 export const BmcDriverSchema = Type.Union(Object.values(BmcDriver).map((d) => Type.Literal(d)));
 
@@ -278,14 +281,17 @@ export const BmcDriverSchema = Type.Union(Object.values(BmcDriver).map((d) => Ty
  * Where a node's BMC is. `credentials` names an entry of the power service's credentials file —
  * secrets never travel in events. Redfish: `address` is a host name or IP (`https://` assumed) or a
  * base URL (`http://host:port`); `systemId` the ComputerSystem's id under /redfish/v1/Systems (absent:
- * the only member). IPMI: `address` the host, `port` the RMCP+ UDP port (623).
+ * the only member). IPMI: `address` the host, `port` the RMCP+ UDP port (623). Redfish and IPMI
+ * need `credentials` (the power service refuses an entry without). QMP: `address` the absolute
+ * path of the VM's QMP unix socket (`-qmp unix:PATH,server=on,wait=off`), no `credentials` (QMP
+ * has no authentication: the socket's file permissions are its access control).
  */
 export const BmcRef = Type.Object({
   driver: BmcDriverSchema,
   address: Type.String({ minLength: 1 }),
   port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
   systemId: Type.Optional(Type.String({ minLength: 1 })),
-  credentials: Type.String({ minLength: 1 }),
+  credentials: Type.Optional(Type.String({ minLength: 1 })),
   /** Redfish: `session` (SessionService, X-Auth-Token, deleted afterwards) or `basic` (default) */
   auth: Type.Optional(Type.Union([Type.Literal('basic'), Type.Literal('session')])),
 });
@@ -324,6 +330,8 @@ export const PowerCompleted = Type.Object({
   durationMs: Type.Number({ minimum: 0 }),
   /** the power state the BMC reported before the action (for `status`: the answer) */
   powerState: PowerState,
+  /** set when this request did no BMC operation of its own: the request whose operation (and result) it shared */
+  coalescedWith: Type.Optional(Type.String()),
 });
 export type PowerCompleted = Static<typeof PowerCompleted>;
 
@@ -341,6 +349,8 @@ export const PowerFailed = Type.Object({
   code: Type.String(),
   /** the last error, with the BMC's own message (Redfish @Message.ExtendedInfo, ipmitool's stderr) */
   message: Type.String(),
+  /** set when this request did no BMC operation of its own: the request whose operation (and result) it shared */
+  coalescedWith: Type.Optional(Type.String()),
 });
 export type PowerFailed = Static<typeof PowerFailed>;
 

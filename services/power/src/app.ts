@@ -16,7 +16,21 @@ export interface PowerLimits {
   /** BMC operations started per second, at most (SWARMBOOT_POWER_RATE_PER_SECOND) */
   ratePerSecond: number;
   retry: RetryPolicy;
+  /**
+   * request coalescing window, ms (SWARMBOOT_POWER_COALESCE_MS; 0: off): a request for a node and
+   * action already in flight shares its BMC operation, and a `pxe-boot`, `on` or `off` that arrives
+   * within this time of the same one completing is answered from it without a BMC operation
+   */
+  coalesceMs: number;
 }
+
+/**
+ * Actions a second request shortly after a completed one must not repeat: `on`/`off` would find
+ * the node so already; a second `pxe-boot` would restart a node in the middle of the boot the
+ * first one started (a wave's request and a recovery retry of the same node). `cycle` and
+ * `status` are repeated when asked again: each asks for something new.
+ */
+const Idempotent: ReadonlySet<PowerRequested['action']> = new Set(['pxe-boot', 'on', 'off']);
 
 export interface PowerDeps {
   log: Logger;
@@ -30,6 +44,12 @@ export interface PowerDeps {
 
 /** What a request ends in; the edge (`start`) publishes it. */
 export type PowerOutcome = { kind: 'completed'; data: PowerCompleted } | { kind: 'failed'; data: PowerFailed };
+
+/** The same outcome for a request that shared another's BMC operation (pure). */
+export function coalescedOutcome(o: PowerOutcome, req: PowerRequested, durationMs: number): PowerOutcome {
+  const own = { requestId: req.requestId, coalescedWith: o.data.coalescedWith ?? o.data.requestId, durationMs };
+  return o.kind === 'completed' ? { kind: 'completed', data: { ...o.data, ...own } } : { kind: 'failed', data: { ...o.data, ...own } };
+}
 
 export interface Power {
   /** The core: carries out one request (BMC lookup, rate-limited attempts, retries) and says how it ended. */
@@ -60,6 +80,16 @@ export function buildPower(deps: PowerDeps): Power {
     labelNames: ['driver', 'action', 'outcome'] as const,
     registers: [registry],
   });
+  const coalesced = new Counter({
+    name: 'swarmboot_power_coalesced_total',
+    help: 'power requests answered from another request of the same node and action (in flight, or completed within SWARMBOOT_POWER_COALESCE_MS) without a BMC operation of their own',
+    labelNames: ['action', 'with'] as const,
+    registers: [registry],
+  });
+  /** node id + action → the request whose BMC operation is running */
+  const inFlight = new Map<string, Promise<PowerOutcome>>();
+  /** node id + action → the last completed one, while it is within the window */
+  const recent = new Map<string, { at: number; outcome: PowerOutcome }>();
   const retries = new Counter({ name: 'swarmboot_power_retries_total', help: 'BMC attempts that failed and were retried, by driver and code', labelNames: ['driver', 'code'] as const, registers: [registry] });
   const duration = new Histogram({
     name: 'swarmboot_power_operation_duration_seconds',
@@ -79,7 +109,43 @@ export function buildPower(deps: PowerDeps): Power {
     },
   });
 
-  async function handle(req: PowerRequested): Promise<PowerOutcome> {
+  /**
+   * The core with coalescing in front of it: a request whose node and action are in flight waits
+   * for that operation's outcome; an idempotent one within `coalesceMs` of the same completed
+   * operation gets its outcome at once. Per replica: requests that JetStream hands to two replicas
+   * are not coalesced.
+   */
+  function handle(req: PowerRequested): Promise<PowerOutcome> {
+    if (limits.coalesceMs <= 0) return operate(req);
+    const started = performance.now();
+    const key = `${req.nodeId}\u0000${req.action}`;
+    const running = inFlight.get(key);
+    if (running !== undefined) {
+      coalesced.inc({ action: req.action, with: 'in-flight' });
+      return running.then((o) => {
+        log.info({ requestId: req.requestId, nodeId: req.nodeId, action: req.action, coalescedWith: o.data.requestId }, 'power request shares the BMC operation in flight');
+        return coalescedOutcome(o, req, performance.now() - started);
+      });
+    }
+    const last = recent.get(key);
+    if (last !== undefined && Idempotent.has(req.action) && performance.now() - last.at < limits.coalesceMs) {
+      coalesced.inc({ action: req.action, with: 'recent' });
+      log.info({ requestId: req.requestId, nodeId: req.nodeId, action: req.action, coalescedWith: last.outcome.data.requestId, agoMs: Math.round(performance.now() - last.at) }, 'power request answered by the same one just completed');
+      return Promise.resolve(coalescedOutcome(last.outcome, req, performance.now() - started));
+    }
+    const op = operate(req).then((o) => {
+      const now = performance.now();
+      for (const [k, v] of recent) if (now - v.at >= limits.coalesceMs) recent.delete(k);
+      if (o.kind === 'completed') recent.set(key, { at: now, outcome: o });
+      return o;
+    });
+    inFlight.set(key, op);
+    const forget = (): void => void inFlight.delete(key);
+    op.then(forget, forget);
+    return op;
+  }
+
+  async function operate(req: PowerRequested): Promise<PowerOutcome> {
     const started = performance.now();
     const base = { requestId: req.requestId, nodeId: req.nodeId, action: req.action };
     const rlog = log.child({ requestId: req.requestId, nodeId: req.nodeId, action: req.action });

@@ -5,6 +5,7 @@ import { buildPower } from './app.js';
 import { loadConfig } from './config.js';
 import { loadInventory, SecretPaths } from './domain/inventory.js';
 import { IpmiDriver } from './drivers/ipmi.js';
+import { QmpDriver } from './drivers/qmp.js';
 import { RedfishDriver } from './drivers/redfish.js';
 
 /**
@@ -38,10 +39,15 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
         bus,
         registry,
         inventory,
-        drivers: { redfish, ipmi: new IpmiDriver({ ipmitool: config.SWARMBOOT_POWER_IPMITOOL, timeoutMs: config.SWARMBOOT_POWER_TIMEOUT_MS }) },
+        drivers: {
+          redfish,
+          ipmi: new IpmiDriver({ ipmitool: config.SWARMBOOT_POWER_IPMITOOL, timeoutMs: config.SWARMBOOT_POWER_TIMEOUT_MS }),
+          qmp: new QmpDriver({ timeoutMs: config.SWARMBOOT_POWER_TIMEOUT_MS }),
+        },
         limits: {
           maxInFlight: config.SWARMBOOT_POWER_MAX_IN_FLIGHT,
           ratePerSecond: config.SWARMBOOT_POWER_RATE_PER_SECOND,
+          coalesceMs: config.SWARMBOOT_POWER_COALESCE_MS,
           retry: { retries: config.SWARMBOOT_POWER_RETRIES, baseMs: config.SWARMBOOT_POWER_RETRY_BASE_MS, maxMs: config.SWARMBOOT_POWER_RETRY_MAX_MS },
         },
       });

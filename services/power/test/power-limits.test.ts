@@ -32,9 +32,10 @@ class RecordingDriver implements PowerDriver {
   }
 }
 
-function power(driver: RecordingDriver, limits: PowerLimits) {
+// coalescing off: these tests send many requests for one node on purpose (power-coalesce.test.ts has it on)
+function power(driver: RecordingDriver, limits: Omit<PowerLimits, 'coalesceMs'>) {
   const inventory = new BmcInventory({ n: { driver: 'redfish', address: 'bmc.example', credentials: 'c' } }, { c: { username: 'u', password: 'p' } });
-  return buildPower({ log: createLogger('test', 'silent'), registry: new Registry(), inventory, drivers: { redfish: driver, ipmi: driver as unknown as PowerDriver }, limits });
+  return buildPower({ log: createLogger('test', 'silent'), registry: new Registry(), inventory, drivers: { redfish: driver, ipmi: driver as unknown as PowerDriver, qmp: driver as unknown as PowerDriver }, limits: { ...limits, coalesceMs: 0 } });
 }
 
 const retry = { retries: 3, baseMs: 20, maxMs: 100 };

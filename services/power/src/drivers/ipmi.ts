@@ -1,6 +1,6 @@
 import { execFile, type ExecFileException } from 'node:child_process';
 import { SwarmbootError, type PowerAction } from '@swarmboot/contracts';
-import type { BmcTarget } from '../domain/inventory.js';
+import { account, type BmcTarget } from '../domain/inventory.js';
 import type { DriverResult, PowerDriver } from './driver.js';
 
 /** How the IPMI driver runs ipmitool. */
@@ -60,14 +60,15 @@ export class IpmiDriver implements PowerDriver {
     // ipmitool retries RMCP+ itself (-R, default 4, each -N seconds): one retry here, the policy
     // above (retry.ts) owns the rest, so a dead BMC costs about timeoutMs per attempt, not 5×.
     const perTry = Math.max(1, Math.floor(this.opts.timeoutMs / 2000));
-    const args = ['-I', 'lanplus', '-H', target.ref.address, '-p', String(target.ref.port ?? RmcpPort), '-U', target.credentials.username, '-E', '-v', '-N', String(perTry), '-R', '1', ...command];
+    const { username, password } = account(target);
+    const args = ['-I', 'lanplus', '-H', target.ref.address, '-p', String(target.ref.port ?? RmcpPort), '-U', username, '-E', '-v', '-N', String(perTry), '-R', '1', ...command];
     const what = `${target.ref.address}: ipmitool ${command.join(' ')}`;
     return new Promise((resolve, reject) => {
       execFile(
         this.opts.ipmitool,
         args,
         // a minimal environment: the password, and PATH for ipmitool's own lookups
-        { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', IPMI_PASSWORD: target.credentials.password }, timeout: this.opts.timeoutMs + 1000, signal, encoding: 'utf8' },
+        { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', IPMI_PASSWORD: password }, timeout: this.opts.timeoutMs + 1000, signal, encoding: 'utf8' },
         (err, stdout, stderr) => {
           if (err === null) return resolve(stdout);
           if (signal.aborted) return reject(err);

@@ -1,6 +1,6 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { SwarmbootError, type PowerAction } from '@swarmboot/contracts';
-import type { BmcTarget } from '../domain/inventory.js';
+import { account, type BmcTarget } from '../domain/inventory.js';
 import type { DriverResult, PowerDriver } from './driver.js';
 
 /** TLS and time limits of the Redfish driver. */
@@ -59,8 +59,9 @@ export class RedfishDriver implements PowerDriver {
 
   async run(action: PowerAction, target: BmcTarget, signal: AbortSignal): Promise<DriverResult> {
     const base = baseUrl(target.ref.address, target.ref.port);
-    const session = target.ref.auth === 'session' ? await this.login(base, target, signal) : undefined;
-    const auth: Record<string, string> = session === undefined ? { authorization: `Basic ${Buffer.from(`${target.credentials.username}:${target.credentials.password}`).toString('base64')}` } : { 'x-auth-token': session.token };
+    const { username, password } = account(target);
+    const session = target.ref.auth === 'session' ? await this.login(base, username, password, signal) : undefined;
+    const auth: Record<string, string> = session === undefined ? { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` } : { 'x-auth-token': session.token };
     try {
       const system = await this.system(base, target.ref.systemId, auth, signal);
       const off = system.powerState === 'Off';
@@ -93,8 +94,8 @@ export class RedfishDriver implements PowerDriver {
     return this.dispatcher.close();
   }
 
-  private async login(base: URL, target: BmcTarget, signal: AbortSignal): Promise<{ token: string; location: string | undefined }> {
-    const a = await this.call(base, 'POST', `${Root}/SessionService/Sessions`, {}, signal, { UserName: target.credentials.username, Password: target.credentials.password });
+  private async login(base: URL, username: string, password: string, signal: AbortSignal): Promise<{ token: string; location: string | undefined }> {
+    const a = await this.call(base, 'POST', `${Root}/SessionService/Sessions`, {}, signal, { UserName: username, Password: password });
     const token = header(a, 'x-auth-token');
     if (token === undefined) throw new SwarmbootError('BMC_RESPONSE_INVALID', `${base.host}: the session answer has no X-Auth-Token`);
     const odataId = a.json?.['@odata.id'];
