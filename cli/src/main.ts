@@ -380,7 +380,7 @@ program
   });
 
 function formatDeployment(d: Deployment): string {
-  const head = `${d.id} image=${d.image} state=${d.state} ${formatCounts(d.counts)}\n`;
+  const head = `${d.id} image=${d.image} state=${d.state}${d.trustedKeyIds ? ` trust=${d.trustedKeyIds.join(',')}` : ''} ${formatCounts(d.counts)}\n`;
   return head + d.nodes.map((n) => `  ${n.id.padEnd(12)} ${n.state.padEnd(11)} ${n.ip ?? ''}${n.progress ? ` ${Math.round((100 * n.progress.bytes) / Math.max(1, n.progress.total))}%` : ''}${n.reason ? ` ${n.reason}` : ''}\n`).join('');
 }
 
