@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, createPublicKey } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,11 +10,17 @@ import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { DemoNet, RedisKeys, isSwarmbootError, type ErrorCode, type ImageRecord, type SignedImageManifest } from '@swarmboot/contracts';
-import { SwarmbootClient, connectRedis, createLogger } from '@swarmboot/kit';
-import { runAgent } from '@swarmboot/agent';
+import { EventBus, ImageCatalog, Registry, SwarmbootClient, connectNats, connectRedis, createLogger, generateSigningKeyPair, parseConfig, parseSigningKey } from '@swarmboot/kit';
+import { freePort, startNats, startRedis } from '@swarmboot/testkit';
+import { buildTracker } from '@swarmboot/tracker';
+import { buildSeederApp } from '@swarmboot/seeder';
+import { SchedulerConfig, buildSchedulerApp } from '@swarmboot/scheduler';
+import { runAgent, runNodeAgent } from '@swarmboot/agent';
 import { assetPaths } from '../../src/assets.js';
 import { freePorts } from '../../src/demo.js';
 import { startStack } from '../../src/stack.js';
+import { signRecord } from '../../src/image-sign.js';
+import { sparseFile } from '../../src/vm-lab.js';
 
 const pexec = promisify(execFile);
 const cli = fileURLToPath(new URL('../../src/main.js', import.meta.url));
@@ -34,7 +40,7 @@ async function keyIdOfPemFile(path: string): Promise<string> {
  * IMAGE_KEY_UNTRUSTED — in both cases nothing lands on the node's disk; the scheduler refuses such
  * deployments at creation (422); with the old and the new key trusted (a rotation) it installs.
  */
-test('signed images: installed when trusted; a tampered manifest or an untrusted key refused with its code, nothing written', { timeout: 300_000 }, async (t) => {
+test('signed images: installed when trusted; a tampered manifest or an untrusted key refused with its code, nothing written', { timeout: 600_000 }, async (t) => {
   const log = createLogger('signed-images-test', 'warn');
   const work = await mkdtemp(join(tmpdir(), 'sb-signed-'));
   // a TFTP root with the real boot loaders but a small kernel and initrd: the agent only stores them
@@ -77,11 +83,13 @@ test('signed images: installed when trusted; a tampered manifest or an untrusted
     const n = nodes[i - 1]!;
     return runAgent({ mac: n.mac, dhcpServer: { host: '127.0.0.1', port: ports.dhcp }, giaddr: DemoNet.relay, tftpPort: ports.tftp, workDir: join(work, 'nodes', n.id), log, releasePollMs: 100 });
   };
+  // bounded by time, not by polls: on a loaded CI machine one install took over a minute
   const waitInstalled = async (id: string) => {
-    for (let i = 0; i < 600; i++) {
+    const deadline = Date.now() + 180_000;
+    while (Date.now() < deadline) {
       const n = await api.node(id);
       if (n.state === 'installed' || n.state === 'failed') return n;
-      await sleep(100);
+      await sleep(200);
     }
     return api.node(id);
   };
@@ -103,7 +111,8 @@ test('signed images: installed when trusted; a tampered manifest or an untrusted
   const dep1 = (await swarmboot('deploy', '--image', 'sample', '--nodes', 's1', '--target', 'emulated', '--trust', join(work, 'a.pub'))).trim();
   assert.deepEqual((await api.deployment(dep1)).trustedKeyIds, [keyA]);
   const s1 = runNode(1);
-  assert.equal((await waitInstalled('s1')).state, 'installed');
+  const n1 = await waitInstalled('s1');
+  assert.equal(n1.state, 'installed', n1.reason);
   const cmp = await pexec('tar', ['--compare', '--numeric-owner', '-f', image, '-C', join(work, 'nodes', 's1', 'root')]);
   assert.equal(cmp.stdout + cmp.stderr, '');
   await api.release(dep1);
@@ -154,8 +163,83 @@ test('signed images: installed when trusted; a tampered manifest or an untrusted
   const dep4 = (await swarmboot('deploy', '--image', 'sample', '--nodes', 's4', '--target', 'emulated', '--trust', join(work, 'a.pub'), '--trust', join(work, 'b.pub'))).trim();
   assert.deepEqual((await api.deployment(dep4)).trustedKeyIds, [keyA, keyB]);
   const s4 = runNode(4);
-  assert.equal((await waitInstalled('s4')).state, 'installed');
+  const n4 = await waitInstalled('s4');
+  assert.equal(n4.state, 'installed', n4.reason);
   assert.ok(existsSync(join(work, 'nodes', 's4', 'root')));
   await api.release(dep4);
   await s4;
+});
+
+/**
+ * The agent's node mode (real machines) against the real tracker, seeder and scheduler: a manifest
+ * changed after the deployment was created is refused before the disk is opened — the node's disk,
+ * a loop device over a sparse file, has not one block allocated afterwards, and the download
+ * directory was never made.
+ */
+test('node mode: a tampered manifest fails the node with IMAGE_SIGNATURE_INVALID and not one block reaches its disk', { timeout: 120_000 }, async (t) => {
+  const log = createLogger('signed-node-test', 'warn');
+  const work = await mkdtemp(join(tmpdir(), 'sb-signed-node-'));
+  const [natsSrv, redisSrv] = await Promise.all([startNats(), startRedis()]);
+  const nc = await connectNats(natsSrv.url, 'signed-node-test', log);
+  const redis = await connectRedis(redisSrv.url, log);
+  const bus = new EventBus(nc, '/swarmboot/signed-node-test', log);
+  const closers: (() => Promise<unknown>)[] = [];
+  let loop: string | undefined;
+  t.after(async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+    if (loop) await pexec('losetup', ['-d', loop]).catch(() => undefined);
+    await nc.drain();
+    await redis.quit();
+    await Promise.all([natsSrv.stop(), redisSrv.stop()]);
+    await rm(work, { recursive: true, force: true });
+  });
+  const catalog = new ImageCatalog(redis);
+  const tracker = buildTracker({ log, lookup: (h) => catalog.nameByInfoHash(h), redis, registry: new Registry(), config: { intervalSeconds: 30, admissionTtlMs: 0 } });
+  const announceUrl = `http://127.0.0.1:${(await tracker.listen('127.0.0.1', 0)).port}/announce`;
+  closers.push(() => tracker.close());
+  const seederPort = await freePort();
+  const seederUrl = `http://127.0.0.1:${seederPort}`;
+  const seeder = buildSeederApp({ log, bus, redis, registry: new Registry(), config: { dataDir: join(work, 'seeder'), publicUrl: seederUrl, announceUrl, uploadLimit: 0, torrentPort: 0 } });
+  await seeder.listen({ host: '127.0.0.1', port: seederPort });
+  closers.push(() => seeder.close());
+  const schedulerPort = await freePort();
+  const apiUrl = `http://127.0.0.1:${schedulerPort}`;
+  const config = parseConfig(SchedulerConfig, {
+    SWARMBOOT_NATS_URL: natsSrv.url, SWARMBOOT_REDIS_URL: redisSrv.url, SWARMBOOT_PUBLIC_URL: apiUrl,
+    SWARMBOOT_BOOTENV_URL: 'http://127.0.0.1:9/unused', SWARMBOOT_SYSLOG_TARGET: '127.0.0.1:9', SWARMBOOT_INSTALL_ATTEMPTS: '1',
+  });
+  const scheduler = buildSchedulerApp({ log, bus, redis, config });
+  await scheduler.listen({ host: '127.0.0.1', port: schedulerPort });
+  closers.push(() => scheduler.close());
+
+  const diskFile = join(work, 'm1.disk');
+  await sparseFile(diskFile, 64 * 1024 * 1024);
+  loop = (await pexec('losetup', ['-f', '--show', diskFile])).stdout.trim();
+  const api = new SwarmbootClient(apiUrl, seederUrl);
+  const file = join(work, 'sample.tar');
+  await copyFile(assetPaths().sampleImage, file);
+  const pair = generateSigningKeyPair();
+  const rec = await api.addImage(file, 'sample', { bootable: true });
+  await api.signImage('sample', await signRecord(file, rec, parseSigningKey(pair.privateKeyPem)));
+  await api.importNodes([{ id: 'm1', mac: '52:54:00:5c:00:01', rootDisk: loop }]);
+  const dep = await api.deploy({ image: 'sample', nodes: ['m1'], lingerSeconds: 0, trustedKeys: [pair.publicKeyPem] });
+  assert.deepEqual(dep.trustedKeyIds, [pair.keyId]);
+
+  // after the deployment was checked: the manifest's date changed in the catalog
+  const key = RedisKeys.image('sample');
+  const manifest = JSON.parse((await redis.hget(key, 'manifest')) ?? '') as SignedImageManifest;
+  await redis.hset(key, 'manifest', JSON.stringify({ ...manifest, created: '2020-01-01T00:00:00.000Z' }));
+
+  assert.equal((await fetch(`${apiUrl}/v1/boot/52:54:00:5c:00:01`)).status, 200);
+  const nodeWork = join(work, 'm1');
+  const err = await runNodeAgent({ api: apiUrl, nodeId: 'm1', deploymentId: dep.id, localAddress: '127.0.0.1', workDir: nodeWork, log, disks: { includeLoop: true }, releasePollMs: 100 }).then(
+    () => assert.fail('installed'),
+    (e: unknown) => e,
+  );
+  assert.ok(isSwarmbootError(err, 'IMAGE_SIGNATURE_INVALID'), String(err));
+  const n = await api.node('m1');
+  assert.equal(n.state, 'failed');
+  assert.match(n.reason ?? '', /^IMAGE_SIGNATURE_INVALID: /);
+  assert.equal((await stat(diskFile)).blocks, 0, 'the disk file is as sparse as it was made: nothing written');
+  assert.equal(existsSync(join(nodeWork, 'image')), false, 'the image was not downloaded');
 });
