@@ -285,7 +285,13 @@ program
   .addOption(tokenOpt())
   .action(async (o: { image: string; nodes: string; target: DeploymentTarget; afterInstall: AfterInstall; canary?: number; maxInFlight?: number; rate?: number; failureBudget?: number; trust?: string[] } & ApiOptions) => {
     // each file may hold several keys (PEM blocks or base64 lines): checked here, sent as raw base64
-    const trustedKeys = o.trust === undefined ? undefined : (await Promise.all(o.trust.map(async (f) => parsePublicKeys(await readFile(f, 'utf8'), f)))).flat().map((k) => k.raw);
+    const readKeys = async (f: string) => {
+      const text = await readFile(f, 'utf8').catch((err: unknown) => {
+        throw new SwarmbootError('SIGNING_KEY_INVALID', `cannot read the trusted key file ${f}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      });
+      return parsePublicKeys(text, f);
+    };
+    const trustedKeys = o.trust === undefined ? undefined : (await Promise.all(o.trust.map(readKeys))).flat().map((k) => k.raw);
     if (trustedKeys?.length === 0) throw new SwarmbootError('SIGNING_KEY_INVALID', `no public key in ${o.trust?.join(', ') ?? ''}`);
     const selector = o.nodes === '*' || o.nodes.includes('=') ? { selector: o.nodes } : { nodes: o.nodes.split(',').map((s) => s.trim()).filter(Boolean) };
     const dep = await client(o).deploy({
