@@ -43,6 +43,10 @@ async function keyIdOfPemFile(path: string): Promise<string> {
 test('signed images: installed when trusted; a tampered manifest or an untrusted key refused with its code, nothing written', { timeout: 600_000 }, async (t) => {
   const log = createLogger('signed-images-test', 'warn');
   const work = await mkdtemp(join(tmpdir(), 'sb-signed-'));
+  const closers: (() => Promise<unknown>)[] = [() => rm(work, { recursive: true, force: true })];
+  t.after(async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+  });
   // a TFTP root with the real boot loaders but a small kernel and initrd: the agent only stores them
   const tftpRoot = join(work, 'tftp');
   await mkdir(join(tftpRoot, 'debian'), { recursive: true });
@@ -51,13 +55,11 @@ test('signed images: installed when trusted; a tampered manifest or an untrusted
   await writeFile(join(tftpRoot, 'debian', 'initrd.gz'), Buffer.alloc(64 * 1024, 2));
 
   const ports = await freePorts();
-  const stack = await startStack({ workDir: join(work, 'stack'), bind: '127.0.0.1', host: '127.0.0.1', ports, tftpRoot, env: { SWARMBOOT_SEEDER_UPLOAD_LIMIT: '0' }, say: () => undefined });
+  // startStack stops what it started when a part does not come up
+  const stack = await startStack({ workDir: join(work, 'stack'), bind: '127.0.0.1', host: '127.0.0.1', ports, tftpRoot, env: { SWARMBOOT_SEEDER_UPLOAD_LIMIT: '0' }, healthTimeoutMs: 180_000, say: () => undefined });
+  closers.push(() => stack.stop());
   const redis = await connectRedis(stack.env['SWARMBOOT_REDIS_URL'] ?? '', log);
-  t.after(async () => {
-    await redis.quit();
-    await stack.stop();
-    await rm(work, { recursive: true, force: true });
-  });
+  closers.push(() => redis.quit());
   const env = { ...process.env, SWARMBOOT_API_URL: stack.apiUrl, SWARMBOOT_SEEDER_URL: stack.seederUrl };
   const swarmboot = async (...args: string[]) => (await pexec(process.execPath, [cli, ...args], { env })).stdout;
   const api = new SwarmbootClient(stack.apiUrl, stack.seederUrl);
@@ -179,20 +181,19 @@ test('signed images: installed when trusted; a tampered manifest or an untrusted
 test('node mode: a tampered manifest fails the node with IMAGE_SIGNATURE_INVALID and not one block reaches its disk', { timeout: 120_000 }, async (t) => {
   const log = createLogger('signed-node-test', 'warn');
   const work = await mkdtemp(join(tmpdir(), 'sb-signed-node-'));
-  const [natsSrv, redisSrv] = await Promise.all([startNats(), startRedis()]);
-  const nc = await connectNats(natsSrv.url, 'signed-node-test', log);
-  const redis = await connectRedis(redisSrv.url, log);
-  const bus = new EventBus(nc, '/swarmboot/signed-node-test', log);
-  const closers: (() => Promise<unknown>)[] = [];
+  const closers: (() => Promise<unknown>)[] = [() => rm(work, { recursive: true, force: true })];
   let loop: string | undefined;
   t.after(async () => {
-    for (const c of closers.reverse()) await c().catch(() => undefined);
     if (loop) await pexec('losetup', ['-d', loop]).catch(() => undefined);
-    await nc.drain();
-    await redis.quit();
-    await Promise.all([natsSrv.stop(), redisSrv.stop()]);
-    await rm(work, { recursive: true, force: true });
+    for (const c of closers.reverse()) await c().catch(() => undefined);
   });
+  const [natsSrv, redisSrv] = await Promise.all([startNats(), startRedis()]);
+  closers.push(() => Promise.all([natsSrv.stop(), redisSrv.stop()]));
+  const nc = await connectNats(natsSrv.url, 'signed-node-test', log);
+  closers.push(() => nc.drain());
+  const redis = await connectRedis(redisSrv.url, log);
+  closers.push(() => redis.quit());
+  const bus = new EventBus(nc, '/swarmboot/signed-node-test', log);
   const catalog = new ImageCatalog(redis);
   const tracker = buildTracker({ log, lookup: (h) => catalog.nameByInfoHash(h), redis, registry: new Registry(), config: { intervalSeconds: 30, admissionTtlMs: 0 } });
   const announceUrl = `http://127.0.0.1:${(await tracker.listen('127.0.0.1', 0)).port}/announce`;
