@@ -39,9 +39,11 @@ export interface AgentResult {
 /**
  * Does what a node's PXE ROM, iPXE and installer do, through the same services a real node uses:
  * DHCP (relayed) → TFTP boot loader → DHCP as iPXE → HTTP boot script → TFTP kernel and initrd →
- * install manifest → BitTorrent download → sha256 verify → unpack into `root/` → report →
+ * install manifest → signed-manifest check (when the deployment trusts keys) → BitTorrent
+ * download → sha256 verify → unpack into `root/` → report →
  * keep seeding until the deployment releases the node. Syslog lines are sent at every stage.
- * Throws SwarmbootError (DHCP_*, TFTP_*, BOOT_SCRIPT_INVALID, IMAGE_CORRUPT, UNPACK_FAILED, …)
+ * Throws SwarmbootError (DHCP_*, TFTP_*, BOOT_SCRIPT_INVALID, IMAGE_NOT_SIGNED, IMAGE_KEY_UNTRUSTED,
+ * IMAGE_SIGNATURE_INVALID, IMAGE_MANIFEST_MISMATCH, IMAGE_CORRUPT, UNPACK_FAILED, …)
  * after reporting `failed` when it knows its node.
  */
 export async function runAgent(opts: AgentOptions): Promise<AgentResult> {

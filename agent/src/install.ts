@@ -3,7 +3,8 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SwarmbootError, isSwarmbootError, type AgentReportReply, type ErrorCode, type InstallManifest, type TransferStats } from '@swarmboot/contracts';
-import { checkBencode, type AgentApiClient, type Logger } from '@swarmboot/kit';
+import parseTorrent, { type ParsedTorrent } from 'parse-torrent';
+import { checkBencode, checkManifestMatches, parsePublicKey, verifyImageManifest, type AgentApiClient, type Logger } from '@swarmboot/kit';
 import { joinSwarm } from './swarm.js';
 
 /** Sends one syslog line (RFC 5424 severity 0–7). */
@@ -29,12 +30,15 @@ export interface InstallOptions {
 }
 
 /**
- * The installer's part both agent modes share: the image from the BitTorrent swarm (each piece
+ * The installer's part both agent modes share: when the deployment trusts signing keys, the
+ * image's signed manifest checked before anything is fetched (`checkSignedImage`; a refusal
+ * writes nothing), the image from the BitTorrent swarm (each piece
  * checked against its SHA-1 in the .torrent, BEP 3), the whole file's sha256 against the catalog
  * (IMAGE_CORRUPT: never reported installed), `write`, the `installed` report with where the bytes
  * came from, then seeding for the other nodes until released or `lingerMs` passed. Resolves with
  * where the bytes came from and how many went to other nodes.
- * Throws SwarmbootError (IMAGE_CORRUPT, TORRENT_INVALID, API errors, whatever `write` throws); the caller reports
+ * Throws SwarmbootError (IMAGE_NOT_SIGNED, IMAGE_KEY_UNTRUSTED, IMAGE_SIGNATURE_INVALID,
+ * IMAGE_MANIFEST_MISMATCH, IMAGE_CORRUPT, TORRENT_INVALID, API errors, whatever `write` throws); the caller reports
  * the failure (`reportFailure`), since what follows it differs by mode.
  */
 export async function installFromSwarm(o: InstallOptions): Promise<TransferStats> {
@@ -43,6 +47,8 @@ export async function installFromSwarm(o: InstallOptions): Promise<TransferStats
   const torrent = Buffer.from(await client.getBytes(image.torrentUrl));
   // webtorrent's bencode decoder loops forever on some malformed input: refuse it first
   checkBencode(torrent);
+  // before the swarm is joined, so a refused image leaves not one byte on the node
+  if (manifest.trustedKeys !== undefined && manifest.trustedKeys.length > 0) say(6, await checkSignedImage(manifest, torrent));
   const swarm = joinSwarm({
     torrent,
     dir: o.imageDir,
@@ -75,6 +81,34 @@ export async function installFromSwarm(o: InstallOptions): Promise<TransferStats
   } finally {
     await swarm.stop();
   }
+}
+
+/**
+ * The signed-image check (issue 15), before any byte of the image is fetched or written: the
+ * image's signed manifest must verify with one of the deployment's trusted keys, and describe the
+ * catalog record the agent was given and the .torrent it fetched (infohash of the info
+ * dictionary, length, file name = the record's). The sha256 after the download is compared with the
+ * record's, which the manifest was just found to equal. Returns a line for the log. Throws
+ * SwarmbootError IMAGE_NOT_SIGNED, IMAGE_KEY_UNTRUSTED, IMAGE_SIGNATURE_INVALID,
+ * IMAGE_MANIFEST_MISMATCH, SIGNING_KEY_INVALID (a trusted key the scheduler sent does not parse),
+ * TORRENT_INVALID.
+ */
+export async function checkSignedImage(manifest: InstallManifest, torrent: Buffer): Promise<string> {
+  const image = manifest.image;
+  const trusted = (manifest.trustedKeys ?? []).map((k, i) => parsePublicKey(k, `trusted key ${i + 1} of the install manifest`));
+  const signed = image.signedManifest;
+  if (signed === undefined) throw new SwarmbootError('IMAGE_NOT_SIGNED', `image ${image.name} has no signed manifest; the deployment trusts only images signed by ${trusted.map((k) => k.keyId).join(', ')}`);
+  const key = verifyImageManifest(signed, trusted);
+  checkManifestMatches(signed, image, 'catalog record');
+  let parsed: ParsedTorrent;
+  try {
+    parsed = await parseTorrent(torrent);
+  } catch (err) {
+    throw new SwarmbootError('TORRENT_INVALID', `the .torrent of ${image.name} does not parse`, { cause: err });
+  }
+  checkManifestMatches(signed, { infoHash: parsed.infoHash, size: parsed.length }, '.torrent');
+  if (parsed.name !== image.file) throw new SwarmbootError('IMAGE_MANIFEST_MISMATCH', `the .torrent of ${image.name} names file ${String(parsed.name)}, the catalog record ${image.file}`);
+  return `signed manifest of ${image.name} verified: key ${key.keyId}, infohash ${signed.infoHash}, sha256 ${signed.sha256}, signed ${signed.created}`;
 }
 
 /**

@@ -39,7 +39,8 @@ export interface NodeAgentResult {
 /**
  * The agent in the install environment (mode `node`): reports `booted`, reads its install
  * manifest, picks the disk (the inventory's root-disk hint, else the smallest non-removable disk
- * large enough), joins the swarm, verifies the sha256, writes the disk (`rootfs-tar`: GPT, ext4,
+ * large enough), checks the image's signed manifest when the deployment trusts keys (before the
+ * download: a refusal writes nothing), joins the swarm, verifies the sha256, writes the disk (`rootfs-tar`: GPT, ext4,
  * fstab, grub from the image's chroot; `raw-disk`: streamed, backup GPT moved, last partition
  * grown), reports `installed`, seeds until released or the linger time passed, and says what
  * comes next (reboot or kexec). A bootable `rootfs-tar` image that brings no grub fails with

@@ -73,7 +73,8 @@ async function freePortsDistinct(count: number): Promise<number[]> {
   return ports;
 }
 
-async function freePorts(): Promise<StackPorts> {
+/** Free loopback ports for every part of a stack (nats, redis, each service and its ops endpoint). */
+export async function freePorts(): Promise<StackPorts> {
   const p = await freePortsDistinct(11 + SERVICES.length);
   const next = (): number => p.shift()!;
   const ops = {} as StackPorts['ops'];

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { Value } from '@sinclair/typebox/value';
 import { isSwarmbootError, LogLine, PowerAction, SwarmbootError, TimelineSource, type AfterInstall, type Deployment, type DeploymentTarget, type ImageFormat } from '@swarmboot/contracts';
-import { createLogger, SwarmbootClient } from '@swarmboot/kit';
+import { createLogger, parsePublicKeys, SwarmbootClient } from '@swarmboot/kit';
 import { formatSummary, runDemo } from './demo.js';
 import { formatVmSummary, runVmDemo } from './demo-vms.js';
 import { defaultPorts, SERVICES, startStack } from './stack.js';
@@ -17,6 +17,7 @@ import { errorExitCode } from './exit-codes.js';
 import { formatLogLine, formatTimeline, printable } from './timeline.js';
 import { formatCounts, watchDeployment } from './watch.js';
 import { requestPower } from './power.js';
+import { readSigningKey, signRecord, writeKeyPair } from './image-sign.js';
 
 /** Each service's `main(env)`, loaded on demand so `swarmboot tftp` does not load webtorrent. */
 const serviceMains: Record<(typeof SERVICES)[number] | 'agent', () => Promise<(env: NodeJS.ProcessEnv) => Promise<void>>> = {
@@ -56,6 +57,7 @@ interface ApiOptions {
   seeder?: string;
   token?: string;
 }
+const seederOpt = () => new Option('--seeder <url>', 'seeder URL').env('SWARMBOOT_SEEDER_URL').default('http://127.0.0.1:8001');
 const client = (o: ApiOptions) => new SwarmbootClient(o.api.replace(/\/$/, ''), (o.seeder ?? 'http://127.0.0.1:8001').replace(/\/$/, ''), { token: o.token });
 
 const program = new Command('swarmboot')
@@ -210,12 +212,33 @@ image
   .requiredOption('--name <name>', 'image name')
   .addOption(new Option('--format <format>', 'rootfs-tar (tar, tar.gz, tar.zst) or raw-disk (raw, .gz, .zst); default: read from the file').choices(['rootfs-tar', 'raw-disk']))
   .option('--bootable', 'the image boots a machine on its own (kernel and boot loader inside): real nodes may get it')
-  .addOption(new Option('--seeder <url>', 'seeder URL').env('SWARMBOOT_SEEDER_URL').default('http://127.0.0.1:8001'))
+  .option('--sign <key.pem>', 'sign its manifest (name, format, size, sha256, infohash) with this Ed25519 private key (swarmboot keygen) after the upload')
+  .addOption(seederOpt())
   .addOption(apiOpt())
   .addOption(tokenOpt())
-  .action(async (file: string, o: { name: string; format?: ImageFormat; bootable?: boolean; seeder: string } & ApiOptions) => {
-    const rec = await client(o).addImage(resolve(file), o.name, { ...(o.format ? { format: o.format } : {}), bootable: o.bootable === true });
+  .action(async (file: string, o: { name: string; format?: ImageFormat; bootable?: boolean; sign?: string; seeder: string } & ApiOptions) => {
+    // a key that does not parse fails before the upload, not after it
+    const key = o.sign === undefined ? undefined : await readSigningKey(o.sign);
+    const c = client(o);
+    let rec = await c.addImage(resolve(file), o.name, { ...(o.format ? { format: o.format } : {}), bootable: o.bootable === true });
+    if (key) {
+      rec = await c.signImage(rec.name, await signRecord(resolve(file), rec, key));
+      say(`signed ${rec.name} with key ${key.publicKey.keyId}`);
+    }
     process.stdout.write(`${JSON.stringify(rec, null, 2)}\n`);
+  });
+image
+  .command('sign <name> <file>')
+  .description("sign the catalog's image NAME again (a new key: key rotation), after checking that FILE holds its bytes (size, sha256, infohash)")
+  .requiredOption('--key <key.pem>', 'Ed25519 private key (swarmboot keygen)')
+  .addOption(seederOpt())
+  .addOption(tokenOpt())
+  .action(async (name: string, file: string, o: { key: string; seeder: string; token?: string }) => {
+    const key = await readSigningKey(o.key);
+    const c = client({ api: '', ...o });
+    const rec = await c.signImage(name, await signRecord(resolve(file), await c.image(name), key));
+    say(`signed ${rec.name} with key ${key.publicKey.keyId}`);
+    process.stdout.write(`${JSON.stringify(rec.signedManifest, null, 2)}\n`);
   });
 image
   .command('list')
@@ -223,6 +246,15 @@ image
   .addOption(tokenOpt())
   .action(async (o: ApiOptions) => {
     process.stdout.write(`${JSON.stringify(await client(o).images(), null, 2)}\n`);
+  });
+
+program
+  .command('keygen <prefix>')
+  .description('make an Ed25519 key pair for signing images: PREFIX.key (private, mode 0600; keep it off the servers) and PREFIX.pub (for deploy --trust); prints the keyId')
+  .action(async (prefix: string) => {
+    const k = await writeKeyPair(resolve(prefix));
+    say(`private key ${k.privateKeyPath}, public key ${k.publicKeyPath}`);
+    process.stdout.write(`${k.keyId}\n`);
   });
 
 program
@@ -248,9 +280,19 @@ program
   .option('--max-in-flight <n>', 'at most n nodes in the boot phase at once (default SWARMBOOT_SCHEDULER_MAX_IN_FLIGHT)', int('--max-in-flight', 1, 100000))
   .option('--rate <per-second>', 'at most this many nodes admitted per second, 0 = no limit (default SWARMBOOT_SCHEDULER_RATE_PER_SECOND)', num('--rate', 0, 100000))
   .option('--failure-budget <n>', 'failed nodes allowed before the deployment pauses: below 1 a fraction of its nodes, from 1 a count (default SWARMBOOT_SCHEDULER_FAILURE_BUDGET)', num('--failure-budget', 0, 100000))
+  .option('--trust <key.pub>', 'install only an image signed by this Ed25519 public key (PEM file, swarmboot keygen); repeat for several (key rotation); default: the scheduler\'s SWARMBOOT_SCHEDULER_TRUSTED_KEYS_FILE', (v: string, prev: string[] = []) => [...prev, v])
   .addOption(apiOpt())
   .addOption(tokenOpt())
-  .action(async (o: { image: string; nodes: string; target: DeploymentTarget; afterInstall: AfterInstall; canary?: number; maxInFlight?: number; rate?: number; failureBudget?: number } & ApiOptions) => {
+  .action(async (o: { image: string; nodes: string; target: DeploymentTarget; afterInstall: AfterInstall; canary?: number; maxInFlight?: number; rate?: number; failureBudget?: number; trust?: string[] } & ApiOptions) => {
+    // each file may hold several keys (PEM blocks or base64 lines): checked here, sent as raw base64
+    const readKeys = async (f: string) => {
+      const text = await readFile(f, 'utf8').catch((err: unknown) => {
+        throw new SwarmbootError('SIGNING_KEY_INVALID', `cannot read the trusted key file ${f}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      });
+      return parsePublicKeys(text, f);
+    };
+    const trustedKeys = o.trust === undefined ? undefined : (await Promise.all(o.trust.map(readKeys))).flat().map((k) => k.raw);
+    if (trustedKeys?.length === 0) throw new SwarmbootError('SIGNING_KEY_INVALID', `no public key in ${o.trust?.join(', ') ?? ''}`);
     const selector = o.nodes === '*' || o.nodes.includes('=') ? { selector: o.nodes } : { nodes: o.nodes.split(',').map((s) => s.trim()).filter(Boolean) };
     const dep = await client(o).deploy({
       image: o.image,
@@ -261,6 +303,7 @@ program
       ...(o.maxInFlight === undefined ? {} : { maxInFlight: o.maxInFlight }),
       ...(o.rate === undefined ? {} : { ratePerSecond: o.rate }),
       ...(o.failureBudget === undefined ? {} : { failureBudget: o.failureBudget }),
+      ...(trustedKeys === undefined ? {} : { trustedKeys }),
     });
     process.stdout.write(`${dep.id}\n`);
   });
@@ -343,7 +386,7 @@ program
   });
 
 function formatDeployment(d: Deployment): string {
-  const head = `${d.id} image=${d.image} state=${d.state} ${formatCounts(d.counts)}\n`;
+  const head = `${d.id} image=${d.image} state=${d.state}${d.trustedKeyIds ? ` trust=${d.trustedKeyIds.join(',')}` : ''} ${formatCounts(d.counts)}\n`;
   return head + d.nodes.map((n) => `  ${n.id.padEnd(12)} ${n.state.padEnd(11)} ${n.ip ?? ''}${n.progress ? ` ${Math.round((100 * n.progress.bytes) / Math.max(1, n.progress.total))}%` : ''}${n.reason ? ` ${n.reason}` : ''}\n`).join('');
 }
 

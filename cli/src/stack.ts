@@ -48,6 +48,11 @@ export interface StackOptions {
    */
   netns?: string | undefined;
   logLevel?: string;
+  /**
+   * how long each service may take to answer /healthz (ms, default 60 000); tests on a loaded
+   * machine give more (7 Node processes loading at once on 2 busy cores took over a minute)
+   */
+  healthTimeoutMs?: number;
   /** progress lines (to stderr) */
   say: (msg: string) => void;
 }
@@ -194,7 +199,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const envs = serviceEnv(o, natsUrl, redisUrl);
     const procs = SERVICES.map((s) => [s, launch(s, process.execPath, [CLI_ENTRY, s], envs[s])] as const);
     const opsHost = o.bind === '0.0.0.0' ? '127.0.0.1' : o.bind;
-    await Promise.all(procs.map(([s, p]) => waitHealthy(s, opsHost, o.ports.ops[s], p, logs, o.netns)));
+    await Promise.all(procs.map(([s, p]) => waitHealthy(s, opsHost, o.ports.ops[s], p, logs, o.healthTimeoutMs ?? 60_000, o.netns)));
     return { apiUrl: `http://${o.host}:${o.ports.scheduler}`, seederUrl: `http://${o.host}:${o.ports.seeder}`, env: { SWARMBOOT_NATS_URL: natsUrl, SWARMBOOT_REDIS_URL: redisUrl }, stop, died };
   } catch (err) {
     await stop();
@@ -235,10 +240,10 @@ async function waitTcp(name: string, port: number, proc: ChildProcess, logs: str
   throw new SwarmbootError('STACK_START_FAILED', `${name} did not start on port ${port} (is it installed? scripts/install-deps.sh installs it)\n${await tail(logs, name)}`);
 }
 
-async function waitHealthy(name: string, host: string, port: number, proc: ChildProcess, logs: string, netns?: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
+async function waitHealthy(name: string, host: string, port: number, proc: ChildProcess, logs: string, timeoutMs: number, netns?: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   if (netns !== undefined) {
-    if (await probeInNetns(netns, 'http', host, port, 60_000, proc)) return;
+    if (await probeInNetns(netns, 'http', host, port, timeoutMs, proc)) return;
   }
   while (netns === undefined && Date.now() < deadline) {
     if (proc.exitCode !== null) break;

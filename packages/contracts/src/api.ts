@@ -123,6 +123,14 @@ export const DeploymentInput = Type.Object(
     maxInFlight: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })),
     /** at most this many admissions per second (0: no limit; default SWARMBOOT_SCHEDULER_RATE_PER_SECOND) */
     ratePerSecond: Type.Optional(Type.Number({ minimum: 0, maximum: 100000 })),
+    /**
+     * Ed25519 public keys the deployment trusts (SPKI PEM, or the raw 32 bytes in base64): its
+     * image must carry a manifest signed by one of them, checked at creation (IMAGE_NOT_SIGNED,
+     * IMAGE_KEY_UNTRUSTED, IMAGE_SIGNATURE_INVALID, IMAGE_MANIFEST_MISMATCH: 422) and by every
+     * agent before it writes a byte. Absent: the scheduler's SWARMBOOT_SCHEDULER_TRUSTED_KEYS_FILE
+     * (none: images are not checked for a signature). Several keys: a key rotation in progress.
+     */
+    trustedKeys: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 1000 }), { minItems: 1, maxItems: 32 })),
   },
   { additionalProperties: false },
 );
@@ -157,6 +165,8 @@ export const Deployment = Type.Object({
   /** why the deployment is paused (`FAILURE_BUDGET_EXCEEDED: …`) */
   reason: Type.Optional(Type.String()),
   admission: Type.Optional(AdmissionStatus),
+  /** keyIds of the Ed25519 keys whose signed image manifests it accepts (absent: signatures not checked) */
+  trustedKeyIds: Type.Optional(Type.Array(Type.String())),
   /** node count per state */
   counts: Type.Record(Type.String(), Type.Integer()),
   nodes: Type.Array(Node),
@@ -183,6 +193,13 @@ export const InstallManifest = Type.Object({
   afterInstall: AfterInstall,
   /** an installed real node seeds until released, or this long at most (ms) */
   lingerMs: Type.Integer({ minimum: 0 }),
+  /**
+   * the deployment's trusted Ed25519 public keys, each the raw 32 bytes in base64: when present the
+   * agent installs only an image whose `signedManifest` one of them signed and that matches the
+   * record and the .torrent (else IMAGE_NOT_SIGNED, IMAGE_KEY_UNTRUSTED, IMAGE_SIGNATURE_INVALID,
+   * IMAGE_MANIFEST_MISMATCH, before any byte is written)
+   */
+  trustedKeys: Type.Optional(Type.Array(Type.String())),
 });
 export type InstallManifest = Static<typeof InstallManifest>;
 

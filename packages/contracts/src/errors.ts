@@ -61,6 +61,13 @@ export const ErrorCodes = {
   IMAGE_NOT_READY: { status: 503, meaning: 'the image is in the catalog but this seeder replica is still fetching it from the swarm; retry after the Retry-After seconds' },
   IMAGE_REPLICA_MISMATCH: { status: 500, http: false, meaning: 'a seeder replica fetched an image whose size or sha256 differs from its catalog record; not seeded' },
 
+  // --- signed images (issue 15): API answers at upload and deployment creation, node failure reasons at install ---
+  SIGNING_KEY_INVALID: { status: 400, meaning: 'a key is not an Ed25519 key: a trusted key is neither an SPKI PEM public key nor 32 raw bytes in base64, or a signing key file is not a PKCS#8 PEM Ed25519 private key' },
+  IMAGE_NOT_SIGNED: { status: 422, meaning: 'the deployment trusts signing keys but its image has no signed manifest (sign it: swarmboot image sign); node failure reason when the image lost its signature after the deployment was created' },
+  IMAGE_KEY_UNTRUSTED: { status: 422, meaning: 'the image’s manifest is signed by a key (keyId) the deployment does not trust; node failure reason: nothing was written' },
+  IMAGE_SIGNATURE_INVALID: { status: 422, meaning: 'the image’s manifest signature does not verify with the trusted key of its keyId (the manifest or the signature was changed); node failure reason: nothing was written' },
+  IMAGE_MANIFEST_MISMATCH: { status: 422, meaning: 'the signed manifest does not describe the image: its name, format, size, sha256 or infohash differs from the catalog record, or (agent) from the .torrent it fetched; node failure reason: nothing was written' },
+
   // --- API clients (CLI, agent) ---
   API_UNREACHABLE: { status: 500, http: false, meaning: 'client side: the API did not answer (connection refused, DNS, reset, aborted)' },
   API_ERROR: { status: 500, http: false, meaning: 'client side: the API answered non-2xx without a known code' },

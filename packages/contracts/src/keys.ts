@@ -11,7 +11,7 @@ export const RedisKeys = {
   poolCursor: (subnetCidr: string) => `sb:dhcp:cursor:${subnetCidr}`,
   /** sorted set: addresses of a subnet held by offers not yet requested → hold expiry, ms (dhcp; bounded per subnet, see its offer script) */
   heldOffers: (subnetCidr: string) => `sb:dhcp:held:${subnetCidr}`,
-  /** hash: an image (seeder writes, others read) — field `json`: the ImageRecord; field `torrent`: its .torrent bytes (seeder replicas fetch the image with them) */
+  /** hash: an image (seeder writes, others read) — field `json`: the ImageRecord; field `torrent`: its .torrent bytes (seeder replicas fetch the image with them); field `manifest`: its SignedImageManifest JSON, when signed */
   image: (name: string) => `sb:image:${name}`,
   /** set of image names */
   images: 'sb:images',

@@ -21,6 +21,7 @@ import {
   type DeploymentInput,
   type ImageFormat,
   type NodeInput,
+  type SignedImageManifest,
   type TimelineSource,
 } from '@swarmboot/contracts';
 
@@ -137,6 +138,18 @@ export class SwarmbootClient {
     if (traits.bootable !== undefined) q.set('bootable', String(traits.bootable));
     const url = `${this.seederUrl}/v1/images/${encodeURIComponent(name)}?${q.toString()}`;
     return this.http.json(ImageRecord, 'PUT', url, { stream, contentType: 'application/octet-stream', contentLength: size });
+  }
+  /**
+   * Attaches a signed manifest to image `name` (seeder PUT /v1/images/:name/manifest); resolves
+   * with the record carrying it. 404 IMAGE_NOT_FOUND, 422 IMAGE_MANIFEST_MISMATCH (it does not
+   * describe the catalog's version), 409 CONFLICT (the image was replaced meanwhile).
+   */
+  signImage(name: string, manifest: SignedImageManifest): Promise<ImageRecord> {
+    return this.http.json(ImageRecord, 'PUT', `${this.seederUrl}/v1/images/${encodeURIComponent(name)}/manifest`, { json: manifest });
+  }
+  /** One image's catalog record (seeder GET /v1/images/:name); 404 IMAGE_NOT_FOUND. */
+  image(name: string): Promise<ImageRecord> {
+    return this.http.json(ImageRecord, 'GET', `${this.seederUrl}/v1/images/${encodeURIComponent(name)}`);
   }
   images(): Promise<ImageList> {
     return this.http.json(ImageList, 'GET', `${this.apiUrl}/v1/images`);

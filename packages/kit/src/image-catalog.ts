@@ -1,12 +1,13 @@
 import type { Redis } from 'ioredis';
 import { Value } from '@sinclair/typebox/value';
-import { ImageRecord, RedisKeys } from '@swarmboot/contracts';
+import { ImageRecord, RedisKeys, SignedImageManifest } from '@swarmboot/contracts';
 
 /**
  * KEYS: image hash, image name set, infohash index. ARGV: name, record JSON, infohash, .torrent
  * bytes ('' for none). The replaced record's infohash leaves the index only while it still names
  * this image (another image may have registered the same bytes since). The .torrent is written in
- * the same step, and a replaced image's .torrent never outlives its record.
+ * the same step, and a replaced image's .torrent never outlives its record. A signed manifest
+ * describes one version: a put drops it (the new version is signed anew).
  */
 const PUT_LUA = `
 local old = redis.call('HGET', KEYS[1], 'json')
@@ -18,6 +19,7 @@ if old then
 end
 redis.call('HSET', KEYS[1], 'json', ARGV[2])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'torrent', ARGV[4]) else redis.call('HDEL', KEYS[1], 'torrent') end
+redis.call('HDEL', KEYS[1], 'manifest')
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[1])
 return 1
@@ -34,6 +36,20 @@ if not json then return 0 end
 local ok, rec = pcall(cjson.decode, json)
 if not ok or type(rec) ~= 'table' or rec.infoHash ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'torrent', ARGV[2])
+return 1
+`;
+
+/**
+ * KEYS: image hash. ARGV: infohash, SignedImageManifest JSON. Sets the manifest only while the
+ * record is still the version with this infohash (an upload in between must not get the old
+ * version's signature). Returns 1 when set.
+ */
+const PUT_MANIFEST_LUA = `
+local json = redis.call('HGET', KEYS[1], 'json')
+if not json then return 0 end
+local ok, rec = pcall(cjson.decode, json)
+if not ok or type(rec) ~= 'table' or rec.infoHash ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'manifest', ARGV[2])
 return 1
 `;
 
@@ -72,16 +88,26 @@ export class ImageCatalog {
     return set === 1;
   }
 
-  /** The record and its .torrent in one read, or undefined when no (valid) record exists. */
+  /**
+   * Attaches a signed manifest to image `name` when its record still has `infoHash` (40 hex
+   * digits); false when the record is gone or names other bytes now. The caller checked that the
+   * manifest describes the record.
+   */
+  async putSignedManifest(name: string, infoHash: string, manifest: SignedImageManifest): Promise<boolean> {
+    return (await this.redis.eval(PUT_MANIFEST_LUA, 1, RedisKeys.image(name), infoHash, JSON.stringify(manifest))) === 1;
+  }
+
+  /** The record (with its signed manifest) and its .torrent in one read, or undefined when no (valid) record exists. */
   async entry(name: string): Promise<CatalogEntry | undefined> {
-    const [json, torrent] = await this.redis.hmgetBuffer(RedisKeys.image(name), 'json', 'torrent');
-    const record = json ? parseRecord(json.toString('utf8')) : undefined;
+    const [json, torrent, manifest] = await this.redis.hmgetBuffer(RedisKeys.image(name), 'json', 'torrent', 'manifest');
+    const record = json ? parseRecord(json.toString('utf8'), manifest?.toString('utf8')) : undefined;
     return record && { record, torrent: torrent && torrent.length > 0 ? torrent : undefined };
   }
 
+  /** The record, with its signed manifest when it has one. */
   async get(name: string): Promise<ImageRecord | undefined> {
-    const json = await this.redis.hget(RedisKeys.image(name), 'json');
-    return json === null ? undefined : parseRecord(json);
+    const [json, manifest] = await this.redis.hmget(RedisKeys.image(name), 'json', 'manifest');
+    return json === null || json === undefined ? undefined : parseRecord(json, manifest ?? undefined);
   }
 
   async list(): Promise<ImageRecord[]> {
@@ -96,7 +122,21 @@ export class ImageCatalog {
   }
 }
 
-function parseRecord(json: string): ImageRecord | undefined {
+/**
+ * The record from its JSON and, when present and well-formed, its signed manifest. A manifest
+ * that does not parse leaves the record unsigned: a deployment that trusts keys refuses it
+ * (IMAGE_NOT_SIGNED), so a damaged manifest never passes for a signed one.
+ */
+function parseRecord(json: string, manifestJson?: string): ImageRecord | undefined {
   const parsed: unknown = JSON.parse(json);
-  return Value.Check(ImageRecord, parsed) ? parsed : undefined;
+  if (!Value.Check(ImageRecord, parsed)) return undefined;
+  const { signedManifest: _stored, ...record } = parsed;
+  if (manifestJson === undefined || manifestJson === '') return record;
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(manifestJson);
+  } catch {
+    return record;
+  }
+  return Value.Check(SignedImageManifest, manifest) ? { ...record, signedManifest: manifest } : record;
 }

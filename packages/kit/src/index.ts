@@ -16,3 +16,4 @@ export * from './allowlist.js';
 export * from './api-client.js';
 export * from './bencode-check.js';
 export * from './bearer-auth.js';
+export * from './image-signing.js';

@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Redis } from 'ioredis';
 import { DefaultPorts } from '@swarmboot/contracts';
-import { BEARER_SECURITY_SCHEMES, ImageCatalog, Registry, bearerAuth, httpErrors, idempotency, type EventBus, type Logger, type TokenSet } from '@swarmboot/kit';
+import { BEARER_SECURITY_SCHEMES, ImageCatalog, Registry, bearerAuth, httpErrors, idempotency, type EventBus, type Logger, type TokenSet, type TrustedKey } from '@swarmboot/kit';
 import { parseStateTimeouts, type SchedulerConfig, type WebhookTarget } from './config.js';
 import { SchedulerStore } from './adapters/store.js';
 import { NodeVersions } from './adapters/node-versions.js';
@@ -33,6 +33,8 @@ export interface SchedulerAppDeps {
   webhooks?: readonly WebhookTarget[];
   /** the API's bearer tokens (kit's `loadTokens`); undefined: no authentication, logged once as a warning */
   tokens?: TokenSet | undefined;
+  /** the keys a deployment that names none trusts (`loadTrustedKeys`, SWARMBOOT_SCHEDULER_TRUSTED_KEYS_FILE); default none */
+  trustedKeys?: readonly TrustedKey[];
 }
 
 /** The webhook delivery part of the config. */
@@ -112,6 +114,7 @@ export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
     boot: bootSettings(deps.config),
     syslogTarget: deps.config.SWARMBOOT_SYSLOG_TARGET,
     admission: admissionSettings(deps.config),
+    trustedKeys: deps.trustedKeys ?? [],
   });
 
   const app = Fastify({

@@ -112,6 +112,8 @@ export class BootScripts {
       lingerMs: 1000 * (dep.lingerSeconds ?? this.deps.boot.lingerSeconds),
     };
     if (node.rootDisk !== undefined) m.rootDisk = node.rootDisk;
+    // the agent checks the image's signed manifest against these before it writes a byte
+    if (dep.trustedKeys !== undefined && dep.trustedKeys.length > 0) m.trustedKeys = dep.trustedKeys;
     return m;
   }
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { CommonConfig, TokensConfig } from '@swarmboot/kit';
+import { CommonConfig, TokensConfig, parsePublicKeys, type TrustedKey } from '@swarmboot/kit';
 import { DefaultPorts, SwarmbootError, type NodeState } from '@swarmboot/contracts';
 import { WEBHOOK_EVENT_TYPES } from './domain/webhooks.js';
 import { TIMED_STATES, isTimedState, type TimedState } from './domain/state-machine.js';
@@ -89,6 +89,10 @@ export const SchedulerConfig = Type.Object({
     description: 'seconds a node may stay in each active state without a change or a report (state=seconds, comma-separated; unnamed states keep their default) before it is sent back to admitted and PXE-booted again (docs/architecture.md, "Nodes that recover")',
   }),
   SWARMBOOT_SCHEDULER_TIMEOUT_RETRIES: Type.Integer({ default: 2, minimum: 0, maximum: 100, description: 'times a stuck node of a deployment is sent back to admitted before it is failed (BOOT_TIMEOUT or INSTALL_TIMEOUT)' }),
+  SWARMBOOT_SCHEDULER_TRUSTED_KEYS_FILE: Type.String({
+    default: '',
+    description: 'file of Ed25519 public keys (PEM blocks, or raw base64 one per line; # comments) a deployment that names no trustedKeys trusts: its image must be signed by one of them; empty: such deployments do not check signatures',
+  }),
   SWARMBOOT_SYSLOG_TARGET: Type.String({ default: `127.0.0.1:${DefaultPorts.syslog}`, description: 'syslog host:port given to agents in the install manifest' }),
   SWARMBOOT_OPS_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.ops.scheduler}`, description: 'host:port of /healthz and /metrics' }),
 });
@@ -184,4 +188,32 @@ export async function loadWebhooks(value: string, read: (path: string) => Promis
     names.add(name);
     return { name, url: w.url, secret: w.secret, types: w.types };
   });
+}
+
+const TRUSTED_KEYS_VARIABLE = 'SWARMBOOT_SCHEDULER_TRUSTED_KEYS_FILE';
+
+/**
+ * The default trusted image signing keys from the file at `path` (SWARMBOOT_SCHEDULER_TRUSTED_KEYS_FILE;
+ * kit's `parsePublicKeys` format); none for an empty path. Throws CONFIG_INVALID naming the
+ * variable (unreadable file, a key that does not parse, no key in the file).
+ */
+export async function loadTrustedKeys(path: string, read: (path: string) => Promise<string> = (p) => readFile(p, 'utf8')): Promise<TrustedKey[]> {
+  if (path.trim() === '') return [];
+  const fail = (why: string, cause?: unknown): never => {
+    throw new SwarmbootError('CONFIG_INVALID', `${TRUSTED_KEYS_VARIABLE}: ${why}`, { cause, context: { variables: [TRUSTED_KEYS_VARIABLE] } });
+  };
+  let text = '';
+  try {
+    text = await read(path.trim());
+  } catch (err) {
+    fail(`cannot read ${JSON.stringify(path)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, err);
+  }
+  let keys: TrustedKey[] = [];
+  try {
+    keys = parsePublicKeys(text, JSON.stringify(path));
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err), err);
+  }
+  if (keys.length === 0) fail(`${JSON.stringify(path)} holds no public key`);
+  return keys;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Events, NodeState, SwarmbootError, type Deployment, type DeploymentInput, type DeploymentSummary, type ErrorCode } from '@swarmboot/contracts';
-import type { EventBus, ImageCatalog, Logger } from '@swarmboot/kit';
+import { checkManifestMatches, keyIdOf, parsePublicKey, verifyImageManifest, type EventBus, type ImageCatalog, type Logger, type TrustedKey } from '@swarmboot/kit';
 import type { DeploymentRecord, SchedulerStore, StoredNode } from './adapters/store.js';
 import { canarySize, failureBudget, initialController } from './domain/admission.js';
 import { CAS_ATTEMPTS, Conflict, retryOnConflict } from './domain/retry-on-conflict.js';
@@ -23,6 +23,8 @@ export interface DeploymentsDeps {
   /** told when a deployment may admit more (resumed) */
   kick: (deploymentId: string) => void;
   bus: EventBus;
+  /** the keys a deployment trusts when it names none (SWARMBOOT_SCHEDULER_TRUSTED_KEYS_FILE); empty: signatures not checked */
+  trustedKeys?: readonly TrustedKey[];
 }
 
 /** The scheduler's admission defaults (SWARMBOOT_SCHEDULER_CANARY_SIZE, …_FAILURE_BUDGET, …_MAX_IN_FLIGHT, …_RATE_PER_SECOND). */
@@ -46,11 +48,20 @@ export class Deployments {
    * POST /v1/deployments. Throws IMAGE_NOT_FOUND, NODE_NOT_FOUND, NO_NODES, NODE_BUSY, VALIDATION,
    * CONFLICT (the nodes kept changing while the deployment was created); for real nodes (target
    * `node`, the default) also IMAGE_NOT_BOOTABLE (the image cannot boot a machine on its own) and
-   * BOOTENV_MISSING (no install environment to serve).
+   * BOOTENV_MISSING (no install environment to serve). With trusted keys (the deployment's
+   * `trustedKeys`, else the scheduler's default): SIGNING_KEY_INVALID (400, a key does not parse),
+   * IMAGE_NOT_SIGNED, IMAGE_KEY_UNTRUSTED, IMAGE_SIGNATURE_INVALID, IMAGE_MANIFEST_MISMATCH (422):
+   * refused here rather than by every node's agent.
    */
   async createDeployment(input: DeploymentInput): Promise<Deployment> {
+    const trusted = input.trustedKeys === undefined ? (this.deps.trustedKeys ?? []) : input.trustedKeys.map((k, i) => parsePublicKey(k, `trustedKeys[${i}]`));
     const image = await this.deps.catalog.get(input.image);
     if (!image) throw new SwarmbootError('IMAGE_NOT_FOUND', `no image named ${input.image}`, { context: { image: input.image } });
+    if (trusted.length > 0) {
+      if (!image.signedManifest) throw new SwarmbootError('IMAGE_NOT_SIGNED', `image ${image.name} has no signed manifest and the deployment trusts keys ${trusted.map((k) => k.keyId).join(', ')}: sign it (swarmboot image sign)`, { context: { image: image.name } });
+      verifyImageManifest(image.signedManifest, trusted);
+      checkManifestMatches(image.signedManifest, image, 'catalog record');
+    }
     const target = input.target ?? 'node';
     if (target === 'node') {
       if (!image.bootable) {
@@ -90,6 +101,7 @@ export class Deployments {
         failureBudget: failureBudget(input.failureBudget ?? defaults.failureBudget, nodes.length),
         maxInFlight: input.maxInFlight ?? defaults.maxInFlight,
         ratePerSecond: input.ratePerSecond ?? defaults.ratePerSecond,
+        ...(trusted.length > 0 ? { trustedKeys: [...new Set(trusted.map((k) => k.raw))] } : {}),
       };
       // wave 0, the canary, boots at once; the rest wait for the admission controller
       const canary = canarySize(options.canary, nodes.length, options.maxInFlight);
@@ -194,6 +206,7 @@ export class Deployments {
     const d: Deployment = { id: rec.id, image: rec.image, state: rec.state, target: rec.target, createdAt: rec.createdAt, counts, nodes };
     if (rec.completedAt !== undefined) d.completedAt = rec.completedAt;
     if (rec.reason !== undefined) d.reason = rec.reason;
+    if (rec.trustedKeys !== undefined && rec.trustedKeys.length > 0) d.trustedKeyIds = rec.trustedKeys.map((raw) => keyIdOf(Buffer.from(raw, 'base64')));
     if (rec.controller !== undefined) {
       d.admission = {
         window: Math.max(1, Math.floor(rec.controller.window)),

@@ -1,4 +1,4 @@
-import type { EventBus, ImageCatalog, Logger, Registry } from '@swarmboot/kit';
+import type { EventBus, ImageCatalog, Logger, Registry, TrustedKey } from '@swarmboot/kit';
 import type { SchedulerStore } from './adapters/store.js';
 import type { TimelineStore } from './adapters/timeline-store.js';
 import { BootScripts, type BootSettings } from './boot.js';
@@ -21,6 +21,8 @@ export interface SchedulerDeps {
   syslogTarget: string;
   /** admission defaults, the tick and the state timeouts */
   admission: AdmissionSettings;
+  /** the keys a deployment that names none trusts (SWARMBOOT_SCHEDULER_TRUSTED_KEYS_FILE); empty: signatures not checked */
+  trustedKeys?: readonly TrustedKey[];
 }
 
 /** The admission part of the config, resolved (see app.ts `admissionSettings`). */
@@ -54,7 +56,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   const defaults = { canary: a.canary, failureBudget: a.failureBudget, maxInFlight: a.maxInFlight, ratePerSecond: a.ratePerSecond };
   return {
     inventory: new Inventory({ store, timeline: deps.timeline, log }),
-    deployments: new Deployments({ store, catalog, log, bus, lifecycle, bootenvAvailable: deps.boot.bootenv.available, admission: defaults, kick }),
+    deployments: new Deployments({ store, catalog, log, bus, lifecycle, bootenvAvailable: deps.boot.bootenv.available, admission: defaults, kick, trustedKeys: deps.trustedKeys ?? [] }),
     lifecycle,
     admission,
     boot: new BootScripts({ store, catalog, registry, lifecycle, boot: deps.boot, syslogTarget: deps.syslogTarget }),

@@ -3,8 +3,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
 import { Type, type Static } from '@sinclair/typebox';
-import { ApiError, Events, ImageFormatSchema, ImageList, ImageRecord, SwarmbootError, httpStatusOf, type ErrorCode } from '@swarmboot/contracts';
-import { ImageCatalog, bearerAuth, httpErrors, type EventBus, type Logger, type Registry, type TokenSet } from '@swarmboot/kit';
+import { ApiError, Events, ImageFormatSchema, ImageList, ImageRecord, SignedImageManifest, SwarmbootError, httpStatusOf, type ErrorCode } from '@swarmboot/contracts';
+import { ImageCatalog, bearerAuth, checkManifestMatches, httpErrors, type EventBus, type Logger, type Registry, type TokenSet } from '@swarmboot/kit';
 import { ImageStore } from './adapters/image-store.js';
 import { TorrentSwarm } from './adapters/swarm.js';
 import { FILE_NAME_PATTERN, IMAGE_NAME_PATTERN, checkFileName, checkImageName } from './domain/names.js';
@@ -54,6 +54,9 @@ const PutQuery = Type.Object({
  *
  * - `PUT /v1/images/:name?file=F` (application/octet-stream body, streamed) → 201 ImageRecord;
  *   scope `deploy`, checked before the first byte is read
+ * - `PUT /v1/images/:name/manifest` (JSON SignedImageManifest) → 200 ImageRecord; scope `deploy`;
+ *   422 IMAGE_MANIFEST_MISMATCH when it does not describe the catalog's version, 409 CONFLICT when
+ *   the image was replaced meanwhile
  * - `GET /v1/images` → ImageList; `GET /v1/images/:name` → ImageRecord; scope `read`
  * - `GET /v1/images/:name/torrent` → the .torrent (application/x-bittorrent), from the catalog; public (nodes)
  * - `GET|HEAD /v1/images/:name/file/:file` → the image, with Range (206) — the web seed URL;
@@ -128,6 +131,33 @@ export function buildSeederApp(deps: SeederDeps): FastifyInstance {
     await unfollow?.();
     await images.close();
     await swarm.destroy();
+  });
+
+  // JSON routes: their own scope, so the upload routes' parsers (raw bytes only) do not apply
+  void app.register(async (json) => {
+    // A signed manifest (issue 15) for the catalog's version of an image: checked against the
+    // record here (the seeder holds no trusted keys; the scheduler and the agents verify the
+    // signature against a deployment's), stored only while that version is still the catalog's.
+    json.put<{ Params: { name: string }; Body: SignedImageManifest }>(
+      '/v1/images/:name/manifest',
+      {
+        config: { scope: 'deploy' },
+        schema: {
+          params: NameParams,
+          body: SignedImageManifest,
+          response: { 200: ImageRecord, '4xx': ApiError, '5xx': ApiError },
+        },
+      },
+      async (req) => {
+        const name = checkImageName(req.params.name);
+        const record = await catalog.get(name);
+        if (!record) throw notFound(name);
+        checkManifestMatches(req.body, record, 'catalog record');
+        if (!(await catalog.putSignedManifest(name, record.infoHash, req.body))) throw new SwarmbootError('CONFLICT', `image ${name} was replaced while its manifest was stored; sign the new version`);
+        log.info({ image: name, infoHash: record.infoHash, keyId: req.body.keyId }, 'signed manifest stored');
+        return { ...record, signedManifest: req.body };
+      },
+    );
   });
 
   void app.register(async (api) => {

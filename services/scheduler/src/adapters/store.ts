@@ -32,6 +32,8 @@ export interface DeploymentOptions {
   maxInFlight: number;
   /** 0: no limit */
   ratePerSecond: number;
+  /** Ed25519 public keys (raw 32 bytes, base64) whose signed image manifests the agents accept; undefined or empty: none checked */
+  trustedKeys?: string[] | undefined;
 }
 
 /** A deployment as stored (without its nodes' records). */
@@ -398,6 +400,7 @@ function parseDeployment(h: Record<string, string>): DeploymentRecord | undefine
     failureBudget: num(o.failureBudget, Number.MAX_SAFE_INTEGER),
     maxInFlight: num(o.maxInFlight, Number.MAX_SAFE_INTEGER),
     ratePerSecond: num(o.ratePerSecond, 0),
+    trustedKeys: Array.isArray(o.trustedKeys) ? o.trustedKeys.filter((k): k is string => typeof k === 'string') : undefined,
     createdAt: h.createdAt ?? '',
     createdAtMs: Number(h.createdAtMs ?? 0),
     nodeIds: Array.isArray(ids) ? ids.filter((x): x is string => typeof x === 'string') : [],

@@ -18,9 +18,9 @@ export function deploymentRoutes(app: FastifyInstance, deployments: Deployments,
       config: { idempotent: true, scope: 'deploy' },
       schema: {
         tags: ['deployments'],
-        summary: 'Install an image onto nodes given by id or by label selector (`k=v,k=v`, `*` for all)',
+        summary: 'Install an image onto nodes given by id or by label selector (`k=v,k=v`, `*` for all); with trustedKeys only an image signed by one of them (422 IMAGE_NOT_SIGNED, IMAGE_KEY_UNTRUSTED, IMAGE_SIGNATURE_INVALID, IMAGE_MANIFEST_MISMATCH)',
         body: DeploymentInput,
-        response: { 201: Deployment, ...errors(400, 404, 409) },
+        response: { 201: Deployment, ...errors(400, 404, 409, 422) },
       },
     },
     async (req, reply) => {

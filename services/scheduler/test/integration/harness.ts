@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Registry, createLogger, loadTokens, parseConfig, type DestinationStream } from '@swarmboot/kit';
 import { startBackends, type Backends } from '@swarmboot/testkit';
 import { buildSchedulerApp } from '../../src/app.js';
-import { SchedulerConfig, loadWebhooks } from '../../src/config.js';
+import { SchedulerConfig, loadTrustedKeys, loadWebhooks } from '../../src/config.js';
 
 export { TEST_IMAGE } from '@swarmboot/testkit';
 
@@ -25,19 +25,20 @@ export interface StartedScheduler {
 
 /**
  * Starts fresh NATS and Redis (testkit's startBackends) and a scheduler app on them, configured
- * from `env` (SWARMBOOT_* variables, parsed as main parses its environment, webhooks and tokens
- * included), listening on a free port of 127.0.0.1. Log lines at `logLevel` (default warn) go to
+ * from `env` (SWARMBOOT_* variables, parsed as main parses its environment, webhooks, tokens and
+ * trusted keys included), listening on a free port of 127.0.0.1. Log lines at `logLevel` (default warn) go to
  * `logTo` (default stdout). After `t`, its apps are closed before the backends stop.
  */
 export async function startScheduler(t: TestContext, env: Record<string, string>, opts: { logTo?: DestinationStream; logLevel?: 'trace' | 'warn' } = {}): Promise<StartedScheduler> {
   const config = parseConfig(SchedulerConfig, env);
   const webhooks = await loadWebhooks(config.SWARMBOOT_SCHEDULER_WEBHOOKS);
   const tokens = await loadTokens(config.SWARMBOOT_TOKENS_FILE);
+  const trustedKeys = await loadTrustedKeys(config.SWARMBOOT_SCHEDULER_TRUSTED_KEYS_FILE);
   const log = createLogger('scheduler-test', opts.logLevel ?? 'warn', [], opts.logTo);
   const backends = await startBackends('scheduler-test', log);
   const { bus, redis } = backends;
   const registry = new Registry();
-  const app = buildSchedulerApp({ log, bus, redis, config, webhooks, registry, tokens });
+  const app = buildSchedulerApp({ log, bus, redis, config, webhooks, registry, tokens, trustedKeys });
   const apps = [app];
   t.after(async () => {
     for (const a of apps) await a.close();
@@ -51,7 +52,7 @@ export async function startScheduler(t: TestContext, env: Record<string, string>
     redis,
     registry,
     startReplica: async () => {
-      const replica = buildSchedulerApp({ log, bus, redis, config, webhooks, tokens });
+      const replica = buildSchedulerApp({ log, bus, redis, config, webhooks, tokens, trustedKeys });
       apps.push(replica);
       await replica.ready();
       return replica;

@@ -51,3 +51,13 @@ export async function infoHashOf(torrent: Uint8Array): Promise<string> {
     throw new SwarmbootError('TORRENT_INVALID', 'not a valid .torrent', { cause: err });
   }
 }
+
+/**
+ * The infohash the seeder gives the file at `filePath` stored under file name `name` with
+ * `pieceLength`: a signer computes it from the bytes it holds to check the catalog's record
+ * (`swarmboot image add --sign`). Tracker and web seed URLs are outside the info dictionary, so
+ * placeholders do. Throws TORRENT_CREATE_FAILED.
+ */
+export async function infoHashOfFile(filePath: string, name: string, pieceLength: number): Promise<string> {
+  return (await makeTorrent(filePath, { name, pieceLength, announceUrl: 'http://tracker.invalid/announce', webSeedUrl: `http://seeder.invalid/${encodeURIComponent(name)}` })).infoHash;
+}

@@ -1,7 +1,7 @@
 /**
- * The parts of create-torrent@6 and parse-torrent@11 the seeder (and its tests) use; the packages
- * ship no types. Sources: node_modules/create-torrent/index.js, node_modules/parse-torrent/index.js.
- * webtorrent's are in packages/types/webtorrent.d.ts, shared with the agent.
+ * The part of create-torrent@6 the seeder (and its tests) use; the package ships no types.
+ * Source: node_modules/create-torrent/index.js. webtorrent's and parse-torrent's are in
+ * packages/types/, shared with the agent.
  */
 declare module 'create-torrent' {
   export interface CreateTorrentOptions {
@@ -19,18 +19,4 @@ declare module 'create-torrent' {
     filterJunkFiles?: boolean;
   }
   export default function createTorrent(input: string | Uint8Array, opts: CreateTorrentOptions, cb: (err: Error | null, torrent: Uint8Array) => void): void;
-}
-
-declare module 'parse-torrent' {
-  export interface ParsedTorrent {
-    /** 40 hex digits */
-    infoHash: string;
-    name?: string;
-    length?: number;
-    pieceLength?: number;
-    announce?: string[];
-    urlList?: string[];
-    files?: { path: string; name: string; length: number; offset: number }[];
-  }
-  export default function parseTorrent(torrentId: string | Uint8Array | object): Promise<ParsedTorrent>;
 }

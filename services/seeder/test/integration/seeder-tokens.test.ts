@@ -4,14 +4,15 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { ImageCatalog, Registry, TokenSet, createLogger } from '@swarmboot/kit';
+import type { ImageRecord } from '@swarmboot/contracts';
+import { ImageCatalog, Registry, TokenSet, createLogger, generateSigningKeyPair, parseSigningKey, signImageManifest } from '@swarmboot/kit';
 import { diskLikeImage, startBackends } from '@swarmboot/testkit';
 import { buildSeederApp } from '../../src/index.js';
 
 const READ = 'seeder-read-0123456789abcdef';
 const DEPLOY = 'seeder-deploy-0123456789abcdef';
 
-test('seeder upload needs a deploy token: 401 without, 403 with read, 201 with deploy; nothing stored before; torrent and web seed stay open', async (t) => {
+test('seeder upload and signed manifest need a deploy token: 401 without, 403 with read, 201/200 with deploy; nothing stored before; torrent and web seed stay open', async (t) => {
   const logged: Buffer[] = [];
   const logTo = new PassThrough();
   logTo.on('data', (b: Buffer) => logged.push(b));
@@ -52,6 +53,20 @@ test('seeder upload needs a deploy token: 401 without, 403 with read, 201 with d
   assert.equal((await app.inject({ method: 'GET', url: '/v1/images/disk/torrent' })).statusCode, 200, 'nodes fetch the .torrent without a token');
   const range = await app.inject({ method: 'GET', url: '/v1/images/disk/file/disk.img', headers: { range: 'bytes=0-15' } });
   assert.equal(range.statusCode, 206, 'the web seed is open to nodes');
+
+  // a signed manifest is an upload too: deploy scope; a JSON body reaches this route (the upload route takes only bytes)
+  const rec = ok.json<ImageRecord>();
+  const signed = signImageManifest({ name: rec.name, format: rec.format, size: rec.size, sha256: rec.sha256, infoHash: rec.infoHash, created: new Date().toISOString() }, parseSigningKey(generateSigningKeyPair().privateKeyPem));
+  const sign = (token?: string, body: object = signed) => app.inject({ method: 'PUT', url: '/v1/images/disk/manifest', payload: body, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+  assert.equal((await sign()).statusCode, 401);
+  assert.equal((await sign(READ)).statusCode, 403);
+  assert.equal((await new ImageCatalog(backends.redis).get('disk'))?.signedManifest, undefined);
+  const badShape = await sign(DEPLOY, { ...signed, signature: 'x' });
+  assert.deepEqual([badShape.statusCode, badShape.json<{ code: string }>().code], [400, 'VALIDATION']);
+  const stored = await sign(DEPLOY);
+  assert.equal(stored.statusCode, 200, stored.body);
+  assert.deepEqual(stored.json<ImageRecord>().signedManifest, signed);
+  assert.deepEqual((await new ImageCatalog(backends.redis).get('disk'))?.signedManifest, signed);
 
   const text = Buffer.concat(logged).toString('utf8');
   assert.ok(text.length > 0);
