@@ -38,9 +38,9 @@ test('enqueue never waits on a receiver that hangs: the bounded queue overflows 
     return Object.fromEntries((m?.values ?? []).map((v) => [String(v.labels['outcome']), v.value]));
   };
 
-  const started = performance.now();
-  for (let i = 0; i < 5; i++) dispatcher.enqueue(jobEvent());
-  assert.ok(performance.now() - started < 50, 'enqueue returns at once');
+  // enqueue is synchronous (no promise to wait on): the five calls are done while the receiver
+  // still holds the first request (a wall-clock bound here failed at load 72)
+  for (let i = 0; i < 5; i++) assert.equal(dispatcher.enqueue(jobEvent()), undefined);
   // one in flight, two waiting, two over the bound
   assert.deepEqual(await outcomes(), { overflow: 2 });
   const queued = await registry.getSingleMetric('swarmboot_scheduler_webhook_queued')?.get();
