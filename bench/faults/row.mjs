@@ -8,7 +8,7 @@ if (arg === '--header') {
   const r = JSON.parse(arg);
   const i = r.injected ?? {};
   const moment = i.sinceWindowS === undefined ? '-' : `${i.sinceWindowS.toFixed(1)} (${i.installedBefore}/${r.n})`;
-  const what = i.skipped ? `skipped: ${i.skipped}` : (i.what ?? 'not injected');
+  const what = (i.skipped ? `skipped: ${i.skipped}` : (i.what ?? 'not injected')) + (r.unexpectedExits?.length ? `; NOT the harness: ${r.unexpectedExits.join(', ')}` : '');
   const failed = (r.failed.length ? ` (failed: ${r.failed.join('; ')})` : '') + (r.deployment.state === 'completed' ? '' : ` (deployment ${r.deployment.state} at the deadline)`);
   console.log(
     `| ${r.fault} | ${r.seed} | ${moment} | ${what} | ${r.installed}/${r.n}${failed} | ${r.leases.storeDoubled.length + r.leases.holderMismatch.length} / ${r.leases.factsDoubled.length} ` +

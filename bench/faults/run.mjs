@@ -97,18 +97,28 @@ let opsPort = 9100;
 
 // ---- processes -------------------------------------------------------------------------------
 
-const procs = new Map(); // name → { name, cmd, args, env, child, exits }
+const procs = new Map(); // name → { name, cmd, args, env, child, exits, killing }
+const unexpectedExits = [];
+let stopping = false;
 const logs = join(workDir, 'logs');
 await mkdir(logs, { recursive: true });
 
 function start(name, cmd, args, env) {
   const p = procs.get(name) ?? { name, cmd, args, env, exits: [] };
+  p.killing = false;
   const out = createWriteStream(join(logs, `${name}.log`), { flags: 'a' });
   p.child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   p.child.stdout.pipe(out);
   p.child.stderr.pipe(out);
   const child = p.child;
-  child.once('exit', (code, signal) => p.exits.push({ at: Date.now(), code, signal, pid: child.pid }));
+  child.once('exit', (code, signal) => {
+    p.exits.push({ at: Date.now(), code, signal, pid: child.pid });
+    // a service or server that ends without the harness asking: the row names it
+    if (!stopping && !p.killing && !name.startsWith('agents/')) {
+      unexpectedExits.push(`${name} (pid ${child.pid}) ${signal ?? `exit ${code}`} at +${((Date.now() - started) / 1000).toFixed(1)} s`);
+      say(`${name} exited on its own: ${signal ?? code}`);
+    }
+  });
   procs.set(name, p);
   return p;
 }
@@ -116,6 +126,7 @@ const alive = (p) => p.child.exitCode === null && p.child.signalCode === null;
 const exited = (p) => (alive(p) ? new Promise((r) => p.child.once('exit', r)) : Promise.resolve());
 async function stop(p, signal = 'SIGTERM', waitMs = 10_000) {
   if (!alive(p)) return;
+  p.killing = true;
   const done = exited(p);
   p.child.kill(signal);
   await Promise.race([done, sleep(waitMs)]);
@@ -140,7 +151,7 @@ async function waitTcp(port, what, ms = 20_000) {
   }
   throw new Error(`${what} did not listen on ${port}`);
 }
-async function waitHealthy(port, what, ms = 60_000) {
+async function waitHealthy(port, what, ms = 180_000) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     const res = await fetch(`http://${H}:${port}/healthz`).catch(() => undefined);
@@ -333,6 +344,7 @@ try {
     const replica = victimPick < 0.5 ? 0 : 1;
     const kill9 = async (name) => {
       const p = procs.get(name);
+      p.killing = true;
       const pid = p.child.pid;
       const done = exited(p);
       p.child.kill('SIGKILL');
@@ -530,10 +542,12 @@ try {
     stream: { firstSeq: info.state.first_seq, lastSeq: info.state.last_seq, messages: info.state.messages, read: seqs.length, gaps, factsLost: factsLost.slice(0, 10), factsLostNodes: factsLost.length },
     agentExits: agentExits.filter((c) => c !== 0).length,
     load: [loadAtStart, await load1()],
+    unexpectedExits,
     relay: relayStats,
     proxies: proxyStats,
   };
 } finally {
+  stopping = true;
   if (result) process.stdout.write(JSON.stringify(result) + '\n');
   for (const p of agents.values()) await stop(p, 'SIGTERM', 3000).catch(() => undefined);
   await nc.close().catch(() => undefined);

@@ -58,7 +58,7 @@ for fault in "${FAULTS[@]}"; do
   ip -n "$NS" link set lo up
   out="$work/run-$fault-$seed"
   mkdir -p "$out"
-  line=$(SEEDER_LIMIT=${SEEDER_LIMIT:-4000000} timeout -k 10 $((DEADLINE_S + 180)) ip netns exec "$NS" nice -n 10 node "$REPO/bench/faults/run.mjs" \
+  line=$(SEEDER_LIMIT=${SEEDER_LIMIT:-4000000} timeout -k 10 $((DEADLINE_S + 180)) ip netns exec "$NS" node "$REPO/bench/faults/run.mjs" \
     "$fault" "$seed" "$N" "$work/tftp" "$work/faults.tar" "$out" "$DEADLINE_S" 2> "$out/driver.log" | tail -n 1) || { echo "run $fault (seed $seed) failed:" >&2; tail -20 "$out/driver.log" >&2; }
   netns_remove "$NS"
   echo "$line"
