@@ -3,7 +3,7 @@ import { mkdir, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SwarmbootError, type TransferStats } from '@swarmboot/contracts';
-import { AgentApiClient, parseHostPort, type Logger } from '@swarmboot/kit';
+import { AGENT_RETRY_DELAYS_MS, AgentApiClient, parseHostPort, type Logger } from '@swarmboot/kit';
 import { requestLeaseViaRelay } from '@swarmboot/dhcp';
 import { tftpGet } from '@swarmboot/tftp';
 import { createSyslogSender } from '@swarmboot/logsink';
@@ -64,7 +64,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentResult> {
   let scriptUrl = ipxe.bootFile;
   let scriptText: string;
   for (;;) {
-    const scriptRes = await fetch(scriptUrl, { signal: opts.signal ?? null });
+    const scriptRes = await fetchBootScript(scriptUrl, opts.signal);
     scriptText = await scriptRes.text();
     if (!scriptRes.ok) throw new SwarmbootError('BOOT_SCRIPT_INVALID', `GET ${scriptUrl}: ${scriptRes.status} ${scriptText.slice(0, 200)}`);
     const wait = parseWaitScript(scriptText);
@@ -123,6 +123,26 @@ export async function runAgent(opts: AgentOptions): Promise<AgentResult> {
     throw err;
   } finally {
     await syslog.close();
+  }
+}
+
+/**
+ * GET of the iPXE script, sent again after each of AGENT_RETRY_DELAYS_MS when no answer came
+ * (refused, reset: a scheduler replica killed under a keep-alive connection, bench/faults) or a
+ * gateway answered 502/503/504 — as an iPXE script's `chain … || goto retry` loop does. Resolves
+ * with the last response; rejects with fetch's error once the delays are used up.
+ */
+async function fetchBootScript(url: string, signal: AbortSignal | undefined): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    const delay = AGENT_RETRY_DELAYS_MS[attempt];
+    try {
+      const res = await fetch(url, { signal: signal ?? null });
+      if (delay === undefined || ![502, 503, 504].includes(res.status)) return res;
+      await res.body?.cancel();
+    } catch (err) {
+      if (delay === undefined || signal?.aborted === true) throw err;
+    }
+    await sleep(delay, undefined, { signal });
   }
 }
 

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import {
@@ -208,9 +209,34 @@ export class SwarmbootClient {
 }
 
 /**
+ * Delays (ms) before the 2nd, 3rd, … attempt of an agent call that got no answer: 7.75 s in all.
+ * bench/faults (issue 15) killed one of two scheduler replicas under 20 emulated nodes: a report
+ * in flight on a keep-alive connection to the dead replica failed with "other side closed" and
+ * the node was failed although the other replica answered a moment later. Long enough for a
+ * load balancer to route around a dead backend or for a replica to restart; short against an
+ * install's minutes.
+ */
+export const AGENT_RETRY_DELAYS_MS: readonly number[] = Object.freeze([250, 500, 1000, 2000, 4000]);
+
+/**
+ * Whether an agent call may be sent again: no answer at all (API_UNREACHABLE: refused, reset,
+ * closed mid-request), or a gateway's 502/503/504 (the load balancer in front of the replicas had
+ * no live one). Not a scheduler's own 4xx/5xx: that is its answer.
+ */
+export function isTransientApiError(err: unknown): boolean {
+  if (!(err instanceof SwarmbootError)) return false;
+  if (err.code === 'API_UNREACHABLE') return true;
+  const status = err.context['status'];
+  return err.code === 'API_ERROR' && (status === 502 || status === 503 || status === 504);
+}
+
+/**
  * The node's side of the scheduler API (`/v1/nodes/:id/…`) for the agent, in both modes, bound
  * to one node and deployment. `api` is the scheduler's base URL without a trailing slash.
- * Errors: see ApiTransport.
+ * A call that fails transiently (isTransientApiError) is sent again after each of `retryDelaysMs`
+ * (default AGENT_RETRY_DELAYS_MS): every call is safe to repeat — the GETs, and the reports, which
+ * the scheduler answers with the node's state when the node is already at or past their stage.
+ * Errors: see ApiTransport; the last attempt's error once the delays are used up.
  */
 export class AgentApiClient {
   private readonly http: ApiTransport;
@@ -218,22 +244,35 @@ export class AgentApiClient {
     private readonly api: string,
     readonly nodeId: string,
     readonly deploymentId: string,
-    signal?: AbortSignal,
+    private readonly signal?: AbortSignal,
+    private readonly retryDelaysMs: readonly number[] = AGENT_RETRY_DELAYS_MS,
   ) {
     this.http = new ApiTransport({ signal });
   }
 
   report(r: Omit<AgentReport, 'deploymentId'>): Promise<AgentReportReply> {
-    return this.http.json(AgentReportReply, 'POST', `${this.api}/v1/nodes/${this.nodeId}/report`, { json: { deploymentId: this.deploymentId, ...r } });
+    return this.retrying(() => this.http.json(AgentReportReply, 'POST', `${this.api}/v1/nodes/${this.nodeId}/report`, { json: { deploymentId: this.deploymentId, ...r } }));
   }
   manifest(): Promise<InstallManifest> {
-    return this.http.json(InstallManifest, 'GET', `${this.api}/v1/nodes/${this.nodeId}/install`);
+    return this.retrying(() => this.http.json(InstallManifest, 'GET', `${this.api}/v1/nodes/${this.nodeId}/install`));
   }
   node(): Promise<Node> {
-    return this.http.json(Node, 'GET', `${this.api}/v1/nodes/${this.nodeId}`);
+    return this.retrying(() => this.http.json(Node, 'GET', `${this.api}/v1/nodes/${this.nodeId}`));
   }
   /** any URL the manifest names (the image's .torrent) */
   getBytes(url: string): Promise<ArrayBuffer> {
-    return this.http.bytes(url);
+    return this.retrying(() => this.http.bytes(url));
+  }
+
+  private async retrying<T>(call: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (err) {
+        const delay = this.retryDelaysMs[attempt];
+        if (delay === undefined || this.signal?.aborted === true || !isTransientApiError(err)) throw err;
+        await sleep(delay, undefined, { signal: this.signal });
+      }
+    }
   }
 }

@@ -14,11 +14,14 @@ const answers: Record<string, [number, string]> = {
   '/v1/nodes/n5': [409, JSON.stringify({ code: 'FST_SOMETHING', message: 'a code of no registry' })],
   '/v1/nodes/n6': [200, 'not json'],
 };
+/** requests seen per path */
+const hits = new Map<string, number>();
 let server: Server;
 let base: string;
 
 before(async () => {
   server = createServer((req, res) => {
+    hits.set(req.url ?? '', (hits.get(req.url ?? '') ?? 0) + 1);
     const [status, body] = answers[req.url ?? ''] ?? [404, '{}'];
     res.writeHead(status, { 'content-type': body.startsWith('{') ? 'application/json' : 'text/plain' }).end(body);
   });
@@ -68,4 +71,35 @@ test('no answer is API_UNREACHABLE', async () => {
   await new Promise<void>((resolve) => closed.close(() => resolve()));
   const err = await failure(new SwarmbootClient(`http://127.0.0.1:${port}`, base).images());
   assert.equal(err.code, 'API_UNREACHABLE');
+});
+
+test('an agent call whose connection is closed before the answer is sent again, and a 4xx is not', async () => {
+  // the first request on each path has its socket destroyed (a scheduler replica killed
+  // mid-request); later ones are answered
+  const seen = new Map<string, number>();
+  const flaky = createServer((req, res) => {
+    const n = (seen.get(req.url ?? '') ?? 0) + 1;
+    seen.set(req.url ?? '', n);
+    if (req.url === '/v1/nodes/gone') return void res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'NODE_NOT_FOUND', message: 'no node gone' }));
+    if (n === 1) return void req.socket.destroy();
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ state: 'installing', release: false }));
+  });
+  await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`;
+  try {
+    const reply = await new AgentApiClient(url, 'n1', 'd1', undefined, [10, 10]).report({ stage: 'verifying' });
+    assert.equal(reply.state, 'installing');
+    assert.equal(seen.get('/v1/nodes/n1/report'), 2, 'one failed attempt, one answered');
+    assert.equal((await failure(new AgentApiClient(url, 'gone', 'd1', undefined, [10, 10]).node())).code, 'NODE_NOT_FOUND');
+    assert.equal(seen.get('/v1/nodes/gone'), 1, "the scheduler's own answer is not retried");
+  } finally {
+    await new Promise<void>((resolve) => flaky.close(() => resolve()));
+  }
+});
+
+test('an agent call answered 502 by the gateway is retried until the delays are used up, then fails with it', async () => {
+  const before = hits.get('/v1/nodes/n4') ?? 0;
+  const err = await failure(new AgentApiClient(base, 'x', 'd1', undefined, [10, 10, 10]).getBytes(`${base}/v1/nodes/n4`));
+  assert.deepEqual([err.code, err.context.status], ['API_ERROR', 502]);
+  assert.equal((hits.get('/v1/nodes/n4') ?? 0) - before, 4, 'the first attempt and one per delay');
 });
