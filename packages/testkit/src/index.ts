@@ -1,12 +1,18 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ImageRecord } from '@swarmboot/contracts';
 import { EventBus, connectNats, connectRedis, waitForListener, type Logger } from '@swarmboot/kit';
+import { freePort, waitFor } from './wait.js';
+
+async function waitForTcp(port: number, timeoutMs: number, proc: ChildProcess): Promise<void> {
+  if (await waitForListener(port, { timeoutMs, everyMs: 50, alive: () => proc.exitCode === null })) return;
+  if (proc.exitCode !== null) throw new Error(`${String(proc.spawnfile)} exited with ${proc.exitCode}`);
+  throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+}
 
 /**
  * Real NATS (JetStream on) and Redis for tests. Uses testcontainers when a Docker engine answers;
@@ -30,24 +36,6 @@ export function dockerEngineAvailable(): Promise<boolean> {
   return engine;
 }
 
-/** A free TCP (and, by the same number, usually UDP) port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForTcp(port: number, timeoutMs: number, proc: ChildProcess): Promise<void> {
-  if (await waitForListener(port, { timeoutMs, everyMs: 50, alive: () => proc.exitCode === null })) return;
-  if (proc.exitCode !== null) throw new Error(`${String(proc.spawnfile)} exited with ${proc.exitCode}`);
-  throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
-}
 
 /** A local server process: `stop` ends it (SIGTERM, SIGKILL after 3 s); `kill` SIGKILLs it at once, as a crash would. */
 interface Launched {
@@ -281,16 +269,6 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   }
 }
 
-/** Waits until `check` returns a value other than undefined/false, polling every `everyMs`; throws after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 /** A service's `main()` running in a child node process, as `swarmboot <service>` runs it. */
 export interface MainProcess {
@@ -400,6 +378,8 @@ export const TEST_IMAGE: ImageRecord = {
   addedAt: new Date().toISOString(),
 };
 
+export { freePort, waitFor } from './wait.js';
+export { simulatorBin, startSushy, startIpmiSim, ipmitool, startBadBmc, makeCertificates, type Sim, type FakeSystem, type BadBmc } from './bmc-simulators.js';
 export { runFuzzSuite, assertFuzzSuite, fuzzCases, fuzzSeed, decodeOrReject, decodeOrRejectAsync, bytes, mutated, CASE_TIME_LIMIT_MS, type FuzzProperty, type FuzzSuite, type FuzzSuiteResult, type FuzzPropertyResult } from './fuzz.js';
 
 /**

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Events, type PowerAction, type PowerCompleted, type PowerFailed, type PowerRequested } from '@swarmboot/contracts';
 import { connectNats, createLogger, EventBus } from '@swarmboot/kit';
 import { freePort, spawnMain, startNats, waitFor, type MainProcess, type Started } from '@swarmboot/testkit';
-import { ipmitool, simulatorBin, startBadBmc, startIpmiSim, startSushy, type BadBmc, type Sim } from './simulators.js';
+import { ipmitool, simulatorBin, startBadBmc, startIpmiSim, startSushy, type BadBmc, type Sim } from '@swarmboot/testkit';
 
 // The power service as `swarmboot power` runs it, against real BMC simulators over real NATS:
 // sushy-emulator (Redfish, fake driver), pyghmi's RMCP+ BMC (IPMI, driven by the real ipmitool), a

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { isSwarmbootError } from '@swarmboot/contracts';
 import { RedfishDriver } from '../../src/drivers/redfish.js';
 import type { BmcTarget } from '../../src/domain/inventory.js';
-import { makeCertificates, simulatorBin, startSushy, type Sim } from './simulators.js';
+import { makeCertificates, simulatorBin, startSushy, type Sim } from '@swarmboot/testkit';
 
 // The Redfish driver on its own: TLS against sushy-emulator serving HTTPS with a certificate of a
 // test CA, and session login against a BMC that has a SessionService (sushy-emulator has none).

@@ -6,11 +6,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { waitForListener } from '@swarmboot/kit';
-import { freePort, waitFor } from '@swarmboot/testkit';
+import { freePort, waitFor } from './wait.js';
 
 const pexec = promisify(execFile);
-const repo = fileURLToPath(new URL('../../../../../', import.meta.url));
-const simScript = fileURLToPath(new URL('../../../test/fixtures/ipmi-sim.py', import.meta.url));
+// from packages/testkit/dist/src/
+const repo = fileURLToPath(new URL('../../../../', import.meta.url));
+const simScript = fileURLToPath(new URL('../../fixtures/ipmi-sim.py', import.meta.url));
+
+/*
+ * BMC simulators for tests of the power service and of full runs: sushy-emulator (Redfish, the
+ * emulator Ironic and Metal3 test with), an RMCP+ BMC on pyghmi (fixtures/ipmi-sim.py), and BMCs
+ * that hang or answer garbage.
+ */
 
 /**
  * The venv bin directory with sushy-emulator and pyghmi: scripts/install-power-test-tools.sh
