@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, randomUUID } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { DemoNet, RedisKeys, isSwarmbootError, type ErrorCode, type ImageRecord, type SignedImageManifest } from '@swarmboot/contracts';
 import { EventBus, ImageCatalog, Registry, SwarmbootClient, connectNats, connectRedis, createLogger, generateSigningKeyPair, parseConfig, parseSigningKey } from '@swarmboot/kit';
-import { freePort, startNats, startRedis } from '@swarmboot/testkit';
+import { freePort, simulatorBin, startNats, startRedis, startSushy } from '@swarmboot/testkit';
 import { buildTracker } from '@swarmboot/tracker';
 import { buildSeederApp } from '@swarmboot/seeder';
 import { SchedulerConfig, buildSchedulerApp } from '@swarmboot/scheduler';
@@ -39,8 +39,11 @@ async function keyIdOfPemFile(path: string): Promise<string> {
  * IMAGE_SIGNATURE_INVALID, an image re-signed by a key the deployment does not trust with
  * IMAGE_KEY_UNTRUSTED — in both cases nothing lands on the node's disk; the scheduler refuses such
  * deployments at creation (422); with the old and the new key trusted (a rotation) it installs.
+ * The run has secrets, as a site's would — the API needs a token, the power service knows a BMC's
+ * password (sushy-emulator, driven once through `swarmboot power`) — and neither secret appears
+ * in any service's log of the run (issue 15, "Secrets never appear in logs").
  */
-test('signed images: installed when trusted; a tampered manifest or an untrusted key refused with its code, nothing written', { timeout: 600_000 }, async (t) => {
+test('signed images: installed when trusted; a tampered manifest or an untrusted key refused with its code, nothing written; no secret in any log', { timeout: 600_000 }, async (t) => {
   const log = createLogger('signed-images-test', 'warn');
   const work = await mkdtemp(join(tmpdir(), 'sb-signed-'));
   const closers: (() => Promise<unknown>)[] = [() => rm(work, { recursive: true, force: true })];
@@ -54,15 +57,44 @@ test('signed images: installed when trusted; a tampered manifest or an untrusted
   await writeFile(join(tftpRoot, 'debian', 'linux'), Buffer.alloc(64 * 1024, 1));
   await writeFile(join(tftpRoot, 'debian', 'initrd.gz'), Buffer.alloc(64 * 1024, 2));
 
+  // the run's secrets: an API token (admin scope) and a BMC account's password
+  const token = randomBytes(24).toString('base64url');
+  const bmcPassword = randomBytes(18).toString('base64url');
+  await writeFile(join(work, 'tokens'), `${token} admin\n`);
+  const bmcSystem = randomUUID();
+  const sushy = await startSushy(simulatorBin(), [{ uuid: bmcSystem, name: 's1-bmc', powerState: 'Off', mac: '02:5b:00:5a:00:01' }], 'admin', bmcPassword);
+  closers.push(() => sushy.stop());
+  await writeFile(join(work, 'bmc-credentials.json'), JSON.stringify({ lab: { username: 'admin', password: bmcPassword } }));
+  await writeFile(join(work, 'bmcs.json'), JSON.stringify({ s1: { driver: 'redfish', address: `http://127.0.0.1:${sushy.port}`, systemId: bmcSystem, credentials: 'lab' } }));
+
   const ports = await freePorts();
   // startStack stops what it started when a part does not come up
-  const stack = await startStack({ workDir: join(work, 'stack'), bind: '127.0.0.1', host: '127.0.0.1', ports, tftpRoot, env: { SWARMBOOT_SEEDER_UPLOAD_LIMIT: '0' }, healthTimeoutMs: 180_000, say: () => undefined });
+  const stack = await startStack({
+    workDir: join(work, 'stack'),
+    bind: '127.0.0.1',
+    host: '127.0.0.1',
+    ports,
+    tftpRoot,
+    env: { SWARMBOOT_SEEDER_UPLOAD_LIMIT: '0', SWARMBOOT_TOKENS_FILE: join(work, 'tokens') },
+    serviceEnv: { power: { SWARMBOOT_POWER_CREDENTIALS_FILE: join(work, 'bmc-credentials.json'), SWARMBOOT_POWER_BMCS: join(work, 'bmcs.json') } },
+    healthTimeoutMs: 180_000,
+    say: () => undefined,
+  });
   closers.push(() => stack.stop());
   const redis = await connectRedis(stack.env['SWARMBOOT_REDIS_URL'] ?? '', log);
   closers.push(() => redis.quit());
-  const env = { ...process.env, SWARMBOOT_API_URL: stack.apiUrl, SWARMBOOT_SEEDER_URL: stack.seederUrl };
+  const env = { ...process.env, SWARMBOOT_API_URL: stack.apiUrl, SWARMBOOT_SEEDER_URL: stack.seederUrl, SWARMBOOT_TOKEN: token, SWARMBOOT_NATS_URL: stack.env['SWARMBOOT_NATS_URL'] };
   const swarmboot = async (...args: string[]) => (await pexec(process.execPath, [cli, ...args], { env })).stdout;
-  const api = new SwarmbootClient(stack.apiUrl, stack.seederUrl);
+  const api = new SwarmbootClient(stack.apiUrl, stack.seederUrl, { token });
+  // the token is needed: without it the API refuses
+  const anonymous = await new SwarmbootClient(stack.apiUrl, stack.seederUrl).deployments().then(
+    () => 'answered',
+    (e: unknown) => (isSwarmbootError(e) ? e.code : String(e)),
+  );
+  assert.equal(anonymous, 'UNAUTHENTICATED');
+  // the BMC, through the power service, with the password: the fake system powers on
+  const power = await pexec(process.execPath, [cli, 'power', 's1', 'on', '--timeout', '60'], { env });
+  assert.match(power.stderr, /s1: on done via redfish \(power was Off/);
   const image = join(work, 'sample.tar');
   await copyFile(assetPaths().sampleImage, image);
   const sha256 = createHash('sha256').update(await readFile(image)).digest('hex');
@@ -170,6 +202,18 @@ test('signed images: installed when trusted; a tampered manifest or an untrusted
   assert.ok(existsSync(join(work, 'nodes', 's4', 'root')));
   await api.release(dep4);
   await s4;
+
+  // no service wrote either secret, nor the Basic credentials the BMC was sent, to its log
+  const logsDir = join(work, 'stack', 'logs');
+  const logs = await readdir(logsDir);
+  assert.ok(['scheduler.log', 'seeder.log', 'power.log'].every((f) => logs.includes(f)), logs.join(', '));
+  const basic = Buffer.from(`admin:${bmcPassword}`).toString('base64');
+  for (const f of logs) {
+    const text = await readFile(join(logsDir, f), 'utf8');
+    for (const [what, secret] of [['the API token', token], ['the BMC password', bmcPassword], ['the BMC Basic credentials', basic]] as const) {
+      assert.ok(!text.includes(secret), `${what} is in ${f}`);
+    }
+  }
 });
 
 /**
