@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { SwarmbootError, type ErrorCode } from '@swarmboot/contracts';
 import { connectRedis, createLogger, ImageCatalog } from '@swarmboot/kit';
+import { SchedulerConfig } from '@swarmboot/scheduler';
 
 /**
  * Deliberately broken VM boots of `swarmboot demo --vms N --break KIND` (issue 14): each makes
@@ -37,8 +38,8 @@ export const SMALL_DISK_BYTES = 64 * 1024 ** 2;
  * measured to be enough for the whole download (demo --vms 1, debian-12-bootable.tar.zst).
  */
 export const LOW_MEMORY_MIB = 384;
-/** The scheduler's default SWARMBOOT_BOOTENV_CMDLINE (services/scheduler/src/config.ts), extended by `kernel-panic`. */
-const BOOTENV_CMDLINE = 'console=tty0 console=ttyS0,115200n8';
+/** The scheduler's default SWARMBOOT_BOOTENV_CMDLINE (its config schema), which `kernel-panic` extends. */
+const BOOTENV_CMDLINE: string = SchedulerConfig.properties.SWARMBOOT_BOOTENV_CMDLINE.default;
 
 /**
  * What a broken boot changes in the VM demo (pure): the VM's disk size and RAM, and extra
