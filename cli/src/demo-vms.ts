@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { SwarmbootError, type AfterInstall, type Deployment, type ImageFormat, type Node, type TransferStats } from '@swarmboot/contracts';
 import { SwarmbootClient } from '@swarmboot/kit';
 import { assetPaths, ensureAssets } from './assets.js';
+import { brokenBootSettings, BrokenBoots, corruptCatalogSha256, type BrokenBoot } from './broken-boot.js';
 import { mb, waitUntil } from './demo.js';
 import { defaultPorts, startStack, type Stack } from './stack.js';
 import { bootDiskAlone, createLab, labUnavailable, LabNet, type Lab, type Vm } from './vm-lab.js';
@@ -22,7 +23,7 @@ export interface VmDemoOptions {
   uefi?: boolean;
   /** what each VM does once released: reboot through its firmware (default), or kexec into the installed kernel */
   afterInstall?: AfterInstall;
-  /** keep DIR/vms/<id>/{disk.raw,console.log} and DIR/logs/ here (default: a temp dir, removed after a clean run) */
+  /** keep DIR/vms/<id>/{disk.raw,console.log,sink.jsonl (the log sink's lines of the node)} and DIR/logs/ here (default: a temp dir, removed after a clean run) */
   work?: string | undefined;
   /** bootable image (default: the cached debian-12-bootable.tar.zst); the seeder reads its format from the bytes */
   image?: string | undefined;
@@ -49,6 +50,13 @@ export interface VmDemoOptions {
    * service spaces them: SWARMBOOT_POWER_RATE_PER_SECOND = 1000 / staggerMs
    */
   staggerMs?: number;
+  /** break every VM's install on purpose, one known way (broken-boot.ts): its failure and reason are the point */
+  break?: BrokenBoot | undefined;
+  /**
+   * Watches the run from outside (the broken-boot test, the dashboard): awaited once every VM is
+   * installed, failed or given up, before the release, so the stack is still up. Its error fails the demo.
+   */
+  observe?: (run: { apiUrl: string; deploymentId: string; nodeIds: string[] }) => Promise<void>;
   say: (msg: string) => void;
 }
 
@@ -110,6 +118,8 @@ export interface VmDemoSummary {
   nodes: VmResult[];
   workDir: string;
   kept: boolean;
+  /** `--break`: what was broken and the reason code each VM should fail with */
+  broken?: { kind: BrokenBoot; expected: string } | undefined;
 }
 
 /** VM i (1-based): id vm-NNN and a locally administered MAC 02:5b:01:… (demo --nodes uses 02:5b:00:…). */
@@ -239,9 +249,11 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
     const powerBmcs = join(workDir, 'power-bmcs.json');
     await writeFile(powerBmcs, labPowerInventory(nodes, (id) => lab.qmpSocket(id)));
     const env = labStackEnv({ seederUploadLimit: o.seederUploadLimit ?? 20_000_000, bootenvDir: assets.bootenvDir, powerBmcs, powerPerSecond: 1000 / (o.staggerMs ?? 1500) });
+    const broken = brokenBootSettings(o.break);
+    if (o.break) o.say(`--break ${o.break}: ${BrokenBoots[o.break].what} (expected reason ${BrokenBoots[o.break].code})`);
     stack = await startStack({
       workDir, netns: lab.netns, bind: LabNet.host, host: LabNet.host, ports, tftpRoot: assets.tftpRoot,
-      env: env.env, serviceEnv: { dhcp: env.dhcp, power: env.power }, say: o.say,
+      env: env.env, serviceEnv: { dhcp: env.dhcp, power: env.power, scheduler: broken.schedulerEnv }, say: o.say,
     });
     const apiUrl = `http://127.0.0.1:${await lab.forward(ports.scheduler)}`;
     const seederUrl = `http://127.0.0.1:${await lab.forward(ports.seeder)}`;
@@ -254,15 +266,20 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
     const image = await api.addImage(assets.image, name, { bootable: true });
     o.say(`image ${name}: ${image.format}, infohash ${image.infoHash}`);
     await waitUntil('the scheduler to list the image', async () => (await api.images()).images.some((i) => i.name === name), 30_000);
+    if (o.break === 'corrupt-image') {
+      const wrong = await corruptCatalogSha256(`redis://127.0.0.1:${await lab.forward(ports.redis, '127.0.0.1')}`, name);
+      o.say(`--break corrupt-image: the catalog now names sha256 ${wrong} for ${name} (its bytes have ${image.sha256})`);
+    }
 
     await api.importNodes(nodes);
     // every VM starts powered off: the deployment's power requests (scheduler → power service →
     // QMP) turn them on, as they would real machines through their BMCs
+    const memMiB = broken.memMiB ?? o.memMiB ?? 2048;
     const tracked: Tracked[] = nodes.map((node) => ({ node, state: 'registered', seen: 0 }));
     for (const t of tracked) {
-      t.vm = await lab.startVm({ id: t.node.id, mac: t.node.mac, memMiB: o.memMiB ?? 2048, diskBytes: o.diskBytes ?? 4 * 1024 ** 3, uefi: o.uefi === true, kvm: o.kvm === true, poweredOff: true });
+      t.vm = await lab.startVm({ id: t.node.id, mac: t.node.mac, memMiB, diskBytes: broken.diskBytes ?? o.diskBytes ?? 4 * 1024 ** 3, uefi: o.uefi === true, kvm: o.kvm === true, poweredOff: true });
     }
-    o.say(`${o.vms} VM(s) powered off (${o.uefi ? 'UEFI' : 'BIOS'}, ${o.memMiB ?? 2048} MiB, ${o.kvm ? 'kvm' : 'tcg'}); their BMCs: QMP sockets in ${powerBmcs}`);
+    o.say(`${o.vms} VM(s) powered off (${o.uefi ? 'UEFI' : 'BIOS'}, ${memMiB} MiB, ${o.kvm ? 'kvm' : 'tcg'}); their BMCs: QMP sockets in ${powerBmcs}`);
     // before the call: the canary's power request is carried out while the scheduler answers it
     const deployedAt = Date.now();
     const created = await api.deploy({ image: name, nodes: nodes.map((n) => n.id), target: 'node', afterInstall: o.afterInstall ?? 'reboot' });
@@ -314,6 +331,7 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
       }
     }
     o.say(progressLine(tracked, (Date.now() - firstOn()) / 1000));
+    await o.observe?.({ apiUrl, deploymentId: created.id, nodeIds: nodes.map((n) => n.id) });
 
     // released: each installed node reboots, the scheduler's boot script exits to its disk
     const installed = tracked.filter((t) => t.installedMark !== undefined);
@@ -347,6 +365,7 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
       const vm = t.vm!;
       const on = vm.powerOnAt;
       const node = await getJson<Node>(`${apiUrl}/v1/nodes/${t.node.id}`).catch(() => undefined);
+      await saveSinkLines(apiUrl, t.node.id, join(workDir, 'vms', t.node.id, 'sink.jsonl')).catch((err: unknown) => o.say(`${t.node.id}: its log lines were not saved: ${(err as Error).message}`));
       const tl = await getJson<{ entries: { at: string; to: string; reason?: string }[] }>(`${apiUrl}/v1/nodes/${t.node.id}/timeline?limit=1000&sources=state`).catch(() => ({ entries: [] }));
       // before the power-on (a VM started powered off): counted from the deployment
       const timeline = tl.entries.map((e) => ({ state: e.to, atMs: Date.parse(e.at) - (on ?? deployedAt), ...(e.reason ? { reason: e.reason } : {}) })).filter((e) => e.atMs >= -60_000);
@@ -404,6 +423,7 @@ export async function runVmDemo(o: VmDemoOptions): Promise<VmDemoSummary> {
       nodes: results,
       workDir,
       kept: false,
+      ...(o.break ? { broken: { kind: o.break, expected: BrokenBoots[o.break].code } } : {}),
     };
     clean = summary.failed === 0;
     summary.kept = keep || !clean;
@@ -456,6 +476,24 @@ async function installedAt(apiUrl: string, id: string): Promise<number | undefin
   return e ? Date.parse(e.at) : undefined;
 }
 
+/**
+ * Writes what the log sink stored for node `id` (GET /v1/nodes/:id/logs, every page: its kernel
+ * lines by netconsole, the agent's and /init's by syslog) to `file`, one JSON LogLine a line —
+ * next to the VM's console.log, and the source of services/logsink/test/fixtures/.
+ */
+async function saveSinkLines(apiUrl: string, id: string, file: string): Promise<void> {
+  const out: string[] = [];
+  let after: string | undefined;
+  for (let page = 0; page < 100; page++) {
+    const q = new URLSearchParams({ limit: '1000', ...(after ? { after } : {}) });
+    const { lines } = await getJson<{ lines: { id: string; line: unknown }[] }>(`${apiUrl}/v1/nodes/${encodeURIComponent(id)}/logs?${q.toString()}`);
+    for (const l of lines) out.push(JSON.stringify(l.line));
+    if (lines.length < 1000) break;
+    after = lines.at(-1)!.id;
+  }
+  await writeFile(file, out.map((l) => `${l}\n`).join(''));
+}
+
 async function getJson<T>(url: string): Promise<T> {
   const res = await fetch(url);
   if (!res.ok) throw new SwarmbootError('API_ERROR', `GET ${url}: ${res.status}`);
@@ -488,7 +526,11 @@ export function formatVmSummary(s: VmDemoSummary): string {
   for (const r of s.nodes.filter((x) => x.consoleTail)) {
     lines.push(`  FAILED ${r.id} (${r.state}): ${r.reason ?? 'unknown'}`, ...(r.consoleTail ?? []).slice(-10).map((l) => `    | ${l}`));
   }
-  if (s.kept) lines.push(`  disks and consoles: ${s.workDir}/vms/<node-id>/{disk.raw,console.log}; service logs: ${s.workDir}/logs/`);
+  if (s.broken) {
+    const as = s.nodes.filter((r) => r.state === 'failed' && (r.reason ?? '').startsWith(`${s.broken!.expected}:`)).length;
+    lines.push(`  --break ${s.broken.kind}: ${as} of ${s.vms} VM(s) failed with the expected reason ${s.broken.expected}`);
+  }
+  if (s.kept) lines.push(`  disks and consoles: ${s.workDir}/vms/<node-id>/{disk.raw,console.log,sink.jsonl}; service logs: ${s.workDir}/logs/`);
   return lines.join('\n');
 }
 

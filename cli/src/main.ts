@@ -11,6 +11,7 @@ import { isSwarmbootError, LogLine, PowerAction, SwarmbootError, TimelineSource,
 import { createLogger, parsePublicKeys, SwarmbootClient } from '@swarmboot/kit';
 import { formatSummary, runDemo } from './demo.js';
 import { formatVmSummary, runVmDemo } from './demo-vms.js';
+import { BrokenBoots, type BrokenBoot } from './broken-boot.js';
 import { defaultPorts, SERVICES, startStack } from './stack.js';
 import { assetPaths } from './assets.js';
 import { errorExitCode } from './exit-codes.js';
@@ -181,17 +182,18 @@ program
   .option('--kvm', 'with --vms: -accel kvm instead of tcg')
   .option('--skip-disk-check', 'with --vms: do not boot each installed disk again alone, without network')
   .addOption(new Option('--after-install <action>', 'with --vms: reboot through the firmware, or kexec into the installed kernel').choices(['reboot', 'kexec']).default('reboot'))
+  .addOption(new Option('--break <kind>', `with --vms: break every VM's install on purpose (${Object.entries(BrokenBoots).map(([k, v]) => `${k}: ${v.code}`).join(', ')})`).choices(Object.keys(BrokenBoots)))
   .option('--bootenv <dir>', 'with --vms: the install environment (default: the cached one, built by `swarmboot bootenv build` when missing)')
   .option('--work <dir>', 'keep nodes roots (DIR/nodes/<id>/root) or VM disks and consoles (DIR/vms/<id>/), the image (DIR/image/) and logs here')
   .option('--image <file>', 'image (default: the cached debootstrap minbase tarball; with --vms the bootable image)')
   .option('--seeder-upload-limit <bytes>', "seeder's upload cap, bytes/s", int('--seeder-upload-limit', 0, 2 ** 40), 20_000_000)
   .option('--json', 'print the summary as one JSON object')
-  .action(async (o: { nodes: number; vms?: number; uefi?: boolean; memory: number; diskSize: number; kvm?: boolean; skipDiskCheck?: boolean; afterInstall: AfterInstall; bootenv?: string; work?: string; image?: string; seederUploadLimit: number; json?: boolean }) => {
+  .action(async (o: { nodes: number; vms?: number; uefi?: boolean; memory: number; diskSize: number; kvm?: boolean; skipDiskCheck?: boolean; afterInstall: AfterInstall; break?: BrokenBoot; bootenv?: string; work?: string; image?: string; seederUploadLimit: number; json?: boolean }) => {
     if (o.vms !== undefined) {
       if (process.getuid?.() !== 0) throw new SwarmbootError('DEMO_INVALID', 'demo --vms needs root: it creates a network namespace and tap devices for the VMs (run it with sudo)');
       const s = await runVmDemo({
         vms: o.vms, uefi: o.uefi === true, work: o.work, image: o.image, memMiB: o.memory, diskBytes: o.diskSize * 1024 ** 3, kvm: o.kvm === true,
-        checkDisks: o.skipDiskCheck !== true, seederUploadLimit: o.seederUploadLimit, bootenvDir: o.bootenv, afterInstall: o.afterInstall, say,
+        checkDisks: o.skipDiskCheck !== true, seederUploadLimit: o.seederUploadLimit, bootenvDir: o.bootenv, afterInstall: o.afterInstall, break: o.break, say,
       });
       process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : `${formatVmSummary(s)}\n`);
       if (s.failed > 0) process.exitCode = 1;

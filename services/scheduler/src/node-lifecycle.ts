@@ -208,6 +208,7 @@ export class NodeLifecycle {
   /**
    * POST /v1/nodes/:id/report. `release` is true once the node is released (the agent keeps
    * seeding until then); `retry` when a failed real node with attempts left was admitted again.
+   * A failure report for a node already failed leaves its reason as it is (the first is the cause).
    * Throws NODE_NOT_FOUND, WRONG_DEPLOYMENT, INVALID_TRANSITION, CONFLICT.
    */
   async report(nodeId: string, r: AgentReport): Promise<AgentReportReply> {
@@ -239,7 +240,9 @@ export class NodeLifecycle {
       if (decision === 'invalid') {
         throw new SwarmbootError('INVALID_TRANSITION', `node ${nodeId} is ${node.state}; a ${r.stage} report cannot move it to ${target}`, { context: { nodeId, from: node.state, to: target } });
       }
-      if (decision === 'behind' || (decision === 'same' && Object.keys(fields).length === 0)) return reply(node.state);
+      // A failed node keeps its first reason: a later failure report is a consequence of it (the
+      // agent's after the log sink classified its line, /init's AGENT_EXITED after the agent's own).
+      if (decision === 'behind' || (decision === 'same' && (Object.keys(fields).length === 0 || node.state === 'failed'))) return reply(node.state);
       const to = decision === 'same' ? node.state : target;
       const res = await this.store.casTransition(node, to, { reason, fields, counter: decision === 'apply' ? finishedAs(to) : undefined });
       if (res.kind === 'stale') return lost;

@@ -110,6 +110,10 @@ test('real nodes: bootable images only, the install environment over HTTP, attem
     const second = await report('r1', { deploymentId, stage: 'failed', reason: 'DISK_TOO_SMALL: again' });
     assert.equal(second.body.state, 'failed');
     assert.notEqual(second.body.retry, true);
+    // /init reports the agent's exit after it (agent/bootenv/init): the node keeps the agent's reason
+    const after = await report('r1', { deploymentId, stage: 'failed', reason: 'AGENT_EXITED: exit 1' });
+    assert.equal(after.body.state, 'failed');
+    assert.equal((await node('r1')).reason, 'DISK_TOO_SMALL: again');
 
     const local = await boot('52:54:00:00:10:01');
     assert.match(local, /echo .*r1: failed in deployment .*DISK_TOO_SMALL: again/);
