@@ -1,4 +1,5 @@
-// One codec's fuzz suite at a given size: node bench/fuzz/run.mjs CODEC CASES SEED (see run.sh).
+// One codec's fuzz suite at a given size: node bench/fuzz/run.mjs CODEC CASES SEED (see run.sh);
+// PROPERTY=text in the environment runs only the properties whose names contain it.
 // Prints one line per property and a summary line `fuzz CODEC cases=N crashes=N seed=S ms=T`;
 // exits 1 when a property failed (its counterexample is printed).
 import { runFuzzSuite } from '../../packages/testkit/dist/src/index.js';
@@ -19,7 +20,21 @@ if (!entry || !Number.isInteger(Number(cases)) || !Number.isInteger(Number(seed)
   console.error(`usage: run.mjs {${Object.keys(SUITES).join('|')}} CASES SEED`);
   process.exit(2);
 }
-const suite = (await import(entry[0]))[entry[1]];
+const all = (await import(entry[0]))[entry[1]];
+// PROPERTY: only the properties whose name contains it (to finish or replay one property); CASES
+// then go to those alone
+const only = process.env.PROPERTY;
+const suite = only
+  ? {
+      ...all,
+      async open() {
+        const opened = await all.open();
+        const properties = opened.properties.filter((p) => p.name.includes(only));
+        if (properties.length === 0) throw new Error(`no ${codec} property names ${JSON.stringify(only)}: ${opened.properties.map((p) => p.name).join('; ')}`);
+        return { ...opened, properties };
+      },
+    }
+  : all;
 const r = await runFuzzSuite(suite, { cases: Number(cases), seed: Number(seed), log: (m) => console.log(`  ${new Date().toISOString()} ${m}`) });
 for (const p of r.properties) {
   console.log(`  ${p.crashes === 0 ? 'ok' : 'CRASH'} ${p.cases} cases: ${p.name}`);

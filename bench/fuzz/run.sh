@@ -2,6 +2,7 @@
 # Codec fuzzing at scale (issue 15): the fast-check suites of the test suite, NUM_RUNS cases per
 # codec (split evenly among its properties), one codec after another, niced.
 #   bench/fuzz/run.sh [NUM_RUNS (default 1000000)] [SEED (default: random)] [CODEC…]
+# PROPERTY=text runs only the properties whose names contain it (NUM_RUNS go to those alone).
 # Needs `npx tsc -b` first (it runs the compiled suites); the tracker suite starts redis-server.
 # Prints each codec's cases, crashes and the seed; exits non-zero when any codec failed.
 set -uo pipefail
