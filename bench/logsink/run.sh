@@ -6,6 +6,7 @@
 # Usage (from the repo root, after `npx tsc -b`):
 #   bench/logsink/run.sh                                   # N=50000 at 10000/s over udp, tcp, netconsole
 #   N=200000 RATE=40000 TRANSPORTS="udp netconsole" bench/logsink/run.sh
+# PROFILE_DIR=DIR: the sink runs with `node --cpu-prof`; its .cpuprofile lands in DIR on exit.
 # Prints the load average, one markdown table row per transport, the UDP datagrams the kernel
 # dropped (receive buffer full: lines "lost" that the sink never saw) and the sink's own drops. Everything started is
 # stopped on exit. Traffic stays on 127.0.0.1.
@@ -25,6 +26,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# CPU seconds (user + system) the sink process has used: /proc/PID/stat fields 14 and 15, in clock ticks
+sink_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$sink/stat"; }
+cpu=()
 # Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors … (the second Udp: line holds the values)
 rcvbuf_errors() { awk '$1 == "Udp:" { if (seen) print $6; seen = 1 }' /proc/net/snmp; }
 overflows=()
@@ -43,8 +47,9 @@ SWARMBOOT_NATS_URL="nats://127.0.0.1:$nats_port" SWARMBOOT_REDIS_URL="redis://12
 SWARMBOOT_SYSLOG_LISTEN="127.0.0.1:$udp_port" SWARMBOOT_SYSLOG_TCP_LISTEN="127.0.0.1:$tcp_port" \
 SWARMBOOT_NETCONSOLE_LISTEN="127.0.0.1:$nc_port" SWARMBOOT_OPS_LISTEN="127.0.0.1:$ops_port" \
 SWARMBOOT_LOG_MAXLEN=$((N * 2)) SWARMBOOT_LOG_LEVEL=warn \
-  node "$REPO/cli/dist/src/main.js" logsink > "$work/logsink.log" 2>&1 &
-pids+=($!)
+  node ${PROFILE_DIR:+--cpu-prof --cpu-prof-dir="$PROFILE_DIR"} "$REPO/cli/dist/src/main.js" logsink > "$work/logsink.log" 2>&1 &
+sink=$!
+pids+=($sink)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ops_port/healthz" > /dev/null && break; sleep 0.1; done
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
@@ -52,10 +57,14 @@ echo "| transport | N | target/s | sent | send s | stored | lost | stored/s |"
 echo "|---|---|---|---|---|---|---|---|"
 for t in $TRANSPORTS; do
   case "$t" in udp) port=$udp_port ;; tcp) port=$tcp_port ;; netconsole) port=$nc_port ;; *) echo "unknown transport $t" >&2; exit 2 ;; esac
-  before=$(rcvbuf_errors)
-  (cd "$REPO" && node bench/logsink/send.mjs "$t" "$port" "$N" "$RATE" "redis://127.0.0.1:$redis_port")
+  before=$(rcvbuf_errors) cpu0=$(sink_cpu)
+  row=$(cd "$REPO" && node bench/logsink/send.mjs "$t" "$port" "$N" "$RATE" "redis://127.0.0.1:$redis_port")
+  echo "$row"
   overflows+=("$t $(($(rcvbuf_errors) - before))")
+  stored=$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $7); print $7 }')
+  cpu+=("$t $(awk -v a="$cpu0" -v b="$(sink_cpu)" -v s="$stored" 'BEGIN { printf "%.2f s, %.2f s per 100 000 stored", b - a, (s > 0 ? (b - a) * 100000 / s : 0) }')")
 done
 echo "UDP datagrams the kernel dropped for a full receive buffer (/proc/net/snmp RcvbufErrors, whole machine): ${overflows[*]}"
+echo "sink CPU (user + system, /proc/PID/stat) while each transport ran: $(IFS=';'; echo "${cpu[*]}")"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "sink drops: $(curl -s "http://127.0.0.1:$ops_port/metrics" | grep '^swarmboot_logsink_dropped_total' | grep -v ' 0$' | tr '\n' ' ')"

@@ -259,22 +259,44 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
         const rule = classifyLine(rules, line);
         if (rule !== undefined) classify(rule, line);
       }
-      // Live feed first and not awaited: a slow NATS must not hold the Redis write back.
-      deps.bus.publish(Events.logLine, line, mapping.nodeId).catch((err: unknown) => {
-        publishFailures.inc();
-        logLimited(publishWarn, 'warn', { err, nodeId: mapping.nodeId }, 'log line not published');
-      });
-      try {
-        await store.append(line);
-        return line;
-      } catch (err) {
-        storeFailures.inc();
-        logLimited(storeWarn, 'warn', { err, nodeId: mapping.nodeId }, 'log line not stored');
-        return undefined;
-      }
+      const outcome = await enqueue(line);
+      if (typeof outcome === 'string') return line;
+      storeFailures.inc();
+      logLimited(storeWarn, 'warn', { err: outcome, nodeId: mapping.nodeId }, 'log line not stored');
+      return undefined;
     } finally {
       inFlight.end();
     }
+  }
+
+  // Lines mapped in one event-loop turn are published and stored together (flushBatch): one NATS
+  // write and one Redis pipeline per turn instead of one socket write each per line, which was
+  // the sink's largest cost (docs/benchmarks.md "Log sink", 2026-12-02 profile).
+  let batch: { line: LogLine; settle: (outcome: string | Error) => void }[] = [];
+  const enqueue = (line: LogLine): Promise<string | Error> =>
+    new Promise((settle) => {
+      if (batch.length === 0) setImmediate(flushBatch);
+      batch.push({ line, settle });
+    });
+
+  /** Publishes (core NATS, not awaited) and stores the batch, in arrival order; settles each line with its entry id or error. Never rejects. */
+  function flushBatch(): void {
+    const taken = batch;
+    batch = [];
+    // Live feed first and not awaited: a slow NATS must not hold the Redis write back.
+    for (const { line } of taken) {
+      deps.bus.publish(Events.logLine, line, line.nodeId).catch((err: unknown) => {
+        publishFailures.inc();
+        logLimited(publishWarn, 'warn', { err, nodeId: line.nodeId }, 'log line not published');
+      });
+    }
+    store.appendMany(taken.map((t) => t.line)).then(
+      (outcomes) => taken.forEach((t, i) => t.settle(outcomes[i] ?? new Error('no outcome for the line'))),
+      (err: unknown) => {
+        const error = err instanceof Error ? err : new Error(String(err));
+        for (const t of taken) t.settle(error);
+      },
+    );
   }
 
   /**
