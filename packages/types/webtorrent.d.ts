@@ -64,6 +64,10 @@ declare module 'webtorrent' {
     peerPieces: { get(index: number): boolean };
     /** sends HAVE(index) (BEP 3) */
     have(index: number): void;
+    /** sends INTERESTED (BEP 3) unless already sent */
+    interested(): void;
+    /** sends NOT INTERESTED (BEP 3) unless already sent */
+    uninterested(): void;
     /** our requests to the peer not yet answered (BEP 3 REQUEST) */
     readonly requests: readonly unknown[];
     /** the peer chokes us: requests would be refused */
@@ -119,6 +123,8 @@ declare module 'webtorrent' {
      * banned addresses (banCorruptPeers in agent/src/swarm.ts).
      */
     _addPeer(peer: unknown, type: string, source?: string): unknown;
+    /** internal: sends INTERESTED to `wire` when it has a piece we lack (pieces[i] not null), else NOT INTERESTED; called on each of its HAVEs */
+    _updateWireInterest(wire: Wire): void;
     /** internal: requests one block of piece `index` from `wire`; false when none is left to reserve or the wire's pipeline is full */
     _request(wire: Wire, index: number, hotswap: boolean): boolean;
   }
