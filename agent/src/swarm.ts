@@ -140,8 +140,9 @@ function banCorruptPeers(t: Torrent, log: Logger, stats: TransferStats): void {
 /**
  * webtorrent's `_updateWireInterest` (BEP 3 INTERESTED / NOT INTERESTED) scans our pieces from 0 for
  * one the peer has and we lack, on every HAVE the peer sends: O(pieces) per HAVE once the first
- * pieces are in, and a node receives about N × pieces HAVEs. Profiled with bench/swarm at N = 16
- * (4 Mbit/s), it and webtorrent's seed-status scan were 3 % of the node's CPU. Here the piece the
+ * pieces are in, and a node receives about N × pieces HAVEs. In a bench/swarm profile at N = 16
+ * (docs/benchmarks.md, issue 12 second step), it and webtorrent's seed-status scan (a closure,
+ * left as is) were 3 % of the node's CPU. Here the piece the
  * last scan found is checked first: while the peer has it and we lack it (the usual case), the
  * answer is the same without a scan. Same result as webtorrent's: interested while one exists.
  */
