@@ -1,5 +1,6 @@
 import Wire from 'bittorrent-protocol';
 import Piece from 'torrent-piece';
+import Peer, { type PeerInternals } from 'webtorrent/lib/peer.js';
 
 /**
  * The node's receive path for PIECE messages (BEP 3), made to copy each byte once between the
@@ -188,13 +189,48 @@ export const PieceAssembly = {
   },
 };
 
+/**
+ * A connected peer's socket and Wire joined directly, both ways, in place of webtorrent's
+ * `setThrottlePipes` (lib/peer.js): there every socket read and every message the wire sends (a
+ * PIECE is two: its 13-byte header, then the block) went through three streams (speed-limiter's
+ * Throttle, a Transform that counts bytes, then the wire or the socket), each with its own
+ * buffering and callbacks. The agent sets no rate limit (swarm.ts: no `downloadLimit` or
+ * `uploadLimit`, so the throttles pass everything through), so only the counting is kept: the
+ * Peer's `download` and `upload` events (bytes), which webtorrent's torrent sums. A socket read
+ * goes to the wire's parser at once (its `_write` is synchronous and never refuses bytes, so
+ * nothing is buffered); what the wire sends goes to `socket.write`, and a full socket pauses the
+ * wire until `drain`. Ends and errors need nothing here: webtorrent's Peer destroys itself, its
+ * socket and its wire on either side's end, close, finish or error (lib/peer.js onConnect).
+ */
+function directPipes(this: PeerInternals): void {
+  const conn = this.conn;
+  const wire = this.wire;
+  if (conn === null || wire === null) return;
+  const parse = (wire as unknown as WireParserState)._write;
+  const parsed = (): void => undefined;
+  conn.on('data', (chunk: Uint8Array) => {
+    this.emit('download', chunk.length);
+    if (this.destroyed || wire.destroyed) return;
+    parse.call(wire as unknown as WireParserState, chunk, parsed);
+  });
+  wire.on('data', (chunk: Uint8Array) => {
+    this.emit('upload', chunk.length);
+    if (this.destroyed) return;
+    if (!conn.write(chunk)) {
+      wire.pause();
+      conn.once('drain', () => wire.resume());
+    }
+  });
+}
+
 let installed = false;
 
 /**
- * Installs the lean receive path into bittorrent-protocol's Wire and torrent-piece's Piece, for
- * every wire and piece of this process (idempotent). Only what webtorrent 3.0.21 / bittorrent-protocol
- * 5.0.9 / torrent-piece 4.0.1 do with them is relied on; an upgrade must re-check `_write`,
- * `_processBuffer`, `Piece.set` and `Piece.flush`.
+ * Installs the lean receive path into bittorrent-protocol's Wire, torrent-piece's Piece and
+ * webtorrent's Peer, for every wire, piece and peer of this process (idempotent). Only what
+ * webtorrent 3.0.21 / bittorrent-protocol 5.0.9 / torrent-piece 4.0.1 do with them is relied on; an
+ * upgrade must re-check `Wire._write` and `_processBuffer`, `Piece.set` and `flush`, and
+ * `Peer.setThrottlePipes` and `onConnect`.
  */
 export function installLeanWirePath(): void {
   if (installed) return;
@@ -204,4 +240,5 @@ export function installLeanWirePath(): void {
   const piece = Piece.prototype as unknown as Record<'set' | 'flush', unknown>;
   piece.set = PieceAssembly.set;
   piece.flush = PieceAssembly.flush;
+  Peer.prototype.setThrottlePipes = directPipes;
 }

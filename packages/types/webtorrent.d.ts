@@ -147,3 +147,26 @@ declare module 'webtorrent' {
     _uploadSpeed: (delta?: number) => number;
   }
 }
+
+/**
+ * webtorrent 3.0.21's lib/peer.js (not exported by its index; the package has no `exports` map):
+ * the part agent/src/wire-path.ts replaces. `setThrottlePipes` joins a connected peer's socket and
+ * its bittorrent-protocol Wire, both ways, through speed-limiter's throttles and a Transform that
+ * emits `download` / `upload` (bytes) on the Peer.
+ */
+declare module 'webtorrent/lib/peer.js' {
+  import type { EventEmitter } from 'node:events';
+  import type { Duplex } from 'node:stream';
+
+  export interface PeerInternals extends EventEmitter {
+    readonly destroyed: boolean;
+    /** the socket (net.Socket for TCP peers) */
+    readonly conn: Duplex | null;
+    /** bittorrent-protocol's Wire (a streamx Duplex) */
+    readonly wire: Duplex | null;
+    setThrottlePipes(): void;
+  }
+
+  const Peer: { prototype: PeerInternals };
+  export default Peer;
+}
