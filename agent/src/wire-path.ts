@@ -97,7 +97,7 @@ const queues = new WeakMap<WireParserState, ChunkQueue>();
 
 function leanWrite(original: WireParserState['_write']): WireParserState['_write'] {
   return function write(this: WireParserState, data, cb) {
-    // Protocol encryption (BEP 8 / MSE) decrypts and resynchronises on the joined buffer: the
+    // Message stream encryption (MSE/PE) decrypts and resynchronises on the joined buffer: the
     // original path, with whatever this path still holds handed back to it. The agent runs with
     // encryption off (swarm.ts: `secure: 0`); this keeps a peer that starts MSE working.
     let q = queues.get(this);
@@ -119,9 +119,8 @@ function leanWrite(original: WireParserState['_write']): WireParserState['_write
     }
     q.push(data);
     // as bittorrent-protocol's _processBuffer: `_parser` sets the next `_parserSize`
-    while (q.size >= this._parserSize && !this._pePending && this._cryptoSyncPattern === null) {
-      const message = q.take(this._parserSize);
-      this._parser?.(message);
+    while (this._parser !== null && q.size >= this._parserSize && !this._pePending && this._cryptoSyncPattern === null) {
+      this._parser(q.take(this._parserSize));
     }
     if (this._encryptor !== null || this._cryptoSyncPattern !== null) {
       // a parser started MSE: its bytes go back to the original path's buffer
