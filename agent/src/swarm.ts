@@ -5,6 +5,7 @@ import { UNCHOKE_ALL, type TransferStats } from '@swarmboot/contracts';
 import { rateMeter } from './rate-meter.js';
 import { RequestPlanner } from './request-planner.js';
 import { PieceBlame } from './peer-bans.js';
+import { installLeanWirePath } from './wire-path.js';
 
 /** ASCII prefix of the seeder's peer id (services/seeder SEEDER_PEER_ID_PREFIX), hex-encoded as wires report it. */
 const SEEDER_PREFIX_HEX = Buffer.from('-SB0001-SEEDER', 'ascii').toString('hex');
@@ -136,6 +137,32 @@ function banCorruptPeers(t: Torrent, log: Logger, stats: TransferStats): void {
   });
 }
 
+/**
+ * webtorrent's `_updateWireInterest` (BEP 3 INTERESTED / NOT INTERESTED) scans our pieces from 0 for
+ * one the peer has and we lack, on every HAVE the peer sends: O(pieces) per HAVE once the first
+ * pieces are in, and a node receives about N × pieces HAVEs. In a bench/swarm profile at N = 16
+ * (docs/benchmarks.md, issue 12 second step), it and webtorrent's seed-status scan (a closure,
+ * left as is) were 3 % of the node's CPU. Here the piece the
+ * last scan found is checked first: while the peer has it and we lack it (the usual case), the
+ * answer is the same without a scan. Same result as webtorrent's: interested while one exists.
+ */
+function rememberInterest(t: Torrent): void {
+  const found = new WeakMap<Wire, number>();
+  t._updateWireInterest = (wire: Wire) => {
+    const pieces = t.pieces;
+    const last = found.get(wire);
+    if (last !== undefined && pieces[last] && wire.peerPieces.get(last)) return wire.interested();
+    for (let i = 0; i < pieces.length; i++) {
+      if (pieces[i] && wire.peerPieces.get(i)) {
+        found.set(wire, i);
+        return wire.interested();
+      }
+    }
+    found.delete(wire);
+    wire.uninterested();
+  };
+}
+
 /** Pieces put ahead of the in-order selection at a time, and how often they are re-chosen (ms). */
 export const RAREST_PIECES = 16;
 export const RAREST_INTERVAL_MS = 500;
@@ -200,6 +227,7 @@ export interface SwarmDownload {
  * seeder (by its peer-id prefix), other nodes, the web seed.
  */
 export function joinSwarm(opts: SwarmOptions): SwarmDownload {
+  installLeanWirePath();
   const client = new WebTorrent({ dht: false, lsd: false, webSeeds: false, utPex: false, utp: false, natUpnp: false, natPmp: false, secure: 0, maxConns: 60 });
   client._downloadSpeed = rateMeter(5000);
   client._uploadSpeed = rateMeter(5000);
@@ -223,6 +251,7 @@ export function joinSwarm(opts: SwarmOptions): SwarmDownload {
       t._uploadSpeed = rateMeter(5000);
       t.on('error', reject);
       banCorruptPeers(t, opts.log, stats);
+      rememberInterest(t);
       t.once('ready', () => {
         // Random first piece, then in order, wrapping: nodes hold different regions early, so
         // they have something to give each other (BEP 3 recommends a random first piece).

@@ -14,12 +14,14 @@
 # swarm row has its HTTP baseline from the same run. C = 0: no tbf, every veth at full speed.
 # Prints one TSV line per (N, mode) and appends it to $RESULTS (default bench/swarm/results.tsv):
 #   mode C N bytes T_ms T_bound_ms seeder_bytes peer_bytes node_cpu_ms seeder_cpu_ms machine_busy%
-#   load_before load_after nodes_done super_seed node_cpu_ms_per_node MBps_per_core
+#   load_before load_after nodes_done super_seed node_cpu_ms_per_node MBps_per_core node_main_cpu_ms
 # node_cpu_ms: CPU (user + sys) of all nodes until each was done: node.mjs measures its own,
 # curl's is read by a python3 wrapper (getrusage of its child), aria2c's from /proc/<pid>/stat at
 # the moment its download is complete (aria2c keeps running to seed, as the agents do, so its
 # seeding after that is not counted, nor is the agents'). MBps_per_core: bytes received per
-# node-CPU-second (nodes_done × bytes / node_cpu_ms), in MB/s. super_seed: the seeder's
+# node-CPU-second (nodes_done × bytes / node_cpu_ms), in MB/s. node_main_cpu_ms: the part of
+# node_cpu_ms on the swarm nodes' JavaScript threads (node.mjs reads /proc; "-" for other modes):
+# the rest is libuv's pool (piece writes), V8's GC and compiler threads. super_seed: the seeder's
 # SWARMBOOT_SEEDER_SUPER_SEED for the BitTorrent modes, "-" for http. aria2's seeder_bytes is the
 # seeder's BitTorrent upload during the run (its /metrics), peer_bytes the rest of nodes_done × F.
 # T_bound_ms is "-" at C = 0.
@@ -253,7 +255,8 @@ busy_pct = 100 * int(busy) / max(1, int(total))
 per_node = round(cpu / done) if done else "-"
 mb_per_core = round(done * F / 1e6 / (cpu / 1000), 1) if cpu else "-"
 row = [mode, int(C), N, F, T, bound, seed, peers, cpu, seeder_cpu, round(busy_pct), lb, la, done]
-row += [super_seed if mode != "http" else "-", per_node, mb_per_core]
+main = [r["mainCpuMs"] for r in first if "mainCpuMs" in r]
+row += [super_seed if mode != "http" else "-", per_node, mb_per_core, sum(main) if main else "-"]
 print("\t".join(str(x) for x in row))
 PY
   if [ -n "${KEEP_DIR:-}" ]; then mkdir -p "$KEEP_DIR/run-$N-$mode" && cp "$out"/*.json "$out"/*.err "$KEEP_DIR/run-$N-$mode/"; fi

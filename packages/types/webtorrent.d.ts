@@ -64,6 +64,10 @@ declare module 'webtorrent' {
     peerPieces: { get(index: number): boolean };
     /** sends HAVE(index) (BEP 3) */
     have(index: number): void;
+    /** sends INTERESTED (BEP 3) unless already sent */
+    interested(): void;
+    /** sends NOT INTERESTED (BEP 3) unless already sent */
+    uninterested(): void;
     /** our requests to the peer not yet answered (BEP 3 REQUEST) */
     readonly requests: readonly unknown[];
     /** the peer chokes us: requests would be refused */
@@ -119,6 +123,8 @@ declare module 'webtorrent' {
      * banned addresses (banCorruptPeers in agent/src/swarm.ts).
      */
     _addPeer(peer: unknown, type: string, source?: string): unknown;
+    /** internal: sends INTERESTED to `wire` when it has a piece we lack (pieces[i] not null), else NOT INTERESTED; called on each of its HAVEs */
+    _updateWireInterest(wire: Wire): void;
     /** internal: requests one block of piece `index` from `wire`; false when none is left to reserve or the wire's pipeline is full */
     _request(wire: Wire, index: number, hotswap: boolean): boolean;
   }
@@ -140,4 +146,27 @@ declare module 'webtorrent' {
     _downloadSpeed: (delta?: number) => number;
     _uploadSpeed: (delta?: number) => number;
   }
+}
+
+/**
+ * webtorrent 3.0.21's lib/peer.js (not exported by its index; the package has no `exports` map):
+ * the part agent/src/wire-path.ts replaces. `setThrottlePipes` joins a connected peer's socket and
+ * its bittorrent-protocol Wire, both ways, through speed-limiter's throttles and a Transform that
+ * emits `download` / `upload` (bytes) on the Peer.
+ */
+declare module 'webtorrent/lib/peer.js' {
+  import type { EventEmitter } from 'node:events';
+  import type { Duplex } from 'node:stream';
+
+  export interface PeerInternals extends EventEmitter {
+    readonly destroyed: boolean;
+    /** the socket (net.Socket for TCP peers) */
+    readonly conn: Duplex | null;
+    /** bittorrent-protocol's Wire (a streamx Duplex) */
+    readonly wire: Duplex | null;
+    setThrottlePipes(): void;
+  }
+
+  const Peer: { prototype: PeerInternals };
+  export default Peer;
 }
