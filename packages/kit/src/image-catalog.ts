@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { Value } from '@sinclair/typebox/value';
 import { ImageRecord, RedisKeys, SignedImageManifest } from '@swarmboot/contracts';
+import { LuaScript } from './lua-script.js';
 
 /**
  * KEYS: image hash, image name set, infohash index. ARGV: name, record JSON, infohash, .torrent
@@ -26,32 +27,19 @@ return 1
 `;
 
 /**
- * KEYS: image hash. ARGV: infohash, .torrent bytes. Sets the .torrent only while the record is
- * still the one with this infohash: a replica adding the .torrent of its copy must not pair it
- * with a newer record another replica put meanwhile. Returns 1 when set.
+ * KEYS: image hash. ARGV: infohash, field, value. Sets `field` (the .torrent, the signed manifest)
+ * only while the record is still the version with this infohash: a replica adding the .torrent of
+ * its copy must not pair it with a newer record another replica put meanwhile, and an upload in
+ * between must not get the old version's signature. Returns 1 when set.
  */
-const PUT_TORRENT_LUA = `
+const setForVersion = new LuaScript(`
 local json = redis.call('HGET', KEYS[1], 'json')
 if not json then return 0 end
 local ok, rec = pcall(cjson.decode, json)
 if not ok or type(rec) ~= 'table' or rec.infoHash ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'torrent', ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 return 1
-`;
-
-/**
- * KEYS: image hash. ARGV: infohash, SignedImageManifest JSON. Sets the manifest only while the
- * record is still the version with this infohash (an upload in between must not get the old
- * version's signature). Returns 1 when set.
- */
-const PUT_MANIFEST_LUA = `
-local json = redis.call('HGET', KEYS[1], 'json')
-if not json then return 0 end
-local ok, rec = pcall(cjson.decode, json)
-if not ok or type(rec) ~= 'table' or rec.infoHash ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'manifest', ARGV[2])
-return 1
-`;
+`);
 
 /** A catalog record with its .torrent, read together (they belong to the same version). */
 export interface CatalogEntry {
@@ -84,7 +72,7 @@ export class ImageCatalog {
    * false when the record is gone or names other bytes now.
    */
   async putTorrent(name: string, infoHash: string, torrent: Uint8Array): Promise<boolean> {
-    const set = await this.redis.eval(PUT_TORRENT_LUA, 1, RedisKeys.image(name), infoHash, Buffer.from(torrent.buffer, torrent.byteOffset, torrent.byteLength));
+    const set = await setForVersion.run(this.redis, [RedisKeys.image(name)], [infoHash, 'torrent', Buffer.from(torrent.buffer, torrent.byteOffset, torrent.byteLength)]);
     return set === 1;
   }
 
@@ -94,7 +82,7 @@ export class ImageCatalog {
    * manifest describes the record.
    */
   async putSignedManifest(name: string, infoHash: string, manifest: SignedImageManifest): Promise<boolean> {
-    return (await this.redis.eval(PUT_MANIFEST_LUA, 1, RedisKeys.image(name), infoHash, JSON.stringify(manifest))) === 1;
+    return (await setForVersion.run(this.redis, [RedisKeys.image(name)], [infoHash, 'manifest', JSON.stringify(manifest)])) === 1;
   }
 
   /** The record (with its signed manifest) and its .torrent in one read, or undefined when no (valid) record exists. */

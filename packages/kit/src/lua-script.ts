@@ -22,7 +22,7 @@ export class LuaScript {
    * limit and threw RangeError: Maximum call stack size exceeded (services/scheduler
    * test/integration/import-large).
    */
-  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  async run(redis: Redis, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
     const result = await this.eval(redis, keys, args);
     const replication = redisReplication(redis);
     if (replication !== undefined) {
@@ -36,7 +36,7 @@ export class LuaScript {
     return result;
   }
 
-  private async eval(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  private async eval(redis: Redis, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
     const keysAndArgs = [keys.length, ...keys, ...args];
     try {
       return await redis.call('evalsha', [this.sha, ...keysAndArgs]);
