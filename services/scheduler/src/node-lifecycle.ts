@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Events, SwarmbootError, type AgentReport, type AgentReportReply, type DeploymentTarget, type ErrorCode, type LeaseGranted, type NodeFailureClassified, type NodeState, type TftpTransfer } from '@swarmboot/contracts';
+import { Events, SwarmbootError, type AgentReport, type AgentReportReply, type DeploymentTarget, type ErrorCode, type LeaseGranted, type NodeFailureClassified, type NodeState, type PowerFailed, type TftpTransfer } from '@swarmboot/contracts';
 import type { EventBus, Logger, Registry } from '@swarmboot/kit';
 import { Counter } from 'prom-client';
 import type { AdmitNode, CasResult, SchedulerStore, StoredNode } from './adapters/store.js';
@@ -186,6 +186,21 @@ export class NodeLifecycle {
     if (node?.deploymentId === undefined || !inBootPhase(node.state)) return;
     await this.store.countBootFailure(node.deploymentId);
     this.capacityListener?.(node.deploymentId);
+  }
+
+  /**
+   * `Events.powerFailed`: the power service gave up on a node's `pxe-boot` after its retries (the
+   * BMC timed out, refused or answered garbage). A node still waiting in `admitted` for that
+   * power-on will not boot: it is failed with the BMC's error (`BMC_TIMEOUT: …`), which the
+   * admission controller counts as a boot-phase failure. Left alone: other actions (an operator's
+   * `swarmboot power`), nodes past `admitted`, and a node with no BMC at all (`BMC_UNKNOWN`, no
+   * attempt made: it is powered by hand, and its state timeout still applies).
+   */
+  async onPowerFailed(p: PowerFailed): Promise<void> {
+    if (p.action !== 'pxe-boot' || p.attempts === 0 || p.code === ('BMC_UNKNOWN' satisfies ErrorCode)) return;
+    const node = await this.store.getNode(p.nodeId);
+    if (node?.deploymentId === undefined || node.state !== 'admitted') return;
+    await this.transition(node.id, 'failed', { origin: 'event', cause: 'power request failed', reason: `${p.code}: ${p.message}` });
   }
 
   /**

@@ -8,12 +8,13 @@ export const CONSUMER = 'scheduler';
 /**
  * Feeds the JetStream events that drive node states into the node life cycle: `leaseGranted` (→ dhcp),
  * `tftpTransferCompleted` (→ booting), `tftpTransferFailed` (a boot-phase failure the admission
- * controller counts) and `nodeFailureClassified` (the log sink named a node's failure → failed).
+ * controller counts), `nodeFailureClassified` (the log sink named a node's failure → failed) and
+ * `powerFailed` (the BMC of a node waiting for its power-on failed → failed with the BMC's error).
  * A handler that throws (Redis down) gets the event redelivered by the bus. Returns a stop function.
  */
 export async function startEventConsumers(
   bus: EventBus,
-  lifecycle: Pick<NodeLifecycle, 'onLeaseGranted' | 'onTftpTransferCompleted' | 'onTftpTransferFailed' | 'onFailureClassified'>,
+  lifecycle: Pick<NodeLifecycle, 'onLeaseGranted' | 'onTftpTransferCompleted' | 'onTftpTransferFailed' | 'onFailureClassified' | 'onPowerFailed'>,
   log: Logger,
 ): Promise<() => Promise<void>> {
   const stops = [
@@ -21,8 +22,9 @@ export async function startEventConsumers(
     await bus.consume(Events.tftpTransferCompleted, CONSUMER, (t) => lifecycle.onTftpTransferCompleted(t)),
     await bus.consume(Events.tftpTransferFailed, CONSUMER, (t) => lifecycle.onTftpTransferFailed(t)),
     await bus.consume(Events.nodeFailureClassified, CONSUMER, (e) => lifecycle.onFailureClassified(e)),
+    await bus.consume(Events.powerFailed, CONSUMER, (p) => lifecycle.onPowerFailed(p)),
   ];
-  log.info({ consumer: CONSUMER }, 'consuming lease, tftp and failure-classification events');
+  log.info({ consumer: CONSUMER }, 'consuming lease, tftp, failure-classification and power-failure events');
   return async () => {
     await Promise.all(stops.map((stop) => stop()));
   };

@@ -249,3 +249,23 @@ test('a failure the log sink classified fails an active node with its code; the 
   assert.equal((await s.node('a2')).reason, 'KERNEL_OOPS: KERNEL_OOPS seen', 'the warning did not fail it');
   assert.equal((await s.node('a3')).state, 'installed');
 });
+
+test("a node whose BMC fails its pxe-boot is failed with the BMC's error; a node without a BMC, another action or a later state are left alone", async (t) => {
+  const s = await setup(t, 3);
+  const dep = await s.deploy({ nodes: s.ids, target: 'node', canary: 3 });
+  for (const id of s.ids) await waitFor(`power request of ${id}`, () => s.events.power.find((p) => p.nodeId === id));
+  // as the power service publishes them once its retries are spent
+  const failed = (nodeId: string, o: { action?: 'pxe-boot' | 'status'; code?: string; attempts?: number } = {}) =>
+    s.bus.publish(Events.powerFailed, { requestId: `r-${nodeId}-${o.action ?? 'pxe-boot'}`, nodeId, action: o.action ?? 'pxe-boot', driver: 'redfish', attempts: o.attempts ?? 4, durationMs: 41_000, code: o.code ?? 'BMC_TIMEOUT', message: 'no answer from https://10.0.9.1 within 10000 ms' }, nodeId);
+  await failed('a2', { code: 'BMC_UNKNOWN', attempts: 0 });
+  await failed('a3', { action: 'status' });
+  await failed('a1');
+  const a1 = await waitFor('a1 failed', async () => {
+    const n = await s.node('a1');
+    return n.state === 'failed' ? n : undefined;
+  });
+  assert.match(a1.reason ?? '', /^BMC_TIMEOUT: no answer from https:\/\/10\.0\.9\.1/);
+  // the events are consumed in order: a1's came last, so a2's and a3's were handled before it
+  assert.deepEqual(await s.states(['a2', 'a3']), ['admitted', 'admitted']);
+  assert.equal((await s.deployment(dep.id)).counts.failed, 1);
+});
