@@ -580,7 +580,7 @@ try {
   // leases in the store
   // through the master the sentinels name now (ioredis asks them) in the SENTINEL layouts
   const ro = redisOptions(redisUrl);
-  const redis = ro.url ? new Redis(ro.url, { lazyConnect: true, maxRetriesPerRequest: 3 }) : new Redis({ ...ro.options, lazyConnect: true, maxRetriesPerRequest: 3 });
+  const redis = ro.url ? new Redis(ro.url, { lazyConnect: true, maxRetriesPerRequest: 3 }) : new Redis({ ...ro.options, failoverDetector: false, lazyConnect: true, maxRetriesPerRequest: 3 });
   await redis.connect();
   const scan = async (pattern) => {
     const keys = [];
@@ -700,3 +700,6 @@ try {
   for (const x of proxies) x.close();
   relay.close();
 }
+// nothing more to do: a client left reconnecting (ioredis' sentinel connections) must not keep the
+// process, and with it run.sh's `tail`, waiting until the timeout
+process.exit(0);
