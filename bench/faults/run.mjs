@@ -616,10 +616,22 @@ try {
   const nodesWithLease = nodes.filter((n) => records.some((r) => r.chaddr === n.mac && r.state === 'bound')).length;
 
   // the facts: the whole stream, in order
+  // the JetStream API may time out (5 s) while a cluster settles after a node went: bounded retries
+  const retried = async (what, fn) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (attempt >= 6) throw err;
+        say(`${what}: ${err.message}; again`);
+        await sleep(2000);
+      }
+    }
+  };
   const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info(Stream.name);
+  const info = await retried('stream info', () => jsm.streams.info(Stream.name));
   const js = jetstream(nc);
-  const consumer = await js.consumers.get(Stream.name, { opt_start_seq: info.state.first_seq });
+  const consumer = await retried('ordered consumer', () => js.consumers.get(Stream.name, { opt_start_seq: info.state.first_seq }));
   const seqs = [];
   const granted = new Map(); // ip → Set(chaddr)
   const stateFacts = new Map(); // node → [from→to]
