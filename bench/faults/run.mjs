@@ -22,6 +22,20 @@
 //   nats       SIGTERM (JetStream file store), started again on the same port and dir at once
 //   agent      kill -9 of the agent of one node that is downloading (seeded pick), started again 1 s later
 //   none       no fault (the baseline)
+// Two faults run on a replicated backend instead of the single servers (the layout is the fault's):
+//   sentinel           Redis as master + one replica + three sentinels (redis-server --sentinel, quorum
+//                      2, down-after-milliseconds 1000, failover-timeout 10000; no persistence, as
+//                      testkit's startRedisSentinel), the services on
+//                      SWARMBOOT_REDIS_URL=redis+sentinel://…/mymaster?waitReplicas=1; the fault: kill -9
+//                      of the master the sentinels name; once they name a new one, the killed server is
+//                      started again (empty) as its replica, so scripts can WAIT for a replica again
+//   sentinel-failover  the same layout; the fault: SENTINEL FAILOVER mymaster (the old master is demoted)
+//   nats-node          three nats-server nodes in one cluster, JetStream on each (file store), the
+//                      services on the list of URLs with SWARMBOOT_NATS_REPLICAS=3; the fault: kill -9 of
+//                      the node that leads the SWARMBOOT stream (JetStream API: stream info's cluster
+//                      leader); it stays down
+//   The checks then read Redis through the master the sentinels name and the stream through a
+//   surviving node.
 //
 // Then: the deployment is released, and the checks run:
 //   installed  nodes installed (or released) / N
@@ -37,7 +51,7 @@
 // Prints one JSON line (the row) on stdout; progress on stderr.
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createSocket } from 'node:dgram';
 import { connect as tcpConnect, createServer } from 'node:net';
 import { basename, join } from 'node:path';
@@ -46,12 +60,14 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager, jetstream } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
 import { DemoNet, Events, RedisKeys, Stream } from '@swarmboot/contracts';
-import { SwarmbootClient } from '@swarmboot/kit';
+import { SwarmbootClient, redisOptions } from '@swarmboot/kit';
 import { CLI_ENTRY, serviceEnv } from '../../cli/dist/src/stack.js';
 import { demoNode } from '../../cli/dist/src/demo.js';
 
 const [fault, seedArg, nArg, tftpRoot, imageFile, workDir, deadlineArg] = process.argv.slice(2);
-const FAULTS = ['none', 'seeder', 'tracker', 'scheduler', 'dhcp', 'redis', 'redis-kill', 'nats', 'agent'];
+const FAULTS = ['none', 'seeder', 'tracker', 'scheduler', 'dhcp', 'redis', 'redis-kill', 'nats', 'agent', 'sentinel', 'sentinel-failover', 'nats-node'];
+const SENTINEL = fault === 'sentinel' || fault === 'sentinel-failover';
+const NATS_CLUSTER = fault === 'nats-node';
 if (!FAULTS.includes(fault)) throw new Error(`unknown fault '${fault}' (${FAULTS.join(', ')})`);
 const N = Number(nArg);
 const seed = Number(seedArg);
@@ -79,6 +95,12 @@ const H = '127.0.0.1';
 const P = {
   nats: 4222,
   redis: 6379,
+  // the replicated layouts (SENTINEL, NATS_CLUSTER)
+  redisReplica: 6380,
+  sentinels: [26379, 26380, 26381],
+  natsCluster: [4222, 4223, 4224],
+  natsRoute: [6222, 6223, 6224],
+  natsMonitor: [8222, 8223, 8224],
   relay: 6700, // on DemoNet.relay, the giaddr
   dhcp: [6767, 6768],
   tftp: 6969,
@@ -236,12 +258,98 @@ await mkdir(natsDir, { recursive: true });
 await mkdir(redisDir, { recursive: true });
 const startNats = () => start('nats-server', 'nats-server', ['-a', H, '-p', String(P.nats), '-js', '-sd', natsDir], {});
 const startRedis = () => start('redis-server', 'redis-server', ['--bind', H, '--port', String(P.redis), '--dir', redisDir, '--appendonly', 'yes', '--save', ''], {});
-startNats();
-startRedis();
-await waitTcp(P.nats, 'nats-server');
-await waitTcp(P.redis, 'redis-server');
-const natsUrl = `nats://${H}:${P.nats}`;
-const redisUrl = `redis://${H}:${P.redis}`;
+
+// ---- the replicated layouts ----
+const SENTINEL_NAME = 'mymaster';
+/** one-shot ioredis connection to 127.0.0.1:port; `fn` gets it, the connection is closed after */
+async function withRedis(port, fn) {
+  const r = new Redis({ host: H, port, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  try {
+    await r.connect();
+    return await fn(r);
+  } finally {
+    r.disconnect();
+  }
+}
+/** field → value of a flat reply array (SENTINEL master) */
+const fieldsOf = (arr) => Object.fromEntries(arr.flatMap((v, i) => (i % 2 ? [] : [[v, arr[i + 1]]])));
+/** the port of the master the first sentinel that answers names (SENTINEL get-master-addr-by-name) */
+async function sentinelMasterPort() {
+  for (const sp of P.sentinels) {
+    const addr = await withRedis(sp, (r) => r.call('SENTINEL', 'get-master-addr-by-name', SENTINEL_NAME)).catch(() => undefined);
+    if (Array.isArray(addr)) return Number(addr[1]);
+  }
+  throw new Error('no sentinel named a master');
+}
+const redisProcOnPort = (port) => (port === P.redis ? 'redis-a' : 'redis-b');
+const startRedisNode = (port, replicaOf) =>
+  start(redisProcOnPort(port), 'redis-server', ['--bind', H, '--port', String(port), '--dir', join(redisDir, redisProcOnPort(port)), '--save', '', '--appendonly', 'no', ...(replicaOf ? ['--replicaof', H, String(replicaOf)] : [])], {});
+/**
+ * Until the master the sentinels name has `replicas` replicas online at its offset and every
+ * sentinel knows them and the two other sentinels (as testkit's RedisSentinelSet.healthy). Bounded.
+ */
+async function sentinelHealthy(ms = 60_000) {
+  const end = Date.now() + ms;
+  for (; Date.now() < end; await sleep(200)) {
+    try {
+      const info = await withRedis(await sentinelMasterPort(), (r) => r.info('replication'));
+      const offset = /master_repl_offset:(\d+)/.exec(info)?.[1];
+      if (!/role:master/.test(info) || ![...info.matchAll(/slave\d+:.*state=online,offset=(\d+)/g)].some((m) => m[1] === offset)) continue;
+      let all = true;
+      for (const sp of P.sentinels) {
+        const f = fieldsOf(await withRedis(sp, (r) => r.call('SENTINEL', 'master', SENTINEL_NAME)));
+        if (f['num-slaves'] !== '1' || f['num-other-sentinels'] !== '2') all = false;
+      }
+      if (all) return;
+    } catch {
+      // not up yet
+    }
+  }
+  throw new Error('the Sentinel set did not become healthy');
+}
+const startNatsNode = (i) =>
+  start(`nats-n${i}`, 'nats-server', ['-a', H, '-p', String(P.natsCluster[i]), '-m', String(P.natsMonitor[i]), '-n', `n${i}`, '-js', '-sd', join(natsDir, `n${i}`), '--cluster_name', 'swarmboot', '--cluster', `nats://${H}:${P.natsRoute[i]}`, '--routes', P.natsRoute.map((p) => `nats://${H}:${p}`).join(',')], {});
+
+let natsUrl = `nats://${H}:${P.nats}`;
+let redisUrl = `redis://${H}:${P.redis}`;
+if (NATS_CLUSTER) {
+  for (const i of [0, 1, 2]) startNatsNode(i);
+  for (const i of [0, 1, 2]) await waitTcp(P.natsCluster[i], `nats-n${i}`);
+  // JetStream ready on every member: each sees a meta leader (/jsz)
+  for (const port of P.natsMonitor) {
+    const end = Date.now() + 60_000;
+    for (;;) {
+      const jsz = await fetch(`http://${H}:${port}/jsz`).then((r) => r.json()).catch(() => undefined);
+      if (jsz?.meta_cluster?.leader) break;
+      if (Date.now() > end) throw new Error(`no JetStream meta leader seen by ${port}`);
+      await sleep(200);
+    }
+  }
+  natsUrl = P.natsCluster.map((p) => `nats://${H}:${p}`).join(',');
+} else {
+  startNats();
+  await waitTcp(P.nats, 'nats-server');
+}
+if (SENTINEL) {
+  await mkdir(join(redisDir, 'redis-a'), { recursive: true });
+  await mkdir(join(redisDir, 'redis-b'), { recursive: true });
+  startRedisNode(P.redis);
+  await waitTcp(P.redis, 'redis-a');
+  startRedisNode(P.redisReplica, P.redis);
+  await waitTcp(P.redisReplica, 'redis-b');
+  for (const [i, sp] of P.sentinels.entries()) {
+    // sentinel rewrites its config file as it learns the topology: one writable file each
+    const conf = join(redisDir, `sentinel-${i}.conf`);
+    await writeFile(conf, [`port ${sp}`, `bind ${H}`, `dir ${redisDir}`, `sentinel monitor ${SENTINEL_NAME} ${H} ${P.redis} 2`, `sentinel down-after-milliseconds ${SENTINEL_NAME} 1000`, `sentinel failover-timeout ${SENTINEL_NAME} 10000`, `sentinel parallel-syncs ${SENTINEL_NAME} 1`, ''].join('\n'));
+    start(`sentinel-${i}`, 'redis-server', [conf, '--sentinel'], {});
+    await waitTcp(sp, `sentinel-${i}`);
+  }
+  await sentinelHealthy();
+  redisUrl = `redis+sentinel://${P.sentinels.map((p) => `${H}:${p}`).join(',')}/${SENTINEL_NAME}?waitReplicas=1`;
+} else {
+  startRedis();
+  await waitTcp(P.redis, 'redis-server');
+}
 
 // the env `swarmboot up` gives each service (the first replica's ports), then each replica's own
 const baseEnv = serviceEnv(
@@ -252,7 +360,7 @@ const baseEnv = serviceEnv(
     tftpRoot,
     logLevel: 'info',
     ports: { nats: P.nats, redis: P.redis, dhcp: P.dhcp[0], tftp: P.tftp, tracker: P.trackerProxy, seeder: P.seederProxy, seederTorrent: P.seederTorrent[0], scheduler: P.schedulerProxy, syslog: P.syslog, syslogTcp: P.syslogTcp, netconsole: P.netconsole, ops: { logsink: 0, tracker: 0, seeder: 0, scheduler: 0, power: 0, tftp: 0, dhcp: 0 } },
-    env: { SWARMBOOT_SEEDER_UPLOAD_LIMIT: process.env.SEEDER_LIMIT ?? '4000000' },
+    env: { SWARMBOOT_SEEDER_UPLOAD_LIMIT: process.env.SEEDER_LIMIT ?? '4000000', ...(NATS_CLUSTER ? { SWARMBOOT_NATS_REPLICAS: '3' } : {}) },
     say,
   },
   natsUrl,
@@ -278,7 +386,7 @@ const relay = dhcpRelay();
 await Promise.all(services.map((s) => waitHealthy(s.ops, s.name)));
 say(`stack up: ${services.map((s) => s.name).join(', ')}; trigger after node ${triggerAfter} left booting + ${triggerDelayMs} ms`);
 
-const nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+const nc = await connect({ servers: natsUrl.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
 const agents = new Map(); // node id → proc
 const nodes = Array.from({ length: N }, (_, i) => demoNode(i + 1));
 const api = new SwarmbootClient(`http://${H}:${P.schedulerProxy}`, `http://${H}:${P.seeder[0]}`);
@@ -375,6 +483,39 @@ try {
         await waitTcp(fault === 'nats' ? P.nats : P.redis, p.name);
         return { ...at, what: `${fault === 'redis-kill' ? 'kill -9' : 'SIGTERM'} ${p.name}, stopped in ${down - t} ms, listening again ${Date.now() - down} ms later` };
       }
+      case 'sentinel':
+      case 'sentinel-failover': {
+        const before = await sentinelMasterPort();
+        const t = Date.now();
+        if (fault === 'sentinel') await kill9(redisProcOnPort(before));
+        else await withRedis(P.sentinels[0], (r) => r.call('SENTINEL', 'failover', SENTINEL_NAME));
+        let after = before;
+        for (const end = Date.now() + 60_000; after === before && Date.now() < end; await sleep(100)) after = await sentinelMasterPort().catch(() => before);
+        const promotedMs = Date.now() - t;
+        let back = '';
+        if (fault === 'sentinel' && after !== before) {
+          startRedisNode(before, after);
+          await waitTcp(before, redisProcOnPort(before));
+          const t2 = Date.now();
+          await sentinelHealthy().catch((err) => say(err.message));
+          back = `; ${redisProcOnPort(before)} started again (empty) as its replica, in sync ${Date.now() - t2} ms after it listened`;
+        }
+        const what = fault === 'sentinel' ? `kill -9 master ${redisProcOnPort(before)}` : 'SENTINEL FAILOVER';
+        return { ...at, what: `${what} (:${before}); sentinels named ${after === before ? 'NO new master within 60 s' : `:${after}`} ${promotedMs} ms later${back}`, masterBefore: before, masterAfter: after, promotedMs };
+      }
+      case 'nats-node': {
+        const jsm = await jetstreamManager(nc);
+        const leader = (await jsm.streams.info(Stream.name)).cluster?.leader;
+        const name = leader && procs.has(`nats-${leader}`) ? `nats-${leader}` : `nats-n${Math.floor(victimPick * 3)}`;
+        const pid = await kill9(name);
+        const t = Date.now();
+        let newLeader;
+        for (const end = Date.now() + 60_000; Date.now() < end; await sleep(200)) {
+          newLeader = await jsm.streams.info(Stream.name).then((i) => i.cluster?.leader, () => undefined);
+          if (newLeader && `nats-${newLeader}` !== name) break;
+        }
+        return { ...at, what: `kill -9 ${name} (pid ${pid}, ${leader ? 'the stream leader' : 'no leader known: seeded pick'}), left down; stream leader ${newLeader ?? 'none'} ${Date.now() - t} ms later`, leaderBefore: leader, leaderAfter: newLeader };
+      }
       case 'agent': {
         // a node that is downloading: installing, some bytes in, more to come (waits up to 20 s for one)
         let pool = [];
@@ -437,7 +578,9 @@ try {
   const macs = new Set(nodes.map((n) => n.mac));
 
   // leases in the store
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  // through the master the sentinels name now (ioredis asks them) in the SENTINEL layouts
+  const ro = redisOptions(redisUrl);
+  const redis = ro.url ? new Redis(ro.url, { lazyConnect: true, maxRetriesPerRequest: 3 }) : new Redis({ ...ro.options, failoverDetector: false, lazyConnect: true, maxRetriesPerRequest: 3 });
   await redis.connect();
   const scan = async (pattern) => {
     const keys = [];
@@ -473,10 +616,22 @@ try {
   const nodesWithLease = nodes.filter((n) => records.some((r) => r.chaddr === n.mac && r.state === 'bound')).length;
 
   // the facts: the whole stream, in order
+  // the JetStream API may time out (5 s) while a cluster settles after a node went: bounded retries
+  const retried = async (what, fn) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (attempt >= 6) throw err;
+        say(`${what}: ${err.message}; again`);
+        await sleep(2000);
+      }
+    }
+  };
   const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info(Stream.name);
+  const info = await retried('stream info', () => jsm.streams.info(Stream.name));
   const js = jetstream(nc);
-  const consumer = await js.consumers.get(Stream.name, { opt_start_seq: info.state.first_seq });
+  const consumer = await retried('ordered consumer', () => js.consumers.get(Stream.name, { opt_start_seq: info.state.first_seq }));
   const seqs = [];
   const granted = new Map(); // ip → Set(chaddr)
   const stateFacts = new Map(); // node → [from→to]
@@ -539,12 +694,13 @@ try {
     failed,
     leases: { nodesWithLease, storeDoubled, holderMismatch, factsDoubled, grantedIps: granted.size },
     timelines: { ok: N - timelineProblems.length, problems: timelineProblems.slice(0, 10) },
-    stream: { firstSeq: info.state.first_seq, lastSeq: info.state.last_seq, messages: info.state.messages, read: seqs.length, gaps, factsLost: factsLost.slice(0, 10), factsLostNodes: factsLost.length },
+    stream: { replicas: info.config.num_replicas, leader: info.cluster?.leader, firstSeq: info.state.first_seq, lastSeq: info.state.last_seq, messages: info.state.messages, read: seqs.length, gaps, factsLost: factsLost.slice(0, 10), factsLostNodes: factsLost.length },
     agentExits: agentExits.filter((c) => c !== 0).length,
     load: [loadAtStart, await load1()],
     unexpectedExits,
     relay: relayStats,
     proxies: proxyStats,
+    layout: { redis: SENTINEL ? 'sentinel' : 'single', nats: NATS_CLUSTER ? 'cluster of 3, R3' : 'single' },
   };
 } finally {
   stopping = true;
@@ -552,8 +708,10 @@ try {
   for (const p of agents.values()) await stop(p, 'SIGTERM', 3000).catch(() => undefined);
   await nc.close().catch(() => undefined);
   for (const s of [...services].reverse()) await stop(procs.get(s.name), 'SIGTERM', 5000).catch(() => undefined);
-  await stop(procs.get('redis-server'));
-  await stop(procs.get('nats-server'));
+  for (const p of procs.values()) if (/^(redis|sentinel|nats)/.test(p.name)) await stop(p);
   for (const x of proxies) x.close();
   relay.close();
 }
+// nothing more to do: a client left reconnecting (ioredis' sentinel connections) must not keep the
+// process, and with it run.sh's `tail`, waiting until the timeout
+process.exit(0);

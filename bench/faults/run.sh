@@ -9,7 +9,8 @@
 # the harness' relay at 127.77.0.1). Usage (root, from the repo root, after `npx tsc -b`):
 #   bench/faults/run.sh                         # every fault, in the order of issue 15
 #   SEED=7 bench/faults/run.sh tracker nats     # these faults, seeds 7, 8, …
-# FAULTs: none seeder tracker scheduler dhcp redis redis-kill nats agent.
+# FAULTs: none seeder tracker scheduler dhcp redis redis-kill nats agent; on replicated backends
+# (not in the default list): sentinel sentinel-failover nats-node.
 # Env: N (20), SEED (first seed; default from the clock, printed), IMAGE_MB (16, a tar of random
 # bytes), SEEDER_LIMIT (each seeder's upload cap, bytes/s, 4000000: the download phase lasts long
 # enough to land a fault in), KERNEL_KB (256) and INITRD_KB (1024): the first KiB of the cached

@@ -209,25 +209,31 @@ export class SwarmbootClient {
 }
 
 /**
- * Delays (ms) before the 2nd, 3rd, … attempt of an agent call that got no answer: 7.75 s in all.
+ * Delays (ms) before the 2nd, 3rd, … attempt of an agent call that got no answer: 15.75 s in all.
  * bench/faults (issue 15) killed one of two scheduler replicas under 20 emulated nodes: a report
  * in flight on a keep-alive connection to the dead replica failed with "other side closed" and
  * the node was failed although the other replica answered a moment later. Long enough for a
  * load balancer to route around a dead backend or for a replica to restart; short against an
- * install's minutes.
+ * install's minutes. The last delay (8 s) covers a Redis Sentinel failover with `waitReplicas=1`
+ * and one replica: bench/faults `sentinel` (master kill -9) measured 2.6 s until the sentinels
+ * named the new master, then 6.2 s until the restarted old master was its replica in sync —
+ * about 9 s of 503 REDIS_NOT_REPLICATED, more than the 7.75 s the first five delays give.
  */
-export const AGENT_RETRY_DELAYS_MS: readonly number[] = Object.freeze([250, 500, 1000, 2000, 4000]);
+export const AGENT_RETRY_DELAYS_MS: readonly number[] = Object.freeze([250, 500, 1000, 2000, 4000, 8000]);
 
 /**
  * Whether an agent call may be sent again: no answer at all (API_UNREACHABLE: refused, reset,
- * closed mid-request), or a gateway's 502/503/504 (the load balancer in front of the replicas had
- * no live one). Not a scheduler's own 4xx/5xx: that is its answer.
+ * closed mid-request), a gateway's 502/504 (the load balancer in front of the replicas had no
+ * live one), or any 503 — a gateway's, or the scheduler's own with its code (REDIS_UNAVAILABLE,
+ * REDIS_NOT_REPLICATED during a Sentinel failover, NATS_UNAVAILABLE): 503 is the status of a
+ * temporary condition (RFC 9110 §15.6.4). Not the scheduler's other 4xx/5xx: that is its answer.
  */
 export function isTransientApiError(err: unknown): boolean {
   if (!(err instanceof SwarmbootError)) return false;
   if (err.code === 'API_UNREACHABLE') return true;
   const status = err.context['status'];
-  return err.code === 'API_ERROR' && (status === 502 || status === 503 || status === 504);
+  if (status === 503) return true;
+  return err.code === 'API_ERROR' && (status === 502 || status === 504);
 }
 
 /**

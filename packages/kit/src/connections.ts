@@ -55,7 +55,8 @@ export interface StreamOptions {
 /**
  * Connects to NATS — one server or a cluster (comma-separated URLs; nats.js fails over between
  * them and learns the other members from the server's INFO) — and makes sure the JetStream
- * stream `SWARMBOOT` exists (idempotent). Throws NATS_UNAVAILABLE.
+ * stream `SWARMBOOT` exists (idempotent; tried up to 5 times, 1–4 s apart, when the JetStream API
+ * fails or times out). Throws NATS_UNAVAILABLE, or the JetStream API's last error.
  */
 export async function connectNats(url: string, name: string, log: Logger, stream: StreamOptions = {}): Promise<NatsConnection> {
   let nc: NatsConnection;
@@ -64,10 +65,28 @@ export async function connectNats(url: string, name: string, log: Logger, stream
   } catch (err) {
     throw new SwarmbootError('NATS_UNAVAILABLE', `cannot connect to NATS at ${redactUrl(url)} (SWARMBOOT_NATS_URL)`, { cause: err });
   }
-  await ensureStream(nc, stream);
+  // the JetStream API of a cluster can time out while the meta leader handles the stream's creation
+  // (bench/faults nats-node: ten services starting at once against three nodes at R3, the logsink's
+  // update timed out after 5 s and it exited): try again, bounded
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ensureStream(nc, stream);
+      break;
+    } catch (err) {
+      if (attempt >= EnsureStreamAttempts) {
+        await nc.close().catch(() => undefined);
+        throw err;
+      }
+      log.warn({ err, attempt }, 'JetStream stream setup failed; trying again');
+      await new Promise((r) => setTimeout(r, 1000 * attempt));
+    }
+  }
   log.info({ url: redactUrl(url), replicas: stream.replicas }, 'nats connected');
   return nc;
 }
+
+/** Attempts of ensureStream in connectNats (1, 2, 3, 4 s apart: with the API's 5 s timeout, about 30 s in all). */
+const EnsureStreamAttempts = 5;
 
 /**
  * Creates the stream `SWARMBOOT` or brings its configuration up to date (subjects, retention,

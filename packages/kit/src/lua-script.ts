@@ -8,7 +8,9 @@ import { redisReplication } from './connections.js';
  * (after a restart or SCRIPT FLUSH). Redis runs a script atomically, which is what makes the
  * scheduler's multi-key changes and dhcp's shared leases safe with several replicas. On a
  * connection whose URL asked for `waitReplicas` (connectRedis), `run` also waits for that many
- * replicas to have the script's writes and throws REDIS_NOT_REPLICATED when they do not in time.
+ * replicas to have the script's writes and throws REDIS_NOT_REPLICATED when they do not in time
+ * or the connection closes during that wait. REDIS_NOT_REPLICATED does not mean "not written": the
+ * script's writes stay on the master and may reach the replicas later (docs/faults.md, finding 6).
  */
 export class LuaScript {
   private readonly sha: string;
@@ -28,7 +30,16 @@ export class LuaScript {
     if (replication !== undefined) {
       // WAIT counts the replicas that have every write this connection made so far; a script that
       // wrote nothing returns at once (https://redis.io/docs/latest/commands/wait/)
-      const acked = await redis.wait(replication.replicas, replication.timeoutMs);
+      let acked: number;
+      try {
+        acked = await redis.wait(replication.replicas, replication.timeoutMs);
+      } catch (err) {
+        // the connection closed under the WAIT (a SENTINEL FAILOVER demotes the master and drops
+        // its clients; ioredis rejects with "Command aborted due to connection close"): the script
+        // ran, its replication is unknown — a 503 the agent retries, not a 500 (bench/faults
+        // sentinel-failover, seed 403: five nodes failed on a 500)
+        throw new SwarmbootError('REDIS_NOT_REPLICATED', `a script ran, but the connection closed while it waited for ${replication.replicas} replica(s) (waitReplicas): ${err instanceof Error ? err.message : String(err)}; the change may be lost in a failover`, { cause: err });
+      }
       if (acked < replication.replicas) {
         throw new SwarmbootError('REDIS_NOT_REPLICATED', `a script's writes reached ${acked} of the ${replication.replicas} replicas asked for (waitReplicas) within ${replication.timeoutMs} ms; the change may be lost in a failover`);
       }

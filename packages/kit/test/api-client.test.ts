@@ -13,6 +13,7 @@ const answers: Record<string, [number, string]> = {
   '/v1/nodes/n4': [502, '<html>bad gateway</html>'],
   '/v1/nodes/n5': [409, JSON.stringify({ code: 'FST_SOMETHING', message: 'a code of no registry' })],
   '/v1/nodes/n6': [200, 'not json'],
+  '/v1/nodes/n7': [503, JSON.stringify({ code: 'REDIS_NOT_REPLICATED', message: "a script's writes reached 0 of the 1 replicas" })],
 };
 /** requests seen per path */
 const hits = new Map<string, number>();
@@ -102,4 +103,11 @@ test('an agent call answered 502 by the gateway is retried until the delays are 
   const err = await failure(new AgentApiClient(base, 'x', 'd1', undefined, [10, 10, 10]).getBytes(`${base}/v1/nodes/n4`));
   assert.deepEqual([err.code, err.context.status], ['API_ERROR', 502]);
   assert.equal((hits.get('/v1/nodes/n4') ?? 0) - before, 4, 'the first attempt and one per delay');
+});
+
+test("the scheduler's own 503 (REDIS_NOT_REPLICATED during a failover) is retried like a gateway's, and fails with its code when it lasts", async () => {
+  const before = hits.get('/v1/nodes/n7') ?? 0;
+  const err = await failure(new AgentApiClient(base, 'x', 'd1', undefined, [10, 10]).getBytes(`${base}/v1/nodes/n7`));
+  assert.deepEqual([err.code, err.context.status], ['REDIS_NOT_REPLICATED', 503]);
+  assert.equal((hits.get('/v1/nodes/n7') ?? 0) - before, 3, 'the first attempt and one per delay');
 });
