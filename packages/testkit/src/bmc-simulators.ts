@@ -94,7 +94,7 @@ export async function startSushy(bin: string, systems: FakeSystem[], user: strin
   return { port, output, stop: stopper(proc, dir) };
 }
 
-/** test/fixtures/ipmi-sim.py: an RMCP+ BMC (pyghmi) with one account, on a free UDP port. */
+/** fixtures/ipmi-sim.py: an RMCP+ BMC (pyghmi) with one account, on a free UDP port. */
 export async function startIpmiSim(bin: string, user: string, password: string): Promise<Sim> {
   const port = await freePort();
   const proc = spawn(join(bin, 'python3'), ['-u', simScript, String(port), user, password], { stdio: ['ignore', 'pipe', 'pipe'] });
