@@ -49,10 +49,7 @@ work=$(mktemp -d /tmp/sb-admission-bench-XXXXXX)
 cleanup() {
   netns_remove "$NS"
   # the logs, the driver's output and Redis' AOF; not the nodes' disks, the seeder's or NATS' data
-  if [ -n "${KEEP:-}" ]; then
-    mkdir -p "$KEEP"
-    (cd "$work" && tar --exclude='run-*/nodes' --exclude='run-*/seeder' --exclude='run-*/nats' -cf - run-*) | tar -C "$KEEP" -xf - || true
-  fi
+  keep_runs "$work" 'run-*/nodes' 'run-*/seeder' 'run-*/nats'
   rm -rf "$work"
 }
 trap cleanup EXIT

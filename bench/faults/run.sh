@@ -36,10 +36,7 @@ NS="sbfault-$$"
 work=$(mktemp -d /tmp/sb-faults-XXXXXX)
 cleanup() {
   netns_remove "$NS"
-  if [ -n "${KEEP:-}" ]; then
-    mkdir -p "$KEEP"
-    (cd "$work" && tar --exclude='run-*/nodes' --exclude='run-*/data' --exclude='run-*/nats' -cf - run-*) | tar -C "$KEEP" -xf - || true
-  fi
+  keep_runs "$work" 'run-*/nodes' 'run-*/data' 'run-*/nats'
   rm -rf "$work"
 }
 trap cleanup EXIT

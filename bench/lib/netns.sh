@@ -1,5 +1,5 @@
-# Shared shell of the benches that shape a link inside network namespaces (bench/tftp,
-# bench/admission). Source it; every function takes the namespace first.
+# Shared shell of the benches that run inside network namespaces (bench/tftp, bench/faults,
+# bench/admission). Source it; the lossy_* functions take the namespace first.
 #
 # A lossy link: an nftables table `sbbench` in NS whose output chain counts the datagrams that
 # MATCH (counter `sent`) and, while the loss is on, drops LOSS % of them at random (counter
@@ -45,4 +45,16 @@ netns_remove() {
     ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
     ip netns del "$ns" 2>/dev/null || true
   done
+}
+
+# keep_runs WORK [EXCLUDE...]: with KEEP set, copies WORK/run-* (logs, outputs, AOF) into KEEP,
+# leaving out the paths EXCLUDE names (tar --exclude patterns: the nodes' disks, data dirs)
+keep_runs() {
+  local work=$1
+  shift
+  [ -n "${KEEP:-}" ] || return 0
+  mkdir -p "$KEEP"
+  local ex=()
+  for e in "$@"; do ex+=(--exclude="$e"); done
+  (cd "$work" && tar "${ex[@]}" -cf - run-*) | tar -C "$KEEP" -xf - || true
 }
