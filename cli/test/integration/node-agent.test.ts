@@ -5,16 +5,13 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { AddressInfo } from 'node:net';
 import { isSwarmbootError, type Deployment, type Node } from '@swarmboot/contracts';
-import { EventBus, ImageCatalog, Registry, SwarmbootClient, connectNats, connectRedis, createLogger, parseConfig } from '@swarmboot/kit';
-import { freePort, startNats, startRedis } from '@swarmboot/testkit';
-import { buildTracker } from '@swarmboot/tracker';
-import { buildSeederApp } from '@swarmboot/seeder';
-import { SchedulerConfig, buildSchedulerApp } from '@swarmboot/scheduler';
+import { EventBus, SwarmbootClient, connectNats, connectRedis, createLogger } from '@swarmboot/kit';
+import { startNats, startRedis } from '@swarmboot/testkit';
 import { makeRaw, runNodeAgent } from '@swarmboot/agent';
 import { assetPaths } from '../../src/assets.js';
 import { sparseFile } from '../../src/vm-lab.js';
+import { startNodeModeServices } from './node-mode-services.js';
 
 const pexec = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -50,29 +47,7 @@ test('node mode: the swarm onto a loop device, verified; a disk too small fails 
   await makeRaw(['--tar', assetPaths().sampleImage, '--out', raw, '--size', String(512 * MiB)]);
   await pexec('zstd', ['-q', '-3', '--rm', raw, '-o', `${raw}.zst`]);
 
-  const catalog = new ImageCatalog(redis);
-  const tracker = buildTracker({ log, lookup: (h) => catalog.nameByInfoHash(h), redis, registry: new Registry(), config: { intervalSeconds: 30, admissionTtlMs: 0 } });
-  const announceUrl = `http://127.0.0.1:${(await tracker.listen('127.0.0.1', 0)).port}/announce`;
-  closers.push(() => tracker.close());
-  const seederPort = await freePort();
-  const seederUrl = `http://127.0.0.1:${seederPort}`;
-  const seeder = buildSeederApp({ log, bus, redis, registry: new Registry(), config: { dataDir: join(work, 'seeder'), publicUrl: seederUrl, announceUrl, uploadLimit: 0, torrentPort: 0 } });
-  await seeder.listen({ host: '127.0.0.1', port: seederPort });
-  closers.push(() => seeder.close());
-  const schedulerPort = await freePort();
-  const apiUrl = `http://127.0.0.1:${schedulerPort}`;
-  const config = parseConfig(SchedulerConfig, {
-    SWARMBOOT_NATS_URL: natsSrv.url,
-    SWARMBOOT_REDIS_URL: redisSrv.url,
-    SWARMBOOT_PUBLIC_URL: apiUrl,
-    // the environment itself is not needed here: no machine boots it
-    SWARMBOOT_BOOTENV_URL: 'http://127.0.0.1:9/unused',
-    SWARMBOOT_SYSLOG_TARGET: '127.0.0.1:9',
-    SWARMBOOT_INSTALL_ATTEMPTS: '1',
-  });
-  const scheduler = buildSchedulerApp({ log, bus, redis, config });
-  await scheduler.listen({ host: '127.0.0.1', port: schedulerPort });
-  closers.push(() => scheduler.close());
+  const { apiUrl, seederUrl } = await startNodeModeServices({ log, bus, redis, natsUrl: natsSrv.url, redisUrl: redisSrv.url, work, closers });
 
   // the two machines' disks
   for (const [name, bytes] of [['big', 1024 * MiB], ['small', 256 * MiB]] as const) {

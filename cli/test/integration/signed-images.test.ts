@@ -10,17 +10,15 @@ import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { DemoNet, RedisKeys, isSwarmbootError, type ErrorCode, type ImageRecord, type SignedImageManifest } from '@swarmboot/contracts';
-import { EventBus, ImageCatalog, Registry, SwarmbootClient, connectNats, connectRedis, createLogger, generateSigningKeyPair, parseConfig, parseSigningKey } from '@swarmboot/kit';
-import { freePort, simulatorBin, startNats, startRedis, startSushy } from '@swarmboot/testkit';
-import { buildTracker } from '@swarmboot/tracker';
-import { buildSeederApp } from '@swarmboot/seeder';
-import { SchedulerConfig, buildSchedulerApp } from '@swarmboot/scheduler';
+import { EventBus, SwarmbootClient, connectNats, connectRedis, createLogger, generateSigningKeyPair, parseSigningKey } from '@swarmboot/kit';
+import { simulatorBin, startNats, startRedis, startSushy } from '@swarmboot/testkit';
 import { runAgent, runNodeAgent } from '@swarmboot/agent';
 import { assetPaths } from '../../src/assets.js';
 import { freePorts } from '../../src/demo.js';
 import { startStack } from '../../src/stack.js';
 import { signRecord } from '../../src/image-sign.js';
 import { sparseFile } from '../../src/vm-lab.js';
+import { startNodeModeServices } from './node-mode-services.js';
 
 const pexec = promisify(execFile);
 const cli = fileURLToPath(new URL('../../src/main.js', import.meta.url));
@@ -238,24 +236,7 @@ test('node mode: a tampered manifest fails the node with IMAGE_SIGNATURE_INVALID
   const redis = await connectRedis(redisSrv.url, log);
   closers.push(() => redis.quit());
   const bus = new EventBus(nc, '/swarmboot/signed-node-test', log);
-  const catalog = new ImageCatalog(redis);
-  const tracker = buildTracker({ log, lookup: (h) => catalog.nameByInfoHash(h), redis, registry: new Registry(), config: { intervalSeconds: 30, admissionTtlMs: 0 } });
-  const announceUrl = `http://127.0.0.1:${(await tracker.listen('127.0.0.1', 0)).port}/announce`;
-  closers.push(() => tracker.close());
-  const seederPort = await freePort();
-  const seederUrl = `http://127.0.0.1:${seederPort}`;
-  const seeder = buildSeederApp({ log, bus, redis, registry: new Registry(), config: { dataDir: join(work, 'seeder'), publicUrl: seederUrl, announceUrl, uploadLimit: 0, torrentPort: 0 } });
-  await seeder.listen({ host: '127.0.0.1', port: seederPort });
-  closers.push(() => seeder.close());
-  const schedulerPort = await freePort();
-  const apiUrl = `http://127.0.0.1:${schedulerPort}`;
-  const config = parseConfig(SchedulerConfig, {
-    SWARMBOOT_NATS_URL: natsSrv.url, SWARMBOOT_REDIS_URL: redisSrv.url, SWARMBOOT_PUBLIC_URL: apiUrl,
-    SWARMBOOT_BOOTENV_URL: 'http://127.0.0.1:9/unused', SWARMBOOT_SYSLOG_TARGET: '127.0.0.1:9', SWARMBOOT_INSTALL_ATTEMPTS: '1',
-  });
-  const scheduler = buildSchedulerApp({ log, bus, redis, config });
-  await scheduler.listen({ host: '127.0.0.1', port: schedulerPort });
-  closers.push(() => scheduler.close());
+  const { apiUrl, seederUrl } = await startNodeModeServices({ log, bus, redis, natsUrl: natsSrv.url, redisUrl: redisSrv.url, work, closers });
 
   const diskFile = join(work, 'm1.disk');
   await sparseFile(diskFile, 64 * 1024 * 1024);
