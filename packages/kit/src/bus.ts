@@ -73,8 +73,11 @@ export class EventBus {
    * Throws EVENT_INVALID for data that fails its schema; nats.js' TimeoutError or
    * JetStreamNotEnabled (no responders) when the stream never answered; its JetStreamApiError
    * when the stream refused the message.
+   * `envelope` sets the CloudEvent's `id` (also the JetStream message ID: the stream drops a second
+   * copy within its 2 min duplicate window) and `time` (ISO 8601) of an event recorded earlier, as
+   * the scheduler's fact outbox does; by default a new UUID and now.
    */
-  async publish<S extends TSchema>(def: EventDef<S>, data: Static<S>, id?: string): Promise<void> {
+  async publish<S extends TSchema>(def: EventDef<S>, data: Static<S>, id?: string, envelope: { id?: string; time?: string } = {}): Promise<void> {
     if (!checkOf(def.schema).Check(data)) {
       const first = Value.Errors(def.schema, data).First();
       throw new SwarmbootError('EVENT_INVALID', `${def.type}: ${first?.path ?? ''} ${first?.message ?? 'invalid'}`);
@@ -82,10 +85,10 @@ export class EventBus {
     const subject = subjectOf(def, id);
     const event: CloudEvent<Static<S>> = {
       specversion: '1.0',
-      id: randomUUID(),
+      id: envelope.id ?? randomUUID(),
       source: this.source,
       type: def.type,
-      time: new Date().toISOString(),
+      time: envelope.time ?? new Date().toISOString(),
       datacontenttype: 'application/json',
       data,
       ...(id === undefined ? {} : { subject: id }),
