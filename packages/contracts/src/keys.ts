@@ -45,13 +45,13 @@ export const RedisKeys = {
   /** stream: a node's timeline (state changes with reasons) */
   nodeTimeline: (nodeId: string) => `sb:timeline:${nodeId}`,
   /**
-   * stream: the outbox of node-state facts (scheduler): each state change's script appends its
-   * fact here (fields id, nodeId, at, from, to, deploymentId?, reason?) with the change itself; a
-   * fact leaves once published to JetStream (`Events.nodeStateChanged`)
+   * stream: the scheduler's outbox of facts: the script of each node-state change appends its
+   * `node.state` fact (and a deployment's last one its `job.completed`) here with the change
+   * itself; a fact leaves once published to JetStream (`Events.nodeStateChanged`, `Events.jobCompleted`)
    */
-  stateFactOutbox: 'sb:outbox:node-state',
+  factOutbox: 'sb:outbox:facts',
   /** integer: outbox reads (scheduler); the read's write, so WAIT confirms the facts read are on the replicas */
-  stateFactOutboxReads: 'sb:outbox:node-state:reads',
+  factOutboxReads: 'sb:outbox:facts:reads',
   /**
    * sorted set: a node's flight-recorder events besides its state changes and log lines (leases,
    * TFTP transfers, swarm progress, failure classifications), member = the entry as JSON carrying

@@ -39,7 +39,7 @@ export interface AdmittedWave {
  * state change is a compare-and-set in Redis (re-decided on fresh state when another replica got
  * there first, see {@link retryOnConflict}) that writes, in the same script, the node's timeline
  * entry and its fact, which the {@link FactOutbox} publishes as `Events.nodeStateChanged` (flushed
- * before the call returns); a change that finishes a deployment also publishes `Events.jobCompleted`.
+ * before the call returns); the change that finishes a deployment also writes `Events.jobCompleted`.
  */
 export class NodeLifecycle {
   private readonly store: SchedulerStore;
@@ -300,10 +300,9 @@ export class NodeLifecycle {
     this.log.info({ nodeId: node.id, deploymentId: node.deploymentId, from: node.state, to, ...(reason === undefined ? {} : { reason }) }, 'node state changed');
     await this.outbox.flush();
     if (res.kind === 'completed' && node.deploymentId !== undefined) {
+      // its job.completed fact was written by the same script and went out with the flush above
       this.metrics.jobs.inc();
-      const data = { deploymentId: node.deploymentId, image: res.image, installed: res.installed, failed: res.failed, durationMs: Math.max(0, Date.now() - res.createdAtMs) };
-      this.log.info(data, 'deployment completed');
-      await this.publishSafe('jobCompleted', () => this.bus.publish(Events.jobCompleted, data));
+      this.log.info({ deploymentId: node.deploymentId, image: res.image, installed: res.installed, failed: res.failed, durationMs: Math.max(0, Date.now() - res.createdAtMs) }, 'deployment completed');
     }
   }
 

@@ -1,4 +1,4 @@
-import { Events, NodeState, type NodeStateChanged } from '@swarmboot/contracts';
+import { Events, NodeState, type JobCompleted, type NodeStateChanged } from '@swarmboot/contracts';
 import type { EventBus, Logger, Registry } from '@swarmboot/kit';
 import { Counter, Gauge } from 'prom-client';
 import type { SchedulerStore } from './store.js';
@@ -17,22 +17,42 @@ export const RELAY_EVERY_MS = 1000;
 
 const STATES = new Set<string>(Object.values(NodeState));
 
-/** A fact's fields as the outbox holds them (scripts.ts STATE_CHANGED), or undefined when they are not one. */
-function factOf(fields: Record<string, string>): { id: string; at: string; data: NodeStateChanged } | undefined {
-  const { id, at, nodeId, from, to, deploymentId, reason } = fields;
-  if (id === undefined || at === undefined || nodeId === undefined || from === undefined || to === undefined || !STATES.has(from) || !STATES.has(to)) return undefined;
-  const data: NodeStateChanged = { nodeId, from: from as NodeState, to: to as NodeState, ...(deploymentId === undefined ? {} : { deploymentId }), ...(reason === undefined ? {} : { reason }) };
-  return { id, at, data };
+/** A fact of the outbox, ready to publish: its CloudEvent id and time, and the node whose facts it goes out in order with. */
+type Fact = { id: string; at: string; nodeId: string } & ({ type: 'node.state'; data: NodeStateChanged } | { type: 'job.completed'; data: JobCompleted });
+
+/** A fact from its outbox fields (scripts.ts OUTBOX_FACTS), or undefined when they are not one. */
+function factOf(fields: Record<string, string>): Fact | undefined {
+  const { type, id, at, nodeId, deploymentId } = fields;
+  if (id === undefined || at === undefined || nodeId === undefined) return undefined;
+  if (type === 'node.state') {
+    const { from, to, reason } = fields;
+    if (from === undefined || to === undefined || !STATES.has(from) || !STATES.has(to)) return undefined;
+    const data: NodeStateChanged = { nodeId, from: from as NodeState, to: to as NodeState, ...(deploymentId === undefined ? {} : { deploymentId }), ...(reason === undefined ? {} : { reason }) };
+    return { type, id, at, nodeId, data };
+  }
+  if (type === 'job.completed') {
+    const [installed, failed, durationMs] = [Number(fields.installed), Number(fields.failed), Number(fields.durationMs)];
+    if (deploymentId === undefined || fields.image === undefined || !Number.isInteger(installed) || !Number.isInteger(failed) || !Number.isFinite(durationMs)) return undefined;
+    return { type, id, at, nodeId, data: { deploymentId, image: fields.image, installed, failed, durationMs } };
+  }
+  return undefined;
+}
+
+/** Publishes a fact as its event, with its own id and time. */
+function publishFact(bus: EventBus, f: Fact): Promise<void> {
+  const envelope = { id: f.id, time: f.at };
+  return f.type === 'node.state' ? bus.publish(Events.nodeStateChanged, f.data, f.nodeId, envelope) : bus.publish(Events.jobCompleted, f.data, undefined, envelope);
 }
 
 /**
- * The transactional outbox of node-state facts (`Events.nodeStateChanged`): every script that
- * changes a node's state writes the fact into `RedisKeys.stateFactOutbox` in the same script
- * (scripts.ts STATE_CHANGED), and this relay publishes the facts to JetStream, oldest first, and
- * deletes the published ones. So a change that Redis kept is announced even when the scheduler
- * could not publish right after it (its `WAIT` failed in a Sentinel failover, NATS was down, the
- * replica died), and a change that a failover lost is never announced: on a `waitReplicas`
- * connection facts are read only once the replicas have them (scripts.ts READ_OUTBOX).
+ * The transactional outbox of the scheduler's facts (`Events.nodeStateChanged`, and
+ * `Events.jobCompleted` of the change that finished a deployment): every script that changes a
+ * node's state writes its facts into `RedisKeys.factOutbox` in the same script (scripts.ts
+ * OUTBOX_FACTS), and this relay publishes them to JetStream, oldest first, and deletes the
+ * published ones. So a change that Redis kept is announced even when the scheduler could not
+ * publish right after it (its `WAIT` failed in a Sentinel failover, NATS was down, the replica
+ * died), and a change that a failover lost is never announced: on a `waitReplicas` connection
+ * facts are read only once the replicas have them (scripts.ts READ_OUTBOX).
  *
  * Each fact goes out with its own CloudEvent id and time (those of the change) as the JetStream
  * message ID, so two replicas relaying at once, or a fact published again because its delete was
@@ -52,19 +72,19 @@ export class FactOutbox {
   ) {
     const registers = [registry];
     this.metrics = {
-      published: new Counter({ name: 'swarmboot_scheduler_facts_published_total', help: 'node-state facts published from the outbox (a copy another replica published too is counted by both; the stream keeps one)', registers }),
+      published: new Counter({ name: 'swarmboot_scheduler_facts_published_total', help: 'facts published from the outbox (a copy another replica published too is counted by both; the stream keeps one)', labelNames: ['type'], registers }),
       failures: new Counter({
         name: 'swarmboot_scheduler_outbox_failures_total',
         help: 'outbox rounds that stopped early, by stage (read: Redis down or the replicas behind; publish: NATS; delete: Redis); the facts stay and are published later',
         labelNames: ['stage'],
         registers,
       }),
-      malformed: new Counter({ name: 'swarmboot_scheduler_outbox_malformed_total', help: 'outbox entries that were not a node-state fact; dropped', registers }),
+      malformed: new Counter({ name: 'swarmboot_scheduler_outbox_malformed_total', help: 'outbox entries that were no fact; dropped', registers }),
     };
     const pending = this.store.pendingFacts.bind(this.store);
     new Gauge({
       name: 'swarmboot_scheduler_outbox_facts',
-      help: 'node-state facts in the outbox, not yet published',
+      help: 'facts in the outbox, not yet published',
       registers,
       async collect() {
         this.set(await pending().catch(() => 0));
@@ -128,30 +148,30 @@ export class FactOutbox {
   /** Publishes `rows`; returns the stream ids of those published or malformed (both leave the outbox). */
   private async publish(rows: readonly { streamId: string; fields: Record<string, string> }[]): Promise<string[]> {
     const done: string[] = [];
-    const byNode = new Map<string, { streamId: string; fact: NonNullable<ReturnType<typeof factOf>> }[]>();
+    const byNode = new Map<string, { streamId: string; fact: Fact }[]>();
     for (const r of rows) {
       const fact = factOf(r.fields);
       if (fact === undefined) {
         this.metrics.malformed.inc();
-        this.log.error({ streamId: r.streamId, fields: r.fields }, 'outbox entry is not a node-state fact; dropped');
+        this.log.error({ streamId: r.streamId, fields: r.fields }, 'outbox entry is no fact; dropped');
         done.push(r.streamId);
         continue;
       }
-      const list = byNode.get(fact.data.nodeId) ?? [];
+      const list = byNode.get(fact.nodeId) ?? [];
       list.push({ streamId: r.streamId, fact });
-      byNode.set(fact.data.nodeId, list);
+      byNode.set(fact.nodeId, list);
     }
     let failed: unknown;
     await Promise.all(
       [...byNode.values()].map(async (facts) => {
         for (const { streamId, fact } of facts) {
           try {
-            await this.bus.publish(Events.nodeStateChanged, fact.data, fact.data.nodeId, { id: fact.id, time: fact.at });
+            await publishFact(this.bus, fact);
           } catch (err) {
             failed ??= err;
             return; // this node's later facts wait, so its facts stay in order
           }
-          this.metrics.published.inc();
+          this.metrics.published.inc({ type: fact.type });
           done.push(streamId);
         }
       }),

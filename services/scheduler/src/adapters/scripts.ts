@@ -7,24 +7,34 @@ import { LuaScript } from '@swarmboot/kit';
  */
 
 /**
- * Lua shared by the scripts that change node states. `stateChanged(tl, nodeId, from, to, dep,
- * reason)` appends the change to the node's timeline stream `tl` and its fact to the outbox
- * (`RedisKeys.stateFactOutbox`), in the same script as the change: a change that stays in Redis
- * has its fact kept until it is published, and a change lost in a failover takes its fact with it
- * (bench/faults sentinel-failover lost 12 facts when they were published after the script). A fact's
- * id is `sc.idPrefix:<n>` (a UUID of the caller's, then 1, 2, … within the script): the
- * CloudEvent id and JetStream message ID it is published with. Each script sets `sc.outbox`,
- * `sc.idPrefix`, `sc.now` and `sc.maxlen` (the timeline's MAXLEN ~) before calling it.
+ * Lua shared by the scripts that change node states; each appends facts to the outbox
+ * (`RedisKeys.factOutbox`) in the same script as the change, so a change that stays in Redis has
+ * its fact kept until it is published, and a change lost in a failover takes its fact with it
+ * (bench/faults sentinel-failover lost 12 facts when they were published after the script).
+ * - `stateChanged(tl, nodeId, from, to, dep, reason)`: appends the change to the node's timeline
+ *   stream `tl` and its `node.state` fact;
+ * - `jobCompleted(nodeId, dep, image, installed, failed, durationMs)`: the `job.completed` fact of a
+ *   deployment whose last node `nodeId` just finished (published after that node's facts).
+ * A fact's id is `sc.idPrefix:<n>` (a UUID of the caller's, then 1, 2, … within the script): the
+ * CloudEvent id and JetStream message ID it is published with; `at` is the change's time. Each
+ * script sets `sc.outbox`, `sc.idPrefix`, `sc.now` and `sc.maxlen` (the timeline's MAXLEN ~) first.
  */
-const STATE_CHANGED = `
+const OUTBOX_FACTS = `
 local sc = { n = 0 }
+local function nextFactId()
+  sc.n = sc.n + 1
+  return sc.idPrefix .. ':' .. sc.n
+end
 local function stateChanged(tl, nodeId, from, to, dep, reason)
   local entry = {'at', sc.now, 'from', from, 'to', to}
   if dep ~= '' then table.insert(entry, 'deploymentId'); table.insert(entry, dep) end
   if reason ~= '' then table.insert(entry, 'reason'); table.insert(entry, reason) end
   redis.call('XADD', tl, 'MAXLEN', '~', sc.maxlen, '*', unpack(entry))
-  sc.n = sc.n + 1
-  redis.call('XADD', sc.outbox, '*', 'id', sc.idPrefix .. ':' .. sc.n, 'nodeId', nodeId, unpack(entry))
+  redis.call('XADD', sc.outbox, '*', 'type', 'node.state', 'id', nextFactId(), 'nodeId', nodeId, unpack(entry))
+end
+local function jobCompleted(nodeId, dep, image, installed, failed, durationMs)
+  redis.call('XADD', sc.outbox, '*', 'type', 'job.completed', 'id', nextFactId(), 'at', sc.now, 'nodeId', nodeId,
+    'deploymentId', dep, 'image', image, 'installed', installed, 'failed', failed, 'durationMs', durationMs)
 end
 `;
 
@@ -83,13 +93,13 @@ return {'ok', imported, updated}
  *       bootCounter ('bootDone' | 'bootFailed' | '': the admission controller's deployment counter
  *       this transition counts in), expectedUpdatedAt ('' any: else the node's `updatedAt` must be
  *       this, so a recovery decided on a stale read changes nothing),
- *       factIdPrefix, nodeId, then field/value pairs to set on the node ('' value deletes the field).
+ *       factIdPrefix, nodeId, nowMs, then field/value pairs to set on the node ('' value deletes the field).
  * `from == to` only updates the fields (a progress tick), still only if the state is `from`.
  * Returns {'missing'} | {'stale', state, deploymentId} | {'ok'} |
  *         {'completed', installed, failed, createdAtMs, image, deploymentState} — the latter once per
- *         deployment, when its last node finished.
+ *         deployment, when its last node finished (with its `job.completed` fact).
  */
-export const TRANSITION = new LuaScript(`${STATE_CHANGED}
+export const TRANSITION = new LuaScript(`${OUTBOX_FACTS}
 local from, to, dep, now, reason, maxlen, counter, bootCounter, seen = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 sc.outbox, sc.idPrefix, sc.now, sc.maxlen = KEYS[4], ARGV[10], now, maxlen
 local cur = redis.call('HGET', KEYS[1], 'state')
@@ -98,7 +108,7 @@ local curDep = redis.call('HGET', KEYS[1], 'deploymentId') or ''
 if cur ~= from or curDep ~= dep then return {'stale', cur, curDep} end
 if seen ~= '' and redis.call('HGET', KEYS[1], 'updatedAt') ~= seen then return {'stale', cur, curDep} end
 redis.call('HSET', KEYS[1], 'updatedAt', now)
-for i = 12, #ARGV - 1, 2 do
+for i = 13, #ARGV - 1, 2 do
   if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 end
 if from == to then return {'ok'} end
@@ -113,6 +123,8 @@ if counter ~= '' and dep ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then
     local state = redis.call('HGET', KEYS[3], 'state')
     if state == 'running' or state == 'paused' then redis.call('HSET', KEYS[3], 'state', 'completed'); state = 'completed' end
     local d = redis.call('HMGET', KEYS[3], 'installed', 'failed', 'createdAtMs', 'image')
+    local nowMs = tonumber(ARGV[12])
+    jobCompleted(ARGV[11], dep, d[4] or '', d[1] or '0', d[2] or '0', math.max(0, nowMs - tonumber(d[3] or nowMs)))
     return {'completed', d[1] or '0', d[2] or '0', d[3] or '0', d[4] or '', state}
   end
 end
@@ -129,7 +141,7 @@ return {'ok'}
  *       expectedState, expectedDeploymentId ('' none), steps (comma-separated states), wave ('' none).
  * Returns {'ok'} | {'exists'} | {'stale', index, state}.
  */
-export const ADMIT = new LuaScript(`${STATE_CHANGED}
+export const ADMIT = new LuaScript(`${OUTBOX_FACTS}
 local id, image, now, nowMs, maxlen, nodes, options, controller, waves = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 sc.outbox, sc.idPrefix, sc.now, sc.maxlen = KEYS[4], ARGV[10], now, maxlen
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
@@ -195,7 +207,7 @@ return 1
  * Returns {'ok'} | {'stale', why}: the deployment is paused, cancelled or gone, the version moved, or a node
  * of the wave is no longer queued in it.
  */
-export const ADMIT_WAVE = new LuaScript(`${STATE_CHANGED}
+export const ADMIT_WAVE = new LuaScript(`${OUTBOX_FACTS}
 local expected, controller, now, maxlen, wave = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 sc.outbox, sc.idPrefix, sc.now, sc.maxlen = KEYS[2], ARGV[6], now, maxlen
 local d = redis.call('HMGET', KEYS[1], 'id', 'state', 'controllerV')
@@ -252,7 +264,7 @@ return 'resumed'
  * Returns {'missing'} | {'finished', state} (every node done, or cancelled before) |
  *         {'ok', {dequeued ids}, {failed ids}, {their states before}}.
  */
-export const CANCEL_DEPLOYMENT = new LuaScript(`${STATE_CHANGED}
+export const CANCEL_DEPLOYMENT = new LuaScript(`${OUTBOX_FACTS}
 local now, maxlen, reason = ARGV[1], ARGV[2], ARGV[3]
 sc.outbox, sc.idPrefix, sc.now, sc.maxlen = KEYS[3], ARGV[5], now, maxlen
 local d = redis.call('HMGET', KEYS[1], 'id', 'state', 'completedAt')
@@ -293,7 +305,7 @@ return 1
 `);
 
 /**
- * Reads the oldest facts of the outbox. KEYS[1] fact outbox, KEYS[2] read counter. ARGV: count.
+ * Reads the oldest facts of the outbox (OUTBOX_FACTS). KEYS[1] fact outbox, KEYS[2] read counter. ARGV: count.
  * Returns XRANGE's rows ({id, {field, value, …}}, oldest first). When it returns any, it also
  * increments the read counter: a write, so the WAIT that follows the script on a `waitReplicas`
  * connection (kit's LuaScript) confirms the replicas have every write up to now, the facts read

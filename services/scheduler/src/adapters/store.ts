@@ -162,8 +162,9 @@ export class SchedulerStore {
     opts: { reason?: string | undefined; fields?: Record<string, string>; counter?: 'installed' | 'failed' | undefined; expectUpdatedAt?: string } = {},
   ): Promise<CasResult> {
     const dep = node.deploymentId ?? '';
-    const keys = [RedisKeys.node(node.id), RedisKeys.nodeTimeline(node.id), dep === '' ? RedisKeys.node(node.id) : RedisKeys.deployment(dep), RedisKeys.stateFactOutbox];
-    const args: string[] = [node.state, to, dep, new Date().toISOString(), opts.reason ?? '', String(TIMELINE_MAXLEN), opts.counter ?? '', node.state === to ? '' : (bootOutcome(node.state, to) ?? ''), opts.expectUpdatedAt ?? '', randomUUID(), node.id];
+    const keys = [RedisKeys.node(node.id), RedisKeys.nodeTimeline(node.id), dep === '' ? RedisKeys.node(node.id) : RedisKeys.deployment(dep), RedisKeys.factOutbox];
+    const now = new Date();
+    const args: string[] = [node.state, to, dep, now.toISOString(), opts.reason ?? '', String(TIMELINE_MAXLEN), opts.counter ?? '', node.state === to ? '' : (bootOutcome(node.state, to) ?? ''), opts.expectUpdatedAt ?? '', randomUUID(), node.id, String(now.getTime())];
     for (const [k, v] of Object.entries(opts.fields ?? {})) args.push(k, v);
     const r = (await TRANSITION.run(this.redis, keys, args)) as string[];
     switch (r[0]) {
@@ -187,7 +188,7 @@ export class SchedulerStore {
     nodes: readonly AdmitNode[],
   ): Promise<{ kind: 'ok' } | { kind: 'exists' } | { kind: 'stale'; nodeId: string; state: string }> {
     const now = new Date();
-    const keys = [RedisKeys.deployment(id), RedisKeys.deployments, RedisKeys.activeDeployments, RedisKeys.stateFactOutbox];
+    const keys = [RedisKeys.deployment(id), RedisKeys.deployments, RedisKeys.activeDeployments, RedisKeys.factOutbox];
     const waves = nodes.some((n) => n.wave !== undefined) ? 1 : 0;
     const args: string[] = [id, image, now.toISOString(), String(now.getTime()), String(TIMELINE_MAXLEN), JSON.stringify(nodes.map((n) => n.id)), JSON.stringify(options), JSON.stringify(controller), String(waves), randomUUID()];
     for (const n of nodes) {
@@ -244,7 +245,7 @@ export class SchedulerStore {
    * ADMIT_WAVE). false: another replica stepped first, or the deployment changed; nothing changed.
    */
   async admitWave(id: string, expectedV: number, controller: ControllerState, wave: { number: number; nodeIds: readonly string[] } | undefined): Promise<boolean> {
-    const keys = [RedisKeys.deployment(id), RedisKeys.stateFactOutbox];
+    const keys = [RedisKeys.deployment(id), RedisKeys.factOutbox];
     const args = [String(expectedV), JSON.stringify(controller), new Date().toISOString(), String(TIMELINE_MAXLEN), wave === undefined ? '' : String(wave.number), randomUUID()];
     for (const nodeId of wave?.nodeIds ?? []) {
       keys.push(RedisKeys.node(nodeId), RedisKeys.nodeTimeline(nodeId));
@@ -274,7 +275,7 @@ export class SchedulerStore {
     reason: string,
     activeStates: readonly NodeState[],
   ): Promise<{ kind: 'missing' } | { kind: 'finished'; state: string } | { kind: 'ok'; dequeued: string[]; failed: { id: string; from: NodeState }[] }> {
-    const keys = [RedisKeys.deployment(id), RedisKeys.activeDeployments, RedisKeys.stateFactOutbox];
+    const keys = [RedisKeys.deployment(id), RedisKeys.activeDeployments, RedisKeys.factOutbox];
     for (const nodeId of nodeIds) keys.push(RedisKeys.node(nodeId), RedisKeys.nodeTimeline(nodeId));
     const r = (await CANCEL_DEPLOYMENT.run(this.redis, keys, [new Date().toISOString(), String(TIMELINE_MAXLEN), reason, activeStates.join(','), randomUUID()])) as [string, (string[] | string)?, string[]?, string[]?];
     if (r[0] === 'missing') return { kind: 'missing' };
@@ -314,18 +315,18 @@ export class SchedulerStore {
    * replicas do not have them yet.
    */
   async readFacts(count: number): Promise<{ streamId: string; fields: Record<string, string> }[]> {
-    const rows = (await READ_OUTBOX.run(this.redis, [RedisKeys.stateFactOutbox, RedisKeys.stateFactOutboxReads], [count])) as [string, string[]][];
+    const rows = (await READ_OUTBOX.run(this.redis, [RedisKeys.factOutbox, RedisKeys.factOutboxReads], [count])) as [string, string[]][];
     return rows.map(([streamId, fields]) => ({ streamId, fields: pairs(fields) }));
   }
 
   /** Removes published facts from the outbox by stream id. */
   async deleteFacts(streamIds: readonly string[]): Promise<void> {
-    if (streamIds.length > 0) await this.redis.xdel(RedisKeys.stateFactOutbox, ...streamIds);
+    if (streamIds.length > 0) await this.redis.xdel(RedisKeys.factOutbox, ...streamIds);
   }
 
   /** Facts in the outbox, not yet published. */
   async pendingFacts(): Promise<number> {
-    return this.redis.xlen(RedisKeys.stateFactOutbox);
+    return this.redis.xlen(RedisKeys.factOutbox);
   }
 
   /** Log lines after stream id `after` (exclusive), oldest first. Lines whose JSON is unreadable are returned as their raw text. */
