@@ -50,6 +50,7 @@ export const ErrorCodes = {
   IMAGE_EMPTY: { status: 400, meaning: 'the uploaded image is empty' },
   IMAGE_FORMAT_UNKNOWN: { status: 400, meaning: 'the uploaded bytes are neither tar nor a disk image (GPT/MBR), compressed or not' },
   IMAGE_FORMAT_MISMATCH: { status: 400, meaning: 'the uploaded bytes are not of the declared format' },
+  IMAGE_DUPLICATE: { status: 409, meaning: 'the uploaded bytes under this file name are already another image (the same infohash, BEP 3: the info dictionary holds the file name and the pieces); deploy that image, or upload under another file name' },
   IMAGE_UPLOAD_ABORTED: { status: 400, meaning: 'the upload ended before its body did' },
   STORAGE_FULL: { status: 507, meaning: 'no space left in the seeder data directory' },
   IMAGE_STORE_FAILED: { status: 500, meaning: 'the seeder could not store an uploaded image' },

@@ -82,7 +82,8 @@ export class ImageService {
    * Stores `body` as image `name` (file name `file`), hashes it, makes its .torrent, records it
    * in the catalog, seeds it and publishes `Events.imageAdded`. Replaces an image of the same name.
    * Errors: IMAGE_NAME_INVALID, IMAGE_FILE_INVALID, IMAGE_EMPTY, STORAGE_FULL, IMAGE_UPLOAD_ABORTED,
-   * IMAGE_FORMAT_UNKNOWN, IMAGE_FORMAT_MISMATCH, TORRENT_CREATE_FAILED, SEEDER_SEED_FAILED.
+   * IMAGE_FORMAT_UNKNOWN, IMAGE_FORMAT_MISMATCH, IMAGE_DUPLICATE (the same bytes and file name are
+   * another image already), TORRENT_CREATE_FAILED, SEEDER_SEED_FAILED.
    */
   async add(name: string, file: string, body: Readable, traits: ImageTraits = {}): Promise<ImageRecord> {
     checkImageName(name);
@@ -105,6 +106,12 @@ export class ImageService {
       const pieceLength = pieceLengthFor(staged.size);
       const urls = this.urls(name, file);
       const { torrent, infoHash } = await makeTorrent(staged.filePath, { name: file, pieceLength, announceUrl: this.deps.announceUrl, webSeedUrl: urls.webSeedUrl });
+      // one infohash, one image: the catalog maps the infohash back to its image (the tracker's
+      // admission), and a swarm cannot be seeded twice
+      const owner = await this.deps.catalog.nameByInfoHash(infoHash);
+      if (owner !== undefined && owner !== name) {
+        throw new SwarmbootError('IMAGE_DUPLICATE', `these bytes, as ${file}, are already image ${owner} (infohash ${infoHash}): deploy ${owner}, or upload them under another file name`, { context: { image: owner, infoHash } });
+      }
       await this.deps.store.writeStagedTorrent(staged, torrent);
 
       const previous = await this.deps.catalog.get(name);

@@ -121,6 +121,16 @@ test('PUT stores the image: 201 with its sha256, a catalog record, an imageAdded
   assert.ok((await readFile(join(dataDir, 'images', 'ubuntu', 'ubuntu.img'))).equals(image));
 });
 
+test('the same bytes and file name under another image name: 409 IMAGE_DUPLICATE naming the image; nothing stored', async () => {
+  const res = await put('ubuntu-copy', 'ubuntu.img', image);
+  const body = (await res.json()) as { code: string; message: string };
+  assert.deepEqual([res.status, body.code], [409, 'IMAGE_DUPLICATE']);
+  assert.match(body.message, /already image ubuntu /);
+  assert.equal(await catalog.get('ubuntu-copy'), undefined);
+  assert.equal(await catalog.nameByInfoHash(record.infoHash), 'ubuntu', 'the first image keeps its swarm');
+  await assert.rejects(readdir(join(dataDir, 'images', 'ubuntu-copy')), { code: 'ENOENT' });
+});
+
 test('GET lists and returns records; the .torrent names the tracker and the web seed', async () => {
   const list = (await (await fetch(`${base}/v1/images`)).json()) as { images: ImageRecord[] };
   assert.deepEqual(list.images.map((i) => i.name), ['ubuntu']);
