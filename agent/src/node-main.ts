@@ -13,7 +13,9 @@ export const NEXT_STEP_FILE = '/run/swarmboot/after';
  * (/proc/cmdline, or SWARMBOOT_CMDLINE), the leased address from SWARMBOOT_NODE_IP and the work
  * directory from SWARMBOOT_AGENT_WORK (a tmpfs, /var/lib/swarmboot), all set by /init.
  * Exit 0: NEXT_STEP_FILE says `reboot` or `kexec` (also after a failure the scheduler wants
- * retried); exit 1: the install failed for good (reported) and /init keeps a shell; exit 2: the
+ * retried); exit 1: the install failed for good and /init keeps a shell — reported to the
+ * scheduler with its reason code, except when the scheduler gave no install manifest (unreachable
+ * after the client's retries, or it refused the node: not in that deployment); exit 2: the
  * command line lacks what the agent needs.
  */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
