@@ -239,11 +239,42 @@ export function isRedisUnavailable(err: unknown): boolean {
   return err.name === 'ReplyError' && /\b(READONLY|LOADING|MASTERDOWN)\b/.test(err.message);
 }
 
+/** Delays (ms) of the reconnects after an aborted connect (keepConnecting): 100, 200, … up to 2 s. */
+const ReconnectAfterAbortMs = (attempt: number) => Math.min(2000, 100 * 2 ** Math.min(attempt, 5));
+
+/**
+ * Keeps a connected client connecting. ioredis (5.x) ends a client for good when its connector
+ * fails while a reconnect is under way: `_connect` sets status `end` instead of retrying, and
+ * every command after it fails with "Connection is closed." (redis/ioredis#1683). With Sentinel
+ * that happens when the sentinels' `+switch-master` reaches the old connection's failover detector
+ * during a reconnect (it disconnects the connector): in bench/faults `sentinel` (seed 411) one
+ * scheduler replica answered 503 to every request from 2.8 s after the kill on, and six agents
+ * gave up. Such an end is told by its path: straight from `connecting`, without `close` (a
+ * `quit()`, or ioredis' own retries giving up, pass through `close`). Then this connects again,
+ * after ReconnectAfterAbortMs.
+ */
+function keepConnecting(redis: Redis, log: Logger): void {
+  let closed = false;
+  let aborts = 0;
+  redis.on('close', () => (closed = true));
+  redis.on('connecting', () => (closed = false));
+  redis.on('ready', () => (aborts = 0));
+  redis.on('end', () => {
+    if (closed) return;
+    const delayMs = ReconnectAfterAbortMs(aborts++);
+    log.warn({ delayMs, attempt: aborts }, 'redis client ended by an aborted reconnect; connecting again');
+    setTimeout(() => {
+      if (redis.status === 'end') redis.connect().catch((err: unknown) => log.warn({ err }, 'redis reconnect failed'));
+    }, delayMs).unref();
+  });
+}
+
 /**
  * Connects to Redis — one server or a Sentinel-managed master (see redisOptions); resolves once
  * the connection is ready. A READONLY reply makes the client reconnect (to the master the
- * sentinels name now) and send the command again. Throws CONFIG_INVALID for a malformed URL,
- * REDIS_UNAVAILABLE when no server answers.
+ * sentinels name now) and send the command again; a reconnect that ioredis aborts is started
+ * again (keepConnecting). Throws CONFIG_INVALID for a malformed URL, REDIS_UNAVAILABLE when no
+ * server answers.
  */
 export async function connectRedis(url: string, log: Logger): Promise<Redis> {
   const { url: single, options, replication } = redisOptions(url);
@@ -262,6 +293,7 @@ export async function connectRedis(url: string, log: Logger): Promise<Redis> {
     redis.disconnect();
     throw new SwarmbootError('REDIS_UNAVAILABLE', `cannot connect to Redis at ${redactUrl(url)} (SWARMBOOT_REDIS_URL)`, { cause: err });
   }
+  keepConnecting(redis, log);
   if (replication !== undefined) replicationOf.set(redis, replication);
   log.info({ url: redactUrl(url), ...(replication === undefined ? {} : { waitReplicas: replication.replicas, waitTimeoutMs: replication.timeoutMs }) }, 'redis connected');
   return redis;
