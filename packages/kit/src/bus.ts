@@ -75,22 +75,28 @@ export class EventBus {
    * when the stream refused the message.
    */
   async publish<S extends TSchema>(def: EventDef<S>, data: Static<S>, id?: string): Promise<void> {
+    return this.publishSerialized(def, data, JSON.stringify(data), id);
+  }
+
+  /**
+   * `publish` for a caller that already holds `data` as JSON (`dataJson`, exactly
+   * `JSON.stringify(data)`): the envelope is written around that string instead of serialising
+   * the data a second time — the log sink stores each line's JSON in Redis and sends the same
+   * string on NATS (docs/benchmarks.md "Log sink", issue 14). `data` is still checked against the
+   * event's schema. Same errors as `publish`.
+   */
+  async publishSerialized<S extends TSchema>(def: EventDef<S>, data: Static<S>, dataJson: string, id?: string): Promise<void> {
     if (!checkOf(def.schema).Check(data)) {
       const first = Value.Errors(def.schema, data).First();
       throw new SwarmbootError('EVENT_INVALID', `${def.type}: ${first?.path ?? ''} ${first?.message ?? 'invalid'}`);
     }
     const subject = subjectOf(def, id);
-    const event: CloudEvent<Static<S>> = {
-      specversion: '1.0',
-      id: randomUUID(),
-      source: this.source,
-      type: def.type,
-      time: new Date().toISOString(),
-      datacontenttype: 'application/json',
-      data,
-      ...(id === undefined ? {} : { subject: id }),
-    };
-    const payload = JSON.stringify(event);
+    const eventId = randomUUID();
+    // the key order of CloudEvent<T> as JSON.stringify wrote it before: specversion … data, subject
+    const payload =
+      `{"specversion":"1.0","id":"${eventId}","source":${JSON.stringify(this.source)},"type":${JSON.stringify(def.type)},` +
+      `"time":"${new Date().toISOString()}","datacontenttype":"application/json","data":${dataJson}` +
+      (id === undefined ? '}' : `,"subject":${JSON.stringify(id)}}`);
     if (!def.durable) {
       this.nc.publish(subject, payload);
       return;
@@ -98,7 +104,7 @@ export class EventBus {
     const deadline = Date.now() + PublishDeadlineMs;
     for (;;) {
       try {
-        await this.js.publish(subject, payload, { msgID: event.id, timeout: PublishAckTimeoutMs });
+        await this.js.publish(subject, payload, { msgID: eventId, timeout: PublishAckTimeoutMs });
         return;
       } catch (err) {
         if (!streamUnreachable(err) || Date.now() + PublishRetryMs > deadline || this.nc.isClosed()) throw err;

@@ -12,7 +12,7 @@ import { NodeMapper, UNKNOWN_NODE, type MappingResult, type NodeDirectory } from
 import { classifyLine, loadFailureRules, type FailureRule } from './domain/failure-rules.js';
 import { InFlight } from './domain/in-flight.js';
 import { RateLimiter } from './domain/rate-limit.js';
-import { RedisLogStore, type LogStore } from './adapters/redis-log-store.js';
+import { RedisLogStore, type LogStore, type SerializedLine } from './adapters/redis-log-store.js';
 import { listenUdp, type UdpListener } from './adapters/udp-listener.js';
 import { RedisClassificationStore, type ClassificationStore } from './adapters/redis-classifications.js';
 import { listenTcpSyslog, type TcpListener } from './adapters/tcp-listener.js';
@@ -97,7 +97,8 @@ export interface LogsinkDeps {
 export interface Logsink {
   /**
    * The transport-independent core: maps the sender to a node, stores the line in the node's
-   * stream and publishes it on `Events.logLine` (core NATS, not awaited); a line of a known node
+   * stream and publishes it on `Events.logLines` (core NATS, with the other lines of its node
+   * stored in the same event-loop turn; not awaited); a line of a known node
    * that matches a failure rule classifies the node's install attempt (`Events.nodeFailureClassified`,
    * once per attempt and kind, not awaited). Never rejects;
    * resolves with the stored LogLine, or undefined when it was dropped or could not be stored.
@@ -279,18 +280,31 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
       batch.push({ line, settle });
     });
 
-  /** Publishes (core NATS, not awaited) and stores the batch, in arrival order; settles each line with its entry id or error. Never rejects. */
+  /**
+   * Publishes (core NATS, not awaited) and stores the batch, in arrival order; settles each line
+   * with its entry id or error. Never rejects. Each line is serialised once: the same JSON goes
+   * into its XADD and into its node's `Events.logLines` message (one per node of the turn).
+   */
   function flushBatch(): void {
     const taken = batch;
     batch = [];
+    const entries: SerializedLine[] = taken.map(({ line }) => ({ nodeId: line.nodeId, json: JSON.stringify(line) }));
     // Live feed first and not awaited: a slow NATS must not hold the Redis write back.
-    for (const { line } of taken) {
-      deps.bus.publish(Events.logLine, line, line.nodeId).catch((err: unknown) => {
-        publishFailures.inc();
-        logLimited(publishWarn, 'warn', { err, nodeId: line.nodeId }, 'log line not published');
+    const byNode = new Map<string, number[]>();
+    entries.forEach(({ nodeId }, i) => {
+      const at = byNode.get(nodeId);
+      if (at === undefined) byNode.set(nodeId, [i]);
+      else at.push(i);
+    });
+    for (const [nodeId, at] of byNode) {
+      const lines = at.map((i) => (taken[i] as (typeof taken)[number]).line);
+      const json = `{"nodeId":${JSON.stringify(nodeId)},"lines":[${at.map((i) => (entries[i] as SerializedLine).json).join(',')}]}`;
+      deps.bus.publishSerialized(Events.logLines, { nodeId, lines }, json, nodeId).catch((err: unknown) => {
+        publishFailures.inc(lines.length);
+        logLimited(publishWarn, 'warn', { err, nodeId, lines: lines.length }, 'log lines not published');
       });
     }
-    store.appendMany(taken.map((t) => t.line)).then(
+    store.appendMany(entries).then(
       (outcomes) => taken.forEach((t, i) => t.settle(outcomes[i] ?? new Error('no outcome for the line'))),
       (err: unknown) => {
         const error = err instanceof Error ? err : new Error(String(err));

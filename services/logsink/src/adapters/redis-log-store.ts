@@ -1,6 +1,13 @@
 import type { Redis } from 'ioredis';
 import { RedisKeys, type LogLine } from '@swarmboot/contracts';
 
+/** A line as it is stored: its node and its `LogLine` as JSON (serialised once by the caller). */
+export interface SerializedLine {
+  nodeId: string;
+  /** `JSON.stringify` of the LogLine */
+  json: string;
+}
+
 /** Where log lines are kept: a Redis stream per node. */
 export interface LogStore {
   /** Appends a line to its node's log; resolves with the stream entry id. */
@@ -10,7 +17,7 @@ export interface LogStore {
    * at the same index: the stream entry id, or the Error that line met. Rejects only when the
    * whole batch could not be sent.
    */
-  appendMany(lines: readonly LogLine[]): Promise<(string | Error)[]>;
+  appendMany(lines: readonly SerializedLine[]): Promise<(string | Error)[]>;
 }
 
 /**
@@ -34,9 +41,9 @@ export class RedisLogStore implements LogStore {
     return id ?? '';
   }
 
-  async appendMany(lines: readonly LogLine[]): Promise<(string | Error)[]> {
+  async appendMany(lines: readonly SerializedLine[]): Promise<(string | Error)[]> {
     const pipeline = this.redis.pipeline();
-    for (const line of lines) pipeline.xadd(RedisKeys.nodeLog(line.nodeId), 'MAXLEN', '~', this.maxLen, '*', 'json', JSON.stringify(line));
+    for (const line of lines) pipeline.xadd(RedisKeys.nodeLog(line.nodeId), 'MAXLEN', '~', this.maxLen, '*', 'json', line.json);
     const results = (await pipeline.exec()) ?? [];
     return lines.map((_, i) => {
       const [err, id] = results[i] ?? [new Error('no reply to XADD in the pipeline'), null];
