@@ -27,8 +27,10 @@ cleanup() {
 trap cleanup EXIT
 
 # CPU seconds (user + system) the sink process has used: /proc/PID/stat fields 14 and 15, in clock ticks
-sink_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$sink/stat"; }
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+sink_cpu() { cpu_of "$sink"; }
 cpu=()
+backend_cpu=()
 # Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors … (the second Udp: line holds the values)
 rcvbuf_errors() { awk '$1 == "Udp:" { if (seen) print $6; seen = 1 }' /proc/net/snmp; }
 overflows=()
@@ -37,9 +39,11 @@ wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/n
 
 redis_port=$(free_port) nats_port=$(free_port) udp_port=$(free_port) tcp_port=$(free_port) nc_port=$(free_port) ops_port=$(free_port)
 redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --dir "$work" > "$work/redis.log" 2>&1 &
-pids+=($!)
+redis=$!
+pids+=($redis)
 nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$work/nats" > "$work/nats.log" 2>&1 &
-pids+=($!)
+nats=$!
+pids+=($nats)
 wait_port "$redis_port"
 wait_port "$nats_port"
 
@@ -57,14 +61,17 @@ echo "| transport | N | target/s | sent | send s | stored | lost | stored/s |"
 echo "|---|---|---|---|---|---|---|---|"
 for t in $TRANSPORTS; do
   case "$t" in udp) port=$udp_port ;; tcp) port=$tcp_port ;; netconsole) port=$nc_port ;; *) echo "unknown transport $t" >&2; exit 2 ;; esac
-  before=$(rcvbuf_errors) cpu0=$(sink_cpu)
+  before=$(rcvbuf_errors) cpu0=$(sink_cpu) redis0=$(cpu_of "$redis") nats0=$(cpu_of "$nats")
   row=$(cd "$REPO" && node bench/logsink/send.mjs "$t" "$port" "$N" "$RATE" "redis://127.0.0.1:$redis_port")
   echo "$row"
   overflows+=("$t $(($(rcvbuf_errors) - before))")
   stored=$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $7); print $7 }')
   cpu+=("$t $(awk -v a="$cpu0" -v b="$(sink_cpu)" -v s="$stored" 'BEGIN { printf "%.2f s, %.2f s per 100 000 stored", b - a, (s > 0 ? (b - a) * 100000 / s : 0) }')")
+  # redis-server also answers the sender's XLEN polls (a few per second), nats-server has no subscriber here
+  backend_cpu+=("$t redis-server $(awk -v a="$redis0" -v b="$(cpu_of "$redis")" 'BEGIN { printf "%.2f", b - a }') s, nats-server $(awk -v a="$nats0" -v b="$(cpu_of "$nats")" 'BEGIN { printf "%.2f", b - a }') s")
 done
 echo "UDP datagrams the kernel dropped for a full receive buffer (/proc/net/snmp RcvbufErrors, whole machine): ${overflows[*]}"
 echo "sink CPU (user + system, /proc/PID/stat) while each transport ran: $(IFS=';'; echo "${cpu[*]}")"
+echo "redis-server and nats-server CPU (user + system) while each transport ran: $(IFS=';'; echo "${backend_cpu[*]}")"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "sink drops: $(curl -s "http://127.0.0.1:$ops_port/metrics" | grep '^swarmboot_logsink_dropped_total' | grep -v ' 0$' | tr '\n' ' ')"
