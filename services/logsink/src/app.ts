@@ -90,6 +90,8 @@ export interface LogsinkDeps {
   fragmentTimeoutMs?: number;
   /** the provisioning networks whose lines are taken (SWARMBOOT_LOGSINK_ALLOWED_SUBNETS); default: anyone */
   allowed?: AddressAllowlist;
+  /** SO_RCVBUF asked for each UDP socket (bytes; SWARMBOOT_LOGSINK_UDP_RECV_BUFFER_BYTES); default 4 MiB */
+  udpRecvBufferBytes?: number;
   /** the fatal path: a listening socket failed after binding (runService's `onFatal`); without it the error is only logged */
   onFatal?: (err: Error) => void;
 }
@@ -489,10 +491,11 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
     const tcp = parseHostPort(deps.config.SWARMBOOT_SYSLOG_TCP_LISTEN, 'SWARMBOOT_SYSLOG_TCP_LISTEN');
     const nc = parseHostPort(deps.config.SWARMBOOT_NETCONSOLE_LISTEN, 'SWARMBOOT_NETCONSOLE_LISTEN');
     const opened: { close(): Promise<void> }[] = [];
+    const recvBuffer = deps.udpRecvBufferBytes ?? 4 * 1024 * 1024;
     try {
       const syslogUdp = await listenUdp(udp.host, udp.port, (msg: Buffer, rinfo: RemoteInfo) => {
           if (admits(rinfo)) acceptSyslog(msg, rinfo);
-        }, fatal('syslog UDP'));
+        }, fatal('syslog UDP'), recvBuffer);
       opened.push(syslogUdp);
       const syslogTcp = await listenTcpSyslog({
         host: tcp.host,
@@ -510,7 +513,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
       const netconsole = await listenUdp(nc.host, nc.port, (msg: Buffer, rinfo: RemoteInfo) => {
           if (!admits(rinfo)) return;
           for (const line of netconsoleLines(msg, rinfo)) accept(line, rinfo);
-        }, fatal('netconsole'));
+        }, fatal('netconsole'), recvBuffer);
       return { syslogUdp, syslogTcp, netconsole };
     } catch (err) {
       await Promise.all(opened.map((l) => l.close()));
@@ -531,7 +534,13 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
       }, Math.max(100, (deps.fragmentTimeoutMs ?? 2000) / 4)).unref();
       const addresses = { syslogUdp: listeners.syslogUdp.address, syslogTcp: listeners.syslogTcp.address, netconsole: listeners.netconsole.address };
       log.info(
-        { syslogUdp: addresses.syslogUdp.port, syslogTcp: addresses.syslogTcp.port, netconsole: addresses.netconsole.port },
+        {
+          syslogUdp: addresses.syslogUdp.port,
+          syslogTcp: addresses.syslogTcp.port,
+          netconsole: addresses.netconsole.port,
+          // what the kernel granted (Linux reports twice the bytes granted, capped by net.core.rmem_max)
+          udpRecvBufferBytes: listeners.syslogUdp.recvBufferBytes,
+        },
         'listening: syslog UDP (RFC 5426) and TCP (RFC 6587), netconsole UDP (plain and extended)',
       );
       return addresses;

@@ -24,6 +24,12 @@ export const LogsinkConfigSchema = Type.Object({
     default: '',
     description: 'CIDR ranges (comma-separated) of the provisioning networks whose syslog and netconsole input is taken; datagrams and connections from elsewhere are dropped and counted (reason not_allowed). Empty: anyone',
   }),
+  SWARMBOOT_LOGSINK_UDP_RECV_BUFFER_BYTES: Type.Integer({
+    minimum: 65536,
+    default: 4 * 1024 * 1024,
+    description:
+      'kernel receive buffer (SO_RCVBUF, bytes) asked for each UDP socket (syslog, netconsole): datagrams that arrive while it is full are lost (RcvbufErrors); Linux caps it at net.core.rmem_max',
+  }),
   SWARMBOOT_LOG_MAXLEN: Type.Integer({ minimum: 1, default: 20000, description: 'lines kept per node stream (XADD MAXLEN ~)' }),
   SWARMBOOT_OPS_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.ops.logsink}`, description: '/healthz and /metrics listen address host:port' }),
 });
