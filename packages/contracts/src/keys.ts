@@ -45,6 +45,14 @@ export const RedisKeys = {
   /** stream: a node's timeline (state changes with reasons) */
   nodeTimeline: (nodeId: string) => `sb:timeline:${nodeId}`,
   /**
+   * stream: the outbox of node-state facts (scheduler): each state change's script appends its
+   * fact here (fields id, nodeId, at, from, to, deploymentId?, reason?) with the change itself; a
+   * fact leaves once published to JetStream (`Events.nodeStateChanged`)
+   */
+  stateFactOutbox: 'sb:outbox:node-state',
+  /** integer: outbox reads (scheduler); the read's write, so WAIT confirms the facts read are on the replicas */
+  stateFactOutboxReads: 'sb:outbox:node-state:reads',
+  /**
    * sorted set: a node's flight-recorder events besides its state changes and log lines (leases,
    * TFTP transfers, swarm progress, failure classifications), member = the entry as JSON carrying
    * its CloudEvent id (so a redelivered event adds nothing), score = the event's time (ms);

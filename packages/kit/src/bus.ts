@@ -73,9 +73,12 @@ export class EventBus {
    * Throws EVENT_INVALID for data that fails its schema; nats.js' TimeoutError or
    * JetStreamNotEnabled (no responders) when the stream never answered; its JetStreamApiError
    * when the stream refused the message.
+   * `envelope` sets the CloudEvent's `id` (also the JetStream message ID: the stream drops a second
+   * copy within its 2 min duplicate window) and `time` (ISO 8601) of an event recorded earlier, as
+   * the scheduler's fact outbox does; by default a new UUID and now.
    */
-  async publish<S extends TSchema>(def: EventDef<S>, data: Static<S>, id?: string): Promise<void> {
-    return this.publishSerialized(def, data, JSON.stringify(data), id);
+  async publish<S extends TSchema>(def: EventDef<S>, data: Static<S>, id?: string, envelope: { id?: string; time?: string } = {}): Promise<void> {
+    return this.publishSerialized(def, data, JSON.stringify(data), id, envelope);
   }
 
   /**
@@ -83,19 +86,20 @@ export class EventBus {
    * `JSON.stringify(data)`): the envelope is written around that string instead of serialising
    * the data a second time — the log sink stores each line's JSON in Redis and sends the same
    * string on NATS (docs/benchmarks.md "Log sink", issue 14). `data` is still checked against the
-   * event's schema. Same errors as `publish`.
+   * event's schema. Same errors and `envelope` as `publish`.
    */
-  async publishSerialized<S extends TSchema>(def: EventDef<S>, data: Static<S>, dataJson: string, id?: string): Promise<void> {
+  async publishSerialized<S extends TSchema>(def: EventDef<S>, data: Static<S>, dataJson: string, id?: string, envelope: { id?: string; time?: string } = {}): Promise<void> {
     if (!checkOf(def.schema).Check(data)) {
       const first = Value.Errors(def.schema, data).First();
       throw new SwarmbootError('EVENT_INVALID', `${def.type}: ${first?.path ?? ''} ${first?.message ?? 'invalid'}`);
     }
     const subject = subjectOf(def, id);
-    const eventId = randomUUID();
+    const eventId = envelope.id ?? randomUUID();
+    const time = envelope.time ?? new Date().toISOString();
     // the key order of CloudEvent<T> as JSON.stringify wrote it before: specversion … data, subject
     const payload =
-      `{"specversion":"1.0","id":"${eventId}","source":${JSON.stringify(this.source)},"type":${JSON.stringify(def.type)},` +
-      `"time":"${new Date().toISOString()}","datacontenttype":"application/json","data":${dataJson}` +
+      `{"specversion":"1.0","id":${JSON.stringify(eventId)},"source":${JSON.stringify(this.source)},"type":${JSON.stringify(def.type)},` +
+      `"time":${JSON.stringify(time)},"datacontenttype":"application/json","data":${dataJson}` +
       (id === undefined ? '}' : `,"subject":${JSON.stringify(id)}}`);
     if (!def.durable) {
       this.nc.publish(subject, payload);

@@ -225,6 +225,21 @@ function isReadOnlyError(err: Error): boolean {
 }
 
 /**
+ * Whether `err` is ioredis saying that Redis could not answer, not that it refused the command:
+ * the connection closed under a command in flight (`AbortError`, "Command aborted due to connection
+ * close"; a SENTINEL FAILOVER drops the old master's clients), the retries per request ran out
+ * (`MaxRetriesPerRequestError`), the connection is closed ("Connection is closed."), or a server in
+ * transition answered (READONLY: a demoted master; LOADING; MASTERDOWN: a replica without its
+ * master). Such a command may or may not have run: an HTTP API answers 503 REDIS_UNAVAILABLE,
+ * which clients retry (bench/faults sentinel-failover, seed 405: two 500s on a closed EVALSHA).
+ */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'AbortError' || err.name === 'MaxRetriesPerRequestError' || err.message === 'Connection is closed.') return true;
+  return err.name === 'ReplyError' && /\b(READONLY|LOADING|MASTERDOWN)\b/.test(err.message);
+}
+
+/**
  * Connects to Redis — one server or a Sentinel-managed master (see redisOptions); resolves once
  * the connection is ready. A READONLY reply makes the client reconnect (to the master the
  * sentinels name now) and send the command again. Throws CONFIG_INVALID for a malformed URL,

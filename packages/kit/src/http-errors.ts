@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyPluginCallback } from 'fastify';
 import fp from 'fastify-plugin';
 import { httpStatusOf, isSwarmbootError, type ErrorCode } from '@swarmboot/contracts';
+import { isRedisUnavailable } from './connections.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -19,6 +20,7 @@ const FASTIFY_STATUS_CODES: Readonly<Record<number, ErrorCode>> = { 400: 'VALIDA
 /** What an error becomes on the wire: status, registry code, message for the client. */
 function httpErrorOf(err: FastifyError | Error): { status: number; code: ErrorCode; message: string } {
   if (isSwarmbootError(err)) return { status: httpStatusOf(err.code), code: err.code, message: err.message };
+  if (isRedisUnavailable(err)) return { status: httpStatusOf('REDIS_UNAVAILABLE'), code: 'REDIS_UNAVAILABLE', message: `Redis did not answer (${err.message}); try again` };
   const fe = err as Partial<FastifyError>;
   if (fe.validation) return { status: 400, code: 'VALIDATION', message: err.message };
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
@@ -32,6 +34,8 @@ function httpErrorOf(err: FastifyError | Error): { status: number; code: ErrorCo
  * routes; it is not encapsulated, so it applies to the whole instance):
  *
  * - SwarmbootError → its registry status (`ErrorCodes[code].status`) and `{ code, message }`;
+ * - ioredis errors that mean Redis did not answer (`isRedisUnavailable`: connection closed under
+ *   the command, a failover under way) → 503 `REDIS_UNAVAILABLE`, which clients retry;
  * - fastify validation errors → 400 `VALIDATION`;
  * - other fastify 4xx (`FST_ERR_*`) → 404 `NOT_FOUND`, 413 `PAYLOAD_TOO_LARGE`, 415
  *   `UNSUPPORTED_MEDIA_TYPE`, else `BAD_REQUEST` with fastify's status — never a framework code;

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { SwarmbootError } from '@swarmboot/contracts';
+import { Redis } from 'ioredis';
+import { startRedis } from '@swarmboot/testkit';
 import { httpErrors } from '../src/index.js';
 
 /** An app with the plugin and one route per kind of failure. */
@@ -79,5 +81,38 @@ test('textErrors routes answer text/plain `CODE: message`', async () => {
   assert.equal(res.statusCode, 404);
   assert.match(String(res.headers['content-type']), /^text\/plain/);
   assert.equal(res.body, 'NODE_NOT_FOUND: no node has MAC aa:bb:cc:dd:ee:ff\n');
+  await app.close();
+});
+
+/**
+ * Redis that could not answer, from real servers: a write to a replica (READONLY, what a demoted
+ * master answers during a Sentinel failover) and a command to a server that went away (ioredis
+ * gives up: MaxRetriesPerRequestError) — 503 REDIS_UNAVAILABLE, which clients retry, not a 500.
+ * A Redis error that is an answer (a wrong type) stays a 500.
+ */
+test('Redis that cannot answer: 503 REDIS_UNAVAILABLE; a Redis error that is an answer: 500', async (t) => {
+  const [primary, replica, gone] = await Promise.all([startRedis(), startRedis(), startRedis()]);
+  const clients = [primary, replica, gone].map((s) => new Redis(s.url, { maxRetriesPerRequest: 0, retryStrategy: () => 50 }));
+  for (const c of clients) c.on('error', () => undefined); // the stopped server's reconnects
+  const [toPrimary, toReplica, toGone] = clients as [Redis, Redis, Redis];
+  t.after(async () => {
+    for (const c of clients) c.disconnect();
+    await Promise.all([primary, replica, gone].map((s) => s.stop()));
+  });
+  await toReplica.call('replicaof', '127.0.0.1', new URL(primary.url).port);
+  await toGone.ping();
+  await gone.stop();
+  await toPrimary.set('a-string', 'x');
+  const app = Fastify();
+  await app.register(httpErrors);
+  app.get('/replica', async () => toReplica.set('k', 'v'));
+  app.get('/gone', async () => toGone.get('k'));
+  app.get('/wrongtype', async () => toPrimary.lpush('a-string', 'y'));
+  for (const url of ['/replica', '/gone']) {
+    const res = await app.inject({ method: 'GET', url });
+    assert.deepEqual([res.statusCode, res.json<{ code: string }>().code], [503, 'REDIS_UNAVAILABLE'], url);
+  }
+  const wrong = await app.inject({ method: 'GET', url: '/wrongtype' });
+  assert.deepEqual([wrong.statusCode, wrong.json<{ code: string }>().code], [500, 'INTERNAL']);
   await app.close();
 });

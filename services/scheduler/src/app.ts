@@ -163,6 +163,14 @@ export function buildSchedulerApp(deps: SchedulerAppDeps): FastifyInstance {
   // the dashboard (/ui): static files over the API above
   void app.register(uiRoutes);
 
+  // the outbox relay publishes facts left behind (a failed WAIT or publish), consuming or not
+  let stopRelay: (() => Promise<void>) | undefined;
+  app.addHook('onReady', async () => {
+    stopRelay = scheduler.outbox.start();
+  });
+  app.addHook('onClose', async () => {
+    await stopRelay?.();
+  });
   if (deps.consumeEvents !== false) {
     let stop: (() => Promise<void>) | undefined;
     let stopTick: (() => Promise<void>) | undefined;

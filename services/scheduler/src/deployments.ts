@@ -116,7 +116,7 @@ export class Deployments {
       return { planned, canary: planned.slice(0, canary), window: controller.window };
     });
     this.deps.log.info({ deploymentId: id, image: image.name, nodes: plan.planned.length, canary: plan.canary.length }, 'deployment created');
-    await this.deps.lifecycle.admitted(id, plan.planned);
+    await this.deps.lifecycle.admitted(plan.planned);
     await this.deps.lifecycle.announceWave({ deployment: { id, target }, wave: 0, nodes: plan.canary, window: plan.window, inFlight: plan.canary.length }, { stateChanges: false });
     return this.getDeployment(id);
   }
@@ -157,10 +157,7 @@ export class Deployments {
       throw new SwarmbootError('DEPLOYMENT_FINISHED', `deployment ${id} is finished (${r.state}): nothing to cancel`, { context: { deploymentId: id, state: r.state } });
     }
     this.deps.log.info({ deploymentId: id, dequeued: r.dequeued.length, failed: r.failed.length }, 'deployment cancelled');
-    await this.deps.lifecycle.announce([
-      ...r.dequeued.map((nodeId) => ({ nodeId, deploymentId: id, from: 'queued' as const, to: 'registered' as const, reason })),
-      ...r.failed.map((n) => ({ nodeId: n.id, deploymentId: id, from: n.from, to: 'failed' as const, reason })),
-    ]);
+    await this.deps.lifecycle.announce([...r.dequeued.map(() => 'registered' as const), ...r.failed.map(() => 'failed' as const)]);
     await this.deps.lifecycle.publishSafe('deploymentCancelled', () => this.deps.bus.publish(Events.deploymentCancelled, { deploymentId: id, dequeued: r.dequeued.length, failed: r.failed.length }));
     return this.getDeployment(id);
   }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Events, SwarmbootError, type AgentReport, type AgentReportReply, type DeploymentTarget, type ErrorCode, type LeaseGranted, type NodeFailureClassified, type NodeState, type PowerFailed, type TftpTransfer } from '@swarmboot/contracts';
 import type { EventBus, Logger, Registry } from '@swarmboot/kit';
 import { Counter } from 'prom-client';
+import type { FactOutbox } from './adapters/fact-outbox.js';
 import type { AdmitNode, CasResult, SchedulerStore, StoredNode } from './adapters/store.js';
 import { CAS_ATTEMPTS, Conflict, retryOnConflict } from './domain/retry-on-conflict.js';
 import { bootOutcome, canRetry, canTransition, classifyReport, finishedAs, inBootPhase, isActive, recoveryAction, stageTarget, timeoutCode, type TimedState } from './domain/state-machine.js';
@@ -13,6 +14,8 @@ export type Origin = 'api' | 'event';
 export interface NodeLifecycleDeps {
   store: SchedulerStore;
   bus: EventBus;
+  /** publishes the node-state facts the store's scripts wrote */
+  outbox: FactOutbox;
   log: Logger;
   registry: Registry;
   /** install attempts of a real node per deployment */
@@ -34,12 +37,14 @@ export interface AdmittedWave {
  * The node state machine at work: transitions asked by the API, by events (leases, TFTP
  * transfers, boot scripts) and by agent reports, and the install attempts of real nodes. Every
  * state change is a compare-and-set in Redis (re-decided on fresh state when another replica got
- * there first, see {@link retryOnConflict}), recorded in the node's timeline and published as
- * `Events.nodeStateChanged`; a change that finishes a deployment also publishes `Events.jobCompleted`.
+ * there first, see {@link retryOnConflict}) that writes, in the same script, the node's timeline
+ * entry and its fact, which the {@link FactOutbox} publishes as `Events.nodeStateChanged` (flushed
+ * before the call returns); a change that finishes a deployment also publishes `Events.jobCompleted`.
  */
 export class NodeLifecycle {
   private readonly store: SchedulerStore;
   private readonly bus: EventBus;
+  private readonly outbox: FactOutbox;
   private readonly log: Logger;
   private readonly installAttempts: number;
   private readonly timeoutRetries: number;
@@ -50,6 +55,7 @@ export class NodeLifecycle {
   constructor(deps: NodeLifecycleDeps) {
     this.store = deps.store;
     this.bus = deps.bus;
+    this.outbox = deps.outbox;
     this.log = deps.log;
     this.installAttempts = deps.installAttempts;
     this.timeoutRetries = deps.timeoutRetries;
@@ -58,7 +64,7 @@ export class NodeLifecycle {
       transitions: new Counter({ name: 'swarmboot_scheduler_transitions_total', help: 'node state transitions applied', labelNames: ['to', 'origin'], registers }),
       ignored: new Counter({ name: 'swarmboot_scheduler_transitions_ignored_total', help: 'transitions asked by events that the state machine does not allow (late or duplicated events)', labelNames: ['to'], registers }),
       reports: new Counter({ name: 'swarmboot_scheduler_agent_reports_total', help: 'agent reports received', labelNames: ['stage'], registers }),
-      publishFailed: new Counter({ name: 'swarmboot_scheduler_publish_failed_total', help: 'events that could not be published (state is in Redis; the event is lost)', labelNames: ['type'], registers }),
+      publishFailed: new Counter({ name: 'swarmboot_scheduler_publish_failed_total', help: 'events that could not be published and are lost (node-state facts are not: the outbox keeps them)', labelNames: ['type'], registers }),
       jobs: new Counter({ name: 'swarmboot_scheduler_deployments_completed_total', help: 'deployments whose every node is installed or failed', registers }),
       timeouts: new Counter({ name: 'swarmboot_scheduler_node_timeouts_total', help: 'nodes found stuck in a state past its timeout, by what was done', labelNames: ['state', 'action'], registers }),
       waves: new Counter({ name: 'swarmboot_scheduler_waves_admitted_total', help: 'admission waves announced (the canary included)', registers }),
@@ -103,27 +109,18 @@ export class NodeLifecycle {
   }
 
   /**
-   * Counts and announces the admission of deployment `deploymentId`'s nodes, which the store
-   * applied in one script: one `nodeStateChanged` per step of each node (queued, then admitted for
-   * the nodes of a wave).
+   * Counts and announces the admission of a deployment's nodes, which the store applied in one
+   * script with one fact per step of each node (queued, then admitted for the nodes of a wave).
    */
-  async admitted(deploymentId: string, plan: readonly AdmitNode[]): Promise<void> {
+  async admitted(plan: readonly AdmitNode[]): Promise<void> {
     this.metrics.transitions.inc({ to: 'queued', origin: 'api' }, plan.length);
     this.metrics.transitions.inc({ to: 'admitted', origin: 'api' }, plan.filter((p) => p.wave !== undefined).length);
-    await Promise.all(
-      plan.map(async (p) => {
-        let from: NodeState = p.expectedState;
-        for (const to of p.steps) {
-          await this.publishStateChanged({ nodeId: p.id, deploymentId, from, to });
-          from = to;
-        }
-      }),
-    );
+    await this.outbox.flush();
   }
 
   /**
    * Announces a wave admitted by the store: `Events.deploymentWaveAdmitted`, with `stateChanges`
-   * one `nodeStateChanged` queued → admitted per node (creation announces its own steps), and for
+   * the facts queued → admitted the store wrote (creation announces its own steps), and for
    * real nodes (target `node`) a `pxe-boot` power request each (DESIGN.md, "Real machines" step 1;
    * emulated nodes are processes without a BMC).
    */
@@ -131,7 +128,7 @@ export class NodeLifecycle {
     const deploymentId = w.deployment.id;
     if (opts.stateChanges) {
       this.metrics.transitions.inc({ to: 'admitted', origin: 'event' }, w.nodes.length);
-      await Promise.all(w.nodes.map((n) => this.publishStateChanged({ nodeId: n.id, deploymentId, from: 'queued', to: 'admitted' })));
+      await this.outbox.flush();
     }
     this.metrics.waves.inc();
     this.metrics.waveNodes.inc(w.nodes.length);
@@ -301,7 +298,7 @@ export class NodeLifecycle {
     this.metrics.transitions.inc({ to, origin });
     if (node.deploymentId !== undefined && (bootOutcome(node.state, to) !== undefined || finishedAs(to) !== undefined)) this.capacityListener?.(node.deploymentId);
     this.log.info({ nodeId: node.id, deploymentId: node.deploymentId, from: node.state, to, ...(reason === undefined ? {} : { reason }) }, 'node state changed');
-    await this.publishStateChanged({ nodeId: node.id, deploymentId: node.deploymentId, from: node.state, to, reason });
+    await this.outbox.flush();
     if (res.kind === 'completed' && node.deploymentId !== undefined) {
       this.metrics.jobs.inc();
       const data = { deploymentId: node.deploymentId, image: res.image, installed: res.installed, failed: res.failed, durationMs: Math.max(0, Date.now() - res.createdAtMs) };
@@ -310,15 +307,10 @@ export class NodeLifecycle {
     }
   }
 
-  /** Announces state changes the store applied in one script (a cancel): one `nodeStateChanged` each. */
-  async announce(changes: readonly { nodeId: string; deploymentId: string; from: NodeState; to: NodeState; reason?: string }[]): Promise<void> {
-    for (const c of changes) this.metrics.transitions.inc({ to: c.to, origin: 'api' });
-    await Promise.all(changes.map((c) => this.publishStateChanged(c)));
-  }
-
-  private async publishStateChanged(e: { nodeId: string; deploymentId: string | undefined; from: NodeState; to: NodeState; reason?: string | undefined }): Promise<void> {
-    const data = { nodeId: e.nodeId, from: e.from, to: e.to, ...(e.deploymentId === undefined ? {} : { deploymentId: e.deploymentId }), ...(e.reason === undefined ? {} : { reason: e.reason }) };
-    await this.publishSafe('nodeStateChanged', () => this.bus.publish(Events.nodeStateChanged, data, e.nodeId));
+  /** Counts and announces the state changes (their new states) the store applied in one script with their facts (a cancel). */
+  async announce(states: readonly NodeState[]): Promise<void> {
+    for (const to of states) this.metrics.transitions.inc({ to, origin: 'api' });
+    await this.outbox.flush();
   }
 
   /** Asks the power service to PXE-boot the node (`Events.powerRequested`). */

@@ -1,4 +1,5 @@
 import type { EventBus, ImageCatalog, Logger, Registry, TrustedKey } from '@swarmboot/kit';
+import { FactOutbox } from './adapters/fact-outbox.js';
 import type { SchedulerStore } from './adapters/store.js';
 import type { TimelineStore } from './adapters/timeline-store.js';
 import { BootScripts, type BootSettings } from './boot.js';
@@ -34,7 +35,8 @@ export interface AdmissionSettings extends AdmissionDefaults, AdmissionControlSe
 /**
  * The scheduler's core, in five parts that HTTP routes, NATS consumers and the admission tick are
  * thin transports over: the node inventory, deployments, the node life cycle (state machine, agent
- * reports, events), admission (waves, timeouts) and the boot path (iPXE scripts, install manifests).
+ * reports, events), admission (waves, timeouts) and the boot path (iPXE scripts, install manifests);
+ * and the outbox that publishes the node-state facts.
  */
 export interface Scheduler {
   inventory: Inventory;
@@ -42,13 +44,16 @@ export interface Scheduler {
   lifecycle: NodeLifecycle;
   admission: AdmissionControl;
   boot: BootScripts;
+  /** publishes the node-state facts (its relay is started by the app) */
+  outbox: FactOutbox;
 }
 
 /** Builds the parts, each with only what it needs. */
 export function createScheduler(deps: SchedulerDeps): Scheduler {
   const { store, catalog, log, registry } = deps;
   const { bus, admission: a } = deps;
-  const lifecycle = new NodeLifecycle({ store, bus, log, registry, installAttempts: deps.boot.installAttempts, timeoutRetries: a.timeoutRetries });
+  const outbox = new FactOutbox(store, bus, log.child({ component: 'outbox' }), registry);
+  const lifecycle = new NodeLifecycle({ store, bus, outbox, log, registry, installAttempts: deps.boot.installAttempts, timeoutRetries: a.timeoutRetries });
   const admission = new AdmissionControl({ store, bus, log, lifecycle, registry, settings: { tickMs: a.tickMs, timeoutsMs: a.timeoutsMs } });
   // a node that left the boot phase or finished may have freed a place: step its deployment now
   lifecycle.onCapacity((id) => admission.kick(id));
@@ -60,5 +65,6 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     lifecycle,
     admission,
     boot: new BootScripts({ store, catalog, registry, lifecycle, boot: deps.boot, syslogTarget: deps.syslogTarget }),
+    outbox,
   };
 }

@@ -7,6 +7,28 @@ import { LuaScript } from '@swarmboot/kit';
  */
 
 /**
+ * Lua shared by the scripts that change node states. `stateChanged(tl, nodeId, from, to, dep,
+ * reason)` appends the change to the node's timeline stream `tl` and its fact to the outbox
+ * (`RedisKeys.stateFactOutbox`), in the same script as the change: a change that stays in Redis
+ * has its fact kept until it is published, and a change lost in a failover takes its fact with it
+ * (bench/faults sentinel-failover lost 12 facts when they were published after the script). A fact's
+ * id is `sc.idPrefix:<n>` (a UUID of the caller's, then 1, 2, … within the script): the
+ * CloudEvent id and JetStream message ID it is published with. Each script sets `sc.outbox`,
+ * `sc.idPrefix`, `sc.now` and `sc.maxlen` (the timeline's MAXLEN ~) before calling it.
+ */
+const STATE_CHANGED = `
+local sc = { n = 0 }
+local function stateChanged(tl, nodeId, from, to, dep, reason)
+  local entry = {'at', sc.now, 'from', from, 'to', to}
+  if dep ~= '' then table.insert(entry, 'deploymentId'); table.insert(entry, dep) end
+  if reason ~= '' then table.insert(entry, 'reason'); table.insert(entry, reason) end
+  redis.call('XADD', tl, 'MAXLEN', '~', sc.maxlen, '*', unpack(entry))
+  sc.n = sc.n + 1
+  redis.call('XADD', sc.outbox, '*', 'id', sc.idPrefix .. ':' .. sc.n, 'nodeId', nodeId, unpack(entry))
+end
+`;
+
+/**
  * Registers or updates a batch of nodes, all or nothing.
  * KEYS[1] nodes sorted set.
  * ARGV: nodePrefix, macPrefix, hostPrefix, timelinePrefix, nowIso, timelineMaxLen, then per node
@@ -55,35 +77,33 @@ return {'ok', imported, updated}
 /**
  * Compare-and-set of one node's state, with its timeline entry and the deployment's completion.
  * KEYS[1] node hash, KEYS[2] node timeline stream, KEYS[3] deployment hash (the node hash again
- * when the node has no deployment).
+ * when the node has no deployment), KEYS[4] fact outbox.
  * ARGV: from, to, deploymentId ('' none), nowIso, reason ('' none), timelineMaxLen,
  *       counter ('installed' | 'failed' | '': the deployment counter this transition finishes),
  *       bootCounter ('bootDone' | 'bootFailed' | '': the admission controller's deployment counter
  *       this transition counts in), expectedUpdatedAt ('' any: else the node's `updatedAt` must be
  *       this, so a recovery decided on a stale read changes nothing),
- *       then field/value pairs to set on the node ('' value deletes the field).
+ *       factIdPrefix, nodeId, then field/value pairs to set on the node ('' value deletes the field).
  * `from == to` only updates the fields (a progress tick), still only if the state is `from`.
  * Returns {'missing'} | {'stale', state, deploymentId} | {'ok'} |
  *         {'completed', installed, failed, createdAtMs, image, deploymentState} — the latter once per
  *         deployment, when its last node finished.
  */
-export const TRANSITION = new LuaScript(`
+export const TRANSITION = new LuaScript(`${STATE_CHANGED}
 local from, to, dep, now, reason, maxlen, counter, bootCounter, seen = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+sc.outbox, sc.idPrefix, sc.now, sc.maxlen = KEYS[4], ARGV[10], now, maxlen
 local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur then return {'missing'} end
 local curDep = redis.call('HGET', KEYS[1], 'deploymentId') or ''
 if cur ~= from or curDep ~= dep then return {'stale', cur, curDep} end
 if seen ~= '' and redis.call('HGET', KEYS[1], 'updatedAt') ~= seen then return {'stale', cur, curDep} end
 redis.call('HSET', KEYS[1], 'updatedAt', now)
-for i = 10, #ARGV - 1, 2 do
+for i = 12, #ARGV - 1, 2 do
   if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 end
 if from == to then return {'ok'} end
 redis.call('HSET', KEYS[1], 'state', to)
-local entry = {'at', now, 'from', from, 'to', to}
-if dep ~= '' then table.insert(entry, 'deploymentId'); table.insert(entry, dep) end
-if reason ~= '' then table.insert(entry, 'reason'); table.insert(entry, reason) end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*', unpack(entry))
+stateChanged(KEYS[2], ARGV[11], from, to, dep, reason)
 if bootCounter ~= '' and dep ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HINCRBY', KEYS[3], bootCounter, 1) end
 if counter ~= '' and dep ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('HINCRBY', KEYS[3], counter, 1)
@@ -102,37 +122,39 @@ return {'ok'}
 /**
  * Creates a deployment and moves its nodes along their admission steps, all or nothing.
  * KEYS[1] deployment hash, KEYS[2] deployments sorted set, KEYS[3] active deployments sorted set,
- * then per node: node hash, timeline.
+ * KEYS[4] fact outbox, then per node: node hash, timeline.
  * ARGV: deploymentId, image, nowIso, nowMs, timelineMaxLen, nodeIdsJson, optionsJson (target,
  *       afterInstall, lingerSeconds, admission settings), controllerJson (the admission
- *       controller's state), waves (admitted at creation: 0 or 1), then per node expectedState,
- *       expectedDeploymentId ('' none), steps (comma-separated states), wave ('' none).
+ *       controller's state), waves (admitted at creation: 0 or 1), factIdPrefix, then per node
+ *       expectedState, expectedDeploymentId ('' none), steps (comma-separated states), wave ('' none).
  * Returns {'ok'} | {'exists'} | {'stale', index, state}.
  */
-export const ADMIT = new LuaScript(`
+export const ADMIT = new LuaScript(`${STATE_CHANGED}
 local id, image, now, nowMs, maxlen, nodes, options, controller, waves = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+sc.outbox, sc.idPrefix, sc.now, sc.maxlen = KEYS[4], ARGV[10], now, maxlen
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
-local n = (#KEYS - 3) / 2
+local n = (#KEYS - 4) / 2
 for i = 0, n - 1 do
-  local cur = redis.call('HGET', KEYS[4 + i*2], 'state')
-  local curDep = redis.call('HGET', KEYS[4 + i*2], 'deploymentId') or ''
-  if cur ~= ARGV[10 + i*4] or curDep ~= ARGV[11 + i*4] then return {'stale', i, cur or ''} end
+  local cur = redis.call('HGET', KEYS[5 + i*2], 'state')
+  local curDep = redis.call('HGET', KEYS[5 + i*2], 'deploymentId') or ''
+  if cur ~= ARGV[11 + i*4] or curDep ~= ARGV[12 + i*4] then return {'stale', i, cur or ''} end
 end
+local ids = cjson.decode(nodes)
 redis.call('HSET', KEYS[1], 'id', id, 'image', image, 'state', 'running', 'createdAt', now, 'createdAtMs', nowMs,
   'total', n, 'done', 0, 'installed', 0, 'failed', 0, 'nodes', nodes, 'options', options,
   'controller', controller, 'controllerV', 0, 'waves', waves, 'bootDone', 0, 'bootFailed', 0, 'budgetBase', 0)
 redis.call('ZADD', KEYS[2], nowMs, id)
 redis.call('ZADD', KEYS[3], nowMs, id)
 for i = 0, n - 1 do
-  local key, tl = KEYS[4 + i*2], KEYS[5 + i*2]
-  local prev = ARGV[10 + i*4]
-  for step in string.gmatch(ARGV[12 + i*4], '[^,]+') do
-    redis.call('XADD', tl, 'MAXLEN', '~', maxlen, '*', 'at', now, 'from', prev, 'to', step, 'deploymentId', id)
+  local key, tl = KEYS[5 + i*2], KEYS[6 + i*2]
+  local prev = ARGV[11 + i*4]
+  for step in string.gmatch(ARGV[13 + i*4], '[^,]+') do
+    stateChanged(tl, ids[i + 1], prev, step, id, '')
     prev = step
   end
   redis.call('HSET', key, 'state', prev, 'deploymentId', id, 'updatedAt', now)
   redis.call('HDEL', key, 'reason', 'progress', 'stats', 'attempts', 'timeouts')
-  if ARGV[13 + i*4] ~= '' then redis.call('HSET', key, 'wave', ARGV[13 + i*4]) else redis.call('HDEL', key, 'wave') end
+  if ARGV[14 + i*4] ~= '' then redis.call('HSET', key, 'wave', ARGV[14 + i*4]) else redis.call('HDEL', key, 'wave') end
 end
 return {'ok'}
 `);
@@ -166,27 +188,28 @@ return 1
  * One step of a deployment's admission controller, compare-and-set on the controller's version so
  * that of two replicas stepping at once one wins and the other changes nothing: stores the new
  * controller state and admits a wave (queued → admitted), all or nothing.
- * KEYS[1] deployment hash, then per node of the wave: node hash, timeline.
+ * KEYS[1] deployment hash, KEYS[2] fact outbox, then per node of the wave: node hash, timeline.
  * ARGV: expectedControllerV, controllerJson, nowIso, timelineMaxLen, wave ('' when no node is
- *       admitted), then the wave's node ids.
+ *       admitted), factIdPrefix, then the wave's node ids.
  * A released deployment still admits (release lets its installed nodes go; the rest still install).
  * Returns {'ok'} | {'stale', why}: the deployment is paused, cancelled or gone, the version moved, or a node
  * of the wave is no longer queued in it.
  */
-export const ADMIT_WAVE = new LuaScript(`
+export const ADMIT_WAVE = new LuaScript(`${STATE_CHANGED}
 local expected, controller, now, maxlen, wave = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+sc.outbox, sc.idPrefix, sc.now, sc.maxlen = KEYS[2], ARGV[6], now, maxlen
 local d = redis.call('HMGET', KEYS[1], 'id', 'state', 'controllerV')
 if not d[1] then return {'stale', 'missing'} end
 if d[2] ~= 'running' and d[2] ~= 'released' then return {'stale', d[2]} end
 if (d[3] or '0') ~= expected then return {'stale', 'version'} end
-local n = (#KEYS - 1) / 2
+local n = (#KEYS - 2) / 2
 for i = 0, n - 1 do
-  local s = redis.call('HMGET', KEYS[2 + i*2], 'state', 'deploymentId')
+  local s = redis.call('HMGET', KEYS[3 + i*2], 'state', 'deploymentId')
   if s[1] ~= 'queued' or s[2] ~= d[1] then return {'stale', 'node'} end
 end
 for i = 0, n - 1 do
-  redis.call('HSET', KEYS[2 + i*2], 'state', 'admitted', 'wave', wave, 'updatedAt', now)
-  redis.call('XADD', KEYS[3 + i*2], 'MAXLEN', '~', maxlen, '*', 'at', now, 'from', 'queued', 'to', 'admitted', 'deploymentId', d[1])
+  redis.call('HSET', KEYS[3 + i*2], 'state', 'admitted', 'wave', wave, 'updatedAt', now)
+  stateChanged(KEYS[4 + i*2], ARGV[7 + i], 'queued', 'admitted', d[1], '')
 end
 redis.call('HSET', KEYS[1], 'controller', controller)
 redis.call('HINCRBY', KEYS[1], 'controllerV', 1)
@@ -223,31 +246,33 @@ return 'resumed'
  * on their way), all at once: its queued nodes go back to `registered`
  * (their deployment cleared), its nodes in active states to `failed` with the reason; nodes that
  * finished (installed, failed) or moved on to another deployment are left alone.
- * KEYS[1] deployment hash, KEYS[2] active deployments sorted set, then per node: node hash, timeline.
- * ARGV: nowIso, timelineMaxLen, reason, activeStates (comma-separated, without queued).
+ * KEYS[1] deployment hash, KEYS[2] active deployments sorted set, KEYS[3] fact outbox, then per
+ * node: node hash, timeline.
+ * ARGV: nowIso, timelineMaxLen, reason, activeStates (comma-separated, without queued), factIdPrefix.
  * Returns {'missing'} | {'finished', state} (every node done, or cancelled before) |
  *         {'ok', {dequeued ids}, {failed ids}, {their states before}}.
  */
-export const CANCEL_DEPLOYMENT = new LuaScript(`
+export const CANCEL_DEPLOYMENT = new LuaScript(`${STATE_CHANGED}
 local now, maxlen, reason = ARGV[1], ARGV[2], ARGV[3]
+sc.outbox, sc.idPrefix, sc.now, sc.maxlen = KEYS[3], ARGV[5], now, maxlen
 local d = redis.call('HMGET', KEYS[1], 'id', 'state', 'completedAt')
 if not d[1] then return {'missing'} end
 if d[2] == 'cancelled' or d[3] then return {'finished', d[2]} end
 local active = {}
 for s in string.gmatch(ARGV[4], '[^,]+') do active[s] = true end
 local dequeued, failed, from = {}, {}, {}
-for i = 0, (#KEYS - 2) / 2 - 1 do
-  local key, tl = KEYS[3 + i*2], KEYS[4 + i*2]
+for i = 0, (#KEYS - 3) / 2 - 1 do
+  local key, tl = KEYS[4 + i*2], KEYS[5 + i*2]
   local s = redis.call('HMGET', key, 'id', 'state', 'deploymentId')
   if s[3] == d[1] then
     if s[2] == 'queued' then
       redis.call('HSET', key, 'state', 'registered', 'updatedAt', now)
       redis.call('HDEL', key, 'deploymentId', 'wave')
-      redis.call('XADD', tl, 'MAXLEN', '~', maxlen, '*', 'at', now, 'from', 'queued', 'to', 'registered', 'deploymentId', d[1], 'reason', reason)
+      stateChanged(tl, s[1], 'queued', 'registered', d[1], reason)
       table.insert(dequeued, s[1])
     elseif active[s[2]] then
       redis.call('HSET', key, 'state', 'failed', 'reason', reason, 'updatedAt', now)
-      redis.call('XADD', tl, 'MAXLEN', '~', maxlen, '*', 'at', now, 'from', s[2], 'to', 'failed', 'deploymentId', d[1], 'reason', reason)
+      stateChanged(tl, s[1], s[2], 'failed', d[1], reason)
       redis.call('HINCRBY', KEYS[1], 'failed', 1)
       redis.call('HINCRBY', KEYS[1], 'done', 1)
       table.insert(failed, s[1])
@@ -265,4 +290,17 @@ export const COUNT_IF_EXISTS = new LuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 return 1
+`);
+
+/**
+ * Reads the oldest facts of the outbox. KEYS[1] fact outbox, KEYS[2] read counter. ARGV: count.
+ * Returns XRANGE's rows ({id, {field, value, …}}, oldest first). When it returns any, it also
+ * increments the read counter: a write, so the WAIT that follows the script on a `waitReplicas`
+ * connection (kit's LuaScript) confirms the replicas have every write up to now, the facts read
+ * included — a fact is published only once it would survive a failover.
+ */
+export const READ_OUTBOX = new LuaScript(`
+local rows = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[1])
+if #rows > 0 then redis.call('INCR', KEYS[2]) end
+return rows
 `);

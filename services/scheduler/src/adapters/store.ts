@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { Value } from '@sinclair/typebox/value';
 import { NodeState, RedisKeys, TransferStats, type AfterInstall, type DeploymentState, type DeploymentTarget, type Node } from '@swarmboot/contracts';
@@ -6,7 +7,7 @@ import type { ControllerState } from '../domain/admission.js';
 import type { NodeRegistration } from '../domain/inventory.js';
 import { bootOutcome } from '../domain/state-machine.js';
 import type { Position } from '../protocol/cursor.js';
-import { ADMIT, ADMIT_WAVE, CANCEL_DEPLOYMENT, COUNT_IF_EXISTS, PAUSE_DEPLOYMENT, RELEASE_DEPLOYMENT, RESUME_DEPLOYMENT, SET_IP, TRANSITION, UPSERT_NODES } from './scripts.js';
+import { ADMIT, ADMIT_WAVE, CANCEL_DEPLOYMENT, COUNT_IF_EXISTS, PAUSE_DEPLOYMENT, READ_OUTBOX, RELEASE_DEPLOYMENT, RESUME_DEPLOYMENT, SET_IP, TRANSITION, UPSERT_NODES } from './scripts.js';
 
 /** A timeline stream keeps about this many entries per node (XADD MAXLEN ~). */
 const TIMELINE_MAXLEN = 1000;
@@ -161,8 +162,8 @@ export class SchedulerStore {
     opts: { reason?: string | undefined; fields?: Record<string, string>; counter?: 'installed' | 'failed' | undefined; expectUpdatedAt?: string } = {},
   ): Promise<CasResult> {
     const dep = node.deploymentId ?? '';
-    const keys = [RedisKeys.node(node.id), RedisKeys.nodeTimeline(node.id), dep === '' ? RedisKeys.node(node.id) : RedisKeys.deployment(dep)];
-    const args: string[] = [node.state, to, dep, new Date().toISOString(), opts.reason ?? '', String(TIMELINE_MAXLEN), opts.counter ?? '', node.state === to ? '' : (bootOutcome(node.state, to) ?? ''), opts.expectUpdatedAt ?? ''];
+    const keys = [RedisKeys.node(node.id), RedisKeys.nodeTimeline(node.id), dep === '' ? RedisKeys.node(node.id) : RedisKeys.deployment(dep), RedisKeys.stateFactOutbox];
+    const args: string[] = [node.state, to, dep, new Date().toISOString(), opts.reason ?? '', String(TIMELINE_MAXLEN), opts.counter ?? '', node.state === to ? '' : (bootOutcome(node.state, to) ?? ''), opts.expectUpdatedAt ?? '', randomUUID(), node.id];
     for (const [k, v] of Object.entries(opts.fields ?? {})) args.push(k, v);
     const r = (await TRANSITION.run(this.redis, keys, args)) as string[];
     switch (r[0]) {
@@ -186,9 +187,9 @@ export class SchedulerStore {
     nodes: readonly AdmitNode[],
   ): Promise<{ kind: 'ok' } | { kind: 'exists' } | { kind: 'stale'; nodeId: string; state: string }> {
     const now = new Date();
-    const keys = [RedisKeys.deployment(id), RedisKeys.deployments, RedisKeys.activeDeployments];
+    const keys = [RedisKeys.deployment(id), RedisKeys.deployments, RedisKeys.activeDeployments, RedisKeys.stateFactOutbox];
     const waves = nodes.some((n) => n.wave !== undefined) ? 1 : 0;
-    const args: string[] = [id, image, now.toISOString(), String(now.getTime()), String(TIMELINE_MAXLEN), JSON.stringify(nodes.map((n) => n.id)), JSON.stringify(options), JSON.stringify(controller), String(waves)];
+    const args: string[] = [id, image, now.toISOString(), String(now.getTime()), String(TIMELINE_MAXLEN), JSON.stringify(nodes.map((n) => n.id)), JSON.stringify(options), JSON.stringify(controller), String(waves), randomUUID()];
     for (const n of nodes) {
       keys.push(RedisKeys.node(n.id), RedisKeys.nodeTimeline(n.id));
       args.push(n.expectedState, n.expectedDeploymentId ?? '', n.steps.join(','), n.wave === undefined ? '' : String(n.wave));
@@ -243,8 +244,8 @@ export class SchedulerStore {
    * ADMIT_WAVE). false: another replica stepped first, or the deployment changed; nothing changed.
    */
   async admitWave(id: string, expectedV: number, controller: ControllerState, wave: { number: number; nodeIds: readonly string[] } | undefined): Promise<boolean> {
-    const keys = [RedisKeys.deployment(id)];
-    const args = [String(expectedV), JSON.stringify(controller), new Date().toISOString(), String(TIMELINE_MAXLEN), wave === undefined ? '' : String(wave.number)];
+    const keys = [RedisKeys.deployment(id), RedisKeys.stateFactOutbox];
+    const args = [String(expectedV), JSON.stringify(controller), new Date().toISOString(), String(TIMELINE_MAXLEN), wave === undefined ? '' : String(wave.number), randomUUID()];
     for (const nodeId of wave?.nodeIds ?? []) {
       keys.push(RedisKeys.node(nodeId), RedisKeys.nodeTimeline(nodeId));
       args.push(nodeId);
@@ -273,9 +274,9 @@ export class SchedulerStore {
     reason: string,
     activeStates: readonly NodeState[],
   ): Promise<{ kind: 'missing' } | { kind: 'finished'; state: string } | { kind: 'ok'; dequeued: string[]; failed: { id: string; from: NodeState }[] }> {
-    const keys = [RedisKeys.deployment(id), RedisKeys.activeDeployments];
+    const keys = [RedisKeys.deployment(id), RedisKeys.activeDeployments, RedisKeys.stateFactOutbox];
     for (const nodeId of nodeIds) keys.push(RedisKeys.node(nodeId), RedisKeys.nodeTimeline(nodeId));
-    const r = (await CANCEL_DEPLOYMENT.run(this.redis, keys, [new Date().toISOString(), String(TIMELINE_MAXLEN), reason, activeStates.join(',')])) as [string, (string[] | string)?, string[]?, string[]?];
+    const r = (await CANCEL_DEPLOYMENT.run(this.redis, keys, [new Date().toISOString(), String(TIMELINE_MAXLEN), reason, activeStates.join(','), randomUUID()])) as [string, (string[] | string)?, string[]?, string[]?];
     if (r[0] === 'missing') return { kind: 'missing' };
     if (r[0] === 'finished') return { kind: 'finished', state: String(r[1]) };
     const from = r[3] ?? [];
@@ -305,6 +306,26 @@ export class SchedulerStore {
   /** false when the deployment does not exist. Idempotent. */
   async markReleased(id: string): Promise<boolean> {
     return Number(await RELEASE_DEPLOYMENT.run(this.redis, [RedisKeys.deployment(id)], [new Date().toISOString()])) === 1;
+  }
+
+  /**
+   * The oldest `count` facts of the outbox (see scripts.ts STATE_CHANGED, READ_OUTBOX), each with
+   * its stream id and fields. On a `waitReplicas` connection, throws REDIS_NOT_REPLICATED when the
+   * replicas do not have them yet.
+   */
+  async readFacts(count: number): Promise<{ streamId: string; fields: Record<string, string> }[]> {
+    const rows = (await READ_OUTBOX.run(this.redis, [RedisKeys.stateFactOutbox, RedisKeys.stateFactOutboxReads], [count])) as [string, string[]][];
+    return rows.map(([streamId, fields]) => ({ streamId, fields: pairs(fields) }));
+  }
+
+  /** Removes published facts from the outbox by stream id. */
+  async deleteFacts(streamIds: readonly string[]): Promise<void> {
+    if (streamIds.length > 0) await this.redis.xdel(RedisKeys.stateFactOutbox, ...streamIds);
+  }
+
+  /** Facts in the outbox, not yet published. */
+  async pendingFacts(): Promise<number> {
+    return this.redis.xlen(RedisKeys.stateFactOutbox);
   }
 
   /** Log lines after stream id `after` (exclusive), oldest first. Lines whose JSON is unreadable are returned as their raw text. */

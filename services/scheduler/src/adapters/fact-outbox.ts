@@ -1,0 +1,167 @@
+import { Events, NodeState, type NodeStateChanged } from '@swarmboot/contracts';
+import type { EventBus, Logger, Registry } from '@swarmboot/kit';
+import { Counter, Gauge } from 'prom-client';
+import type { SchedulerStore } from './store.js';
+
+/** Facts read from the outbox per round (XRANGE COUNT). */
+const READ_BATCH = 500;
+/** Rounds of one flush at most (READ_BATCH each): a bounded loop; the relay's next tick goes on. */
+const MAX_ROUNDS = 100;
+/**
+ * How often each replica relays what is left in the outbox (ms): facts of a change whose script
+ * ran but whose `WAIT` failed (the caller got REDIS_NOT_REPLICATED and flushed nothing), and facts
+ * whose publish failed (NATS restarting). 1 s: the agent's first retry of a 503 comes 0.25 s later,
+ * its last 15.75 s later (kit api-client), so a fact is published long before a retry gives up.
+ */
+export const RELAY_EVERY_MS = 1000;
+
+const STATES = new Set<string>(Object.values(NodeState));
+
+/** A fact's fields as the outbox holds them (scripts.ts STATE_CHANGED), or undefined when they are not one. */
+function factOf(fields: Record<string, string>): { id: string; at: string; data: NodeStateChanged } | undefined {
+  const { id, at, nodeId, from, to, deploymentId, reason } = fields;
+  if (id === undefined || at === undefined || nodeId === undefined || from === undefined || to === undefined || !STATES.has(from) || !STATES.has(to)) return undefined;
+  const data: NodeStateChanged = { nodeId, from: from as NodeState, to: to as NodeState, ...(deploymentId === undefined ? {} : { deploymentId }), ...(reason === undefined ? {} : { reason }) };
+  return { id, at, data };
+}
+
+/**
+ * The transactional outbox of node-state facts (`Events.nodeStateChanged`): every script that
+ * changes a node's state writes the fact into `RedisKeys.stateFactOutbox` in the same script
+ * (scripts.ts STATE_CHANGED), and this relay publishes the facts to JetStream, oldest first, and
+ * deletes the published ones. So a change that Redis kept is announced even when the scheduler
+ * could not publish right after it (its `WAIT` failed in a Sentinel failover, NATS was down, the
+ * replica died), and a change that a failover lost is never announced: on a `waitReplicas`
+ * connection facts are read only once the replicas have them (scripts.ts READ_OUTBOX).
+ *
+ * Each fact goes out with its own CloudEvent id and time (those of the change) as the JetStream
+ * message ID, so two replicas relaying at once, or a fact published again because its delete was
+ * lost, are stored once (the stream's 2 min duplicate window). A node's facts go out one at a time
+ * in order and stop at the first that fails; different nodes' facts go out concurrently.
+ */
+export class FactOutbox {
+  private current: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+  private readonly metrics;
+
+  constructor(
+    private readonly store: Pick<SchedulerStore, 'readFacts' | 'deleteFacts' | 'pendingFacts'>,
+    private readonly bus: EventBus,
+    private readonly log: Logger,
+    registry: Registry,
+  ) {
+    const registers = [registry];
+    this.metrics = {
+      published: new Counter({ name: 'swarmboot_scheduler_facts_published_total', help: 'node-state facts published from the outbox (a copy another replica published too is counted by both; the stream keeps one)', registers }),
+      failures: new Counter({
+        name: 'swarmboot_scheduler_outbox_failures_total',
+        help: 'outbox rounds that stopped early, by stage (read: Redis down or the replicas behind; publish: NATS; delete: Redis); the facts stay and are published later',
+        labelNames: ['stage'],
+        registers,
+      }),
+      malformed: new Counter({ name: 'swarmboot_scheduler_outbox_malformed_total', help: 'outbox entries that were not a node-state fact; dropped', registers }),
+    };
+    const pending = this.store.pendingFacts.bind(this.store);
+    new Gauge({
+      name: 'swarmboot_scheduler_outbox_facts',
+      help: 'node-state facts in the outbox, not yet published',
+      registers,
+      async collect() {
+        this.set(await pending().catch(() => 0));
+      },
+    });
+  }
+
+  /**
+   * Publishes the outbox's facts and deletes the published ones. One flush at a time per process:
+   * a call made while one runs (which may have read before the caller's change was written) waits
+   * for one more, shared by every such caller. Never throws: a failure is logged and counted, and
+   * its facts wait for the next flush.
+   */
+  flush(): Promise<void> {
+    if (this.current === undefined) {
+      this.current = this.drain().finally(() => {
+        this.current = undefined;
+      });
+      return this.current;
+    }
+    this.queued ??= this.current.then(() => {
+      this.queued = undefined;
+      return this.flush();
+    });
+    return this.queued;
+  }
+
+  /** Relays every RELAY_EVERY_MS until the returned stop function is called (it waits for a flush under way). */
+  start(): () => Promise<void> {
+    const timer = setInterval(() => void this.flush(), RELAY_EVERY_MS);
+    timer.unref();
+    return async () => {
+      clearInterval(timer);
+      await this.current;
+      await this.queued;
+    };
+  }
+
+  private async drain(): Promise<void> {
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      let rows: Awaited<ReturnType<SchedulerStore['readFacts']>>;
+      try {
+        rows = await this.store.readFacts(READ_BATCH);
+      } catch (err) {
+        this.fail('read', err);
+        return;
+      }
+      if (rows.length === 0) return;
+      const done = await this.publish(rows);
+      try {
+        await this.store.deleteFacts(done);
+      } catch (err) {
+        // published and not deleted: published again next time, and dropped by the stream as a duplicate
+        this.fail('delete', err);
+        return;
+      }
+      if (done.length < rows.length || rows.length < READ_BATCH) return;
+    }
+  }
+
+  /** Publishes `rows`; returns the stream ids of those published or malformed (both leave the outbox). */
+  private async publish(rows: readonly { streamId: string; fields: Record<string, string> }[]): Promise<string[]> {
+    const done: string[] = [];
+    const byNode = new Map<string, { streamId: string; fact: NonNullable<ReturnType<typeof factOf>> }[]>();
+    for (const r of rows) {
+      const fact = factOf(r.fields);
+      if (fact === undefined) {
+        this.metrics.malformed.inc();
+        this.log.error({ streamId: r.streamId, fields: r.fields }, 'outbox entry is not a node-state fact; dropped');
+        done.push(r.streamId);
+        continue;
+      }
+      const list = byNode.get(fact.data.nodeId) ?? [];
+      list.push({ streamId: r.streamId, fact });
+      byNode.set(fact.data.nodeId, list);
+    }
+    let failed: unknown;
+    await Promise.all(
+      [...byNode.values()].map(async (facts) => {
+        for (const { streamId, fact } of facts) {
+          try {
+            await this.bus.publish(Events.nodeStateChanged, fact.data, fact.data.nodeId, { id: fact.id, time: fact.at });
+          } catch (err) {
+            failed ??= err;
+            return; // this node's later facts wait, so its facts stay in order
+          }
+          this.metrics.published.inc();
+          done.push(streamId);
+        }
+      }),
+    );
+    if (failed !== undefined) this.fail('publish', failed);
+    return done;
+  }
+
+  private fail(stage: 'read' | 'publish' | 'delete', err: unknown): void {
+    this.metrics.failures.inc({ stage });
+    this.log.warn({ err, stage }, 'outbox round stopped; its facts are published later');
+  }
+}
