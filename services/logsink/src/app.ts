@@ -150,8 +150,8 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
   const maxInFlight = deps.maxInFlight ?? 10_000;
 
   // Per-line counts are kept in plain numbers and added to the counters when they are read
-  // (collect): a labelled prom-client inc() hashes its labels, twice per line was 1.4 % of the
-  // sink's CPU at 40 000 lines/s (docs/benchmarks.md "Log sink", issue 14).
+  // (collect): a labelled prom-client inc() hashes its labels; twice per line was 1.0–1.4 % of the
+  // sink's profile samples at 40 000 lines/s (docs/benchmarks.md "Log sink", issue 14).
   const counts = {
     format: Object.fromEntries(FORMATS.map((f) => [f, 0])) as Record<LogLine['format'], number>,
     mapping: Object.fromEntries(MAPPINGS.map((m) => [m, 0])) as Record<MappingResult, number>,
@@ -262,8 +262,8 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
    * The core every transport feeds: takes the line (or drops it as `overload`), maps its sender
    * and queues it for the turn's batch; `done` (optional) is called once with the stored line, or
    * undefined when it was dropped or could not be stored. Synchronous while the sender's mapping
-   * is cached (every line but a sender's first few): no promise per line, which with the
-   * per-line counters was a tenth of the sink's CPU (docs/benchmarks.md "Log sink", issue 14).
+   * is cached (every line but a sender's first few): no promise chain per line (the "sync"
+   * step in docs/benchmarks.md "Log sink", issue 14).
    */
   function accept(received: ReceivedLine, from: UdpPeer, done?: Done): void {
     if (inFlight.count >= maxInFlight) {
