@@ -7,7 +7,7 @@
 #   bench/logsink/run.sh                                   # N=50000 at 10000/s over udp, tcp, netconsole
 #   N=200000 RATE=40000 TRANSPORTS="udp netconsole" bench/logsink/run.sh
 # PROFILE_DIR=DIR: the sink runs with `node --cpu-prof`; its .cpuprofile lands in DIR on exit.
-# UDP_RECV_BUFFER=BYTES: SWARMBOOT_LOGSINK_UDP_RECV_BUFFER_BYTES of the sink (default 4 MiB).
+# UDP_RECV_BUFFER=BYTES: SWARMBOOT_LOGSINK_UDP_RECV_BUFFER_BYTES of the sink (default 32 MiB; capped by rmem_max).
 # RMEM_MAX=BYTES (root): net.core.rmem_max, which caps that buffer, is set to BYTES for the run and
 # put back to its old value on exit.
 # Prints the load average, one markdown table row per transport, the UDP datagrams the kernel
@@ -66,7 +66,7 @@ sink=$!
 pids+=($sink)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ops_port/healthz" > /dev/null && break; sleep 0.1; done
 
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; net.core.rmem_max $(sysctl -n net.core.rmem_max)${old_rmem_max:+ (was $old_rmem_max, put back on exit)}; UDP receive buffer asked: ${UDP_RECV_BUFFER:-4194304 (default)}"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; net.core.rmem_max $(sysctl -n net.core.rmem_max)${old_rmem_max:+ (was $old_rmem_max, put back on exit)}; UDP receive buffer asked: ${UDP_RECV_BUFFER:-32 MiB, the default}"
 echo "| transport | N | target/s | sent | send s | stored | lost | stored/s |"
 echo "|---|---|---|---|---|---|---|---|"
 for t in $TRANSPORTS; do

@@ -90,7 +90,7 @@ export interface LogsinkDeps {
   fragmentTimeoutMs?: number;
   /** the provisioning networks whose lines are taken (SWARMBOOT_LOGSINK_ALLOWED_SUBNETS); default: anyone */
   allowed?: AddressAllowlist;
-  /** SO_RCVBUF asked for each UDP socket (bytes; SWARMBOOT_LOGSINK_UDP_RECV_BUFFER_BYTES); default 4 MiB */
+  /** SO_RCVBUF asked for each UDP socket (bytes; SWARMBOOT_LOGSINK_UDP_RECV_BUFFER_BYTES); default 32 MiB, capped by net.core.rmem_max */
   udpRecvBufferBytes?: number;
   /** the fatal path: a listening socket failed after binding (runService's `onFatal`); without it the error is only logged */
   onFatal?: (err: Error) => void;
@@ -491,7 +491,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
     const tcp = parseHostPort(deps.config.SWARMBOOT_SYSLOG_TCP_LISTEN, 'SWARMBOOT_SYSLOG_TCP_LISTEN');
     const nc = parseHostPort(deps.config.SWARMBOOT_NETCONSOLE_LISTEN, 'SWARMBOOT_NETCONSOLE_LISTEN');
     const opened: { close(): Promise<void> }[] = [];
-    const recvBuffer = deps.udpRecvBufferBytes ?? 4 * 1024 * 1024;
+    const recvBuffer = deps.udpRecvBufferBytes ?? 32 * 1024 * 1024;
     try {
       const syslogUdp = await listenUdp(udp.host, udp.port, (msg: Buffer, rinfo: RemoteInfo) => {
           if (admits(rinfo)) acceptSyslog(msg, rinfo);

@@ -8,7 +8,7 @@ test('loadConfig: defaults for the syslog, ops and stream length variables', () 
   assert.equal(c.SWARMBOOT_SYSLOG_LISTEN, '0.0.0.0:5514');
   assert.equal(c.SWARMBOOT_OPS_LISTEN, '0.0.0.0:9106');
   assert.equal(c.SWARMBOOT_LOG_MAXLEN, 20000);
-  assert.equal(c.SWARMBOOT_LOGSINK_UDP_RECV_BUFFER_BYTES, 4 * 1024 * 1024);
+  assert.equal(c.SWARMBOOT_LOGSINK_UDP_RECV_BUFFER_BYTES, 32 * 1024 * 1024);
   assert.equal(c.SWARMBOOT_NATS_URL, 'nats://127.0.0.1:4222');
   assert.ok(Object.isFrozen(c));
 });
