@@ -323,8 +323,8 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
   }
 
   // Lines mapped in one event-loop turn are published and stored together (flushBatch): one NATS
-  // message per node and one Redis pipeline per turn instead of one socket write each per line,
-  // which was the sink's largest cost (docs/benchmarks.md "Log sink", 2026-12-02 profile).
+  // message per node and one Redis script call per turn instead of one socket write each per
+  // line, which was the sink's largest cost (docs/benchmarks.md "Log sink", 2026-12-02 profiles).
   let batch: { line: LogLine; done: Done | undefined }[] = [];
 
   /**
