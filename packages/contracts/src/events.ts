@@ -188,6 +188,19 @@ export const LogLine = Type.Object({
 });
 export type LogLine = Static<typeof LogLine>;
 
+/**
+ * The live feed of the log sink (`Events.logLines`, core NATS): the lines of one node that the
+ * sink stored in one event-loop turn, oldest first, one message per node and turn. Replaced the
+ * per-line `swarmboot.log.line.<node>` event (one message per line) in issue 14: a message and a
+ * CloudEvents envelope per line were a quarter of the sink's CPU (docs/benchmarks.md "Log sink").
+ */
+export const LogLineBatch = Type.Object({
+  nodeId: Type.String(),
+  /** at least one; every line's `nodeId` is the batch's */
+  lines: Type.Array(LogLine, { minItems: 1 }),
+});
+export type LogLineBatch = Static<typeof LogLineBatch>;
+
 /** How bad a failure rule's match is: `warning` lines (a stalled swarm) do not mean the attempt failed. */
 export const FailureSeverity = { critical: 'critical', error: 'error', warning: 'warning' } as const;
 export type FailureSeverity = (typeof FailureSeverity)[keyof typeof FailureSeverity];
@@ -365,7 +378,7 @@ export const Events = {
   deploymentCreated: defineEvent('swarmboot.deployment.created', DeploymentCreated, true),
   jobCompleted: defineEvent('swarmboot.job.completed', JobCompleted, true),
   nodeProgress: defineEvent('swarmboot.progress.*', NodeProgress, false),
-  logLine: defineEvent('swarmboot.log.line.*', LogLine, false),
+  logLines: defineEvent('swarmboot.log.lines.*', LogLineBatch, false),
   nodeFailureClassified: defineEvent('swarmboot.node.failure.classified.*', NodeFailureClassified, true),
   deploymentWaveAdmitted: defineEvent('swarmboot.deployment.wave.admitted', DeploymentWaveAdmitted, true),
   deploymentPaused: defineEvent('swarmboot.deployment.paused', DeploymentPaused, true),

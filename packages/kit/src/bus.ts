@@ -78,22 +78,29 @@ export class EventBus {
    * the scheduler's fact outbox does; by default a new UUID and now.
    */
   async publish<S extends TSchema>(def: EventDef<S>, data: Static<S>, id?: string, envelope: { id?: string; time?: string } = {}): Promise<void> {
+    return this.publishSerialized(def, data, JSON.stringify(data), id, envelope);
+  }
+
+  /**
+   * `publish` for a caller that already holds `data` as JSON (`dataJson`, exactly
+   * `JSON.stringify(data)`): the envelope is written around that string instead of serialising
+   * the data a second time — the log sink stores each line's JSON in Redis and sends the same
+   * string on NATS (docs/benchmarks.md "Log sink", issue 14). `data` is still checked against the
+   * event's schema. Same errors and `envelope` as `publish`.
+   */
+  async publishSerialized<S extends TSchema>(def: EventDef<S>, data: Static<S>, dataJson: string, id?: string, envelope: { id?: string; time?: string } = {}): Promise<void> {
     if (!checkOf(def.schema).Check(data)) {
       const first = Value.Errors(def.schema, data).First();
       throw new SwarmbootError('EVENT_INVALID', `${def.type}: ${first?.path ?? ''} ${first?.message ?? 'invalid'}`);
     }
     const subject = subjectOf(def, id);
-    const event: CloudEvent<Static<S>> = {
-      specversion: '1.0',
-      id: envelope.id ?? randomUUID(),
-      source: this.source,
-      type: def.type,
-      time: envelope.time ?? new Date().toISOString(),
-      datacontenttype: 'application/json',
-      data,
-      ...(id === undefined ? {} : { subject: id }),
-    };
-    const payload = JSON.stringify(event);
+    const eventId = envelope.id ?? randomUUID();
+    const time = envelope.time ?? new Date().toISOString();
+    // the key order of CloudEvent<T> as JSON.stringify wrote it before: specversion … data, subject
+    const payload =
+      `{"specversion":"1.0","id":${JSON.stringify(eventId)},"source":${JSON.stringify(this.source)},"type":${JSON.stringify(def.type)},` +
+      `"time":${JSON.stringify(time)},"datacontenttype":"application/json","data":${dataJson}` +
+      (id === undefined ? '}' : `,"subject":${JSON.stringify(id)}}`);
     if (!def.durable) {
       this.nc.publish(subject, payload);
       return;
@@ -101,7 +108,7 @@ export class EventBus {
     const deadline = Date.now() + PublishDeadlineMs;
     for (;;) {
       try {
-        await this.js.publish(subject, payload, { msgID: event.id, timeout: PublishAckTimeoutMs });
+        await this.js.publish(subject, payload, { msgID: eventId, timeout: PublishAckTimeoutMs });
         return;
       } catch (err) {
         if (!streamUnreachable(err) || Date.now() + PublishRetryMs > deadline || this.nc.isClosed()) throw err;

@@ -8,11 +8,11 @@ import { MAX_SYSLOG_BYTES, parseSyslog, type SyslogMalformedReason } from './pro
 import type { SyslogFramingReason } from './protocol/syslog-framing.js';
 import { decodeNetconsole, extendedLine, type NetconsoleMalformedReason } from './protocol/netconsole.js';
 import { NetconsoleReassembler, SequenceGaps } from './domain/netconsole-reassembly.js';
-import { NodeMapper, UNKNOWN_NODE, type MappingResult, type NodeDirectory } from './domain/node-mapper.js';
+import { NodeMapper, UNKNOWN_NODE, type MappingResult, type NodeDirectory, type NodeMapping } from './domain/node-mapper.js';
 import { classifyLine, loadFailureRules, type FailureRule } from './domain/failure-rules.js';
 import { InFlight } from './domain/in-flight.js';
 import { RateLimiter } from './domain/rate-limit.js';
-import { RedisLogStore, type LogStore } from './adapters/redis-log-store.js';
+import { RedisLogStore, type LogStore, type SerializedLine } from './adapters/redis-log-store.js';
 import { listenUdp, type UdpListener } from './adapters/udp-listener.js';
 import { RedisClassificationStore, type ClassificationStore } from './adapters/redis-classifications.js';
 import { listenTcpSyslog, type TcpListener } from './adapters/tcp-listener.js';
@@ -90,6 +90,8 @@ export interface LogsinkDeps {
   fragmentTimeoutMs?: number;
   /** the provisioning networks whose lines are taken (SWARMBOOT_LOGSINK_ALLOWED_SUBNETS); default: anyone */
   allowed?: AddressAllowlist;
+  /** SO_RCVBUF asked for each UDP socket (bytes; SWARMBOOT_LOGSINK_UDP_RECV_BUFFER_BYTES); default 32 MiB, capped by net.core.rmem_max */
+  udpRecvBufferBytes?: number;
   /** the fatal path: a listening socket failed after binding (runService's `onFatal`); without it the error is only logged */
   onFatal?: (err: Error) => void;
 }
@@ -97,7 +99,8 @@ export interface LogsinkDeps {
 export interface Logsink {
   /**
    * The transport-independent core: maps the sender to a node, stores the line in the node's
-   * stream and publishes it on `Events.logLine` (core NATS, not awaited); a line of a known node
+   * stream and publishes it on `Events.logLines` (core NATS, with the other lines of its node
+   * stored in the same event-loop turn; not awaited); a line of a known node
    * that matches a failure rule classifies the node's install attempt (`Events.nodeFailureClassified`,
    * once per attempt and kind, not awaited). Never rejects;
    * resolves with the stored LogLine, or undefined when it was dropped or could not be stored.
@@ -146,8 +149,37 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
   const log = deps.log.child({ component: 'logsink' });
   const maxInFlight = deps.maxInFlight ?? 10_000;
 
-  const linesTotal = new Counter({ name: 'swarmboot_logsink_lines_total', help: 'log lines received, by wire format', labelNames: ['format'] as const, registers: [deps.registry] });
-  const mappedTotal = new Counter({ name: 'swarmboot_logsink_lines_mapped_total', help: 'log lines by how their sender was mapped to a node (lease, hostname, unknown)', labelNames: ['result'] as const, registers: [deps.registry] });
+  // Per-line counts are kept in plain numbers and added to the counters when they are read
+  // (collect): a labelled prom-client inc() hashes its labels; twice per line was 1.0–1.4 % of the
+  // sink's profile samples at 40 000 lines/s (docs/benchmarks.md "Log sink", issue 14).
+  const counts = {
+    format: Object.fromEntries(FORMATS.map((f) => [f, 0])) as Record<LogLine['format'], number>,
+    mapping: Object.fromEntries(MAPPINGS.map((m) => [m, 0])) as Record<MappingResult, number>,
+  };
+  new Counter({
+    name: 'swarmboot_logsink_lines_total',
+    help: 'log lines received, by wire format',
+    labelNames: ['format'] as const,
+    registers: [deps.registry],
+    collect() {
+      for (const format of FORMATS) {
+        this.inc({ format }, counts.format[format]);
+        counts.format[format] = 0;
+      }
+    },
+  });
+  new Counter({
+    name: 'swarmboot_logsink_lines_mapped_total',
+    help: 'log lines by how their sender was mapped to a node (lease, hostname, unknown)',
+    labelNames: ['result'] as const,
+    registers: [deps.registry],
+    collect() {
+      for (const result of MAPPINGS) {
+        this.inc({ result }, counts.mapping[result]);
+        counts.mapping[result] = 0;
+      }
+    },
+  });
   const droppedTotal = new Counter({ name: 'swarmboot_logsink_dropped_total', help: 'datagrams, frames, fragmented messages and connections dropped, by reason', labelNames: ['reason'] as const, registers: [deps.registry] });
   const storeFailures = new Counter({ name: 'swarmboot_logsink_store_failures_total', help: 'log lines that could not be written to Redis', registers: [deps.registry] });
   const publishFailures = new Counter({ name: 'swarmboot_logsink_publish_failures_total', help: 'log lines that could not be published on NATS', registers: [deps.registry] });
@@ -183,8 +215,6 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
       this.set(reassembler.bytes);
     },
   });
-  for (const format of FORMATS) linesTotal.inc({ format }, 0);
-  for (const result of MAPPINGS) mappedTotal.inc({ result }, 0);
   for (const reason of DROP_REASONS) droppedTotal.inc({ reason }, 0);
   const rules = deps.failureRules ?? loadFailureRules();
   for (const rule of rules) ruleMatches.inc({ rule: rule.id }, 0);
@@ -228,73 +258,115 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
     logLimited(limiter, 'warn', { reason, source: `${from.address}:${from.port}`, bytes, ...(head ? { head: head.toString('hex') } : {}) }, DROP_MESSAGES[reason] ?? 'dropped malformed log input');
   };
 
-  async function handleLine(received: ReceivedLine, from: UdpPeer): Promise<LogLine | undefined> {
+  /**
+   * The core every transport feeds: takes the line (or drops it as `overload`), maps its sender
+   * and queues it for the turn's batch; `done` (optional) is called once with the stored line, or
+   * undefined when it was dropped or could not be stored. Synchronous while the sender's mapping
+   * is cached (every line but a sender's first few): no promise chain per line (the "sync"
+   * step in docs/benchmarks.md "Log sink", issue 14).
+   */
+  function accept(received: ReceivedLine, from: UdpPeer, done?: Done): void {
     if (inFlight.count >= maxInFlight) {
       drop('overload', from, received.message.length, overloadWarn);
-      return undefined;
+      done?.(undefined);
+      return;
     }
     inFlight.begin();
-    try {
-      linesTotal.inc({ format: received.format });
-      // leases are keyed by the v4 address, also when a dual-stack socket saw `::ffff:10.0.0.1`
-      const ip = plainAddress(from.address);
-      const mapping = await mapper.map(ip, received.hostname);
-      mappedTotal.inc({ result: mapping.by });
-      const line: LogLine = {
-        nodeId: mapping.nodeId,
-        received: new Date().toISOString(),
-        source: ip.includes(':') ? `[${ip}]:${from.port}` : `${ip}:${from.port}`,
-        format: received.format,
-        facility: received.facility,
-        severity: received.severity,
-        message: received.message,
-        ...(received.timestamp === undefined ? {} : { timestamp: received.timestamp }),
-        ...(received.hostname === undefined ? {} : { hostname: received.hostname }),
-        ...(received.app === undefined ? {} : { app: received.app }),
-        ...(received.seq === undefined ? {} : { seq: received.seq }),
-        ...(received.bootTimeUs === undefined ? {} : { bootTimeUs: received.bootTimeUs }),
-        ...(received.fields === undefined ? {} : { fields: received.fields }),
-      };
-      if (rules.length > 0 && mapping.nodeId !== UNKNOWN_NODE) {
-        const rule = classifyLine(rules, line);
-        if (rule !== undefined) classify(rule, line);
-      }
-      const outcome = await enqueue(line);
-      if (typeof outcome === 'string') return line;
-      storeFailures.inc();
-      logLimited(storeWarn, 'warn', { err: outcome, nodeId: mapping.nodeId }, 'log line not stored');
-      return undefined;
-    } finally {
-      inFlight.end();
+    counts.format[received.format]++;
+    // leases are keyed by the v4 address, also when a dual-stack socket saw `::ffff:10.0.0.1`
+    const ip = plainAddress(from.address);
+    const mapping = mapper.mapNow(ip, received.hostname);
+    if (mapping !== undefined) {
+      admit(received, from, ip, mapping, done);
+      return;
     }
+    mapper.map(ip, received.hostname).then(
+      (m) => admit(received, from, ip, m, done),
+      (err: unknown) => {
+        // map() files lookup failures under `unknown` itself; anything else is a bug
+        logLimited(lookupWarn, 'error', { err }, 'node mapping failed; line not stored');
+        inFlight.end();
+        done?.(undefined);
+      },
+    );
+  }
+
+  /** A mapped line: built, classified, queued for the turn's batch (flushBatch settles it). */
+  function admit(received: ReceivedLine, from: UdpPeer, ip: string, mapping: NodeMapping, done: Done | undefined): void {
+    counts.mapping[mapping.by]++;
+    const line: LogLine = {
+      nodeId: mapping.nodeId,
+      received: isoNow(),
+      source: ip.includes(':') ? `[${ip}]:${from.port}` : `${ip}:${from.port}`,
+      format: received.format,
+      facility: received.facility,
+      severity: received.severity,
+      message: received.message,
+    };
+    // optional keys only when set (as the wire had them), without a temporary object each
+    if (received.timestamp !== undefined) line.timestamp = received.timestamp;
+    if (received.hostname !== undefined) line.hostname = received.hostname;
+    if (received.app !== undefined) line.app = received.app;
+    if (received.seq !== undefined) line.seq = received.seq;
+    if (received.bootTimeUs !== undefined) line.bootTimeUs = received.bootTimeUs;
+    if (received.fields !== undefined) line.fields = received.fields;
+    if (rules.length > 0 && mapping.nodeId !== UNKNOWN_NODE) {
+      const rule = classifyLine(rules, line);
+      if (rule !== undefined) classify(rule, line);
+    }
+    if (batch.length === 0) setImmediate(flushBatch);
+    batch.push({ line, done });
+  }
+
+  function handleLine(received: ReceivedLine, from: UdpPeer): Promise<LogLine | undefined> {
+    return new Promise((resolve) => accept(received, from, resolve));
   }
 
   // Lines mapped in one event-loop turn are published and stored together (flushBatch): one NATS
-  // write and one Redis pipeline per turn instead of one socket write each per line, which was
-  // the sink's largest cost (docs/benchmarks.md "Log sink", 2026-12-02 profile).
-  let batch: { line: LogLine; settle: (outcome: string | Error) => void }[] = [];
-  const enqueue = (line: LogLine): Promise<string | Error> =>
-    new Promise((settle) => {
-      if (batch.length === 0) setImmediate(flushBatch);
-      batch.push({ line, settle });
-    });
+  // message per node and one Redis script call per turn instead of one socket write each per
+  // line, which was the sink's largest cost (docs/benchmarks.md "Log sink", 2026-12-02 profiles).
+  let batch: { line: LogLine; done: Done | undefined }[] = [];
 
-  /** Publishes (core NATS, not awaited) and stores the batch, in arrival order; settles each line with its entry id or error. Never rejects. */
+  /**
+   * Publishes (core NATS, not awaited) and stores the batch, in arrival order; then ends each
+   * line: counted and logged when its XADD failed, `done` called. Never throws. Each line is
+   * serialised once: the same JSON goes into its XADD and into its node's `Events.logLines`
+   * message (one per node of the turn).
+   */
   function flushBatch(): void {
     const taken = batch;
     batch = [];
+    const entries: SerializedLine[] = taken.map(({ line }) => ({ nodeId: line.nodeId, json: JSON.stringify(line) }));
     // Live feed first and not awaited: a slow NATS must not hold the Redis write back.
-    for (const { line } of taken) {
-      deps.bus.publish(Events.logLine, line, line.nodeId).catch((err: unknown) => {
-        publishFailures.inc();
-        logLimited(publishWarn, 'warn', { err, nodeId: line.nodeId }, 'log line not published');
+    const byNode = new Map<string, number[]>();
+    entries.forEach(({ nodeId }, i) => {
+      const at = byNode.get(nodeId);
+      if (at === undefined) byNode.set(nodeId, [i]);
+      else at.push(i);
+    });
+    for (const [nodeId, at] of byNode) {
+      const lines = at.map((i) => (taken[i] as (typeof taken)[number]).line);
+      const json = `{"nodeId":${JSON.stringify(nodeId)},"lines":[${at.map((i) => (entries[i] as SerializedLine).json).join(',')}]}`;
+      deps.bus.publishSerialized(Events.logLines, { nodeId, lines }, json, nodeId).catch((err: unknown) => {
+        publishFailures.inc(lines.length);
+        logLimited(publishWarn, 'warn', { err, nodeId, lines: lines.length }, 'log lines not published');
       });
     }
-    store.appendMany(taken.map((t) => t.line)).then(
-      (outcomes) => taken.forEach((t, i) => t.settle(outcomes[i] ?? new Error('no outcome for the line'))),
+    const settle = (t: (typeof taken)[number], outcome: string | Error | undefined): void => {
+      inFlight.end();
+      if (typeof outcome === 'string') {
+        t.done?.(t.line);
+        return;
+      }
+      storeFailures.inc();
+      logLimited(storeWarn, 'warn', { err: outcome ?? new Error('no outcome for the line'), nodeId: t.line.nodeId }, 'log line not stored');
+      t.done?.(undefined);
+    };
+    store.appendMany(entries).then(
+      (outcomes) => taken.forEach((t, i) => settle(t, outcomes[i])),
       (err: unknown) => {
         const error = err instanceof Error ? err : new Error(String(err));
-        for (const t of taken) t.settle(error);
+        for (const t of taken) settle(t, error);
       },
     );
   }
@@ -344,15 +416,21 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
       .finally(() => inFlight.end());
   }
 
-  async function handleSyslogDatagram(datagram: Buffer, from: UdpPeer): Promise<LogLine | undefined> {
+  /** One syslog datagram or frame: parsed and `accept`ed, or counted and dropped (`done(undefined)`). */
+  function acceptSyslog(datagram: Buffer, from: UdpPeer, done?: Done): void {
     let parsed;
     try {
       parsed = parseSyslog(datagram);
     } catch (err) {
       parserFailed(err, 'SYSLOG_MALFORMED', datagram, from);
-      return undefined;
+      done?.(undefined);
+      return;
     }
-    return handleLine(parsed, from);
+    accept(parsed, from, done);
+  }
+
+  function handleSyslogDatagram(datagram: Buffer, from: UdpPeer): Promise<LogLine | undefined> {
+    return new Promise((resolve) => acceptSyslog(datagram, from, resolve));
   }
 
   /** A parser threw: its own typed error is a counted drop, anything else a bug (`internal`, logged at error). */
@@ -365,7 +443,8 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
     logLimited(malformedWarn, 'error', { err, bytes: datagram.length, head: datagram.subarray(0, 32).toString('hex') }, 'log parser failed unexpectedly');
   }
 
-  async function handleNetconsoleDatagram(datagram: Buffer, from: UdpPeer): Promise<LogLine[]> {
+  /** One netconsole datagram → the lines it completes (none for a fragment that did not complete its message, or a malformed one: counted). */
+  function netconsoleLines(datagram: Buffer, from: UdpPeer): ReceivedLine[] {
     let decoded;
     try {
       decoded = decodeNetconsole(datagram);
@@ -373,7 +452,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
       parserFailed(err, 'NETCONSOLE_MALFORMED', datagram, from);
       return [];
     }
-    if (decoded.kind === 'plain') return stored(await Promise.all(decoded.lines.map((line) => handleLine(line, from))));
+    if (decoded.kind === 'plain') return decoded.lines;
     const { header, body } = decoded;
     const sender = `${from.address}:${from.port}`;
     const gap = seqGaps.observe(sender, header.seq);
@@ -389,7 +468,11 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
       if (outcome.kind !== 'complete') return [];
       whole = outcome.body;
     }
-    return stored([await handleLine(extendedLine(header, whole), from)]);
+    return [extendedLine(header, whole)];
+  }
+
+  async function handleNetconsoleDatagram(datagram: Buffer, from: UdpPeer): Promise<LogLine[]> {
+    return stored(await Promise.all(netconsoleLines(datagram, from).map((line) => handleLine(line, from))));
   }
 
   /** Whether the listeners take input from `from`: inside the allowed subnets, or no list configured. */
@@ -408,10 +491,11 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
     const tcp = parseHostPort(deps.config.SWARMBOOT_SYSLOG_TCP_LISTEN, 'SWARMBOOT_SYSLOG_TCP_LISTEN');
     const nc = parseHostPort(deps.config.SWARMBOOT_NETCONSOLE_LISTEN, 'SWARMBOOT_NETCONSOLE_LISTEN');
     const opened: { close(): Promise<void> }[] = [];
+    const recvBuffer = deps.udpRecvBufferBytes ?? 32 * 1024 * 1024;
     try {
       const syslogUdp = await listenUdp(udp.host, udp.port, (msg: Buffer, rinfo: RemoteInfo) => {
-          if (admits(rinfo)) void handleSyslogDatagram(msg, rinfo);
-        }, fatal('syslog UDP'));
+          if (admits(rinfo)) acceptSyslog(msg, rinfo);
+        }, fatal('syslog UDP'), recvBuffer);
       opened.push(syslogUdp);
       const syslogTcp = await listenTcpSyslog({
         host: tcp.host,
@@ -419,7 +503,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
         maxFrameBytes: MAX_SYSLOG_BYTES,
         maxConnections: deps.config.SWARMBOOT_SYSLOG_TCP_MAX_CONNECTIONS,
         idleTimeoutMs: deps.config.SWARMBOOT_SYSLOG_TCP_IDLE_SECONDS * 1000,
-        onFrame: (frame, from) => handleSyslogDatagram(frame, from),
+        onFrame: (frame, from, done) => acceptSyslog(frame, from, done),
         onStreamDrop: (reason, from, bytes) => drop(reason, from, bytes, malformedWarn),
         onRefused: (from) => drop('connection_refused', from, 0, overloadWarn),
         admits,
@@ -427,8 +511,9 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
       });
       opened.push(syslogTcp);
       const netconsole = await listenUdp(nc.host, nc.port, (msg: Buffer, rinfo: RemoteInfo) => {
-          if (admits(rinfo)) void handleNetconsoleDatagram(msg, rinfo);
-        }, fatal('netconsole'));
+          if (!admits(rinfo)) return;
+          for (const line of netconsoleLines(msg, rinfo)) accept(line, rinfo);
+        }, fatal('netconsole'), recvBuffer);
       return { syslogUdp, syslogTcp, netconsole };
     } catch (err) {
       await Promise.all(opened.map((l) => l.close()));
@@ -449,7 +534,13 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
       }, Math.max(100, (deps.fragmentTimeoutMs ?? 2000) / 4)).unref();
       const addresses = { syslogUdp: listeners.syslogUdp.address, syslogTcp: listeners.syslogTcp.address, netconsole: listeners.netconsole.address };
       log.info(
-        { syslogUdp: addresses.syslogUdp.port, syslogTcp: addresses.syslogTcp.port, netconsole: addresses.netconsole.port },
+        {
+          syslogUdp: addresses.syslogUdp.port,
+          syslogTcp: addresses.syslogTcp.port,
+          netconsole: addresses.netconsole.port,
+          // what the kernel granted (Linux reports twice the bytes granted, capped by net.core.rmem_max)
+          udpRecvBufferBytes: listeners.syslogUdp.recvBufferBytes,
+        },
         'listening: syslog UDP (RFC 5426) and TCP (RFC 6587), netconsole UDP (plain and extended)',
       );
       return addresses;
@@ -463,6 +554,21 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
       await inFlight.drained(5000);
     },
   };
+}
+
+/** Called once a line is stored (with it) or dropped or not stored (undefined). */
+type Done = (line: LogLine | undefined) => void;
+
+let isoMs = -1;
+let isoText = '';
+/** `new Date().toISOString()`, made once per millisecond rather than once per line (a Date and a string each). */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
 }
 
 /** Lines that were stored (a line that could not be is `undefined`). */

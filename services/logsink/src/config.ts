@@ -24,6 +24,15 @@ export const LogsinkConfigSchema = Type.Object({
     default: '',
     description: 'CIDR ranges (comma-separated) of the provisioning networks whose syslog and netconsole input is taken; datagrams and connections from elsewhere are dropped and counted (reason not_allowed). Empty: anyone',
   }),
+  SWARMBOOT_LOGSINK_UDP_RECV_BUFFER_BYTES: Type.Integer({
+    minimum: 65536,
+    // 32 MiB: at 50 000 lines/s on 2 loaded cores (load 6–7) a 4 MiB buffer lost 10–11 % of UDP
+    // lines, 32 MiB 0–0.9 % (bench/logsink, docs/benchmarks.md "Log sink", 2026-12-02). Only
+    // honoured up to net.core.rmem_max.
+    default: 32 * 1024 * 1024,
+    description:
+      'kernel receive buffer (SO_RCVBUF, bytes) asked for each UDP socket (syslog, netconsole): datagrams that arrive while it is full are lost (RcvbufErrors); Linux caps it at net.core.rmem_max, raise that sysctl to get it',
+  }),
   SWARMBOOT_LOG_MAXLEN: Type.Integer({ minimum: 1, default: 20000, description: 'lines kept per node stream (XADD MAXLEN ~)' }),
   SWARMBOOT_OPS_LISTEN: Type.String({ default: `0.0.0.0:${DefaultPorts.ops.logsink}`, description: '/healthz and /metrics listen address host:port' }),
 });

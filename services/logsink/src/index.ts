@@ -27,7 +27,7 @@ export {
 export { NetconsoleReassembler, SequenceGaps, type FragmentOutcome, type ReassemblerOptions, type SequenceGapsOptions } from './domain/netconsole-reassembly.js';
 export { createSyslogSender, type SyslogSender, type SyslogSenderOptions } from './adapters/syslog-sender.js';
 export { NodeMapper, UNKNOWN_NODE, type NodeDirectory, type NodeMapping, type MappingResult } from './domain/node-mapper.js';
-export { RedisLogStore, type LogStore } from './adapters/redis-log-store.js';
+export { RedisLogStore, type LogStore, type SerializedLine } from './adapters/redis-log-store.js';
 export {
   compileFailureRules,
   loadFailureRules,

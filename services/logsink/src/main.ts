@@ -21,7 +21,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     redis: { url: config.SWARMBOOT_REDIS_URL },
     async start({ log, lifecycle, registry, bus, redis, onFatal }) {
       const allowed = parseAllowlist(config.SWARMBOOT_LOGSINK_ALLOWED_SUBNETS, 'SWARMBOOT_LOGSINK_ALLOWED_SUBNETS');
-      const sink = buildLogsink({ log, bus, redis, registry, config, failureRules, allowed, onFatal });
+      const sink = buildLogsink({ log, bus, redis, registry, config, failureRules, allowed, onFatal, udpRecvBufferBytes: config.SWARMBOOT_LOGSINK_UDP_RECV_BUFFER_BYTES });
       await sink.listen();
       lifecycle.add('listeners', () => sink.close());
     },

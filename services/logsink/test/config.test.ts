@@ -8,6 +8,7 @@ test('loadConfig: defaults for the syslog, ops and stream length variables', () 
   assert.equal(c.SWARMBOOT_SYSLOG_LISTEN, '0.0.0.0:5514');
   assert.equal(c.SWARMBOOT_OPS_LISTEN, '0.0.0.0:9106');
   assert.equal(c.SWARMBOOT_LOG_MAXLEN, 20000);
+  assert.equal(c.SWARMBOOT_LOGSINK_UDP_RECV_BUFFER_BYTES, 32 * 1024 * 1024);
   assert.equal(c.SWARMBOOT_NATS_URL, 'nats://127.0.0.1:4222');
   assert.ok(Object.isFrozen(c));
 });
@@ -17,6 +18,7 @@ test('loadConfig: converts numbers and names the offending variable', () => {
   for (const [name, value] of [
     ['SWARMBOOT_LOG_MAXLEN', '0'],
     ['SWARMBOOT_LOG_MAXLEN', 'lots'],
+    ['SWARMBOOT_LOGSINK_UDP_RECV_BUFFER_BYTES', '1024'],
     ['SWARMBOOT_SYSLOG_LISTEN', '5514'],
     ['SWARMBOOT_OPS_LISTEN', 'localhost:99999'],
   ] as const) {

@@ -188,3 +188,33 @@ test('the catalog keeps an image’s .torrent with its record: replaced together
   assert.equal(await catalog.entry('absent'), undefined);
   await redis.quit();
 });
+
+test('publishSerialized: the envelope around the caller\'s JSON is a CloudEvents 1.0 event as publish writes it; the data is still checked', async () => {
+  const nc = await connectNats(nats.url, 'bus-test-serialized', log);
+  const bus = new EventBus(nc, 'test-src "quoted"', log);
+  const raw: string[] = [];
+  const sub = nc.subscribe('swarmboot.log.lines.>', { callback: (_err, m) => void raw.push(m.string()) });
+  await nc.flush();
+  const line = { nodeId: 'n-"1"', received: '2026-12-02T00:00:00.000Z', source: '10.0.0.9:514', format: 'rfc5424' as const, facility: 1, severity: 6, message: 'a "quoted" line\n' };
+  const data = { nodeId: line.nodeId, lines: [line] };
+  await bus.publishSerialized(Events.logLines, data, JSON.stringify(data), line.nodeId);
+  await bus.publish(Events.logLines, data, line.nodeId);
+  await nc.flush();
+  const deadline = Date.now() + 5000;
+  while (raw.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(raw.length, 2);
+  const [a, b] = raw.map((r) => JSON.parse(r) as Record<string, unknown>);
+  for (const ev of [a, b]) {
+    assert.deepEqual(Object.keys(ev ?? {}), ['specversion', 'id', 'source', 'type', 'time', 'datacontenttype', 'data', 'subject']);
+    assert.equal(ev?.['specversion'], '1.0');
+    assert.equal(ev?.['source'], 'test-src "quoted"');
+    assert.equal(ev?.['type'], 'swarmboot.log.lines');
+    assert.equal(ev?.['subject'], 'n-"1"');
+    assert.deepEqual(ev?.['data'], data);
+    assert.ok(!Number.isNaN(Date.parse(String(ev?.['time']))));
+  }
+  assert.notEqual(a?.['id'], b?.['id']);
+  await assert.rejects(bus.publishSerialized(Events.logLines, { nodeId: 'n-1', lines: [] }, '{"nodeId":"n-1","lines":[]}', 'n-1'), { code: 'EVENT_INVALID' });
+  sub.unsubscribe();
+  await nc.drain();
+});

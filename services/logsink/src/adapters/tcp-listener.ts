@@ -12,8 +12,8 @@ export interface TcpSyslogOptions {
   maxConnections: number;
   /** a connection that sends nothing for this long (ms) is closed */
   idleTimeoutMs: number;
-  /** every whole frame, in the order the connection sent them; settles once the frame is handled (stored or dropped) */
-  onFrame: (frame: Buffer, from: UdpPeer) => Promise<unknown>;
+  /** every whole frame, in the order the connection sent them; calls `done` once the frame is handled (stored or dropped) */
+  onFrame: (frame: Buffer, from: UdpPeer, done: () => void) => void;
   /** the connection broke its framing (it is then closed), or closed mid-frame (`truncated`) */
   onStreamDrop: (reason: SyslogFramingReason | 'truncated', from: UdpPeer, bytes: number) => void;
   /** whether to take a connection from this peer (an allowlist); false: it is closed at once. Default: every peer */
@@ -63,7 +63,7 @@ export async function listenTcpSyslog(opts: TcpSyslogOptions): Promise<TcpListen
       const { frames, error } = decoder.push(chunk);
       for (const frame of frames) {
         inFlight++;
-        void opts.onFrame(frame, from).finally(settled);
+        opts.onFrame(frame, from, settled);
       }
       if (inFlight >= MAX_FRAMES_IN_FLIGHT) socket.pause();
       if (error) {

@@ -28,6 +28,9 @@ export interface NodeMapperOptions {
 interface Entry {
   value: Promise<string | undefined>;
   expires: number;
+  /** the lookup has answered (`result` holds its node id, undefined for a miss) */
+  settled: boolean;
+  result: string | undefined;
 }
 
 /**
@@ -64,6 +67,25 @@ export class NodeMapper {
     return { nodeId: UNKNOWN_NODE, by: 'unknown' };
   }
 
+  /**
+   * `map` without waiting: the mapping when every lookup it needs is cached, unexpired and
+   * answered, else undefined (then call `map`). The log sink's path for all but a sender's first
+   * lines: no promise per line. A line that gets an answer here never overtakes an earlier line
+   * of the same sender, which would still be waiting on the same (unanswered) lookups.
+   */
+  mapNow(ip: string, hostname: string | undefined): NodeMapping | undefined {
+    const t = this.now();
+    const byIp = this.byIp.get(ip);
+    if (byIp === undefined || !byIp.settled || byIp.expires <= t) return undefined;
+    if (byIp.result !== undefined) return { nodeId: byIp.result, by: 'lease' };
+    if (hostname !== undefined && hostname !== '') {
+      const byHost = this.byHost.get(hostname);
+      if (byHost === undefined || !byHost.settled || byHost.expires <= t) return undefined;
+      if (byHost.result !== undefined) return { nodeId: byHost.result, by: 'hostname' };
+    }
+    return { nodeId: UNKNOWN_NODE, by: 'unknown' };
+  }
+
   /** Forgets every cached mapping. */
   clear(): void {
     this.byIp.clear();
@@ -83,13 +105,20 @@ export class NodeMapper {
         cache.delete(k);
       }
     }
-    const entry: Entry = { value: Promise.resolve(undefined), expires: t + this.ttlMs };
-    entry.value = lookup().catch((err: unknown) => {
-      // Do not remember a failure: the next line retries (unless a newer lookup replaced us).
-      if (cache.get(key) === entry) cache.delete(key);
-      this.opts.onLookupError?.(err);
-      return undefined;
-    });
+    const entry: Entry = { value: Promise.resolve(undefined), expires: t + this.ttlMs, settled: false, result: undefined };
+    entry.value = lookup().then(
+      (result) => {
+        entry.result = result;
+        entry.settled = true;
+        return result;
+      },
+      (err: unknown) => {
+        // Do not remember a failure: the next line retries (unless a newer lookup replaced us).
+        if (cache.get(key) === entry) cache.delete(key);
+        this.opts.onLookupError?.(err);
+        return undefined;
+      },
+    );
     cache.set(key, entry);
     return entry.value;
   }

@@ -5,10 +5,12 @@ import { execFile, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
-import { Events, RedisKeys, type CloudEvent, type LogLine } from '@swarmboot/contracts';
+import { Events, RedisKeys, type CloudEvent, type LogLine, type LogLineBatch } from '@swarmboot/contracts';
 import { Registry } from '@swarmboot/kit';
 import { waitFor } from '@swarmboot/testkit';
 import { pino } from 'pino';
+
+const createQuietLogger = () => pino({ level: 'silent' });
 import { buildLogsink, createSyslogSender, SyslogSeverity } from '../../src/index.js';
 import { LISTEN, startSink, type SinkHarness } from './harness.js';
 
@@ -18,8 +20,8 @@ let h: SinkHarness;
 let redis: Redis;
 let registry: Registry;
 let port: number;
-/** everything seen on NATS, with the subject id of the event */
-const live: { line: LogLine; event: CloudEvent<LogLine> }[] = [];
+/** every line seen on NATS, with the event (a node's batch) that carried it */
+const live: { line: LogLine; event: CloudEvent<LogLineBatch> }[] = [];
 
 const CHADDR_9 = '52:54:00:77:01:09';
 
@@ -34,7 +36,9 @@ before(async () => {
   await redis.set(RedisKeys.nodeByMac(CHADDR_9), 'node-9');
   await redis.set(RedisKeys.nodeByHostname('rack1-n7'), 'node-7');
 
-  h.bus.subscribe(Events.logLine, (line, event) => live.push({ line, event }));
+  h.bus.subscribe(Events.logLines, (batch, event) => {
+    for (const line of batch.lines) live.push({ line, event });
+  });
   await h.nc.flush(); // the subscription is on the server before anything is published
 });
 
@@ -47,7 +51,7 @@ const stored = (nodeId: string) => h.stored(nodeId);
 const waitForStored = (nodeId: string, message: string) => h.waitForStored(nodeId, message);
 const counter = (name: string, labels: Record<string, string> = {}) => h.counter(name, labels);
 
-async function waitForLive(message: string): Promise<{ line: LogLine; event: CloudEvent<LogLine> }> {
+async function waitForLive(message: string): Promise<{ line: LogLine; event: CloudEvent<LogLineBatch> }> {
   return waitFor(`"${message}" on NATS`, () => live.find((l) => l.line.message === message), 10_000);
 }
 
@@ -80,7 +84,8 @@ test('createSyslogSender bound to the node address: lines land in the node of it
 
   const onNats = await waitForLive('piece 17 failed its hash');
   assert.equal(onNats.event.subject, 'node-9');
-  assert.equal(onNats.event.type, 'swarmboot.log.line');
+  assert.equal(onNats.event.type, 'swarmboot.log.lines');
+  assert.equal(onNats.event.data.nodeId, 'node-9');
   assert.deepEqual(onNats.line, err, 'the live feed carries the stored line');
   assert.equal(await counter('swarmboot_logsink_lines_mapped_total', { result: 'lease' }), leaseBefore + 2);
 });
@@ -177,6 +182,14 @@ test('a storm of lines costs one lease lookup, is trimmed to MAXLEN ~, and a mov
   assert.ok(len >= 100 && len < N, `stream trimmed near MAXLEN 100 (XLEN ${len})`);
   const last = (await stored('node-10')).at(-1);
   assert.equal(last?.line.message, `line ${N - 1}`, 'order kept; the newest line is last');
+  await waitForLive(`line ${N - 1}`);
+  const fed = live.filter((l) => l.line.nodeId === 'node-10');
+  assert.deepEqual(
+    fed.map((l) => l.line.message),
+    Array.from({ length: N }, (_, i) => `line ${i}`),
+    'the live feed carried every line once, in order',
+  );
+  assert.ok(fed.every((l) => l.event.data.nodeId === 'node-10' && l.event.subject === 'node-10'));
 
   // The node behind 127.77.1.10 is replaced (new lease holder): after the TTL (2 s here) lines follow.
   await redis.set(RedisKeys.leaseByIp('127.77.1.10'), '52:54:00:77:01:0b');
@@ -204,6 +217,35 @@ test('a storm of garbage yields a handful of warn lines; handleLine is the core 
   assert.deepEqual([kept.format, kept.severity, kept.source], ['netconsole', 4, '127.77.1.9:6666']);
   await waitForLive('[ 1.5] netconsole: network logging started');
   await quiet.close();
+});
+
+test('the lines of one event-loop turn go out as one live-feed message per node, in arrival order, each stored', async () => {
+  const sink = buildLogsink({ log: createQuietLogger(), bus: h.bus, redis, registry: new Registry(), config: { ...LISTEN, SWARMBOOT_LOG_MAXLEN: 100 } });
+  const node9 = { address: '127.77.1.9', port: 514 };
+  const stranger = { address: '127.0.0.1', port: 514 };
+  // warm the sender → node cache, so every line below is mapped in the same turn
+  await sink.handleLine({ format: 'rfc3164', facility: 1, severity: 6, message: 'turn warm-up' }, node9);
+  await sink.handleLine({ format: 'rfc3164', facility: 1, severity: 6, hostname: 'turn-nobody', message: 'turn warm-up' }, stranger);
+  const sent = Array.from({ length: 30 }, (_, i) => ({ from: i % 3 === 0 ? stranger : node9, message: `turn line ${i}` }));
+  const results = await Promise.all(sent.map(({ from, message }) => sink.handleLine({ format: 'rfc3164', facility: 1, severity: 6, hostname: 'turn-nobody', message }, from)));
+  assert.deepEqual(
+    results.map((l) => l?.nodeId),
+    sent.map(({ from }) => (from === node9 ? 'node-9' : 'unknown')),
+  );
+  await waitForLive('turn line 29');
+  await waitForLive('turn line 27');
+  const fed = live.filter((l) => l.line.message.startsWith('turn line '));
+  for (const nodeId of ['node-9', 'unknown']) {
+    const mine = fed.filter((l) => l.line.nodeId === nodeId);
+    assert.deepEqual(
+      mine.map((l) => l.line.message),
+      sent.filter((_, i) => (nodeId === 'unknown') === (i % 3 === 0)).map((l) => l.message),
+    );
+    assert.equal(new Set(mine.map((l) => l.event.id)).size, 1, `one message carried ${nodeId}'s lines of the turn`);
+    const kept = (await stored(nodeId)).filter((e) => e.line.message.startsWith('turn line ')).map((e) => e.line);
+    assert.deepEqual(kept, mine.map((l) => l.line), 'the feed carries the lines as stored');
+  }
+  await sink.close();
 });
 
 const hasLogger = spawnSync('logger', ['--version']).status === 0;

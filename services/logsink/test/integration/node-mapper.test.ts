@@ -71,3 +71,25 @@ test('NodeMapper: a failing lookup files the line under unknown, reports, and is
   await mapper.map('127.77.2.1', 'rack2-n1');
   assert.equal(errors.length, 4, 'the failures were not cached: both lookups tried again');
 });
+
+test('NodeMapper.mapNow answers only from answered, unexpired cache entries, as map would', async () => {
+  let now = 0;
+  const mapper = new NodeMapper(new NodeInventory(redis), { ttlMs: 1000, now: () => now });
+  assert.equal(mapper.mapNow('127.77.2.1', undefined), undefined, 'nothing cached yet');
+  const pending = mapper.map('127.77.2.1', undefined);
+  assert.equal(mapper.mapNow('127.77.2.1', undefined), undefined, 'the lookup has not answered');
+  const mapped = await pending;
+  assert.deepEqual(mapper.mapNow('127.77.2.1', undefined), mapped);
+  // a lease miss falls through to the hostname, which needs its own answered entry
+  await mapper.map('127.0.0.1', undefined);
+  assert.deepEqual(mapper.mapNow('127.0.0.1', undefined), await mapper.map('127.0.0.1', undefined));
+  assert.equal(mapper.mapNow('127.0.0.1', 'rack2-n1'), undefined, 'hostname not looked up yet');
+  const byName = await mapper.map('127.0.0.1', 'rack2-n1');
+  assert.equal(byName.by, 'hostname');
+  assert.deepEqual(mapper.mapNow('127.0.0.1', 'rack2-n1'), byName);
+  assert.deepEqual(mapper.mapNow('127.0.0.1', 'stranger'), undefined);
+  await mapper.map('127.0.0.1', 'stranger');
+  assert.deepEqual(mapper.mapNow('127.0.0.1', 'stranger'), { nodeId: 'unknown', by: 'unknown' });
+  now = 1000;
+  assert.equal(mapper.mapNow('127.77.2.1', undefined), undefined, 'expired: map must look it up again');
+});

@@ -30,10 +30,12 @@ const line = (nodeId: string, message: string): LogLine => ({
   message,
 });
 
+const serialized = (l: LogLine) => ({ nodeId: l.nodeId, json: JSON.stringify(l) });
+
 test('appendMany: every node stream in the order given, an entry id per line', async () => {
   const store = new RedisLogStore(redis, 1000);
   const lines = Array.from({ length: 300 }, (_, i) => line(i % 3 === 0 ? 'ms-a' : 'ms-b', `line ${i}`));
-  const outcomes = await store.appendMany(lines);
+  const outcomes = await store.appendMany(lines.map(serialized));
   assert.equal(outcomes.length, lines.length);
   for (const o of outcomes) assert.match(String(o), /^\d+-\d+$/, 'a stream entry id');
   for (const node of ['ms-a', 'ms-b']) {
@@ -46,7 +48,7 @@ test('appendMany: every node stream in the order given, an entry id per line', a
 test('appendMany: a line Redis refuses gets its own Error, the lines around it are stored', async () => {
   const store = new RedisLogStore(redis, 1000);
   await redis.set(RedisKeys.nodeLog('ms-wrongtype'), 'not a stream');
-  const outcomes = await store.appendMany([line('ms-c', 'before'), line('ms-wrongtype', 'refused'), line('ms-c', 'after')]);
+  const outcomes = await store.appendMany([line('ms-c', 'before'), line('ms-wrongtype', 'refused'), line('ms-c', 'after')].map(serialized));
   assert.match(String(outcomes[0]), /^\d+-\d+$/);
   assert.ok(outcomes[1] instanceof Error);
   assert.match(outcomes[1].message, /WRONGTYPE/);

@@ -159,7 +159,7 @@ export function streamRoutes(app: FastifyInstance, deps: StreamDeps): void {
       };
       // subscribe before the first read, so a line stored between the two is not missed
       const unsubscribe = deps.bus.subscribe(
-        Events.logLine,
+        Events.logLines,
         () => {
           wanted = true;
           void pump();

@@ -30,7 +30,7 @@ async function sse(url: string, headers: Record<string, string> = {}) {
 async function sinkLine(s: Awaited<ReturnType<typeof startScheduler>>, nodeId: string, message: string): Promise<string> {
   const line: LogLine = { nodeId, received: new Date().toISOString(), source: '10.0.0.9:514', format: 'rfc5424', facility: 1, severity: 6, app: 'agent', message };
   const id = await s.redis.xadd(RedisKeys.nodeLog(nodeId), 'MAXLEN', '~', '20000', '*', 'json', JSON.stringify(line));
-  await s.bus.publish(Events.logLine, line, nodeId);
+  await s.bus.publish(Events.logLines, { nodeId, lines: [line] }, nodeId);
   return id!;
 }
 
