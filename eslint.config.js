@@ -3,11 +3,15 @@
 // weight (CONVENTIONS.md §12): no-floating-promises (a promise nobody awaits loses its error) and
 // import/no-cycle (a cycle between modules makes their load order, and so `undefined` imports,
 // depend on who imports first).
+import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 import importPlugin from 'eslint-plugin-import';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'bench/**', 'agent/bootenv/**', 'eslint.config.js'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', 'agent/bootenv/**', 'eslint.config.js'] },
+  // the benchmark drivers are plain ES modules run by node: ESLint's recommended rules, node's globals
+  { files: ['bench/**/*.mjs'], languageOptions: { ecmaVersion: 2023, sourceType: 'module', globals: globals.node }, rules: js.configs.recommended.rules },
   {
     files: ['**/*.ts'],
     languageOptions: {

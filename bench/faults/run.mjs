@@ -575,7 +575,6 @@ try {
   // ---- checks ----
   const installed = final.nodes.filter((n) => n.state === 'installed' || n.state === 'released').length;
   const failed = final.nodes.filter((n) => n.state === 'failed').map((n) => `${n.id}: ${n.reason}`);
-  const macs = new Set(nodes.map((n) => n.mac));
 
   // leases in the store
   // through the master the sentinels name now (ioredis asks them) in the SENTINEL layouts
