@@ -37,6 +37,15 @@ export interface AgentResult {
 }
 
 /**
+ * How long the emulated PXE ROM and iPXE keep asking for a lease: a PXE ROM sends DHCPDISCOVER 4
+ * times with timeouts of 4, 8, 16 and 32 s (PXE 2.1 §2.2.1), 60 s in all. The relay client's
+ * faster retransmissions (0.5 s doubling to 4 s) go on as long; with its default (4 retries, about
+ * 17 s) an agent gave up while the dhcp replicas refused every request for the 15 s a Sentinel's
+ * demoted master took to resync (bench/faults sentinel-failover, seed 412), where a real node waits.
+ */
+const PXE_PATIENCE = { timeoutMs: 60_000, retries: 16 };
+
+/**
  * Does what a node's PXE ROM, iPXE and installer do, through the same services a real node uses:
  * DHCP (relayed) → TFTP boot loader → DHCP as iPXE → HTTP boot script → TFTP kernel and initrd →
  * install manifest → signed-manifest check (when the deployment trusts keys) → BitTorrent
@@ -49,16 +58,17 @@ export interface AgentResult {
 export async function runAgent(opts: AgentOptions): Promise<AgentResult> {
   const log = opts.log.child({ component: 'agent', chaddr: opts.mac });
   const arch = opts.arch ?? 7;
+  const dhcp = { server: opts.dhcpServer, giaddr: opts.giaddr, chaddr: opts.mac, arch, ...PXE_PATIENCE };
 
   // 1. PXE ROM: DHCP through the relay, then the boot loader named by option 67 over TFTP.
-  const pxe = await requestLeaseViaRelay({ server: opts.dhcpServer, giaddr: opts.giaddr, chaddr: opts.mac, arch });
+  const pxe = await requestLeaseViaRelay(dhcp);
   log.info({ yiaddr: pxe.yiaddr, bootFile: pxe.bootFile, siaddr: pxe.siaddr }, 'PXE lease');
   const loader = await tftpGet({ host: pxe.siaddr, port: opts.tftpPort, file: pxe.bootFile, blksize: 1432, tsize: true, localAddress: pxe.yiaddr });
   await mkdir(join(opts.workDir, 'boot'), { recursive: true });
   await writeFile(join(opts.workDir, 'boot', pxe.bootFile.replace(/[/\\]/g, '_')), loader.data);
 
   // 2. iPXE: DHCP again with user class "iPXE" (RFC 3004) → the boot script URL.
-  const ipxe = await requestLeaseViaRelay({ server: opts.dhcpServer, giaddr: opts.giaddr, chaddr: opts.mac, arch, userClass: 'iPXE' });
+  const ipxe = await requestLeaseViaRelay({ ...dhcp, userClass: 'iPXE' });
   if (ipxe.yiaddr !== pxe.yiaddr) log.warn({ first: pxe.yiaddr, second: ipxe.yiaddr }, 'iPXE got another address than the PXE ROM');
   // A node queued behind the deployment's admission gets a script that sleeps and asks again.
   let scriptUrl = ipxe.bootFile;
