@@ -14,7 +14,8 @@ import Peer, { type PeerInternals } from 'webtorrent/lib/peer.js';
  * is a view of it, only one that spans two reads is copied), and each block is copied once into
  * its piece's buffer, allocated without zero-fill (`Buffer.allocUnsafe`) when its first block
  * arrives ({@link PieceAssembly}). Measured with bench/swarm: docs/benchmarks.md, "Issue 12, third
- * step".
+ * step". Piece buffers are reused once written ({@link PieceBufferPool}), and a block served is one
+ * socket write, not two (`directPipes`): "Issue 12, fourth step".
  */
 
 /**
@@ -153,13 +154,59 @@ interface PieceFields {
   init(): boolean;
 }
 
+/**
+ * Piece buffers kept for reuse: a piece's buffer goes back here once the store has written it
+ * ({@link recyclePieceBuffers}), and the next piece of the same length takes it instead of a new
+ * allocation. A buffer of 256 KiB or more is memory outside V8's heap that V8 counts towards its
+ * next full (mark-compact) collection: one new buffer per piece made V8's GC threads the largest
+ * CPU cost after the JavaScript thread (perf, bench/swarm N = 4, 256 MB: docs/benchmarks.md,
+ * "Issue 12, fourth step"). Only buffers taken here are given back, each once; at most
+ * `maxBytes` are kept (the rest are left to the GC). Not zero-filled: every byte of a piece is
+ * written by its blocks before `flush` hands it out.
+ */
+export class PieceBufferPool {
+  private readonly free = new Map<number, Buffer[]>();
+  /** buffers handed out by `take` and not given back yet */
+  private readonly out = new WeakSet<Uint8Array>();
+  /** bytes held in `free` */
+  held = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** A buffer of `length` bytes (contents unspecified): a kept one, else a new one. */
+  take(length: number): Buffer {
+    let buf = this.free.get(length)?.pop();
+    if (buf === undefined) buf = Buffer.allocUnsafe(length);
+    else this.held -= length;
+    this.out.add(buf);
+    return buf;
+  }
+
+  /** Gives back a buffer from `take` that nothing reads any more; anything else is ignored. */
+  give(buf: Uint8Array): void {
+    if (!this.out.has(buf)) return;
+    this.out.delete(buf);
+    if (this.held + buf.length > this.maxBytes) return;
+    const list = this.free.get(buf.length) ?? [];
+    list.push(buf as Buffer);
+    this.free.set(buf.length, list);
+    this.held += buf.length;
+  }
+}
+
+/**
+ * 16 MiB: 64 pieces of 256 KiB, more than the pieces a node assembles and writes at once in
+ * bench/swarm (N = 4, 256 KiB pieces, unshaped).
+ */
+const pieceBuffers = new PieceBufferPool(16 * 1024 * 1024);
+
 /** BEP 3 block length, torrent-piece's BLOCK_LENGTH. */
 const BLOCK = 16 * 1024;
 
 export const PieceAssembly = {
   set(this: PieceFields, i: number, data: Uint8Array, source: unknown): boolean {
     if (!this.init()) return false;
-    const bytes = (this._bytes ??= Buffer.allocUnsafe(this.length));
+    const bytes = (this._bytes ??= pieceBuffers.take(this.length));
     const blocks = this._buffer!;
     const n = Math.ceil(data.length / BLOCK);
     for (let j = 0; j < n; j++) {
@@ -212,24 +259,69 @@ function directPipes(this: PeerInternals): void {
     if (this.destroyed || wire.destroyed) return;
     parse.call(wire as unknown as WireParserState, chunk, parsed);
   });
+  // A PIECE is pushed as two chunks, its 13-byte header and then the block (bittorrent-protocol
+  // `_message`): the header is held in the corked socket until the block follows, and both go out
+  // in one writev system call instead of two writes (perf, bench/swarm N = 4: docs/benchmarks.md,
+  // "Issue 12, fourth step"). No copy: the block stays the store's buffer. The pair is pushed in
+  // one synchronous call, so nothing else comes between; a chunk only mistaken for a header (13
+  // bytes, 5th byte 7) costs an extra cork, never reorders bytes.
+  let corked = false;
   wire.on('data', (chunk: Uint8Array) => {
     this.emit('upload', chunk.length);
     if (this.destroyed) return;
-    if (!conn.write(chunk)) {
+    if (!corked && chunk.length === PIECE_HEADER && chunk[4] === PIECE_ID) {
+      conn.cork();
+      corked = true;
+      conn.write(chunk);
+      return;
+    }
+    const room = conn.write(chunk);
+    if (corked) {
+      corked = false;
+      conn.uncork();
+    }
+    if (!room) {
       wire.pause();
       conn.once('drain', () => wire.resume());
     }
   });
 }
 
+/** BEP 3 PIECE: message id 7, header <len><id><index><begin> = 13 bytes before the block. */
+const PIECE_ID = 7;
+const PIECE_HEADER = 13;
+
+/** The part of an abstract-chunk-store (webtorrent's torrent.store) that {@link recyclePieceBuffers} wraps. */
+export interface ChunkStorePut {
+  put(index: number, buf: Uint8Array, cb?: (err: Error | null) => void): void;
+}
+
+/**
+ * Gives each piece buffer back to the pool once `store` has written it and its callback has run
+ * (webtorrent's torrent marks the piece verified and sends its HAVEs there, lib/torrent.js
+ * `_request`). Nothing reads the buffer after that: the piece is hashed before the put, and a
+ * block of it is served only once the piece is verified, read back from the store (its cache
+ * reads its own copy). `store` is the torrent's outermost store (webtorrent's ImmediateChunkStore,
+ * which keeps the buffer until the same callback).
+ */
+export function recyclePieceBuffers(store: ChunkStorePut): void {
+  const put = store.put.bind(store);
+  store.put = (index, buf, cb) =>
+    put(index, buf, (err) => {
+      cb?.(err);
+      pieceBuffers.give(buf);
+    });
+}
+
 let installed = false;
 
 /**
- * Installs the lean receive path into bittorrent-protocol's Wire, torrent-piece's Piece and
- * webtorrent's Peer, for every wire, piece and peer of this process (idempotent). Only what
- * webtorrent 3.0.21 / bittorrent-protocol 5.0.9 / torrent-piece 4.0.1 do with them is relied on; an
- * upgrade must re-check `Wire._write` and `_processBuffer`, `Piece.set` and `flush`, and
- * `Peer.setThrottlePipes` and `onConnect`.
+ * Installs the lean receive path (and the one-writev send path) into bittorrent-protocol's Wire,
+ * torrent-piece's Piece and webtorrent's Peer, for every wire, piece and peer of this process
+ * (idempotent). Only what webtorrent 3.0.21 / bittorrent-protocol 5.0.9 / torrent-piece 4.0.1 do
+ * with them is relied on; an upgrade must re-check `Wire._write`, `_processBuffer`, `_message` (a
+ * PIECE's header and block pushed one after the other), `Piece.set` and `flush`, `Peer.setThrottlePipes` and `onConnect`, and what the torrent
+ * does with a piece's buffer around `store.put` (`Torrent._request`).
  */
 export function installLeanWirePath(): void {
   if (installed) return;
