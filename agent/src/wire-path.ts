@@ -14,8 +14,7 @@ import Peer, { type PeerInternals } from 'webtorrent/lib/peer.js';
  * is a view of it, only one that spans two reads is copied), and each block is copied once into
  * its piece's buffer, allocated without zero-fill (`Buffer.allocUnsafe`) when its first block
  * arrives ({@link PieceAssembly}). Measured with bench/swarm: docs/benchmarks.md, "Issue 12, third
- * step". Piece buffers are reused once written ({@link PieceBufferPool}), and a block served is one
- * socket write, not two (`directPipes`): "Issue 12, fourth step".
+ * step". Piece buffers are reused once written ({@link PieceBufferPool}): "Issue 12, fourth step".
  */
 
 /**
@@ -259,37 +258,15 @@ function directPipes(this: PeerInternals): void {
     if (this.destroyed || wire.destroyed) return;
     parse.call(wire as unknown as WireParserState, chunk, parsed);
   });
-  // A PIECE is pushed as two chunks, its 13-byte header and then the block (bittorrent-protocol
-  // `_message`): the header is held in the corked socket until the block follows, and both go out
-  // in one writev system call instead of two writes (perf, bench/swarm N = 4: docs/benchmarks.md,
-  // "Issue 12, fourth step"). No copy: the block stays the store's buffer. The pair is pushed in
-  // one synchronous call, so nothing else comes between; a chunk only mistaken for a header (13
-  // bytes, 5th byte 7) costs an extra cork, never reorders bytes.
-  let corked = false;
   wire.on('data', (chunk: Uint8Array) => {
     this.emit('upload', chunk.length);
     if (this.destroyed) return;
-    if (!corked && chunk.length === PIECE_HEADER && chunk[4] === PIECE_ID) {
-      conn.cork();
-      corked = true;
-      conn.write(chunk);
-      return;
-    }
-    const room = conn.write(chunk);
-    if (corked) {
-      corked = false;
-      conn.uncork();
-    }
-    if (!room) {
+    if (!conn.write(chunk)) {
       wire.pause();
       conn.once('drain', () => wire.resume());
     }
   });
 }
-
-/** BEP 3 PIECE: message id 7, header <len><id><index><begin> = 13 bytes before the block. */
-const PIECE_ID = 7;
-const PIECE_HEADER = 13;
 
 /** The part of an abstract-chunk-store (webtorrent's torrent.store) that {@link recyclePieceBuffers} wraps. */
 export interface ChunkStorePut {
@@ -316,12 +293,12 @@ export function recyclePieceBuffers(store: ChunkStorePut): void {
 let installed = false;
 
 /**
- * Installs the lean receive path (and the one-writev send path) into bittorrent-protocol's Wire,
- * torrent-piece's Piece and webtorrent's Peer, for every wire, piece and peer of this process
- * (idempotent). Only what webtorrent 3.0.21 / bittorrent-protocol 5.0.9 / torrent-piece 4.0.1 do
- * with them is relied on; an upgrade must re-check `Wire._write`, `_processBuffer`, `_message` (a
- * PIECE's header and block pushed one after the other), `Piece.set` and `flush`, `Peer.setThrottlePipes` and `onConnect`, and what the torrent
- * does with a piece's buffer around `store.put` (`Torrent._request`).
+ * Installs the lean receive path into bittorrent-protocol's Wire, torrent-piece's Piece and
+ * webtorrent's Peer, for every wire, piece and peer of this process (idempotent). Only what
+ * webtorrent 3.0.21 / bittorrent-protocol 5.0.9 / torrent-piece 4.0.1 do with them is relied on; an
+ * upgrade must re-check `Wire._write` and `_processBuffer`, `Piece.set` and `flush`,
+ * `Peer.setThrottlePipes` and `onConnect`, and what the torrent does with a piece's buffer around
+ * `store.put` (`Torrent._request`, for {@link recyclePieceBuffers}).
  */
 export function installLeanWirePath(): void {
   if (installed) return;

@@ -3,9 +3,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import Wire from 'bittorrent-protocol';
 import Piece from 'torrent-piece';
-import Peer, { type PeerInternals } from 'webtorrent/lib/peer.js';
-import { EventEmitter, once } from 'node:events';
-import { connect, createServer, type AddressInfo } from 'node:net';
 import { ChunkQueue, PieceBufferPool, installLeanWirePath, recyclePieceBuffers, type ChunkStorePut } from '../src/wire-path.js';
 
 const BLOCK = 16 * 1024;
@@ -121,48 +118,6 @@ test('PIECE messages cut at any byte by the socket reach the request callbacks i
     const blocks = await fetchOverWire(data, readSize, requests);
     assert.deepEqual(Buffer.concat(blocks), data, `reads of ${readSize} bytes`);
   }
-});
-
-test('a PIECE served over a socket is one writev of its header and block; the bytes arrive intact', async () => {
-  installLeanWirePath();
-  const received: Buffer[] = [];
-  const server = createServer((s) => s.on('data', (d: Buffer) => received.push(d)));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const conn = connect((server.address() as AddressInfo).port, '127.0.0.1');
-  await once(conn, 'connect');
-  // the socket's own write paths, counted: _write for one chunk, _writev for several
-  const calls: number[] = [];
-  const sock = conn as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
-  const write1 = sock._write.bind(conn);
-  const writev = sock._writev.bind(conn);
-  sock._write = (...args: unknown[]) => (calls.push(1), write1(...args));
-  sock._writev = (chunks: unknown, cb: unknown) => (calls.push((chunks as unknown[]).length), writev(chunks, cb));
-  const wire = new Wire();
-  const peer = Object.assign(new EventEmitter(), { conn, wire, destroyed: false });
-  Peer.prototype.setThrottlePipes.call(peer as unknown as PeerInternals);
-  const blocks = Array.from({ length: 50 }, () => randomBytes(BLOCK));
-  const piece = wire as unknown as { piece(index: number, offset: number, block: Uint8Array): void };
-  for (const [k, b] of blocks.entries()) {
-    piece.piece(k, k * BLOCK, b);
-    // one at a time, as requests are answered
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  const expected = Buffer.concat(
-    blocks.map((b, k) => {
-      const head = Buffer.alloc(13);
-      head.writeUInt32BE(9 + BLOCK, 0); // BEP 3: <len = 9 + X><id = 7><index><begin><block>
-      head[4] = 7;
-      head.writeUInt32BE(k, 5);
-      head.writeUInt32BE(k * BLOCK, 9);
-      return Buffer.concat([head, b]);
-    }),
-  );
-  for (let i = 0; i < 200 && Buffer.concat(received).length < expected.length; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(Buffer.concat(received).equals(expected));
-  assert.deepEqual(calls, blocks.map(() => 2), 'one writev of two chunks per block');
-  wire.destroy();
-  conn.destroy();
-  server.close();
 });
 
 test('PieceBufferPool: a buffer given back is taken again; foreign, repeated and over-bound gives are ignored', () => {
