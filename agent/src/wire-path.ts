@@ -156,12 +156,13 @@ interface PieceFields {
 /**
  * Piece buffers kept for reuse: a piece's buffer goes back here once the store has written it
  * ({@link recyclePieceBuffers}), and the next piece of the same length takes it instead of a new
- * allocation. A buffer of 256 KiB or more is memory outside V8's heap that V8 counts towards its
- * next full (mark-compact) collection: one new buffer per piece made V8's GC threads the largest
- * CPU cost after the JavaScript thread (perf, bench/swarm N = 4, 256 MB: docs/benchmarks.md,
- * "Issue 12, fourth step"). Only buffers taken here are given back, each once; at most
- * `maxBytes` are kept (the rest are left to the GC). Not zero-filled: every byte of a piece is
- * written by its blocks before `flush` hands it out.
+ * allocation. A new buffer of 256 KiB per piece is memory outside V8's heap, and V8 answers its
+ * growth with garbage collections ("external memory pressure"). Measured with bench/swarm
+ * (256 MB, unshaped, N = 1): 1.16–1.24 node CPU-s with the pool against 1.33–1.54 without, the
+ * difference off the JavaScript thread (docs/benchmarks.md, "Issue 12, fourth step"). Only
+ * buffers taken here are given back, each once; at most `maxBytes` are kept (the rest are left to
+ * the GC). Not zero-filled: every byte of a piece is written by its blocks before `flush` hands
+ * it out.
  */
 export class PieceBufferPool {
   private readonly free = new Map<number, Buffer[]>();
@@ -194,8 +195,9 @@ export class PieceBufferPool {
 }
 
 /**
- * 16 MiB: 64 pieces of 256 KiB, more than the pieces a node assembles and writes at once in
- * bench/swarm (N = 4, 256 KiB pieces, unshaped).
+ * 16 MiB (64 pieces of 256 KiB): a bound, not a measured need. What the pool holds is at most
+ * the pieces that were being assembled or written at once; a buffer given back beyond the bound
+ * is left to the GC, as without the pool.
  */
 const pieceBuffers = new PieceBufferPool(16 * 1024 * 1024);
 
