@@ -158,8 +158,9 @@ interface PieceFields {
  * ({@link recyclePieceBuffers}), and the next piece of the same length takes it instead of a new
  * allocation. A new buffer of 256 KiB per piece is memory outside V8's heap, and V8 answers its
  * growth with garbage collections ("external memory pressure"). Measured with bench/swarm
- * (256 MB, unshaped, N = 1): 1.16–1.24 node CPU-s with the pool against 1.33–1.54 without, the
- * difference off the JavaScript thread (docs/benchmarks.md, "Issue 12, fourth step"). Only
+ * (256 MB, unshaped): 4–12 % less node CPU at N = 1 than the base run beside it in 5 alternated
+ * rounds, 0–15 % at N = 4, the difference off the JavaScript thread (docs/benchmarks.md, "Issue
+ * 12, fourth step"). Only
  * buffers taken here are given back, each once; at most `maxBytes` are kept (the rest are left to
  * the GC). Not zero-filled: every byte of a piece is written by its blocks before `flush` hands
  * it out.
