@@ -14,7 +14,7 @@ import Peer, { type PeerInternals } from 'webtorrent/lib/peer.js';
  * is a view of it, only one that spans two reads is copied), and each block is copied once into
  * its piece's buffer, allocated without zero-fill (`Buffer.allocUnsafe`) when its first block
  * arrives ({@link PieceAssembly}). Measured with bench/swarm: docs/benchmarks.md, "Issue 12, third
- * step".
+ * step". Piece buffers are reused once written ({@link PieceBufferPool}): "Issue 12, fourth step".
  */
 
 /**
@@ -153,13 +153,62 @@ interface PieceFields {
   init(): boolean;
 }
 
+/**
+ * Piece buffers kept for reuse: a piece's buffer goes back here once the store has written it
+ * ({@link recyclePieceBuffers}), and the next piece of the same length takes it instead of a new
+ * allocation. A new buffer of 256 KiB per piece is memory outside V8's heap, and V8 answers its
+ * growth with garbage collections ("external memory pressure"). Measured with bench/swarm
+ * (256 MB, unshaped): 4–12 % less node CPU at N = 1 than the base run beside it in 5 alternated
+ * rounds, 0–15 % at N = 4, the difference off the JavaScript thread (docs/benchmarks.md, "Issue
+ * 12, fourth step"). Only
+ * buffers taken here are given back, each once; at most `maxBytes` are kept (the rest are left to
+ * the GC). Not zero-filled: every byte of a piece is written by its blocks before `flush` hands
+ * it out.
+ */
+export class PieceBufferPool {
+  private readonly free = new Map<number, Buffer[]>();
+  /** buffers handed out by `take` and not given back yet */
+  private readonly out = new WeakSet<Uint8Array>();
+  /** bytes held in `free` */
+  held = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** A buffer of `length` bytes (contents unspecified): a kept one, else a new one. */
+  take(length: number): Buffer {
+    let buf = this.free.get(length)?.pop();
+    if (buf === undefined) buf = Buffer.allocUnsafe(length);
+    else this.held -= length;
+    this.out.add(buf);
+    return buf;
+  }
+
+  /** Gives back a buffer from `take` that nothing reads any more; anything else is ignored. */
+  give(buf: Uint8Array): void {
+    if (!this.out.has(buf)) return;
+    this.out.delete(buf);
+    if (this.held + buf.length > this.maxBytes) return;
+    const list = this.free.get(buf.length) ?? [];
+    list.push(buf as Buffer);
+    this.free.set(buf.length, list);
+    this.held += buf.length;
+  }
+}
+
+/**
+ * 16 MiB (64 pieces of 256 KiB): a bound, not a measured need. What the pool holds is at most
+ * the pieces that were being assembled or written at once; a buffer given back beyond the bound
+ * is left to the GC, as without the pool.
+ */
+const pieceBuffers = new PieceBufferPool(16 * 1024 * 1024);
+
 /** BEP 3 block length, torrent-piece's BLOCK_LENGTH. */
 const BLOCK = 16 * 1024;
 
 export const PieceAssembly = {
   set(this: PieceFields, i: number, data: Uint8Array, source: unknown): boolean {
     if (!this.init()) return false;
-    const bytes = (this._bytes ??= Buffer.allocUnsafe(this.length));
+    const bytes = (this._bytes ??= pieceBuffers.take(this.length));
     const blocks = this._buffer!;
     const n = Math.ceil(data.length / BLOCK);
     for (let j = 0; j < n; j++) {
@@ -222,14 +271,37 @@ function directPipes(this: PeerInternals): void {
   });
 }
 
+/** The part of an abstract-chunk-store (webtorrent's torrent.store) that {@link recyclePieceBuffers} wraps. */
+export interface ChunkStorePut {
+  put(index: number, buf: Uint8Array, cb?: (err: Error | null) => void): void;
+}
+
+/**
+ * Gives each piece buffer back to the pool once `store` has written it and its callback has run
+ * (webtorrent's torrent marks the piece verified and sends its HAVEs there, lib/torrent.js
+ * `_request`). Nothing reads the buffer after that: the piece is hashed before the put, and a
+ * block of it is served only once the piece is verified, read back from the store (its cache
+ * reads its own copy). `store` is the torrent's outermost store (webtorrent's ImmediateChunkStore,
+ * which keeps the buffer until the same callback).
+ */
+export function recyclePieceBuffers(store: ChunkStorePut): void {
+  const put = store.put.bind(store);
+  store.put = (index, buf, cb) =>
+    put(index, buf, (err) => {
+      cb?.(err);
+      pieceBuffers.give(buf);
+    });
+}
+
 let installed = false;
 
 /**
  * Installs the lean receive path into bittorrent-protocol's Wire, torrent-piece's Piece and
  * webtorrent's Peer, for every wire, piece and peer of this process (idempotent). Only what
  * webtorrent 3.0.21 / bittorrent-protocol 5.0.9 / torrent-piece 4.0.1 do with them is relied on; an
- * upgrade must re-check `Wire._write` and `_processBuffer`, `Piece.set` and `flush`, and
- * `Peer.setThrottlePipes` and `onConnect`.
+ * upgrade must re-check `Wire._write` and `_processBuffer`, `Piece.set` and `flush`,
+ * `Peer.setThrottlePipes` and `onConnect`, and what the torrent does with a piece's buffer around
+ * `store.put` (`Torrent._request`, for {@link recyclePieceBuffers}).
  */
 export function installLeanWirePath(): void {
   if (installed) return;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import Wire from 'bittorrent-protocol';
 import Piece from 'torrent-piece';
-import { ChunkQueue, installLeanWirePath } from '../src/wire-path.js';
+import { ChunkQueue, PieceBufferPool, installLeanWirePath, recyclePieceBuffers, type ChunkStorePut } from '../src/wire-path.js';
 
 const BLOCK = 16 * 1024;
 
@@ -118,4 +118,52 @@ test('PIECE messages cut at any byte by the socket reach the request callbacks i
     const blocks = await fetchOverWire(data, readSize, requests);
     assert.deepEqual(Buffer.concat(blocks), data, `reads of ${readSize} bytes`);
   }
+});
+
+test('PieceBufferPool: a buffer given back is taken again; foreign, repeated and over-bound gives are ignored', () => {
+  const pool = new PieceBufferPool(2 * 1000);
+  const a = pool.take(1000);
+  const b = pool.take(1000);
+  const c = pool.take(1000);
+  assert.equal(a.length, 1000);
+  pool.give(a);
+  pool.give(a);
+  pool.give(Buffer.alloc(1000));
+  assert.equal(pool.held, 1000, 'a once; the foreign buffer not kept');
+  pool.give(b);
+  pool.give(c);
+  assert.equal(pool.held, 2000, 'c is over the bound');
+  const taken = [pool.take(1000), pool.take(1000), pool.take(1000)];
+  assert.equal(pool.held, 0);
+  assert.ok(taken.includes(a) && taken.includes(b) && !taken.includes(c));
+  assert.notEqual(pool.take(999).length, 1000, 'kept per length');
+});
+
+test('a piece buffer written by the store is reused by the next piece, which holds its own bytes', async () => {
+  installLeanWirePath();
+  const length = 2 * BLOCK;
+  const written: Buffer[] = [];
+  const store: ChunkStorePut = {
+    put(_index, buf, cb) {
+      written.push(Buffer.from(buf));
+      setImmediate(() => cb?.(null));
+    },
+  };
+  recyclePieceBuffers(store);
+  const assemble = (bytes: Buffer): Uint8Array => {
+    const p = new Piece(length);
+    p.reserve();
+    p.reserve();
+    p.set(0, bytes.subarray(0, BLOCK), 'a');
+    assert.equal(p.set(1, bytes.subarray(BLOCK), 'a'), true);
+    return p.flush()!;
+  };
+  const first = randomBytes(length);
+  const buf1 = assemble(first);
+  await new Promise<void>((resolve) => store.put(0, buf1, () => resolve()));
+  const second = randomBytes(length);
+  const buf2 = assemble(second);
+  assert.equal(buf2.buffer, buf1.buffer, 'the same memory');
+  assert.deepEqual(Buffer.from(buf2), second);
+  assert.deepEqual(written[0], first);
 });

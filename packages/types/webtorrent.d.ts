@@ -107,6 +107,8 @@ declare module 'webtorrent' {
     readonly received: number;
     readonly numPeers: number;
     readonly wires: Wire[];
+    /** internal: the torrent's chunk store (abstract-chunk-store: ImmediateChunkStore over the cache and the files), set with the metadata; the agent wraps `put` (recyclePieceBuffers in agent/src/wire-path.ts) */
+    readonly store: { put(index: number, buf: Uint8Array, cb?: (err: Error | null) => void): void } | null;
     select(start: number, end: number, priority?: number): void;
     addWebSeed(url: string): void;
     destroy(cb?: (err?: Error | null) => void): void;
