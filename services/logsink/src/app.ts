@@ -144,42 +144,38 @@ const DROP_REASONS: DropReason[] = [
   'internal',
 ];
 
+/**
+ * A counter with one label whose per-value counts are plain numbers, added to it when it is read
+ * (collect): a labelled prom-client inc() hashes its labels, and twice per line was 1.0–1.4 % of
+ * the sink's profile samples at 40 000 lines/s (docs/benchmarks.md "Log sink", issue 14).
+ * Returns the counts to increment, one per value of `values`.
+ */
+function tallied<V extends string>(registry: Registry, name: string, help: string, label: string, values: readonly V[]): Record<V, number> {
+  const counts = Object.fromEntries(values.map((v) => [v, 0])) as Record<V, number>;
+  new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      for (const v of values) {
+        this.inc({ [label]: v }, counts[v]);
+        counts[v] = 0;
+      }
+    },
+  });
+  return counts;
+}
+
 /** Builds the log sink: syslog over UDP and TCP, netconsole → node (lease, hostname, `unknown`) → Redis stream + NATS. */
 export function buildLogsink(deps: LogsinkDeps): Logsink {
   const log = deps.log.child({ component: 'logsink' });
   const maxInFlight = deps.maxInFlight ?? 10_000;
 
-  // Per-line counts are kept in plain numbers and added to the counters when they are read
-  // (collect): a labelled prom-client inc() hashes its labels; twice per line was 1.0–1.4 % of the
-  // sink's profile samples at 40 000 lines/s (docs/benchmarks.md "Log sink", issue 14).
-  const counts = {
-    format: Object.fromEntries(FORMATS.map((f) => [f, 0])) as Record<LogLine['format'], number>,
-    mapping: Object.fromEntries(MAPPINGS.map((m) => [m, 0])) as Record<MappingResult, number>,
+  const lineCounts = {
+    format: tallied(deps.registry, 'swarmboot_logsink_lines_total', 'log lines received, by wire format', 'format', FORMATS),
+    mapping: tallied(deps.registry, 'swarmboot_logsink_lines_mapped_total', 'log lines by how their sender was mapped to a node (lease, hostname, unknown)', 'result', MAPPINGS),
   };
-  new Counter({
-    name: 'swarmboot_logsink_lines_total',
-    help: 'log lines received, by wire format',
-    labelNames: ['format'] as const,
-    registers: [deps.registry],
-    collect() {
-      for (const format of FORMATS) {
-        this.inc({ format }, counts.format[format]);
-        counts.format[format] = 0;
-      }
-    },
-  });
-  new Counter({
-    name: 'swarmboot_logsink_lines_mapped_total',
-    help: 'log lines by how their sender was mapped to a node (lease, hostname, unknown)',
-    labelNames: ['result'] as const,
-    registers: [deps.registry],
-    collect() {
-      for (const result of MAPPINGS) {
-        this.inc({ result }, counts.mapping[result]);
-        counts.mapping[result] = 0;
-      }
-    },
-  });
   const droppedTotal = new Counter({ name: 'swarmboot_logsink_dropped_total', help: 'datagrams, frames, fragmented messages and connections dropped, by reason', labelNames: ['reason'] as const, registers: [deps.registry] });
   const storeFailures = new Counter({ name: 'swarmboot_logsink_store_failures_total', help: 'log lines that could not be written to Redis', registers: [deps.registry] });
   const publishFailures = new Counter({ name: 'swarmboot_logsink_publish_failures_total', help: 'log lines that could not be published on NATS', registers: [deps.registry] });
@@ -272,7 +268,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
       return;
     }
     inFlight.begin();
-    counts.format[received.format]++;
+    lineCounts.format[received.format]++;
     // leases are keyed by the v4 address, also when a dual-stack socket saw `::ffff:10.0.0.1`
     const ip = plainAddress(from.address);
     const mapping = mapper.mapNow(ip, received.hostname);
@@ -293,7 +289,7 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
 
   /** A mapped line: built, classified, queued for the turn's batch (flushBatch settles it). */
   function admit(received: ReceivedLine, from: UdpPeer, ip: string, mapping: NodeMapping, done: Done | undefined): void {
-    counts.mapping[mapping.by]++;
+    lineCounts.mapping[mapping.by]++;
     const line: LogLine = {
       nodeId: mapping.nodeId,
       received: isoNow(),
