@@ -1,7 +1,7 @@
-import { Events, NodeState, type JobCompleted, type NodeStateChanged } from '@swarmboot/contracts';
+import { Events, type JobCompleted, type NodeStateChanged } from '@swarmboot/contracts';
 import type { EventBus, Logger, Registry } from '@swarmboot/kit';
 import { Counter, Gauge } from 'prom-client';
-import type { SchedulerStore } from './store.js';
+import { isNodeState, type SchedulerStore } from './store.js';
 
 /** Facts read from the outbox per round (XRANGE COUNT). */
 const READ_BATCH = 500;
@@ -15,8 +15,6 @@ const MAX_ROUNDS = 100;
  */
 export const RELAY_EVERY_MS = 1000;
 
-const STATES = new Set<string>(Object.values(NodeState));
-
 /** A fact of the outbox, ready to publish: its CloudEvent id and time, and the node whose facts it goes out in order with. */
 type Fact = { id: string; at: string; nodeId: string } & ({ type: 'node.state'; data: NodeStateChanged } | { type: 'job.completed'; data: JobCompleted });
 
@@ -26,8 +24,8 @@ function factOf(fields: Record<string, string>): Fact | undefined {
   if (id === undefined || at === undefined || nodeId === undefined) return undefined;
   if (type === 'node.state') {
     const { from, to, reason } = fields;
-    if (from === undefined || to === undefined || !STATES.has(from) || !STATES.has(to)) return undefined;
-    const data: NodeStateChanged = { nodeId, from: from as NodeState, to: to as NodeState, ...(deploymentId === undefined ? {} : { deploymentId }), ...(reason === undefined ? {} : { reason }) };
+    if (!isNodeState(from) || !isNodeState(to)) return undefined;
+    const data: NodeStateChanged = { nodeId, from, to, ...(deploymentId === undefined ? {} : { deploymentId }), ...(reason === undefined ? {} : { reason }) };
     return { type, id, at, nodeId, data };
   }
   if (type === 'job.completed') {
