@@ -150,7 +150,7 @@ const DROP_REASONS: DropReason[] = [
  * the sink's profile samples at 40 000 lines/s (docs/benchmarks.md "Log sink", issue 14).
  * Returns the counts to increment, one per value of `values`.
  */
-function tallied<V extends string>(registry: Registry, name: string, help: string, label: string, values: readonly V[]): Record<V, number> {
+function tallied<V extends string>(registry: Registry, { name, help, label }: { name: string; help: string; label: string }, values: readonly V[]): Record<V, number> {
   const counts = Object.fromEntries(values.map((v) => [v, 0])) as Record<V, number>;
   new Counter({
     name,
@@ -173,8 +173,8 @@ export function buildLogsink(deps: LogsinkDeps): Logsink {
   const maxInFlight = deps.maxInFlight ?? 10_000;
 
   const lineCounts = {
-    format: tallied(deps.registry, 'swarmboot_logsink_lines_total', 'log lines received, by wire format', 'format', FORMATS),
-    mapping: tallied(deps.registry, 'swarmboot_logsink_lines_mapped_total', 'log lines by how their sender was mapped to a node (lease, hostname, unknown)', 'result', MAPPINGS),
+    format: tallied(deps.registry, { name: 'swarmboot_logsink_lines_total', help: 'log lines received, by wire format', label: 'format' }, FORMATS),
+    mapping: tallied(deps.registry, { name: 'swarmboot_logsink_lines_mapped_total', help: 'log lines by how their sender was mapped to a node (lease, hostname, unknown)', label: 'result' }, MAPPINGS),
   };
   const droppedTotal = new Counter({ name: 'swarmboot_logsink_dropped_total', help: 'datagrams, frames, fragmented messages and connections dropped, by reason', labelNames: ['reason'] as const, registers: [deps.registry] });
   const storeFailures = new Counter({ name: 'swarmboot_logsink_store_failures_total', help: 'log lines that could not be written to Redis', registers: [deps.registry] });
