@@ -10,71 +10,110 @@ import Peer, { type PeerInternals } from 'webtorrent/lib/peer.js';
  * zero-filled twice: the wire joined its leftover bytes with every socket read (`concat` of the
  * whole 64 KiB read into a zero-filled buffer) before cutting messages out of it, and a piece joined
  * its 16 KiB blocks (`concat` again, into a zero-filled buffer) once all were in. Here messages are
- * cut out of the socket's reads without joining them ({@link ChunkQueue}: a message inside one read
- * is a view of it, only one that spans two reads is copied), and each block is copied once into
+ * cut out of the socket's reads without joining them ({@link MessageReader}: a message inside one
+ * read is a view of it, only one that spans reads is copied), and each block is copied once into
  * its piece's buffer, allocated without zero-fill (`Buffer.allocUnsafe`) when its first block
  * arrives ({@link PieceAssembly}). Measured with bench/swarm: docs/benchmarks.md, "Issue 12, third
  * step". Piece buffers are reused once written ({@link PieceBufferPool}): "Issue 12, fourth step".
+ * Every peer socket reads into one shared buffer instead of a new one per read
+ * ({@link readIntoSharedBuffer}): "Issue 12, sixth step".
  */
 
 /**
- * Bytes received and not yet parsed, as the socket's reads (views, never joined). `take(n)` returns
- * the next n bytes: a view of the first read when it holds them all, else a copy into a new buffer
- * of n bytes (a message that spans reads). Pure: no socket.
+ * Largest message assembled in a buffer of its announced length as its reads arrive (bytes): a
+ * PIECE of a 16 KiB block (BEP 3) is 16,393. A longer message (a bitfield of more than 524,288
+ * pieces, or a length a hostile peer announces) gets a buffer that grows with the bytes actually
+ * received, so a 4-byte length never allocates more than twice what arrived.
  */
-export class ChunkQueue {
-  private chunks: Uint8Array[] = [];
-  /** bytes held, over every chunk */
-  size = 0;
+export const ASSEMBLE_MAX = 64 * 1024;
 
-  push(chunk: Uint8Array): void {
-    if (chunk.length === 0) return;
-    this.chunks.push(chunk);
-    this.size += chunk.length;
+/** Where {@link MessageReader} sends messages: the wire's parser. */
+export interface MessageSink {
+  /** bytes of the next message the parser takes, or -1 while it takes none (MSE, destroyed) */
+  want(): number;
+  /**
+   * One message of `want()` bytes. `view`: it is a view of the read being fed, valid only until
+   * `feed` returns (the socket reads the next bytes into the same memory); otherwise it is this
+   * message's own buffer.
+   */
+  deliver(msg: Uint8Array, view: boolean): void;
+}
+
+/**
+ * Cuts a wire's messages out of socket reads that are valid only while they are fed: the agent's
+ * sockets read into one buffer shared by every connection ({@link directPipes}), so nothing may
+ * keep a view of a read. A message inside one read is delivered as a view of it (no copy); the
+ * bytes of a message that spans reads are copied, once, into a buffer of the message's length,
+ * which is delivered when full. Bytes fed while the sink takes none are held. Pure: no socket.
+ */
+export class MessageReader {
+  /** bytes held: the start of the next message, or bytes fed while the sink took none */
+  private pending: Uint8Array | null = null;
+  private filled = 0;
+
+  constructor(private readonly sink: MessageSink) {}
+
+  /** bytes held */
+  get size(): number {
+    return this.filled;
   }
 
-  /** The next `n` bytes (0 ≤ n ≤ size), removed from the queue. Throws RangeError beyond `size`. */
-  take(n: number): Uint8Array {
-    if (n > this.size) throw new RangeError(`take(${n}) with ${this.size} bytes queued`);
-    this.size -= n;
-    const first = this.chunks[0];
-    if (n === 0 || first === undefined) return new Uint8Array(0);
-    if (first.length > n) {
-      this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    if (first.length === n) {
-      this.chunks.shift();
-      return first;
-    }
-    const out = Buffer.allocUnsafe(n);
+  /** Cuts and delivers every complete message of `data`; holds (copies) the rest. */
+  feed(data: Uint8Array): void {
     let at = 0;
-    while (at < n) {
-      const c = this.chunks[0]!;
-      const want = n - at;
-      if (c.length <= want) {
-        out.set(c, at);
-        at += c.length;
-        this.chunks.shift();
-      } else {
-        out.set(c.subarray(0, want), at);
-        this.chunks[0] = c.subarray(want);
-        at = n;
+    for (;;) {
+      const need = this.sink.want();
+      if (need < 0) break;
+      if (this.filled === 0) {
+        if (data.length - at < need) break;
+        const msg = data.subarray(at, at + need);
+        at += need;
+        this.sink.deliver(msg, true);
+        continue;
       }
+      if (this.filled < need) {
+        const n = Math.min(need - this.filled, data.length - at);
+        this.append(data.subarray(at, at + n), need);
+        at += n;
+        if (this.filled < need) return;
+      }
+      // this.filled ≥ need: the message is held
+      const held = this.pending!;
+      let msg: Uint8Array;
+      if (this.filled === need) {
+        msg = held.length === need ? held : held.subarray(0, need);
+        this.pending = null;
+        this.filled = 0;
+      } else {
+        msg = Buffer.from(held.subarray(0, need)); // a copy (Buffer's own slice would be a view)
+        held.copyWithin(0, need, this.filled);
+        this.filled -= need;
+      }
+      this.sink.deliver(msg, false);
     }
-    return out;
+    if (at < data.length) this.append(data.subarray(at), this.filled + data.length - at);
   }
 
-  /** Every byte held, as one buffer (joined when more than one read is held); the queue keeps them. */
-  peekAll(): Uint8Array {
-    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.size)];
-    return this.chunks[0] ?? new Uint8Array(0);
+  /** Every byte held, as a buffer of its own; the reader holds none after. */
+  takeHeld(): Uint8Array {
+    const held = this.pending === null ? new Uint8Array(0) : this.pending.subarray(0, this.filled);
+    this.pending = null;
+    this.filled = 0;
+    return held;
   }
 
-  /** Replaces the queue's bytes with `bytes` (the original wire's own buffer handling, see below). */
-  reset(bytes: Uint8Array[]): void {
-    this.chunks = bytes.filter((b) => b.length > 0);
-    this.size = this.chunks.reduce((s, b) => s + b.length, 0);
+  /** Copies `bytes` after the held ones, in a buffer sized for a message of `need` bytes. */
+  private append(bytes: Uint8Array, need: number): void {
+    const total = this.filled + bytes.length;
+    const capacity = this.pending?.length ?? 0;
+    if (total > capacity) {
+      const size = need <= ASSEMBLE_MAX ? Math.max(need, total) : Math.min(need, Math.max(ASSEMBLE_MAX, 2 * total));
+      const grown = Buffer.allocUnsafe(Math.max(size, total));
+      if (this.pending !== null) grown.set(this.pending.subarray(0, this.filled));
+      this.pending = grown;
+    }
+    this.pending!.set(bytes, this.filled);
+    this.filled = total;
   }
 }
 
@@ -89,45 +128,70 @@ interface WireParserState {
   _encryptor: unknown;
   _cryptoSyncPattern: Uint8Array | null;
   _pePending: boolean;
+  _onMessage(buffer: Uint8Array): void;
   _write(data: Uint8Array, cb: (err: Error | null) => void): void;
 }
 
-/** A Wire's unparsed bytes, kept beside its own `_buffer` (which stays empty on this path). */
-const queues = new WeakMap<WireParserState, ChunkQueue>();
+/** BEP 3 message id of PIECE. */
+const MSG_PIECE = 7;
 
+/**
+ * The wire's parser as a {@link MessageSink}. A PIECE reaches it as a view of the read:
+ * bittorrent-protocol hands the block to the request's callback and the `piece` event, and
+ * webtorrent copies it into its piece (`Piece.set`, {@link PieceAssembly}) before either returns.
+ * Every other message is small and may be kept (a BITFIELD becomes the peer's bitfield), so a view
+ * of one is copied first.
+ */
+function wireSink(wire: WireParserState): MessageSink {
+  const onMessage = wire._onMessage;
+  return {
+    want: () => (wire._parser !== null && !wire._pePending && wire._cryptoSyncPattern === null ? wire._parserSize : -1),
+    deliver: (msg, view) => {
+      const parser = wire._parser!;
+      parser.call(wire, view && !(parser === onMessage && msg[0] === MSG_PIECE) ? Buffer.from(msg) : msg);
+    },
+  };
+}
+
+/** A Wire's unparsed bytes, kept beside its own `_buffer` (which stays empty on this path). */
+const readers = new WeakMap<WireParserState, MessageReader>();
+
+/** `wire`'s held bytes back into its own `_buffer`, for the original path. */
+function handBack(wire: WireParserState, reader: MessageReader | undefined): void {
+  if (reader === undefined || reader.size === 0) return;
+  const held = reader.takeHeld();
+  wire._buffer = [...wire._buffer, held];
+  wire._bufferSize += held.length;
+}
+
+/**
+ * bittorrent-protocol's `_write`, fed reads that are valid only during the call (a shared read
+ * buffer): messages are cut by a {@link MessageReader}. `_parser` sets the next `_parserSize`, as
+ * in bittorrent-protocol's `_processBuffer`.
+ */
 function leanWrite(original: WireParserState['_write']): WireParserState['_write'] {
   return function write(this: WireParserState, data, cb) {
     // Message stream encryption (MSE/PE) decrypts and resynchronises on the joined buffer: the
-    // original path, with whatever this path still holds handed back to it. The agent runs with
-    // encryption off (swarm.ts: `secure: 0`); this keeps a peer that starts MSE working.
-    let q = queues.get(this);
+    // original path, with whatever this path still holds handed back to it, and the read copied
+    // (the original keeps it). The agent runs with encryption off (swarm.ts: `secure: 0`); this
+    // keeps a peer that starts MSE working.
+    let reader = readers.get(this);
     if (this._encryptor !== null || this._cryptoSyncPattern !== null) {
-      if (q !== undefined && q.size > 0) {
-        this._buffer = [q.peekAll()];
-        this._bufferSize = q.size;
-        q.reset([]);
-      }
-      original.call(this, data, cb);
+      handBack(this, reader);
+      original.call(this, Buffer.from(data), cb);
       return;
     }
-    if (q === undefined) {
-      q = new ChunkQueue();
-      q.reset(this._buffer);
+    if (reader === undefined) {
+      reader = new MessageReader(wireSink(this));
+      readers.set(this, reader);
+      const before = this._buffer;
       this._buffer = [];
       this._bufferSize = 0;
-      queues.set(this, q);
+      for (const b of before) reader.feed(b);
     }
-    q.push(data);
-    // as bittorrent-protocol's _processBuffer: `_parser` sets the next `_parserSize`
-    while (this._parser !== null && q.size >= this._parserSize && !this._pePending && this._cryptoSyncPattern === null) {
-      this._parser(q.take(this._parserSize));
-    }
-    if (this._encryptor !== null || this._cryptoSyncPattern !== null) {
-      // a parser started MSE: its bytes go back to the original path's buffer
-      this._buffer = q.size > 0 ? [q.peekAll()] : [];
-      this._bufferSize = q.size;
-      q.reset([]);
-    }
+    reader.feed(data);
+    // a parser started MSE: the bytes after it go back to the original path's buffer
+    if (this._encryptor !== null || this._cryptoSyncPattern !== null) handBack(this, reader);
     cb(null);
   };
 }
@@ -238,6 +302,51 @@ export const PieceAssembly = {
 };
 
 /**
+ * One read buffer for every peer socket of the process (bytes): 64 KiB, what libuv asks of Node's
+ * allocator per read otherwise. Shared: Node runs one read's callback to its end before the next
+ * read, and nothing keeps a view of it ({@link MessageReader}).
+ */
+const SHARED_READ_BYTES = 64 * 1024;
+let sharedRead: Buffer | undefined;
+
+/** The socket fields behind Node's `onread` option (lib/net.js, internal/stream_base_commons `onStreamRead`). */
+const ONREAD_FIELDS = ['kBuffer', 'kBufferCb', 'kBufferGen'] as const;
+
+/** The parts of a net.Socket that {@link readIntoSharedBuffer} reads and sets. */
+interface OnreadSocket {
+  _handle?: { useUserBuffer?: (buffer: Uint8Array) => void } | null;
+  readableLength: number;
+}
+
+/**
+ * Makes `conn` read into {@link SHARED_READ_BYTES} and hand each read to `onRead` directly, as
+ * `net.connect({ onread })` does, instead of a new 64 KiB buffer per read pushed through a
+ * Readable stream ('data'). webtorrent makes the sockets (outgoing and accepted) without `onread`,
+ * so this sets the same fields on a socket that exists: Node 20's `useUserBuffer` on the handle
+ * and the `kBuffer`/`kBufferCb`/`kBufferGen` symbols `onStreamRead` reads. Returns false, and
+ * changes nothing, where those are not found (another Node, a uTP socket) or the socket already
+ * buffered a read; the caller then listens for 'data'. Measured with bench/swarm (N = 1, unshaped):
+ * docs/benchmarks.md, "Issue 12, sixth step".
+ */
+export function readIntoSharedBuffer(conn: unknown, onRead: (chunk: Uint8Array) => void): boolean {
+  const socket = conn as OnreadSocket & Record<symbol, unknown>;
+  const handle = socket._handle;
+  if (typeof handle?.useUserBuffer !== 'function' || socket.readableLength !== 0) return false;
+  const own = Object.getOwnPropertySymbols(socket);
+  const [kBuffer, kBufferCb, kBufferGen] = ONREAD_FIELDS.map((name) => own.find((sym) => sym.description === name));
+  if (kBuffer === undefined || kBufferCb === undefined || kBufferGen === undefined) return false;
+  const buffer = (sharedRead ??= Buffer.allocUnsafe(SHARED_READ_BYTES));
+  socket[kBuffer] = buffer;
+  socket[kBufferCb] = (n: number, buf: Uint8Array) => {
+    // a plain Uint8Array view: its subarrays are V8's, not Buffer's (a JavaScript constructor per cut)
+    onRead(new Uint8Array(buf.buffer, buf.byteOffset, n));
+  };
+  socket[kBufferGen] = null;
+  handle.useUserBuffer(buffer);
+  return true;
+}
+
+/**
  * A connected peer's socket and Wire joined directly, both ways, in place of webtorrent's
  * `setThrottlePipes` (lib/peer.js): there every socket read and every message the wire sends (a
  * PIECE is two: its 13-byte header, then the block) went through three streams (speed-limiter's
@@ -245,9 +354,9 @@ export const PieceAssembly = {
  * buffering and callbacks. The agent sets no rate limit (swarm.ts: no `downloadLimit` or
  * `uploadLimit`, so the throttles pass everything through), so only the counting is kept: the
  * Peer's `download` and `upload` events (bytes), which webtorrent's torrent sums. A socket read
- * goes to the wire's parser at once (its `_write` is synchronous and never refuses bytes, so
- * nothing is buffered); what the wire sends goes to `socket.write`, and a full socket pauses the
- * wire until `drain`. Ends and errors need nothing here: webtorrent's Peer destroys itself, its
+ * (into the shared buffer where {@link readIntoSharedBuffer} can) goes to the wire's parser at
+ * once (its `_write` is synchronous and never refuses bytes, so nothing is buffered); what the
+ * wire sends goes to `socket.write`, and a full socket pauses the wire until `drain`. Ends and errors need nothing here: webtorrent's Peer destroys itself, its
  * socket and its wire on either side's end, close, finish or error (lib/peer.js onConnect).
  */
 function directPipes(this: PeerInternals): void {
@@ -256,11 +365,12 @@ function directPipes(this: PeerInternals): void {
   if (conn === null || wire === null) return;
   const parse = (wire as unknown as WireParserState)._write;
   const parsed = (): void => undefined;
-  conn.on('data', (chunk: Uint8Array) => {
+  const onRead = (chunk: Uint8Array): void => {
     this.emit('download', chunk.length);
     if (this.destroyed || wire.destroyed) return;
     parse.call(wire as unknown as WireParserState, chunk, parsed);
-  });
+  };
+  if (!readIntoSharedBuffer(conn, onRead)) conn.on('data', onRead);
   wire.on('data', (chunk: Uint8Array) => {
     this.emit('upload', chunk.length);
     if (this.destroyed) return;

@@ -3,51 +3,124 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import Wire from 'bittorrent-protocol';
 import Piece from 'torrent-piece';
-import { ChunkQueue, PieceBufferPool, installLeanWirePath, recyclePieceBuffers, type ChunkStorePut } from '../src/wire-path.js';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { ASSEMBLE_MAX, MessageReader, PieceBufferPool, installLeanWirePath, readIntoSharedBuffer, recyclePieceBuffers, type ChunkStorePut, type MessageSink } from '../src/wire-path.js';
 
 const BLOCK = 16 * 1024;
 
-/** `bytes` cut at `cuts` (sorted offsets). */
-function split(bytes: Buffer, cuts: number[]): Buffer[] {
-  const out: Buffer[] = [];
-  let at = 0;
-  for (const c of [...cuts, bytes.length]) {
-    out.push(bytes.subarray(at, c));
-    at = c;
-  }
-  return out;
+/** A sink that takes messages of the sizes in `sizes`, in turn, and copies each as delivered. */
+function recordingSink(sizes: number[]): { sink: MessageSink; got: Buffer[]; views: boolean[] } {
+  const got: Buffer[] = [];
+  const views: boolean[] = [];
+  return {
+    got,
+    views,
+    sink: {
+      want: () => sizes[got.length] ?? -1,
+      deliver: (msg, view) => {
+        got.push(Buffer.from(msg));
+        views.push(view);
+      },
+    },
+  };
 }
 
-test('ChunkQueue: takes of any size over reads cut anywhere give the bytes back in order', () => {
-  const bytes = randomBytes(5000);
-  for (const readSize of [1, 7, 333, 4096, 5000]) {
-    const q = new ChunkQueue();
-    const cuts: number[] = [];
-    for (let c = readSize; c < bytes.length; c += readSize) cuts.push(c);
-    for (const chunk of split(bytes, cuts)) q.push(chunk);
-    assert.equal(q.size, bytes.length);
-    const got: Uint8Array[] = [];
-    for (const n of [0, 1, 4, 13, 100, 1000, 2882]) got.push(q.take(n));
-    got.push(q.take(q.size));
-    assert.equal(q.size, 0);
-    assert.deepEqual(Buffer.concat(got), bytes, `reads of ${readSize} bytes`);
+test('MessageReader: messages of any size over reads cut anywhere, each read overwritten after it is fed, come back intact', () => {
+  const sizes = [0, 1, 4, 13, 100, 1000, 16393, 5, 2882];
+  const bytes = randomBytes(sizes.reduce((a, b) => a + b, 0));
+  for (const readSize of [1, 7, 333, 4096, 65536]) {
+    const { sink, got } = recordingSink(sizes);
+    const reader = new MessageReader(sink);
+    const scratch = Buffer.alloc(readSize);
+    for (let at = 0; at < bytes.length; at += readSize) {
+      const n = bytes.copy(scratch, 0, at, at + readSize);
+      reader.feed(scratch.subarray(0, n));
+      scratch.fill(0xee); // the next read lands in the same memory
+    }
+    assert.equal(reader.size, 0);
+    let at = 0;
+    const want = sizes.map((n) => bytes.subarray(at, (at += n)));
+    assert.deepEqual(got, want, `reads of ${readSize} bytes`);
   }
 });
 
-test('ChunkQueue: a message inside one read is a view of it; one across reads is a copy; too much throws', () => {
+test('MessageReader: a message inside one read is a view of it, one across reads its own buffer of its length', () => {
   const read1 = randomBytes(100);
   const read2 = randomBytes(100);
-  const q = new ChunkQueue();
-  q.push(read1);
-  q.push(read2);
-  const inside = q.take(60);
-  assert.equal(inside.buffer, read1.buffer);
-  assert.equal(inside.byteOffset, read1.byteOffset);
-  const across = q.take(80);
-  assert.notEqual(across.buffer, read1.buffer);
-  assert.deepEqual(Buffer.from(across), Buffer.concat([read1.subarray(60), read2.subarray(0, 40)]));
-  assert.throws(() => q.take(61), RangeError);
-  assert.deepEqual(Buffer.from(q.take(60)), read2.subarray(40));
+  const delivered: { msg: Uint8Array; view: boolean }[] = [];
+  const sizes = [60, 80];
+  const reader = new MessageReader({ want: () => sizes[delivered.length] ?? -1, deliver: (msg, view) => delivered.push({ msg, view }) });
+  reader.feed(read1);
+  reader.feed(read2);
+  const [inside, across] = delivered;
+  assert.equal(inside!.view, true);
+  assert.equal(inside!.msg.buffer, read1.buffer);
+  assert.equal(across!.view, false);
+  assert.equal(across!.msg.length, 80);
+  assert.equal(across!.msg.buffer.byteLength >= 80 && across!.msg.buffer !== read2.buffer, true);
+  assert.deepEqual(Buffer.from(across!.msg), Buffer.concat([read1.subarray(60), read2.subarray(0, 40)]));
+  assert.equal(reader.size, 60, 'the rest of read2 is held');
+  assert.deepEqual(Buffer.from(reader.takeHeld()), read2.subarray(40));
+  assert.equal(reader.size, 0);
+});
+
+test('MessageReader: a hostile length allocates with the bytes received, not the length; bytes the sink refuses are held', () => {
+  const { sink, got } = recordingSink([0xffffffff]);
+  const reader = new MessageReader(sink);
+  for (let i = 0; i < 3; i++) reader.feed(randomBytes(1000));
+  assert.equal(got.length, 0);
+  assert.equal(reader.size, 3000);
+  const held = reader.takeHeld();
+  assert.ok(held.buffer.byteLength <= 2 * ASSEMBLE_MAX, `${held.buffer.byteLength} bytes allocated for 3000 received`);
+
+  const refusing = recordingSink([]);
+  const r2 = new MessageReader(refusing.sink);
+  const bytes = randomBytes(500);
+  r2.feed(bytes);
+  assert.equal(refusing.got.length, 0);
+  assert.deepEqual(Buffer.from(r2.takeHeld()), bytes);
+});
+
+test('MessageReader: bytes held while the sink took none are cut into messages once it takes them again', () => {
+  const bytes = randomBytes(300);
+  let sizes: number[] = [];
+  const got: Uint8Array[] = [];
+  const reader = new MessageReader({ want: () => sizes[got.length] ?? -1, deliver: (msg) => got.push(msg) });
+  reader.feed(bytes.subarray(0, 200));
+  assert.equal(reader.size, 200);
+  sizes = [50, 60, 150];
+  reader.feed(bytes.subarray(200));
+  assert.deepEqual(got.map((m) => Buffer.from(m)), [bytes.subarray(0, 50), bytes.subarray(50, 110), bytes.subarray(110, 260)]);
+  assert.equal(reader.size, 40);
+});
+
+test('readIntoSharedBuffer: outgoing and accepted sockets read into one buffer and get every byte', async () => {
+  const data = randomBytes(1 << 20);
+  const received = { client: [] as Buffer[], peer: [] as Buffer[] };
+  const buffers = new Set<ArrayBufferLike>();
+  const reader = (into: Buffer[]) => (chunk: Uint8Array) => {
+    buffers.add(chunk.buffer);
+    into.push(Buffer.from(chunk));
+  };
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+  const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  await once(client, 'connect');
+  const peer = await accepted;
+  assert.equal(readIntoSharedBuffer(client, reader(received.client)), true, 'outgoing');
+  assert.equal(readIntoSharedBuffer(peer, reader(received.peer)), true, 'accepted');
+  const ended = Promise.all([once(client, 'end'), once(peer, 'end')]);
+  peer.end(data);
+  client.end(data);
+  await ended;
+  assert.equal(buffers.size, 1, 'every read is a view of the one shared buffer');
+  assert.deepEqual(Buffer.concat(received.client), data);
+  assert.deepEqual(Buffer.concat(received.peer), data);
+  client.destroy();
+  peer.destroy();
+  server.close();
 });
 
 test('a piece assembled block by block, out of order, and from a multi-block range, is the bytes sent', () => {
@@ -86,12 +159,27 @@ async function fetchOverWire(data: Buffer, readSize: number, requests: { offset:
   const infoHash = randomBytes(20).toString('hex');
   seed.on('handshake', () => {
     seed.handshake(infoHash, randomBytes(20).toString('hex'));
-    seed.bitfield(new Uint8Array([0x80]));
+    seed.bitfield(new Uint8Array([0x40])); // piece 1 only: the leech keeps this message (its peerPieces)
     seed.unchoke();
   });
   seed.on('request', (_i, offset, length, respond) => respond(null, data.subarray(offset, offset + length)));
-  seed.on('data', (chunk: Buffer) => {
-    for (let at = 0; at < chunk.length; at += readSize) leech.write(chunk.subarray(at, at + readSize));
+  // as the agent's sockets do (directPipes): what the seed sent in one turn is read in reads of
+  // `readSize` bytes (a socket joins the writes), each straight into the wire's parser, in one
+  // buffer that the next read overwrites
+  const scratch = Buffer.alloc(readSize);
+  const parse = (leech as unknown as { _write(data: Uint8Array, cb: () => void): void })._write;
+  let sent: Uint8Array[] = [];
+  seed.on('data', (chunk: Uint8Array) => {
+    if (sent.push(chunk) > 1) return;
+    setImmediate(() => {
+      const bytes = Buffer.concat(sent);
+      sent = [];
+      for (let at = 0; at < bytes.length; at += readSize) {
+        const n = bytes.copy(scratch, 0, at, at + readSize);
+        parse.call(leech, scratch.subarray(0, n), () => undefined);
+        scratch.fill(0xee);
+      }
+    });
   });
   leech.on('data', (chunk: Buffer) => seed.write(chunk));
   const unchoked = new Promise<void>((resolve) => leech.once('unchoke', () => resolve()));
@@ -105,6 +193,9 @@ async function fetchOverWire(data: Buffer, readSize: number, requests: { offset:
         ),
     ),
   );
+  // kept past its read, which the reads after it overwrote (0xee would say piece 0 too)
+  const { peerPieces } = leech as unknown as { peerPieces: { get(i: number): boolean } };
+  assert.deepEqual([peerPieces.get(0), peerPieces.get(1)], [false, true], 'the BITFIELD as sent');
   seed.destroy();
   leech.destroy();
   return blocks;
