@@ -25,7 +25,10 @@
 # SWARMBOOT_SEEDER_SUPER_SEED for the BitTorrent modes, "-" for http. aria2's seeder_bytes is the
 # seeder's BitTorrent upload during the run (its /metrics), peer_bytes the rest of nodes_done × F.
 # T_bound_ms is "-" at C = 0.
-# Env: DEADLINE_S (default 1800) bounds one N's run of one mode; SUPER_SEED goes to the seeder
+# Env: ROTATE=1 starts each N's modes one further along the list (swarm,aria2 with N = 1 1 1 1
+# runs swarm aria2, aria2 swarm, ...): the mode that runs first after the seeder stored the image
+# pays more for its page-cache writes on this VM (docs/benchmarks.md, "Issue 12, sixth step"), so
+# CPU comparisons alternate; DEADLINE_S (default 1800) bounds one N's run of one mode; SUPER_SEED goes to the seeder
 # as SWARMBOOT_SEEDER_SUPER_SEED (default: the seeder's default); NODE_FLAGS go to every swarm
 # node's node (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); NODE_SCRIPT replaces node.mjs
 # (node-count.mjs counts wire messages); BUNDLE=0 runs it unbundled (see NODE_JS); KEEP_DIR
@@ -263,6 +266,13 @@ PY
   rm -rf "$out"
 }
 
+k=0
 for N in "${NS_LIST[@]}"; do
-  for mode in "${MODES[@]}"; do run "$mode" "$N"; done
+  # ROTATE=1: each N starts one mode further along the list (swarm,aria2 1 1 → swarm aria2, aria2 swarm)
+  for ((j = 0; j < ${#MODES[@]}; j++)); do
+    o=0
+    [ "${ROTATE:-0}" = 1 ] && o=$k
+    run "${MODES[$(((j + o) % ${#MODES[@]}))]}" "$N"
+  done
+  k=$((k + 1))
 done
