@@ -61,8 +61,9 @@ export class MessageReader {
   /** Cuts and delivers every complete message of `data`; holds (copies) the rest. */
   feed(data: Uint8Array): void {
     let at = 0;
+    let need: number;
     for (;;) {
-      const need = this.sink.want();
+      need = this.sink.want();
       if (need < 0) break;
       if (this.filled === 0) {
         if (data.length - at < need) break;
@@ -91,7 +92,8 @@ export class MessageReader {
       }
       this.sink.deliver(msg, false);
     }
-    if (at < data.length) this.append(data.subarray(at), this.filled + data.length - at);
+    // the start of the next message, in a buffer of its length; or bytes while the sink takes none
+    if (at < data.length) this.append(data.subarray(at), need < 0 ? this.filled + data.length - at : need);
   }
 
   /** Every byte held, as a buffer of its own; the reader holds none after. */
