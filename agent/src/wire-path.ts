@@ -23,7 +23,8 @@ import Peer, { type PeerInternals } from 'webtorrent/lib/peer.js';
  * Largest message assembled in a buffer of its announced length as its reads arrive (bytes): a
  * PIECE of a 16 KiB block (BEP 3) is 16,393. A longer message (a bitfield of more than 524,288
  * pieces, or a length a hostile peer announces) gets a buffer that grows with the bytes actually
- * received, so a 4-byte length never allocates more than twice what arrived.
+ * received, so a 4-byte length never allocates more than this or twice what arrived, whichever is
+ * larger.
  */
 export const ASSEMBLE_MAX = 64 * 1024;
 
