@@ -110,8 +110,8 @@ export class MessageReader {
     const total = this.filled + bytes.length;
     const capacity = this.pending?.length ?? 0;
     if (total > capacity) {
-      const size = need <= ASSEMBLE_MAX ? Math.max(need, total) : Math.min(need, Math.max(ASSEMBLE_MAX, 2 * total));
-      const grown = Buffer.allocUnsafe(Math.max(size, total));
+      // need ≥ total: a message's bytes never exceed its length, and bytes held unasked pass their own total
+      const grown = Buffer.allocUnsafe(need <= ASSEMBLE_MAX ? need : Math.min(need, Math.max(ASSEMBLE_MAX, 2 * total)));
       if (this.pending !== null) grown.set(this.pending.subarray(0, this.filled));
       this.pending = grown;
     }
@@ -359,8 +359,9 @@ export function readIntoSharedBuffer(conn: unknown, onRead: (chunk: Uint8Array) 
  * Peer's `download` and `upload` events (bytes), which webtorrent's torrent sums. A socket read
  * (into the shared buffer where {@link readIntoSharedBuffer} can) goes to the wire's parser at
  * once (its `_write` is synchronous and never refuses bytes, so nothing is buffered); what the
- * wire sends goes to `socket.write`, and a full socket pauses the wire until `drain`. Ends and errors need nothing here: webtorrent's Peer destroys itself, its
- * socket and its wire on either side's end, close, finish or error (lib/peer.js onConnect).
+ * wire sends goes to `socket.write`, and a full socket pauses the wire until `drain`. Ends and
+ * errors need nothing here: webtorrent's Peer destroys itself, its socket and its wire on either
+ * side's end, close, finish or error (lib/peer.js onConnect).
  */
 function directPipes(this: PeerInternals): void {
   const conn = this.conn;

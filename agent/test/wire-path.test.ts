@@ -10,20 +10,9 @@ import { ASSEMBLE_MAX, MessageReader, PieceBufferPool, installLeanWirePath, read
 const BLOCK = 16 * 1024;
 
 /** A sink that takes messages of the sizes in `sizes`, in turn, and copies each as delivered. */
-function recordingSink(sizes: number[]): { sink: MessageSink; got: Buffer[]; views: boolean[] } {
+function recordingSink(sizes: number[]): { sink: MessageSink; got: Buffer[] } {
   const got: Buffer[] = [];
-  const views: boolean[] = [];
-  return {
-    got,
-    views,
-    sink: {
-      want: () => sizes[got.length] ?? -1,
-      deliver: (msg, view) => {
-        got.push(Buffer.from(msg));
-        views.push(view);
-      },
-    },
-  };
+  return { got, sink: { want: () => sizes[got.length] ?? -1, deliver: (msg) => got.push(Buffer.from(msg)) } };
 }
 
 test('MessageReader: messages of any size over reads cut anywhere, each read overwritten after it is fed, come back intact', () => {

@@ -28,9 +28,9 @@
 # Env: ROTATE=1 starts each N's modes one further along the list (swarm,aria2 with N = 1 1 1 1
 # runs swarm aria2, aria2 swarm, ...): the mode that runs first after the seeder stored the image
 # pays more for its page-cache writes on this VM (docs/benchmarks.md, "Issue 12, sixth step"), so
-# CPU comparisons alternate; DEADLINE_S (default 1800) bounds one N's run of one mode; SUPER_SEED goes to the seeder
-# as SWARMBOOT_SEEDER_SUPER_SEED (default: the seeder's default); NODE_FLAGS go to every swarm
-# node's node (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); NODE_SCRIPT replaces node.mjs
+# CPU comparisons alternate; DEADLINE_S (default 1800) bounds one N's run of one mode; SUPER_SEED
+# goes to the seeder as SWARMBOOT_SEEDER_SUPER_SEED (default: the seeder's default); NODE_FLAGS go
+# to every swarm node's node (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); NODE_SCRIPT replaces node.mjs
 # (node-count.mjs counts wire messages); BUNDLE=0 runs it unbundled (see NODE_JS); KEEP_DIR
 # keeps each run's per-node JSON and stderr (in KEEP_DIR/run-<N>-<mode>); RESULTS names the file
 # the rows are appended to.
@@ -266,13 +266,8 @@ PY
   rm -rf "$out"
 }
 
-k=0
+first=0 # index in MODES of the mode that runs first; ROTATE=1 moves it on at each N
 for N in "${NS_LIST[@]}"; do
-  # ROTATE=1: each N starts one mode further along the list (swarm,aria2 1 1 → swarm aria2, aria2 swarm)
-  for ((j = 0; j < ${#MODES[@]}; j++)); do
-    o=0
-    [ "${ROTATE:-0}" = 1 ] && o=$k
-    run "${MODES[$(((j + o) % ${#MODES[@]}))]}" "$N"
-  done
-  k=$((k + 1))
+  for ((j = 0; j < ${#MODES[@]}; j++)); do run "${MODES[$(((j + first) % ${#MODES[@]}))]}" "$N"; done
+  if [ "${ROTATE:-0}" = 1 ]; then first=$((first + 1)); fi
 done
