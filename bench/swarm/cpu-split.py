@@ -3,9 +3,10 @@
 
     python3 bench/swarm/cpu-split.py <results.tsv> <C Mbit/s> [after]
 
-Reads bench/swarm's rows (run.sh's columns) that come after the last comment line containing
-`after` (default "cpu-split"; the rows a run with a header naming this script appended), with
-N = 1 at link speed C, for the modes swarm and aria2, grouped by image size (bytes). Prints per
+Reads bench/swarm's rows (run.sh's columns) under the last header containing `after` (default
+"cpu-split"), up to the next header: a header is a comment line without tabs, as the one naming
+this script above the rows its runs appended (a commented-out row keeps its tabs). Of those it
+takes the rows with N = 1 at link speed C, modes swarm and aria2, by image size (bytes). Prints per
 mode and size the rows' node CPU (CPU-s: mean, min-max) and the agent's mean over aria2c's; then,
 between each two consecutive sizes, the CPU per GB received (the mean's rise over the bytes' rise,
 CPU-s per 1e9 bytes: the data plane, without what a process spends once) and, from the two
@@ -20,8 +21,11 @@ MODES = ('swarm', 'aria2')
 
 def rows(path, c, after):
     lines = open(path).read().splitlines()
-    start = max((i for i, l in enumerate(lines) if l.startswith('#') and after in l), default=-1) + 1
-    for line in lines[start:]:
+    # a header is a comment without tabs (a commented-out row keeps its tabs)
+    header = [i for i, l in enumerate(lines) if l.startswith('#') and '\t' not in l]
+    start = max((i for i in header if after in lines[i]), default=-1) + 1
+    end = min((i for i in header if i >= start), default=len(lines))
+    for line in lines[start:end]:
         if not line.strip() or line.startswith('#'):
             continue
         f = line.split('\t')
@@ -40,7 +44,7 @@ def main():
         cpu[mode].setdefault(size, []).append(s)
     sizes = sorted(set(cpu['swarm']) & set(cpu['aria2']))
     if len(sizes) < 2:
-        raise SystemExit(f'C = {c}: rows for both modes at {len(sizes)} sizes after the comment with "{after}": need two or more')
+        raise SystemExit(f'C = {c}: rows for both modes at {len(sizes)} sizes under the header with "{after}": need two or more')
     mean = {m: {x: sum(cpu[m][x]) / len(cpu[m][x]) for x in sizes} for m in MODES}
     print('size MB\t' + '\t'.join(f'{m} CPU-s (rows)' for m in MODES) + '\tswarm/aria2')
     for x in sizes:
