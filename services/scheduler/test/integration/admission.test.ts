@@ -158,6 +158,8 @@ test('a node stuck in dhcp goes back to admitted with a power request, then fail
     return x.state === 'completed' ? x : undefined;
   });
   assert.equal(d.counts.failed, 1);
+  // the API reads the state once it is written; its event reaches the bus after, from the outbox
+  await waitFor('the failed event', () => s.events.states.some((e) => e.nodeId === 'a1' && e.to === 'failed'));
   assert.deepEqual(
     s.events.states.filter((e) => e.nodeId === 'a1').map((e) => e.to),
     ['queued', 'admitted', 'dhcp', 'admitted', 'dhcp', 'failed'],
