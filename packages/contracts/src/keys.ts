@@ -53,6 +53,11 @@ export const RedisKeys = {
   /** integer: outbox reads (scheduler); the read's write, so WAIT confirms the facts read are on the replicas */
   factOutboxReads: 'sb:outbox:facts:reads',
   /**
+   * string with a TTL: the token of the scheduler replica relaying the outbox now (a lease, so two
+   * replicas never publish the same fact at once; core-NATS subscribers would see it twice)
+   */
+  factOutboxRelay: 'sb:outbox:facts:relay',
+  /**
    * sorted set: a node's flight-recorder events besides its state changes and log lines (leases,
    * TFTP transfers, swarm progress, failure classifications), member = the entry as JSON carrying
    * its CloudEvent id (so a redelivered event adds nothing), score = the event's time (ms);

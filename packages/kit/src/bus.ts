@@ -54,6 +54,31 @@ function streamUnreachable(err: unknown): boolean {
 const PullExpiresMs = 5000;
 
 /**
+ * How many handled event ids a consumer or follower remembers, to drop a copy of one (`RecentIds`).
+ * JetStream delivers at least once: a consumer leader killed before its delivered or acknowledged
+ * state reached the others delivers again, and a stream leader change can store a publish twice
+ * under one message ID (nats-cluster test, CI on cbd1be2: one event of 1 204 arrived twice after
+ * the kill -9 of the stream leader). Those copies come within seconds; 4096 ids (about 0.3 MB)
+ * outlast them at the scheduler's event rates.
+ */
+const RecentIdsKept = 4096;
+
+/** The CloudEvent ids a consumer has handled or is handling, the newest `RecentIdsKept`. */
+class RecentIds {
+  private readonly ids = new Set<string>();
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+  add(id: string): void {
+    this.ids.add(id);
+    if (this.ids.size > RecentIdsKept) this.ids.delete(this.ids.values().next().value as string);
+  }
+  delete(id: string): void {
+    this.ids.delete(id);
+  }
+}
+
+/**
  * Typed publish/subscribe over NATS: every payload is a CloudEvents 1.0 envelope whose `data`
  * is validated against the event's schema before it leaves and after it arrives.
  */
@@ -120,6 +145,9 @@ export class EventBus {
   /**
    * Consumes a durable event with a durable consumer named `durable` (replicas sharing the name
    * share the work). Handler errors are logged and the message is redelivered (nak, 1 s later).
+   * A copy of an event this call handled or is handling (same CloudEvent id, among the last
+   * RecentIdsKept) is acknowledged without running the handler: JetStream delivers at least once,
+   * and so a handler sees each event once per process (a copy may still reach another replica).
    * A consumer created with `from: 'new'` starts at the events published after its creation
    * rather than at the stream's first (a week back); once it exists it resumes where it stopped.
    * `concurrency` (default 1: one message at a time, in order) lets that many handlers run at once;
@@ -146,12 +174,15 @@ export class EventBus {
     const messages = await consumer.consume({ max_messages: 256, expires: PullExpiresMs });
     const concurrency = Math.max(1, opts.concurrency ?? 1);
     const running = new Set<Promise<void>>();
+    const handled = new RecentIds();
     const handle = async (m: JsMsg, event: CloudEvent<Static<S>>): Promise<void> => {
       const working = setInterval(() => m.working(), AckWaitMs / 2);
+      handled.add(event.id);
       try {
         await handler(event.data, event);
         m.ack();
       } catch (err) {
+        handled.delete(event.id); // its redelivery runs the handler again
         this.log.error({ err, type: def.type }, 'event handler failed; redelivering');
         m.nak(1000);
       } finally {
@@ -163,6 +194,11 @@ export class EventBus {
         const event = this.decode(def, m.data);
         if (!event) {
           m.term();
+          continue;
+        }
+        if (handled.has(event.id)) {
+          this.dropCopy(def, event, m);
+          m.ack();
           continue;
         }
         const p = handle(m, event);
@@ -185,17 +221,24 @@ export class EventBus {
    * nats.js recreates the consumer from the last delivered sequence after a gap or a reconnect,
    * so no event is skipped while the process lives; a process that starts later must read the
    * state the events describe (e.g. the catalog) after this call to catch up. Handlers run one at
-   * a time; an error is logged and the event is not delivered again. Returns a stop function
+   * a time; an error is logged and the event is not delivered again. A copy the stream stored
+   * twice (same CloudEvent id, among the last RecentIdsKept) is dropped. Returns a stop function
    * (it waits for the running handler).
    */
   async follow<S extends TSchema>(def: EventDef<S>, handler: (data: Static<S>, event: CloudEvent<Static<S>>) => Promise<void>, opts: { from?: 'all' | 'new' } = {}): Promise<() => Promise<void>> {
     if (!def.durable) throw new SwarmbootError('EVENT_NOT_DURABLE', `${def.type} is not a JetStream event; use subscribe`);
     const consumer = await this.js.consumers.get(Stream.name, { filter_subjects: filterOf(def), deliver_policy: opts.from === 'all' ? DeliverPolicy.All : DeliverPolicy.New });
     const messages = await consumer.consume();
+    const handled = new RecentIds();
     const done = (async () => {
       for await (const m of messages) {
         const event = this.decode(def, m.data);
         if (!event) continue;
+        if (handled.has(event.id)) {
+          this.dropCopy(def, event, m);
+          continue;
+        }
+        handled.add(event.id);
         try {
           await handler(event.data, event);
         } catch (err) {
@@ -220,6 +263,10 @@ export class EventBus {
       },
     });
     return () => sub.unsubscribe();
+  }
+
+  private dropCopy(def: EventDef<TSchema>, event: CloudEvent<unknown>, m: JsMsg): void {
+    this.log.info({ type: def.type, id: event.id, streamSeq: m.seq, redelivered: m.redelivered }, 'dropped a copy of an event already handled (JetStream delivers at least once)');
   }
 
   private decode<S extends TSchema>(def: EventDef<S>, bytes: Uint8Array): CloudEvent<Static<S>> | undefined {

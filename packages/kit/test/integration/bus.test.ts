@@ -1,7 +1,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startNats, startRedis, type Started } from '@swarmboot/testkit';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Events, RedisKeys, Stream } from '@swarmboot/contracts';
 import { connectNats, connectRedis, createLogger, EventBus, ImageCatalog } from '../../src/index.js';
 
@@ -102,6 +102,30 @@ test('consume with concurrency runs that many handlers at once, acknowledges eac
   const info = await (await jetstreamManager(nc)).consumers.info(Stream.name, `bus-test-concurrency-${Events.jobCompleted.type.replace(/\./g, '_')}`);
   assert.equal(info.num_ack_pending, 0);
   await nc.drain();
+});
+
+test('an event the stream holds twice (one CloudEvent id) reaches a consumer and a follower once; the copy is acknowledged', async (t) => {
+  const nc = await connectNats(nats.url, 'bus-test-copies', log);
+  t.after(() => nc.close());
+  const bus = new EventBus(nc, 'test', log);
+  const consumed: string[] = [];
+  const followed: string[] = [];
+  const stopConsumer = await bus.consume(Events.jobCompleted, 'bus-test-copies', async (d, e) => void consumed.push(`${e.id} ${d.deploymentId}`), { from: 'new' });
+  const stopFollower = await bus.follow(Events.jobCompleted, async (d, e) => void followed.push(`${e.id} ${d.deploymentId}`));
+  // What a stream leader change can leave (nats-cluster test): the same event stored twice. Sent
+  // raw, without a message ID, so the stream's duplicate window keeps both.
+  const event = (id: string, deploymentId: string) =>
+    JSON.stringify({ specversion: '1.0', id, source: 'test', type: Events.jobCompleted.type, time: new Date().toISOString(), datacontenttype: 'application/json', data: { deploymentId, image: 'debian-12', installed: 1, failed: 0, durationMs: 5 } });
+  const js = jetstream(nc);
+  for (const [id, dep] of [['copy-1', 'dep-a'], ['copy-1', 'dep-a'], ['copy-2', 'dep-b']] as const) await js.publish(Events.jobCompleted.subject, event(id, dep));
+  const deadline = Date.now() + 5000;
+  while ((consumed.length < 2 || followed.length < 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 200)); // room for a copy to arrive
+  await Promise.all([stopConsumer(), stopFollower()]);
+  assert.deepEqual(consumed, ['copy-1 dep-a', 'copy-2 dep-b']);
+  assert.deepEqual(followed, ['copy-1 dep-a', 'copy-2 dep-b']);
+  const info = await (await jetstreamManager(nc)).consumers.info(Stream.name, `bus-test-copies-${Events.jobCompleted.type.replace(/\./g, '_')}`);
+  assert.deepEqual([info.delivered.stream_seq - info.ack_floor.stream_seq, info.num_ack_pending], [0, 0], 'every message, the copy included, acknowledged');
 });
 
 test('the image catalog round-trips a record and indexes its infohash', async () => {

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Events, type JobCompleted, type NodeStateChanged } from '@swarmboot/contracts';
 import type { EventBus, Logger, Registry } from '@swarmboot/kit';
 import { Counter, Gauge } from 'prom-client';
@@ -14,6 +16,24 @@ const MAX_ROUNDS = 100;
  * its last 15.75 s later (kit api-client), so a fact is published long before a retry gives up.
  */
 export const RELAY_EVERY_MS = 1000;
+/**
+ * The relay's lease (ms): one replica relays at a time, so core-NATS subscribers (the SSE feed,
+ * the dhcp inventory cache) see each fact once; JetStream would drop the copy anyway, but only in
+ * the stream (CI on cbd1be2: a test's core subscription got one job.completed twice from two
+ * replicas relaying at once). Renewed at every read; a relay killed while it holds the lease
+ * delays the others' facts by 5 s at most. A round against a healthy NATS takes milliseconds;
+ * one that outlives the lease (publishes retrying for up to 15 s while NATS has no stream
+ * leader) lets another replica relay too, and a fact both publish is stored once.
+ */
+export const RELAY_LEASE_MS = 5000;
+/**
+ * How long a flush waits for another replica's lease (ms), asking again every RELAY_BUSY_POLL_MS:
+ * the holder usually ends its round in milliseconds and may have read before the caller's change
+ * was written. Past it the caller answers; its facts go out with the holder's next round or the
+ * relay tick.
+ */
+const RELAY_WAIT_MS = 2000;
+const RELAY_BUSY_POLL_MS = 10;
 
 /** A fact of the outbox, ready to publish: its CloudEvent id and time, and the node whose facts it goes out in order with. */
 type Fact = { id: string; at: string; nodeId: string } & ({ type: 'node.state'; data: NodeStateChanged } | { type: 'job.completed'; data: JobCompleted });
@@ -52,18 +72,22 @@ function publishFact(bus: EventBus, f: Fact): Promise<void> {
  * died), and a change that a failover lost is never announced: on a `waitReplicas` connection
  * facts are read only once the replicas have them (scripts.ts READ_OUTBOX).
  *
- * Each fact goes out with its own CloudEvent id and time (those of the change) as the JetStream
- * message ID, so two replicas relaying at once, or a fact published again because its delete was
- * lost, are stored once (the stream's 2 min duplicate window). A node's facts go out one at a time
- * in order and stop at the first that fails; different nodes' facts go out concurrently.
+ * One replica relays at a time (a lease in Redis, RELAY_LEASE_MS), so each fact is published
+ * once while the relays live. Each goes out with its own CloudEvent id and time (those of the
+ * change) as the JetStream message ID, so a fact published again — its delete was lost, or a relay
+ * outlived its lease — is stored once (the stream's 2 min duplicate window); core-NATS
+ * subscribers see such a copy. A node's facts go out one at a time in order and stop at the first
+ * that fails; different nodes' facts go out concurrently.
  */
 export class FactOutbox {
   private current: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
   private readonly metrics;
+  /** This relay's token in the lease (RedisKeys.factOutboxRelay). */
+  private readonly token = randomUUID();
 
   constructor(
-    private readonly store: Pick<SchedulerStore, 'readFacts' | 'deleteFacts' | 'pendingFacts'>,
+    private readonly store: Pick<SchedulerStore, 'readFacts' | 'deleteFacts' | 'releaseFacts' | 'pendingFacts'>,
     private readonly bus: EventBus,
     private readonly log: Logger,
     registry: Registry,
@@ -73,7 +97,7 @@ export class FactOutbox {
       published: new Counter({ name: 'swarmboot_scheduler_facts_published_total', help: 'facts published from the outbox (a copy another replica published too is counted by both; the stream keeps one)', labelNames: ['type'], registers }),
       failures: new Counter({
         name: 'swarmboot_scheduler_outbox_failures_total',
-        help: 'outbox rounds that stopped early, by stage (read: Redis down or the replicas behind; publish: NATS; delete: Redis); the facts stay and are published later',
+        help: 'outbox rounds that stopped early, by stage (read: Redis down or the replicas behind; busy: another replica held the relay lease past the wait; publish: NATS; delete: Redis); the facts stay and are published later',
         labelNames: ['stage'],
         registers,
       }),
@@ -122,24 +146,45 @@ export class FactOutbox {
   }
 
   private async drain(): Promise<void> {
-    for (let round = 0; round < MAX_ROUNDS; round++) {
-      let rows: Awaited<ReturnType<SchedulerStore['readFacts']>>;
-      try {
-        rows = await this.store.readFacts(READ_BATCH);
-      } catch (err) {
-        this.fail('read', err);
-        return;
+    let leased = false; // an empty read takes no lease
+    try {
+      for (let round = 0; round < MAX_ROUNDS; round++) {
+        let rows: Awaited<ReturnType<SchedulerStore['readFacts']>>;
+        try {
+          rows = await this.readWhenFree();
+        } catch (err) {
+          leased = true; // the script may have taken the lease before its WAIT failed
+          this.fail('read', err);
+          return;
+        }
+        if (rows === 'busy') {
+          this.fail('busy', new Error(`another replica held the outbox relay lease for ${RELAY_WAIT_MS} ms`));
+          return;
+        }
+        if (rows.length === 0) return;
+        leased = true;
+        const done = await this.publish(rows);
+        try {
+          await this.store.deleteFacts(done);
+        } catch (err) {
+          // published and not deleted: published again next time, and dropped by the stream as a duplicate
+          this.fail('delete', err);
+          return;
+        }
+        if (done.length < rows.length || rows.length < READ_BATCH) return;
       }
-      if (rows.length === 0) return;
-      const done = await this.publish(rows);
-      try {
-        await this.store.deleteFacts(done);
-      } catch (err) {
-        // published and not deleted: published again next time, and dropped by the stream as a duplicate
-        this.fail('delete', err);
-        return;
-      }
-      if (done.length < rows.length || rows.length < READ_BATCH) return;
+    } finally {
+      if (leased) await this.store.releaseFacts(this.token).catch(() => undefined); // else it lapses after RELAY_LEASE_MS
+    }
+  }
+
+  /** readFacts under this relay's lease, waiting up to RELAY_WAIT_MS while another replica holds it. */
+  private async readWhenFree(): Promise<Awaited<ReturnType<SchedulerStore['readFacts']>>> {
+    const waitUntil = Date.now() + RELAY_WAIT_MS;
+    for (;;) {
+      const rows = await this.store.readFacts(READ_BATCH, this.token, RELAY_LEASE_MS);
+      if (rows !== 'busy' || Date.now() + RELAY_BUSY_POLL_MS > waitUntil) return rows;
+      await delay(RELAY_BUSY_POLL_MS);
     }
   }
 
@@ -178,7 +223,7 @@ export class FactOutbox {
     return done;
   }
 
-  private fail(stage: 'read' | 'publish' | 'delete', err: unknown): void {
+  private fail(stage: 'read' | 'busy' | 'publish' | 'delete', err: unknown): void {
     this.metrics.failures.inc({ stage });
     this.log.warn({ err, stage }, 'outbox round stopped; its facts are published later');
   }

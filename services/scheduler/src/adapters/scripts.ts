@@ -305,14 +305,29 @@ return 1
 `);
 
 /**
- * Reads the oldest facts of the outbox (OUTBOX_FACTS). KEYS[1] fact outbox, KEYS[2] read counter. ARGV: count.
- * Returns XRANGE's rows ({id, {field, value, …}}, oldest first). When it returns any, it also
- * increments the read counter: a write, so the WAIT that follows the script on a `waitReplicas`
- * connection (kit's LuaScript) confirms the replicas have every write up to now, the facts read
- * included — a fact is published only once it would survive a failover.
+ * Takes the outbox relay's lease and reads the oldest facts of the outbox (OUTBOX_FACTS).
+ * KEYS[1] fact outbox, KEYS[2] read counter, KEYS[3] relay lease. ARGV: count, token (the
+ * caller's), leaseMs.
+ * Returns false (nil) when another relay holds the lease; else XRANGE's rows ({id, {field, value,
+ * …}}, oldest first), and when there are any the lease is the caller's for `leaseMs` (taken or
+ * renewed) and the read counter is incremented: a write, so the WAIT that follows the script on a
+ * `waitReplicas` connection (kit's LuaScript) confirms the replicas have every write up to now,
+ * the facts read included — a fact is published only once it would survive a failover. An empty
+ * outbox writes nothing (no WAIT) and leaves a lease of the caller's to RELEASE_OUTBOX.
  */
 export const READ_OUTBOX = new LuaScript(`
+local holder = redis.call('GET', KEYS[3])
+if holder and holder ~= ARGV[2] then return false end
 local rows = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[1])
-if #rows > 0 then redis.call('INCR', KEYS[2]) end
+if #rows > 0 then
+  redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
+  redis.call('INCR', KEYS[2])
+end
 return rows
+`);
+
+/** Releases the outbox relay's lease if `token` holds it. KEYS[1] relay lease. ARGV: token. Returns 1 when released. */
+export const RELEASE_OUTBOX = new LuaScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
 `);

@@ -7,7 +7,7 @@ import type { ControllerState } from '../domain/admission.js';
 import type { NodeRegistration } from '../domain/inventory.js';
 import { bootOutcome } from '../domain/state-machine.js';
 import type { Position } from '../protocol/cursor.js';
-import { ADMIT, ADMIT_WAVE, CANCEL_DEPLOYMENT, COUNT_IF_EXISTS, PAUSE_DEPLOYMENT, READ_OUTBOX, RELEASE_DEPLOYMENT, RESUME_DEPLOYMENT, SET_IP, TRANSITION, UPSERT_NODES } from './scripts.js';
+import { ADMIT, ADMIT_WAVE, CANCEL_DEPLOYMENT, COUNT_IF_EXISTS, PAUSE_DEPLOYMENT, READ_OUTBOX, RELEASE_DEPLOYMENT, RELEASE_OUTBOX, RESUME_DEPLOYMENT, SET_IP, TRANSITION, UPSERT_NODES } from './scripts.js';
 
 /** A timeline stream keeps about this many entries per node (XADD MAXLEN ~). */
 const TIMELINE_MAXLEN = 1000;
@@ -310,13 +310,20 @@ export class SchedulerStore {
   }
 
   /**
-   * The oldest `count` facts of the outbox (see scripts.ts STATE_CHANGED, READ_OUTBOX), each with
-   * its stream id and fields. On a `waitReplicas` connection, throws REDIS_NOT_REPLICATED when the
-   * replicas do not have them yet.
+   * Takes (or renews) the outbox relay's lease for `leaseMs` under `token` and reads the oldest
+   * `count` facts of the outbox (see scripts.ts OUTBOX_FACTS, READ_OUTBOX), each with its stream
+   * id and fields; `busy` when another relay holds the lease. On a `waitReplicas` connection,
+   * throws REDIS_NOT_REPLICATED when the replicas do not have the facts yet.
    */
-  async readFacts(count: number): Promise<{ streamId: string; fields: Record<string, string> }[]> {
-    const rows = (await READ_OUTBOX.run(this.redis, [RedisKeys.factOutbox, RedisKeys.factOutboxReads], [count])) as [string, string[]][];
+  async readFacts(count: number, token: string, leaseMs: number): Promise<'busy' | { streamId: string; fields: Record<string, string> }[]> {
+    const rows = (await READ_OUTBOX.run(this.redis, [RedisKeys.factOutbox, RedisKeys.factOutboxReads, RedisKeys.factOutboxRelay], [count, token, leaseMs])) as [string, string[]][] | null;
+    if (rows === null) return 'busy';
     return rows.map(([streamId, fields]) => ({ streamId, fields: pairs(fields) }));
+  }
+
+  /** Gives up the outbox relay's lease if `token` holds it (readFacts). */
+  async releaseFacts(token: string): Promise<void> {
+    await RELEASE_OUTBOX.runUnreplicated(this.redis, [RedisKeys.factOutboxRelay], [token]);
   }
 
   /** Removes published facts from the outbox by stream id. */

@@ -30,9 +30,10 @@ async function storedFacts(bus: EventBus): Promise<{ id: string; time: string; n
 /**
  * A change written by its script while nobody published its fact — the scheduler answered 503
  * after a failed WAIT, or died between the script and the publish — is published by the outbox
- * relay of any replica, with the change's own time; and two relays publishing the same outbox at
+ * relay of any replica, with the change's own time; and two relays flushing the same outbox at
  * once store each fact once, each node's in order (the JetStream duplicate window, by the facts'
- * ids). Real Redis and NATS; the changes are made through the store, as the lifecycle makes them,
+ * ids), and each is published once: core-NATS subscribers, which JetStream's duplicate window
+ * does not cover, see no copy (the relay lease). Real Redis and NATS; the changes are made through the store, as the lifecycle makes them,
  * without its flush.
  */
 test('the outbox relay publishes facts nobody published, once each and in order per node', async (t) => {
@@ -51,6 +52,9 @@ test('the outbox relay publishes facts nobody published, once each and in order 
   assert.equal(await redis.xlen(RedisKeys.factOutbox), 0, 'a published fact leaves the outbox');
 
   // many changes, then two relays at once (this process's and a second replica's store)
+  const seen = new Map<string, number>();
+  const unsubscribe = bus.subscribe(Events.nodeStateChanged, (_d, e) => seen.set(e.id, (seen.get(e.id) ?? 0) + 1));
+  await bus.nc.flush();
   const chain: NodeState[] = ['registered', 'queued', 'admitted', 'dhcp', 'booting', 'installing'];
   for (const id of ids) {
     const start = id === 'o1' ? 1 : 0;
@@ -62,6 +66,10 @@ test('the outbox relay publishes facts nobody published, once each and in order 
   const relays = [new FactOutbox(store, bus, log, new Registry()), new FactOutbox(new SchedulerStore(redis), bus, log, new Registry())];
   await Promise.all(relays.map((r) => r.flush()));
   assert.equal(await redis.xlen(RedisKeys.factOutbox), 0);
+  await bus.nc.flush();
+  unsubscribe();
+  assert.equal(seen.size, written, 'core NATS saw every fact written');
+  assert.deepEqual([...seen].filter(([, n]) => n > 1), [], 'no fact published twice');
 
   const facts = await storedFacts(bus);
   assert.equal(new Set(facts.map((f) => f.id)).size, facts.length, 'no fact stored twice');
