@@ -14,6 +14,14 @@
 //                      UTP_SUPPORT = false (no "uTP not supported" warning at start-up).
 //   bufferutil, utf-8-validate (ws) → external: ws requires them inside try/catch and falls back
 //                      to its JavaScript code when the require fails.
+// And one module replaced for CPU, not for loading:
+//   cross-fetch-ponyfill (bittorrent-tracker's HTTP announces, webtorrent's web seeds) → its own
+//                      Node fallback, node-fetch (on node:http), even where Node has a global
+//                      fetch: Node 20's fetch (undici) parses HTTP with WebAssembly that V8
+//                      compiles in each process on its first request: once only the announces
+//                      used it, 0.13 CPU-s of a node's 3.2 in bench/swarm at N = 16 (perf;
+//                      docs/benchmarks.md, "Issue 12, ninth step"). The agent's own requests
+//                      use node:http (kit http-request.ts).
 // esbuild output is deterministic for the same inputs (same bytes, same sha256).
 import { build } from 'esbuild';
 import { dirname, relative, resolve } from 'node:path';
@@ -26,6 +34,12 @@ const STUBS = {
     'export const RTCPeerConnection = undefined;\nexport const RTCSessionDescription = undefined;\nexport const RTCIceCandidate = undefined;\nexport default {};\n',
   ],
   'utp-native': ['js', 'module.exports = {};\n'],
+  'cross-fetch-ponyfill': [
+    'js',
+    "import fetch from 'node-fetch';\nexport { fetch };\nexport default fetch;\n" +
+      "export { Blob, File, FormData, Headers, Request, Response, AbortError, FetchError, blobFrom, blobFromSync, fileFrom, fileFromSync, isRedirect } from 'node-fetch';\n" +
+      'export const AbortController = globalThis.AbortController;\nexport const AbortSignal = globalThis.AbortSignal;\n',
+  ],
 };
 
 const stubPlugin = {
@@ -35,7 +49,8 @@ const stubPlugin = {
     b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'swarmboot-stub' }));
     b.onLoad({ filter: /.*/, namespace: 'swarmboot-stub' }, (args) => {
       const [loader, contents] = STUBS[args.path];
-      return { loader, contents };
+      // a stub's own imports (node-fetch) resolve from the repository's node_modules
+      return { loader, contents, resolveDir: b.initialOptions.absWorkingDir };
     });
   },
 };

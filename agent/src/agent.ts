@@ -3,7 +3,7 @@ import { mkdir, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SwarmbootError, type TransferStats } from '@swarmboot/contracts';
-import { AGENT_RETRY_DELAYS_MS, AgentApiClient, parseHostPort, type Logger } from '@swarmboot/kit';
+import { AGENT_RETRY_DELAYS_MS, AgentApiClient, httpRequest, parseHostPort, type HttpAnswer, type Logger } from '@swarmboot/kit';
 import { requestLeaseViaRelay } from '@swarmboot/dhcp';
 import { tftpGet } from '@swarmboot/tftp';
 import { createSyslogSender } from '@swarmboot/logsink';
@@ -75,8 +75,8 @@ export async function runAgent(opts: AgentOptions): Promise<AgentResult> {
   let scriptText: string;
   for (;;) {
     const scriptRes = await fetchBootScript(scriptUrl, opts.signal);
-    scriptText = await scriptRes.text();
-    if (!scriptRes.ok) throw new SwarmbootError('BOOT_SCRIPT_INVALID', `GET ${scriptUrl}: ${scriptRes.status} ${scriptText.slice(0, 200)}`);
+    scriptText = scriptRes.body.toString('utf8');
+    if (scriptRes.status < 200 || scriptRes.status > 299) throw new SwarmbootError('BOOT_SCRIPT_INVALID', `GET ${scriptUrl}: ${scriptRes.status} ${scriptText.slice(0, 200)}`);
     const wait = parseWaitScript(scriptText);
     if (wait === undefined) break;
     log.debug({ seconds: wait.seconds }, 'queued; waiting for admission');
@@ -140,15 +140,14 @@ export async function runAgent(opts: AgentOptions): Promise<AgentResult> {
  * GET of the iPXE script, sent again after each of AGENT_RETRY_DELAYS_MS when no answer came
  * (refused, reset: a scheduler replica killed under a keep-alive connection, bench/faults) or a
  * gateway answered 502/503/504 — as an iPXE script's `chain … || goto retry` loop does. Resolves
- * with the last response; rejects with fetch's error once the delays are used up.
+ * with the last response; rejects with httpRequest's error once the delays are used up.
  */
-async function fetchBootScript(url: string, signal: AbortSignal | undefined): Promise<Response> {
+async function fetchBootScript(url: string, signal: AbortSignal | undefined): Promise<HttpAnswer> {
   for (let attempt = 0; ; attempt++) {
     const delay = AGENT_RETRY_DELAYS_MS[attempt];
     try {
-      const res = await fetch(url, { signal: signal ?? null });
+      const res = await httpRequest('GET', url, { signal });
       if (delay === undefined || ![502, 503, 504].includes(res.status)) return res;
-      await res.body?.cancel();
     } catch (err) {
       if (delay === undefined || signal?.aborted === true) throw err;
     }

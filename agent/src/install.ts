@@ -44,7 +44,7 @@ export interface InstallOptions {
 export async function installFromSwarm(o: InstallOptions): Promise<TransferStats> {
   const { client, manifest, log, say } = o;
   const image = manifest.image;
-  const torrent = Buffer.from(await client.getBytes(image.torrentUrl));
+  const torrent = await client.getBytes(image.torrentUrl);
   // webtorrent's bencode decoder loops forever on some malformed input: refuse it first
   checkBencode(torrent);
   // before the swarm is joined, so a refused image leaves not one byte on the node

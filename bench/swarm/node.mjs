@@ -3,7 +3,7 @@
 // Joins the image's swarm with the agent's joinSwarm (no web seed), prints one JSON line when
 // the image is verified, then keeps seeding until SIGTERM (as an agent does until released).
 import { joinSwarm } from '../../agent/dist/src/swarm.js';
-import { createLogger } from '../../packages/kit/dist/src/index.js';
+import { createLogger, httpRequest } from '../../packages/kit/dist/src/index.js';
 import { readFileSync } from 'node:fs';
 
 /** CPU ms (user + sys) of this process's main thread (the JavaScript thread), from /proc (Linux). */
@@ -16,8 +16,9 @@ function mainThreadCpuMs() {
 
 const [base, image, dir, index] = process.argv.slice(2);
 const log = createLogger(`bench-node-${index}`, 'warn');
-const record = await (await fetch(`${base}/v1/images/${image}`)).json();
-const torrent = Buffer.from(await (await fetch(record.torrentUrl)).arrayBuffer());
+// the record and the .torrent on node:http, as the agent's API client gets them (kit http-request.ts)
+const record = JSON.parse((await httpRequest('GET', `${base}/v1/images/${image}`)).body.toString('utf8'));
+const torrent = (await httpRequest('GET', record.torrentUrl)).body;
 const started = Date.now();
 const dl = joinSwarm({ torrent, dir, log });
 const stats = await dl.done;

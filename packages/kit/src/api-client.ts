@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -25,12 +25,14 @@ import {
   type SignedImageManifest,
   type TimelineSource,
 } from '@swarmboot/contracts';
+import { httpRequest, type HttpAnswer } from './http-request.js';
 
 /** A request body: JSON (serialised here), text with its type, or a stream of known length (an image upload). */
-export type ApiBody = { json: unknown } | { text: string; contentType: string } | { stream: ReadableStream<Uint8Array>; contentType: string; contentLength: number };
+export type ApiBody = { json: unknown } | { text: string; contentType: string } | { stream: Readable; contentType: string; contentLength: number };
 
 /**
- * The one HTTP path of swarmboot's API clients (scheduler `/v1`, seeder image API), on `fetch`.
+ * The one HTTP path of swarmboot's API clients (scheduler `/v1`, seeder image API), on node:http
+ * ({@link httpRequest}: not fetch, whose WebAssembly parser costs each process 130–175 CPU-ms).
  * Every failure is a SwarmbootError:
  * - no answer (refused, DNS, reset) → `API_UNREACHABLE` (an abort of `signal` rethrows the abort as it is);
  * - non-2xx → the server's `code` from its `{ code, message }` body, or `API_ERROR` when it has no
@@ -51,7 +53,7 @@ export class ApiTransport {
 
   /** `method url` with `body`; resolves with the JSON answer checked against `schema`. */
   async json<S extends TSchema>(schema: S, method: string, url: string, body?: ApiBody): Promise<Static<S>> {
-    const text = await (await this.send(method, url, body)).text();
+    const text = (await this.send(method, url, body)).body.toString('utf8');
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -68,28 +70,36 @@ export class ApiTransport {
   }
 
   /** GET `url` as bytes (a .torrent, a file). */
-  async bytes(url: string): Promise<ArrayBuffer> {
-    return (await this.send('GET', url)).arrayBuffer();
+  async bytes(url: string): Promise<Buffer> {
+    return (await this.send('GET', url)).body;
   }
 
-  private async send(method: string, url: string, body?: ApiBody): Promise<Response> {
+  private async send(method: string, url: string, body?: ApiBody): Promise<HttpAnswer> {
     const headers: Record<string, string> = this.token === undefined ? {} : { authorization: `Bearer ${this.token}` };
-    const init: RequestInit & { duplex?: 'half' } = { method, signal: this.signal ?? null, headers };
+    let payload: string | Readable | undefined;
     if (body !== undefined) {
-      if ('json' in body) Object.assign(init, { body: JSON.stringify(body.json), headers: { ...headers, 'content-type': 'application/json' } });
-      else if ('text' in body) Object.assign(init, { body: body.text, headers: { ...headers, 'content-type': body.contentType } });
-      // a stream body needs half duplex (fetch spec); content-length lets the server refuse early
-      else Object.assign(init, { body: body.stream, duplex: 'half', headers: { ...headers, 'content-type': body.contentType, 'content-length': String(body.contentLength) } });
+      if ('json' in body) {
+        payload = JSON.stringify(body.json);
+        headers['content-type'] = 'application/json';
+      } else if ('text' in body) {
+        payload = body.text;
+        headers['content-type'] = body.contentType;
+      } else {
+        // content-length lets the server refuse early
+        payload = body.stream;
+        headers['content-type'] = body.contentType;
+        headers['content-length'] = String(body.contentLength);
+      }
     }
-    let res: Response;
+    let res: HttpAnswer;
     try {
-      res = await fetch(url, init);
+      res = await httpRequest(method, url, { headers, body: payload, signal: this.signal });
     } catch (err) {
       if (this.signal?.aborted === true) throw err;
       throw new SwarmbootError('API_UNREACHABLE', `${method} ${url}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
-    if (res.ok) return res;
-    const text = await res.text();
+    if (res.status >= 200 && res.status < 300) return res;
+    const text = res.body.toString('utf8');
     let serverCode: unknown;
     let message = text.slice(0, 500);
     try {
@@ -133,7 +143,7 @@ export class SwarmbootClient {
    */
   async addImage(file: string, name: string, traits: { format?: ImageFormat; bootable?: boolean } = {}): Promise<ImageRecord> {
     const size = (await stat(file)).size;
-    const stream = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
+    const stream = createReadStream(file);
     const q = new URLSearchParams({ file: basename(file) });
     if (traits.format !== undefined) q.set('format', traits.format);
     if (traits.bootable !== undefined) q.set('bootable', String(traits.bootable));
@@ -266,7 +276,7 @@ export class AgentApiClient {
     return this.retrying(() => this.http.json(Node, 'GET', `${this.api}/v1/nodes/${this.nodeId}`));
   }
   /** any URL the manifest names (the image's .torrent) */
-  getBytes(url: string): Promise<ArrayBuffer> {
+  getBytes(url: string): Promise<Buffer> {
     return this.retrying(() => this.http.bytes(url));
   }
 

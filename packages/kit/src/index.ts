@@ -14,6 +14,7 @@ export * from './idempotency.js';
 export * from './lua-script.js';
 export * from './allowlist.js';
 export * from './api-client.js';
+export * from './http-request.js';
 export * from './bencode-check.js';
 export * from './bearer-auth.js';
 export * from './image-signing.js';
