@@ -14,7 +14,9 @@ import Peer, { type PeerInternals } from 'webtorrent/lib/peer.js';
  * read is a view of it, only one that spans reads is copied), and each block is copied once into
  * its piece's buffer, allocated without zero-fill (`Buffer.allocUnsafe`) when its first block
  * arrives ({@link PieceAssembly}). Measured with bench/swarm: docs/benchmarks.md, "Issue 12, third
- * step". Piece buffers are reused once written ({@link PieceBufferPool}): "Issue 12, fourth step".
+ * step". Piece buffers are reused once written ({@link PieceBufferPool}): "Issue 12, fourth step";
+ * written pieces answer peers' requests from memory first ({@link ServedPieces}): "Issue 12, ninth
+ * step".
  * Every peer socket reads into one shared buffer instead of a new one per read
  * ({@link readIntoSharedBuffer}): "Issue 12, sixth step".
  */
@@ -221,44 +223,87 @@ interface PieceFields {
 }
 
 /**
- * Piece buffers kept for reuse: a piece's buffer goes back here once the store has written it
- * ({@link recyclePieceBuffers}), and the next piece of the same length takes it instead of a new
+ * Piece buffers kept for reuse: a piece's buffer goes back here once nothing reads it any more
+ * ({@link ServedPieces}), and the next piece of the same length takes it instead of a new
  * allocation. A new buffer of 256 KiB per piece is memory outside V8's heap, and V8 answers its
  * growth with garbage collections ("external memory pressure"). Measured with bench/swarm
  * (256 MB, unshaped): 4–12 % less node CPU at N = 1 than the base run beside it in 5 alternated
  * rounds, 0–15 % at N = 4, the difference off the JavaScript thread (docs/benchmarks.md, "Issue
- * 12, fourth step"). Only
- * buffers taken here are given back, each once; at most `maxBytes` are kept (the rest are left to
- * the GC). Not zero-filled: every byte of a piece is written by its blocks before `flush` hands
- * it out.
+ * 12, fourth step"). Only buffers taken here are given back, each once; at most `maxBytes` are
+ * kept (the rest are left to the GC). Not zero-filled: every byte of a piece is written by its
+ * blocks before `flush` hands it out.
+ *
+ * A view of a buffer being written to a socket is `pin`ned until the write is done: a buffer
+ * given back while pinned is kept out of reuse until its last pin is released, so a piece's
+ * memory is never overwritten under a write still queued in libuv. A pin never released (a wire
+ * destroyed with the view in its queue) leaves the buffer to the GC.
  */
 export class PieceBufferPool {
   private readonly free = new Map<number, Buffer[]>();
   /** buffers handed out by `take` and not given back yet */
   private readonly out = new WeakSet<Uint8Array>();
+  /** views being written, per buffer memory (each buffer from `take` has its own ArrayBuffer) */
+  private readonly pins = new WeakMap<ArrayBufferLike, number>();
+  /** buffers given back while pinned, by their memory: reused once the last pin is released */
+  private readonly givenWhilePinned = new WeakMap<ArrayBufferLike, Buffer>();
   /** bytes held in `free` */
   held = 0;
 
   constructor(private readonly maxBytes: number) {}
 
-  /** A buffer of `length` bytes (contents unspecified): a kept one, else a new one. */
+  /** A buffer of `length` bytes (contents unspecified) with an ArrayBuffer of its own: a kept one, else a new one. */
   take(length: number): Buffer {
     let buf = this.free.get(length)?.pop();
-    if (buf === undefined) buf = Buffer.allocUnsafe(length);
+    if (buf === undefined) buf = Buffer.allocUnsafeSlow(length);
     else this.held -= length;
     this.out.add(buf);
     return buf;
   }
 
+  /** Whether `buf` came from `take` and was not given back. */
+  owns(buf: Uint8Array): boolean {
+    return this.out.has(buf);
+  }
+
   /** Gives back a buffer from `take` that nothing reads any more; anything else is ignored. */
   give(buf: Uint8Array): void {
     if (!this.out.has(buf)) return;
+    if (this.pins.has(buf.buffer)) {
+      this.givenWhilePinned.set(buf.buffer, buf as Buffer);
+      return;
+    }
     this.out.delete(buf);
     if (this.held + buf.length > this.maxBytes) return;
     const list = this.free.get(buf.length) ?? [];
     list.push(buf as Buffer);
     this.free.set(buf.length, list);
     this.held += buf.length;
+  }
+
+  /** `view` (of a buffer from `take`) is about to be written: its buffer is not reused until `unpin`. */
+  pin(view: Uint8Array): void {
+    this.pins.set(view.buffer, (this.pins.get(view.buffer) ?? 0) + 1);
+  }
+
+  /** Whether `chunk` is a view of a pinned buffer. */
+  pinned(chunk: Uint8Array): boolean {
+    return this.pins.has(chunk.buffer);
+  }
+
+  /** The write of a pinned `view` is done (or will never happen); the last one frees its buffer for reuse. */
+  unpin(view: Uint8Array): void {
+    const memory = view.buffer;
+    const n = this.pins.get(memory);
+    if (n === undefined) return;
+    if (n > 1) {
+      this.pins.set(memory, n - 1);
+      return;
+    }
+    this.pins.delete(memory);
+    const given = this.givenWhilePinned.get(memory);
+    if (given === undefined) return;
+    this.givenWhilePinned.delete(memory);
+    this.give(given);
   }
 }
 
@@ -377,34 +422,126 @@ function directPipes(this: PeerInternals): void {
   if (!readIntoSharedBuffer(conn, onRead)) conn.on('data', onRead);
   wire.on('data', (chunk: Uint8Array) => {
     this.emit('upload', chunk.length);
-    if (this.destroyed) return;
-    if (!conn.write(chunk)) {
+    // a block served from memory (ServedPieces): its piece is not reused until the socket took it
+    const pinned = pieceBuffers.pinned(chunk);
+    if (this.destroyed) {
+      if (pinned) pieceBuffers.unpin(chunk);
+      return;
+    }
+    const ok = pinned ? conn.write(chunk, () => pieceBuffers.unpin(chunk)) : conn.write(chunk);
+    if (!ok) {
       wire.pause();
       conn.once('drain', () => wire.resume());
     }
   });
 }
 
-/** The part of an abstract-chunk-store (webtorrent's torrent.store) that {@link recyclePieceBuffers} wraps. */
-export interface ChunkStorePut {
+/** The part of an abstract-chunk-store (webtorrent's torrent.store) that {@link servePiecesFromMemory} wraps. */
+export interface ChunkStore {
   put(index: number, buf: Uint8Array, cb?: (err: Error | null) => void): void;
+  get(index: number, opts: { offset?: number; length?: number } | null | undefined, cb: (err: Error | null, buf?: Uint8Array) => void): void;
 }
 
 /**
- * Gives each piece buffer back to the pool once `store` has written it and its callback has run
- * (webtorrent's torrent marks the piece verified and sends its HAVEs there, lib/torrent.js
- * `_request`). Nothing reads the buffer after that: the piece is hashed before the put, and a
- * block of it is served only once the piece is verified, read back from the store (its cache
- * reads its own copy). `store` is the torrent's outermost store (webtorrent's ImmediateChunkStore,
- * which keeps the buffer until the same callback).
+ * Verified pieces kept in memory after the store wrote them, the most recently written or served
+ * last, up to `maxBytes`: a peer's REQUEST (BEP 3) for a block of one is answered with a view of
+ * it, pinned in {@link pieceBuffers} until the socket has taken it. Without them each piece
+ * served was read back from the file (webtorrent's CacheChunkStore over FSChunkStore: a 256 KiB
+ * read on libuv's pool joined into a new zero-filled buffer) and each block copied out of that
+ * into another new zero-filled buffer (`Uint8Array.prototype.slice`). A piece leaving goes back
+ * to {@link pieceBuffers} (reused once its last view is written). Counts `hits` and `misses`.
  */
-export function recyclePieceBuffers(store: ChunkStorePut): void {
+export class ServedPieces {
+  /** oldest first: a piece served moves last */
+  private readonly pieces = new Map<number, Buffer>();
+  /** bytes held */
+  held = 0;
+  /** blocks answered from memory, and requests passed on to the store */
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly pool: PieceBufferPool = pieceBuffers,
+  ) {}
+
+  /** Keeps written piece `index` (a buffer from the pool; any other is given back at once). */
+  add(index: number, piece: Uint8Array): void {
+    this.drop(index);
+    if (!this.pool.owns(piece) || piece.length > this.maxBytes) return this.pool.give(piece);
+    this.pieces.set(index, piece as Buffer);
+    this.held += piece.length;
+    for (const oldest of this.pieces.keys()) {
+      if (this.held <= this.maxBytes) break;
+      this.drop(oldest);
+    }
+  }
+
+  /**
+   * `length` bytes at `offset` of piece `index` as a view, pinned: the caller writes it to a
+   * socket and unpins it (directPipes), or unpins it when it will not. Undefined when the piece is
+   * not kept or the range is outside it.
+   */
+  view(index: number, offset: number, length: number): Uint8Array | undefined {
+    const piece = this.pieces.get(index);
+    if (piece === undefined || offset < 0 || length < 0 || offset + length > piece.length) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    this.pieces.delete(index);
+    this.pieces.set(index, piece);
+    const view = piece.subarray(offset, offset + length);
+    this.pool.pin(view);
+    return view;
+  }
+
+  /** Gives every kept piece back to the pool (the torrent is done with them). */
+  clear(): void {
+    for (const index of [...this.pieces.keys()]) this.drop(index);
+  }
+
+  private drop(index: number): void {
+    const piece = this.pieces.get(index);
+    if (piece === undefined) return;
+    this.pieces.delete(index);
+    this.held -= piece.length;
+    this.pool.give(piece);
+  }
+}
+
+/**
+ * 32 MiB (128 pieces of 256 KiB) of written pieces kept to serve peers. A bound, chosen against
+ * the install environment's memory (a server's RAM, GiBs); what fraction of REQUESTs it answers
+ * is measured by bench/swarm (docs/benchmarks.md, "Issue 12, ninth step").
+ */
+export const SERVED_PIECES_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Wraps the torrent's `store` (webtorrent's outermost, ImmediateChunkStore, which keeps a piece's
+ * buffer until the put's callback): a piece written is kept in a {@link ServedPieces} once its
+ * callback has run (webtorrent marks the piece verified and sends its HAVEs there, lib/torrent.js
+ * `_request`), and a `get` of a block of a kept piece is answered from it (in a microtask, as
+ * CacheChunkStore answers); any other `get` goes to the store. Nothing else reads a piece's
+ * buffer after the put: it is hashed before. Returns the ServedPieces (its counts; `clear` when the
+ * torrent is destroyed).
+ */
+export function servePiecesFromMemory(store: ChunkStore, maxBytes = SERVED_PIECES_BYTES): ServedPieces {
+  const served = new ServedPieces(maxBytes);
   const put = store.put.bind(store);
+  const get = store.get.bind(store);
   store.put = (index, buf, cb) =>
     put(index, buf, (err) => {
       cb?.(err);
-      pieceBuffers.give(buf);
+      if (err === null || err === undefined) served.add(index, buf);
+      else pieceBuffers.give(buf);
     });
+  store.get = (index, opts, cb) => {
+    const view = opts?.offset !== undefined && opts.length !== undefined ? served.view(index, opts.offset, opts.length) : undefined;
+    if (view === undefined) return get(index, opts, cb);
+    queueMicrotask(() => cb(null, view));
+  };
+  return served;
 }
 
 let installed = false;
@@ -414,8 +551,10 @@ let installed = false;
  * webtorrent's Peer, for every wire, piece and peer of this process (idempotent). Only what
  * webtorrent 3.0.21 / bittorrent-protocol 5.0.9 / torrent-piece 4.0.1 do with them is relied on; an
  * upgrade must re-check `Wire._write` and `_processBuffer`, `Piece.set` and `flush`,
- * `Peer.setThrottlePipes` and `onConnect`, and what the torrent does with a piece's buffer around
- * `store.put` (`Torrent._request`, for {@link recyclePieceBuffers}).
+ * `Peer.setThrottlePipes` and `onConnect`, what the torrent does with a piece's buffer around
+ * `store.put` (`Torrent._request`), and that a REQUEST's answer goes from `store.get`'s callback
+ * to the wire unchanged (`Torrent._onWire` 'request', `Wire._onRequest`), for
+ * {@link servePiecesFromMemory}.
  */
 export function installLeanWirePath(): void {
   if (installed) return;

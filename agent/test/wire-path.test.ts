@@ -5,7 +5,7 @@ import Wire from 'bittorrent-protocol';
 import Piece from 'torrent-piece';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { ASSEMBLE_MAX, MessageReader, PieceBufferPool, installLeanWirePath, readIntoSharedBuffer, recyclePieceBuffers, type ChunkStorePut, type MessageSink } from '../src/wire-path.js';
+import { ASSEMBLE_MAX, MessageReader, PieceBufferPool, ServedPieces, installLeanWirePath, readIntoSharedBuffer, servePiecesFromMemory, type ChunkStore, type MessageSink } from '../src/wire-path.js';
 
 const BLOCK = 16 * 1024;
 
@@ -219,17 +219,72 @@ test('PieceBufferPool: a buffer given back is taken again; foreign, repeated and
   assert.notEqual(pool.take(999).length, 1000, 'kept per length');
 });
 
-test('a piece buffer written by the store is reused by the next piece, which holds its own bytes', async () => {
+test('PieceBufferPool: a buffer given back while a view of it is pinned is reused only after the last unpin', () => {
+  const pool = new PieceBufferPool(10 * 1000);
+  const a = pool.take(1000);
+  const v1 = a.subarray(0, 100);
+  const v2 = a.subarray(100, 200);
+  pool.pin(v1);
+  pool.pin(v2);
+  assert.ok(pool.pinned(a.subarray(500, 600)), 'any view of the same memory');
+  assert.ok(!pool.pinned(Buffer.alloc(100)));
+  pool.give(a);
+  assert.equal(pool.held, 0, 'held back while pinned');
+  assert.notEqual(pool.take(1000).buffer, a.buffer);
+  pool.unpin(v1);
+  assert.equal(pool.held, 0, 'one pin left');
+  pool.unpin(v2);
+  assert.equal(pool.held, 1000, 'reusable after the last unpin');
+  assert.equal(pool.take(1000).buffer, a.buffer);
+  pool.unpin(v2);
+  assert.equal(pool.held, 0, 'an unpin too many changes nothing');
+});
+
+test('ServedPieces: blocks of kept pieces are views; the oldest leave over the bound, a served piece counts as new', () => {
+  const pool = new PieceBufferPool(10 * 1000);
+  const served = new ServedPieces(2 * 1000, pool);
+  const pieces = [0, 1, 2].map(() => {
+    const p = pool.take(1000);
+    randomBytes(1000).copy(p);
+    return p;
+  });
+  served.add(0, pieces[0]!);
+  served.add(1, pieces[1]!);
+  const v = served.view(0, 100, 50)!;
+  assert.equal(v.buffer, pieces[0]!.buffer, 'a view, not a copy');
+  assert.deepEqual(Buffer.from(v), pieces[0]!.subarray(100, 150));
+  pool.unpin(v);
+  served.add(2, pieces[2]!);
+  assert.equal(served.held, 2000);
+  assert.equal(served.view(1, 0, 10), undefined, 'piece 1 was the oldest (piece 0 was served after it)');
+  assert.equal(pool.held, 1000, 'piece 1 went back to the pool');
+  assert.equal(served.view(0, 990, 20), undefined, 'past the end of the piece');
+  assert.deepEqual([served.hits, served.misses], [1, 2]);
+  served.add(3, Buffer.alloc(1000));
+  assert.equal(served.view(3, 0, 10), undefined, 'a buffer not from the pool is not kept');
+  served.clear();
+  assert.deepEqual([served.held, pool.held], [0, 3000]);
+});
+
+test('servePiecesFromMemory: a written piece answers gets of its blocks from memory; other gets and pieces not written go to the store', async () => {
   installLeanWirePath();
   const length = 2 * BLOCK;
-  const written: Buffer[] = [];
-  const store: ChunkStorePut = {
-    put(_index, buf, cb) {
-      written.push(Buffer.from(buf));
+  const files = new Map<number, Buffer>();
+  let storeGets = 0;
+  const store: ChunkStore = {
+    put(index, buf, cb) {
+      files.set(index, Buffer.from(buf));
       setImmediate(() => cb?.(null));
     },
+    get(index, opts, cb) {
+      storeGets++;
+      const file = files.get(index);
+      if (file === undefined) return queueMicrotask(() => cb(new Error(`no piece ${index}`)));
+      const offset = opts?.offset ?? 0;
+      queueMicrotask(() => cb(null, Buffer.from(file.subarray(offset, offset + (opts?.length ?? file.length - offset)))));
+    },
   };
-  recyclePieceBuffers(store);
+  const served = servePiecesFromMemory(store);
   const assemble = (bytes: Buffer): Uint8Array => {
     const p = new Piece(length);
     p.reserve();
@@ -238,12 +293,17 @@ test('a piece buffer written by the store is reused by the next piece, which hol
     assert.equal(p.set(1, bytes.subarray(BLOCK), 'a'), true);
     return p.flush()!;
   };
-  const first = randomBytes(length);
-  const buf1 = assemble(first);
-  await new Promise<void>((resolve) => store.put(0, buf1, () => resolve()));
-  const second = randomBytes(length);
-  const buf2 = assemble(second);
-  assert.equal(buf2.buffer, buf1.buffer, 'the same memory');
-  assert.deepEqual(Buffer.from(buf2), second);
-  assert.deepEqual(written[0], first);
+  const get = (index: number, opts: { offset?: number; length?: number } | null) =>
+    new Promise<Uint8Array>((resolve, reject) => store.get(index, opts, (err, buf) => (err ? reject(err) : resolve(buf!))));
+  const bytes = randomBytes(length);
+  const buf = assemble(bytes);
+  await new Promise<void>((resolve) => store.put(7, buf, () => resolve()));
+  const block = await get(7, { offset: BLOCK, length: BLOCK });
+  assert.equal(block.buffer, buf.buffer, 'from memory');
+  assert.deepEqual(Buffer.from(block), bytes.subarray(BLOCK));
+  assert.equal(storeGets, 0);
+  assert.deepEqual(Buffer.from(await get(7, null)), bytes, 'a whole-piece get goes to the store');
+  await assert.rejects(get(8, { offset: 0, length: BLOCK }), /no piece 8/);
+  assert.equal(storeGets, 2);
+  assert.deepEqual([served.hits, served.misses], [1, 1]);
 });

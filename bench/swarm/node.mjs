@@ -26,6 +26,6 @@ const cpu = process.cpuUsage();
 process.stdout.write(JSON.stringify({ node: Number(index), doneAt: Date.now(), started, ...stats, cpuMs: Math.round((cpu.user + cpu.system) / 1000), mainCpuMs: mainThreadCpuMs() }) + '\n');
 process.on('SIGTERM', () => {
   const cpu2 = process.cpuUsage();
-  process.stdout.write(JSON.stringify({ node: Number(index), uploaded: dl.uploaded(), cpuMsTotal: Math.round((cpu2.user + cpu2.system) / 1000) }) + '\n');
+  process.stdout.write(JSON.stringify({ node: Number(index), uploaded: dl.uploaded(), servedFromMemory: dl.servedFromMemory(), cpuMsTotal: Math.round((cpu2.user + cpu2.system) / 1000) }) + '\n');
   void dl.stop().then(() => process.exit(0));
 });

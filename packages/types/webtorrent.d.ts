@@ -107,8 +107,11 @@ declare module 'webtorrent' {
     readonly received: number;
     readonly numPeers: number;
     readonly wires: Wire[];
-    /** internal: the torrent's chunk store (abstract-chunk-store: ImmediateChunkStore over the cache and the files), set with the metadata; the agent wraps `put` (recyclePieceBuffers in agent/src/wire-path.ts) */
-    readonly store: { put(index: number, buf: Uint8Array, cb?: (err: Error | null) => void): void } | null;
+    /** internal: the torrent's chunk store (abstract-chunk-store: ImmediateChunkStore over the cache and the files), set with the metadata; the agent wraps `put` and `get` (servePiecesFromMemory in agent/src/wire-path.ts) */
+    readonly store: {
+      put(index: number, buf: Uint8Array, cb?: (err: Error | null) => void): void;
+      get(index: number, opts: { offset?: number; length?: number } | null | undefined, cb: (err: Error | null, buf?: Uint8Array) => void): void;
+    } | null;
     select(start: number, end: number, priority?: number): void;
     addWebSeed(url: string): void;
     destroy(cb?: (err?: Error | null) => void): void;
