@@ -54,8 +54,11 @@ function exchange(method: string, url: URL, opts: HttpRequestOptions): Promise<H
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
-      res.on('aborted', () => reject(new Error(`${method} ${url.href}: the answer broke off`)));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      // closed before its end (the server or the connection went away mid-body)
+      res.on('close', () => {
+        if (!res.complete) reject(new Error(`${method} ${url.href}: the answer broke off`));
+      });
     });
     req.on('error', reject);
     const body = opts.body;
