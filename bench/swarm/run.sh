@@ -30,7 +30,8 @@
 # pays more for its page-cache writes on this VM (docs/benchmarks.md, "Issue 12, sixth step"), so
 # CPU comparisons alternate; DEADLINE_S (default 1800) bounds one N's run of one mode; SUPER_SEED
 # goes to the seeder as SWARMBOOT_SEEDER_SUPER_SEED (default: the seeder's default); NODE_FLAGS go
-# to every swarm node's node (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); NODE_SCRIPT replaces node.mjs
+# to every swarm node's node (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", or "--trace-opt": the rows read
+# only stdout lines that start with "{"); NODE_SCRIPT replaces node.mjs
 # (node-count.mjs counts wire messages); BUNDLE=0 runs it unbundled (see NODE_JS); KEEP_DIR
 # keeps each run's per-node JSON and stderr (in KEEP_DIR/run-<N>-<mode>); RESULTS names the file
 # the rows are appended to.
@@ -176,7 +177,9 @@ start_node() { # mode index out
   local mode=$1 i=$2 out=$3
   case $mode in
     swarm)
-      ip netns exec "$TAG-$i" node ${NODE_FLAGS:-} "$NODE_JS" http://10.213.0.1:8001 bench "$out/d$i" "$i" > "$out/$i.json" 2> "$out/$i.err" & ;;
+      # in the install environment's environment (init sets PATH and HOME): a NODE_EXTRA_CA_CERTS
+      # from this host (here, Debian's 140-certificate bundle) costs Node 60 CPU-ms at every start
+      ip netns exec "$TAG-$i" env -u NODE_EXTRA_CA_CERTS node ${NODE_FLAGS:-} "$NODE_JS" http://10.213.0.1:8001 bench "$out/d$i" "$i" > "$out/$i.json" 2> "$out/$i.err" & ;;
     http)
       # curl's CPU is read from its rusage once it exited (user + sys, ms); SIGTERM ends curl too
       ip netns exec "$TAG-$i" python3 -c '
@@ -222,7 +225,7 @@ run() { # mode N: one row
   while :; do
     done_n=0 gone=0
     for i in $(seq 1 "$N"); do
-      if [ -s "$out/$i.json" ]; then done_n=$((done_n + 1)); elif ! kill -0 "${node_pids[$((i - 1))]}" 2>/dev/null; then gone=$((gone + 1)); fi
+      if grep -q '^{' "$out/$i.json"; then done_n=$((done_n + 1)); elif ! kill -0 "${node_pids[$((i - 1))]}" 2>/dev/null; then gone=$((gone + 1)); fi
     done
     [ $((done_n + gone)) -eq "$N" ] && { [ "$gone" -eq 0 ] || echo "N=$N $mode: $gone of $N nodes ended without finishing" >&2; break; }
     [ "$(now_ms)" -gt "$deadline" ] && { echo "N=$N $mode: only $done_n of $N nodes done after ${DEADLINE_S:-1800} s" >&2; break; }
@@ -240,7 +243,7 @@ mode, C, N, F, t0, out, busy, total, seeder_cpu, lb, la, super_seed, seeder_bt =
 C, N, F, t0 = float(C), int(N), int(F), int(t0)
 first = []
 for p in glob.glob(f"{out}/*.json"):
-    lines = [json.loads(l) for l in open(p) if l.strip()]
+    lines = [json.loads(l) for l in open(p) if l.startswith("{")]  # V8's --trace-* flags print to stdout too
     if lines: first.append(lines[0])
 done = len(first)
 T = max(r["doneAt"] for r in first) - t0 if first else "-"
