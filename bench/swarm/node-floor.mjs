@@ -9,7 +9,7 @@
 // into 256 KiB pieces and SHA-1s each (BEP 3); `write` copies into pieces and writes each to a
 // file (fs.write, the page cache) without hashing; `all` does both. Each step runs in a fresh
 // process `rounds` times (default 3) and prints its CPU ms (user + sys, from process.cpuUsage, so
-// Node's own start, about 40 ms here, is included) and the file's bytes. Loopback, no root.
+// Node's own start, 20–30 ms here, is included) and the file's bytes. Loopback, no root.
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { closeSync, createReadStream, openSync, statSync, unlinkSync, write } from 'node:fs';
@@ -92,10 +92,15 @@ function receive(step, port) {
   });
 }
 
-/** Runs `node self <args>` and resolves with its stdout. */
+/**
+ * Runs `node self <args>` and resolves with its stdout. Without NODE_EXTRA_CA_CERTS, as run.sh
+ * starts the swarm nodes: the install environment has none, and Debian's bundle costs 60 CPU-ms.
+ */
 function run(args, onLine) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [self, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const child = spawn(process.execPath, [self, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
