@@ -168,8 +168,9 @@ fi
 cpu_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
 proc_cpu_ms() { awk '{print ($14+$15)*10}' "/proc/$1/stat"; }
 now_ms() { date +%s%3N; }
-# bytes the seeder's torrents uploaded so far (BitTorrent only; the web seed is not counted)
-seeder_bt_bytes() { ip netns exec "$srv" curl -sf http://127.0.0.1:9104/metrics | awk '$1 == "swarmboot_seeder_swarm{what=\"uploaded_bytes\"}" {printf "%d\n", $2}' || true; }
+# bytes the seeder's torrents uploaded so far (BitTorrent only; the web seed is not counted); %.0f, not
+# %d: mawk's %d stops at 2^31 - 1, which the counter passes after 12 downloads of the demo image
+seeder_bt_bytes() { ip netns exec "$srv" curl -sf http://127.0.0.1:9104/metrics | awk '$1 == "swarmboot_seeder_swarm{what=\"uploaded_bytes\"}" {printf "%.0f\n", $2}' || true; }
 
 # starts one node of `mode` in its namespace, in the background (NODE_PID: the node's own process,
 # as `ip netns exec` execs it); the node writes its JSON line to $out/<i>.json when done
