@@ -178,8 +178,8 @@ start_node() { # mode index out
   local mode=$1 i=$2 out=$3
   case $mode in
     swarm)
-      # in the install environment's environment (init sets PATH and HOME): a NODE_EXTRA_CA_CERTS
-      # from this host (here, Debian's 140-certificate bundle) costs Node 60 CPU-ms at every start
+      # as the install environment's init starts the agent (PATH and HOME only): a host's
+      # NODE_EXTRA_CA_CERTS (here Debian's 144-certificate bundle) costs Node 60 CPU-ms per start
       ip netns exec "$TAG-$i" env -u NODE_EXTRA_CA_CERTS node ${NODE_FLAGS:-} "$NODE_JS" http://10.213.0.1:8001 bench "$out/d$i" "$i" > "$out/$i.json" 2> "$out/$i.err" & ;;
     http)
       # curl's CPU is read from its rusage once it exited (user + sys, ms); SIGTERM ends curl too
