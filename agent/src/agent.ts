@@ -76,7 +76,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentResult> {
   for (;;) {
     const scriptRes = await fetchBootScript(scriptUrl, opts.signal);
     scriptText = scriptRes.body.toString('utf8');
-    if (scriptRes.status < 200 || scriptRes.status > 299) throw new SwarmbootError('BOOT_SCRIPT_INVALID', `GET ${scriptUrl}: ${scriptRes.status} ${scriptText.slice(0, 200)}`);
+    if (!scriptRes.ok) throw new SwarmbootError('BOOT_SCRIPT_INVALID', `GET ${scriptUrl}: ${scriptRes.status} ${scriptText.slice(0, 200)}`);
     const wait = parseWaitScript(scriptText);
     if (wait === undefined) break;
     log.debug({ seconds: wait.seconds }, 'queued; waiting for admission');

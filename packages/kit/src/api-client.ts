@@ -98,7 +98,7 @@ export class ApiTransport {
       if (this.signal?.aborted === true) throw err;
       throw new SwarmbootError('API_UNREACHABLE', `${method} ${url}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
-    if (res.status >= 200 && res.status < 300) return res;
+    if (res.ok) return res;
     const text = res.body.toString('utf8');
     let serverCode: unknown;
     let message = text.slice(0, 500);

@@ -5,6 +5,8 @@ import { Readable } from 'node:stream';
 /** An HTTP answer read to its end. */
 export interface HttpAnswer {
   status: number;
+  /** the status is 2xx (as fetch's `Response.ok`) */
+  ok: boolean;
   headers: IncomingHttpHeaders;
   /** the whole body (bytes) */
   body: Buffer;
@@ -54,7 +56,10 @@ function exchange(method: string, url: URL, opts: HttpRequestOptions): Promise<H
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        resolve({ status, ok: status >= 200 && status < 300, headers: res.headers, body: Buffer.concat(chunks) });
+      });
       // closed before its end (the server or the connection went away mid-body)
       res.on('close', () => {
         if (!res.complete) reject(new Error(`${method} ${url.href}: the answer broke off`));
