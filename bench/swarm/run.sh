@@ -226,7 +226,7 @@ run() { # mode N: one row
   while :; do
     done_n=0 gone=0
     for i in $(seq 1 "$N"); do
-      if grep -qs '^{' "$out/$i.json"; then done_n=$((done_n + 1)); elif ! kill -0 "${node_pids[$((i - 1))]}" 2>/dev/null; then gone=$((gone + 1)); fi
+      if [ -s "$out/$i.json" ] && grep -q '^{' "$out/$i.json"; then done_n=$((done_n + 1)); elif ! kill -0 "${node_pids[$((i - 1))]}" 2>/dev/null; then gone=$((gone + 1)); fi
     done
     [ $((done_n + gone)) -eq "$N" ] && { [ "$gone" -eq 0 ] || echo "N=$N $mode: $gone of $N nodes ended without finishing" >&2; break; }
     [ "$(now_ms)" -gt "$deadline" ] && { echo "N=$N $mode: only $done_n of $N nodes done after ${DEADLINE_S:-1800} s" >&2; break; }
